@@ -1,0 +1,71 @@
+"""lazyarr: lazy, fused NumPy-style array expressions compiled with LLVM.
+
+Arithmetic on lazyarr arrays builds an expression graph; evaluation fuses the whole graph into
+one compiled loop that reads each input once and allocates nothing but its results::
+
+    import numpy as np, lazyarr as la
+    a = la.asarray(np.random.rand(1000))
+    r = (2 * a + la.exp(-a)).eval()      # one fused kernel -> numpy.ndarray
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import stats
+from .array import LazyArray
+from .functions import UFUNC_FUNCTIONS, array, asarray, astype, clip, supported_dtypes, transpose
+from .functions import where as where
+from .graph import Node
+
+__version__ = "0.1.0"
+
+globals().update(UFUNC_FUNCTIONS)
+
+
+def _node(x: Any) -> Node:
+    return asarray(x)._node
+
+
+def eval(*exprs: Any, out: Any = None, backend: str | None = None) -> Any:  # noqa: A001
+    """Evaluate one or more expressions together: one kernel per output shape.
+
+    Returns a NumPy array, or a tuple of them for several expressions. ``out`` (an array, or a
+    tuple with one array or None per expression) receives the results in place; ``backend``
+    is ``"cpu"`` (default) or ``"interp"``.
+    """
+    from .evaluate import evaluate
+
+    if not exprs:
+        raise TypeError("eval() needs at least one expression")
+    outs = out if isinstance(out, tuple | list) else (None if out is None else [out])
+    results = evaluate([_node(e) for e in exprs], outs, backend)
+    return results[0] if len(exprs) == 1 else tuple(results)
+
+
+def explain(*exprs: Any):
+    """Every stage of compiling ``exprs``: graph, kernel plan, LLVM IR, assembly, PTX."""
+    from .explain import Explanation
+
+    return Explanation([_node(e) for e in exprs])
+
+
+def cache_info() -> stats.CacheInfo:
+    """Kernel cache counters: ``hits``, ``misses``, ``compiles``, ``compile_seconds``."""
+    return stats.info()
+
+
+def clear_cache() -> None:
+    """Forget compiled kernels and reset the counters."""
+    from .backends import cpu
+
+    cpu.clear_cache()
+    stats.reset()
+
+
+__all__ = [
+    "LazyArray", "array", "asarray", "astype", "cache_info", "clear_cache", "clip", "eval",
+    "explain", "np", "supported_dtypes", "transpose", "where", *sorted(UFUNC_FUNCTIONS),
+]

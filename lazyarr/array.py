@@ -1,0 +1,194 @@
+"""``LazyArray``: NumPy-style operators that build an expression graph instead of computing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import build, ops
+from .graph import Node, Op, describe
+
+_ARRAY_FUNCTIONS: dict[Any, Any] = {}
+
+
+class LazyArray:
+    """An array expression, evaluated (fused and compiled) only when asked for.
+
+    ``shape``, ``dtype``, ``ndim`` and ``size`` are known as soon as the expression is written;
+    nothing is computed until :meth:`eval`, ``np.asarray`` or :func:`lazyarr.eval`.
+    """
+
+    __slots__ = ("_node",)
+    __hash__ = None  # like ndarray: == builds an array, so instances cannot be dict keys
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+
+    # -- metadata, known without evaluating ---------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._node.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._node.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._node.ndim
+
+    @property
+    def size(self) -> int:
+        return self._node.size
+
+    @property
+    def T(self) -> LazyArray:  # noqa: N802 (NumPy's name)
+        return LazyArray(build.permute(self._node, tuple(reversed(range(self.ndim)))))
+
+    def transpose(self, *axes: int) -> LazyArray:
+        if len(axes) == 1 and isinstance(axes[0], tuple | list):
+            axes = tuple(axes[0])
+        if not axes:
+            return self.T
+        return LazyArray(build.permute(self._node, _normalize_axes(axes, self.ndim)))
+
+    def astype(self, dtype: Any) -> LazyArray:
+        return LazyArray(build.astype(self._node, dtype))
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of unsized object")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"<LazyArray {describe(self._node)}>"
+
+    # -- evaluation --------------------------------------------------------------------
+    def eval(self, *, out: np.ndarray | None = None, backend: str | None = None) -> np.ndarray:
+        from .evaluate import evaluate
+
+        return evaluate([self._node], out=None if out is None else [out], backend=backend)[0]
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        result = self.eval()
+        if dtype is not None and np.dtype(dtype) != result.dtype:
+            return result.astype(dtype)
+        return result
+
+    def __bool__(self) -> bool:
+        if self.size != 1:
+            raise ValueError(
+                "The truth value of an array with more than one element is ambiguous. "
+                "Use a.any() or a.all()"
+            )
+        return bool(self.eval().reshape(()))
+
+    def __float__(self) -> float:
+        return float(_single(self, "float"))
+
+    def __int__(self) -> int:
+        return int(_single(self, "int"))
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in "iub":
+            raise TypeError("only integer arrays with one element can be converted to an index")
+        return int(_single(self, "index"))
+
+    # -- NumPy protocols ------------------------------------------------------------------
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        op = ops.BY_UFUNC.get(ufunc)
+        out = kwargs.pop("out", None)
+        if op is None or method != "__call__" or kwargs:
+            return _eager_ufunc(ufunc, method, inputs, out, kwargs)
+        result = LazyArray(build.apply(op, *inputs))
+        if out is None:
+            return result
+        target = out[0] if isinstance(out, tuple) else out
+        result.eval(out=target)
+        return target
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        ours = _ARRAY_FUNCTIONS.get(func)
+        if ours is not None:
+            return ours(*args, **kwargs)
+        # Anything lazyarr does not fuse runs in NumPy on the evaluated arrays.
+        return func(*_materialise(args), **_materialise(kwargs))
+
+
+def _single(x: LazyArray, what: str) -> Any:
+    if x.size != 1:
+        raise TypeError(f"only arrays with one element can be converted to Python {what}")
+    return x.eval().reshape(())[()]
+
+
+def _normalize_axes(axes: tuple[int, ...], ndim: int) -> tuple[int, ...]:
+    norm = tuple(np.lib.array_utils.normalize_axis_index(a, ndim) for a in axes)
+    if sorted(norm) != list(range(ndim)):
+        raise ValueError("axes don't match array")
+    return norm
+
+
+def _materialise(obj: Any) -> Any:
+    if isinstance(obj, LazyArray):
+        return obj.eval()
+    if isinstance(obj, list | tuple):
+        return type(obj)(_materialise(o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _materialise(v) for k, v in obj.items()}
+    return obj
+
+
+def _eager_ufunc(ufunc: np.ufunc, method: str, inputs: Any, out: Any, kwargs: Any) -> Any:
+    if out is not None:
+        kwargs["out"] = out
+    return getattr(ufunc, method)(*_materialise(inputs), **kwargs)
+
+
+def wrap(node: Node) -> LazyArray:
+    return LazyArray(node)
+
+
+def _binary(op: Op):
+    def forward(self: LazyArray, other: Any) -> Any:
+        try:
+            return LazyArray(build.apply(op, self, other))
+        except build.UnsupportedOperand:
+            return NotImplemented
+
+    def reflected(self: LazyArray, other: Any) -> Any:
+        try:
+            return LazyArray(build.apply(op, other, self))
+        except build.UnsupportedOperand:
+            return NotImplemented
+
+    return forward, reflected
+
+
+def _unary(op: Op):
+    def method(self: LazyArray) -> LazyArray:
+        return LazyArray(build.apply(op, self))
+
+    return method
+
+
+for _name, _op in {
+    "add": Op.ADD, "sub": Op.SUBTRACT, "mul": Op.MULTIPLY, "truediv": Op.TRUE_DIVIDE,
+    "floordiv": Op.FLOOR_DIVIDE, "mod": Op.REMAINDER, "pow": Op.POWER,
+    "and": Op.BITWISE_AND, "or": Op.BITWISE_OR, "xor": Op.BITWISE_XOR,
+    "lshift": Op.LEFT_SHIFT, "rshift": Op.RIGHT_SHIFT,
+}.items():
+    _fwd, _rev = _binary(_op)
+    setattr(LazyArray, f"__{_name}__", _fwd)
+    setattr(LazyArray, f"__r{_name}__", _rev)
+
+for _name, _op in {
+    "lt": Op.LESS, "le": Op.LESS_EQUAL, "gt": Op.GREATER, "ge": Op.GREATER_EQUAL,
+    "eq": Op.EQUAL, "ne": Op.NOT_EQUAL,
+}.items():
+    setattr(LazyArray, f"__{_name}__", _binary(_op)[0])
+
+for _name, _op in {
+    "neg": Op.NEGATIVE, "pos": Op.POSITIVE, "abs": Op.ABSOLUTE, "invert": Op.INVERT,
+}.items():
+    setattr(LazyArray, f"__{_name}__", _unary(_op))

@@ -1,0 +1,205 @@
+"""Building nodes: operand coercion, broadcasting, casts and type resolution.
+
+Everything here runs when an expression is written, so a bad expression fails at that line
+with NumPy's exception type, not later at evaluation.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from . import dtypes, ops
+from .graph import Buffer, Node, Op, make, scalar_value
+
+_WEAK_TYPES = (int, float)
+
+
+class Weak:
+    """A Python int or float operand, whose dtype the other operands decide (NEP 50)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: int | float) -> None:
+        self.value = value
+
+    @property
+    def pytype(self) -> type:
+        return float if isinstance(self.value, float) else int
+
+
+Operand = Node | Weak
+
+
+class UnsupportedOperand(TypeError):
+    """An operand of a type lazyarr does not take (operators then return NotImplemented)."""
+
+
+def leaf(array: np.ndarray) -> Node:
+    dt = dtypes.check(array.dtype, "asarray")
+    return make(Op.LEAF, dt, tuple(array.shape), (), Buffer(array))
+
+
+def scalar(value: Any, dtype: np.dtype) -> Node:
+    return make(Op.SCALAR, dtype, (), (), scalar_value(dtype, value))
+
+
+def operand(x: Any, where: str) -> Operand:
+    """Turn anything an operator may meet into a node or a weak scalar."""
+    node = getattr(x, "_node", None)
+    if node is not None:
+        return node
+    if isinstance(x, bool | np.bool_):
+        return scalar(bool(x), np.dtype(bool))
+    if isinstance(x, np.generic):
+        return scalar(x, dtypes.check(x.dtype, where))
+    if isinstance(x, _WEAK_TYPES):
+        return Weak(x)
+    if isinstance(x, np.ndarray):
+        return leaf(x)
+    if isinstance(x, numbers.Complex):
+        raise TypeError(f"{where}: complex values are not supported by lazyarr")
+    if isinstance(x, list | tuple):
+        return leaf(np.asarray(x))
+    raise UnsupportedOperand(f"{where}: unsupported operand type {type(x).__name__}")
+
+
+def broadcast_shapes(shapes: list[tuple[int, ...]], where: str) -> tuple[int, ...]:
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        listed = " ".join(str(s) for s in shapes)
+        raise ValueError(
+            f"{where}: operands could not be broadcast together with shapes {listed}"
+        ) from None
+
+
+def broadcast_to(node: Node, shape: tuple[int, ...]) -> Node:
+    if node.shape == shape:
+        return node
+    return make(Op.BROADCAST, node.dtype, shape, (node,))
+
+
+def cast(node: Node, dtype: np.dtype) -> Node:
+    if node.dtype == dtype:
+        return node
+    if node.op is Op.SCALAR:
+        return scalar(cast_values(np.asarray(node.arg), dtype)[()], dtype)
+    if node.op is Op.BROADCAST:
+        return broadcast_to(cast(node.src[0], dtype), node.shape)
+    return make(Op.CAST, dtype, node.shape, (node,))
+
+
+def cast_values(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """NumPy ``astype`` with lazyarr's fixed rule for float to integer casts.
+
+    NumPy leaves NaN, infinities and out-of-range floats cast to integers platform-defined
+    (and warns). lazyarr defines them: the value saturates to the integer type's range and
+    NaN becomes 0. This is LLVM's ``fptosi.sat``/``fptoui.sat`` and the GPU's ``cvt.rzi``
+    rule, so every backend agrees.
+    """
+    dtype = np.dtype(dtype)
+    if values.dtype.kind != "f" or dtype.kind not in "iu":
+        with np.errstate(all="ignore"):
+            return values.astype(dtype)
+    lo, hi = dtypes.int_bounds(dtype)
+    with np.errstate(invalid="ignore"):
+        fixed = np.where(np.isnan(values), 0, values)
+        too_low = fixed <= lo
+        too_high = fixed >= hi
+        safe = np.where(too_low | too_high, 0, fixed).astype(dtype)
+    return np.where(too_low, dtype.type(lo), np.where(too_high, dtype.type(hi), safe))
+
+
+def _pytype_or_dtype(o: Operand) -> np.dtype | type:
+    return o.pytype if isinstance(o, Weak) else o.dtype
+
+
+def _strong(o: Operand) -> Node:
+    """A weak scalar with nothing to take a dtype from gets NumPy's default for its type."""
+    if isinstance(o, Weak):
+        return scalar(o.value, np.asarray(o.value).dtype)
+    return o
+
+
+def coerce(o: Operand, dtype: np.dtype, shape: tuple[int, ...]) -> Node:
+    node = scalar(o.value, dtype) if isinstance(o, Weak) else cast(o, dtype)
+    return broadcast_to(node, shape)
+
+
+def apply(op: Op, *xs: Any) -> Node:
+    """Build the node for elementwise ``op`` applied to ``xs`` with NumPy's rules."""
+    name = op.value
+    operands = [operand(x, name) for x in xs]
+    if all(isinstance(o, Weak) for o in operands):
+        operands = [_strong(o) for o in operands]
+    shape = broadcast_shapes([() if isinstance(o, Weak) else o.shape for o in operands], name)
+    if op in ops.COMPARISONS:
+        folded = _fold_out_of_range_comparison(op, operands, shape)
+        if folded is not None:
+            return folded
+    loop = ops.resolve_loop(op, tuple(_pytype_or_dtype(o) for o in operands))
+    srcs = tuple(coerce(o, dt, shape) for o, dt in zip(operands, loop, strict=False))
+    return make(op, loop[-1], shape, srcs)
+
+
+def _fold_out_of_range_comparison(op: Op, operands: list[Operand],
+                                  shape: tuple[int, ...]) -> Node | None:
+    """NumPy 2 compares integer arrays with Python ints outside their range exactly.
+
+    ``uint8_array < -1`` is all False and raises nothing, so the result is a constant.
+    """
+    if len(operands) != 2:
+        return None
+    a, b = operands
+    flipped = isinstance(a, Weak)
+    arr, weak = (b, a) if flipped else (a, b)
+    if not (isinstance(weak, Weak) and weak.pytype is int and isinstance(arr, Node)):
+        return None
+    if arr.dtype.kind not in "iu":
+        return None
+    lo, hi = dtypes.int_bounds(arr.dtype)
+    if lo <= weak.value <= hi:
+        return None
+    # every element of arr is < weak (weak above range) or > weak (below range)
+    arr_less = weak.value > hi
+    if flipped:
+        op = _MIRROR[op]
+    value = {
+        Op.LESS: arr_less, Op.LESS_EQUAL: arr_less, Op.GREATER: not arr_less,
+        Op.GREATER_EQUAL: not arr_less, Op.EQUAL: False, Op.NOT_EQUAL: True,
+    }[op]
+    return broadcast_to(scalar(value, np.dtype(bool)), shape)
+
+
+_MIRROR = {
+    Op.LESS: Op.GREATER, Op.GREATER: Op.LESS, Op.LESS_EQUAL: Op.GREATER_EQUAL,
+    Op.GREATER_EQUAL: Op.LESS_EQUAL, Op.EQUAL: Op.EQUAL, Op.NOT_EQUAL: Op.NOT_EQUAL,
+}
+
+
+def where(cond: Any, x: Any, y: Any) -> Node:
+    c, a, b = (operand(v, "where") for v in (cond, x, y))
+    c = _strong(c) if isinstance(c, Weak) else c
+    if isinstance(a, Weak) and isinstance(b, Weak):
+        a, b = _strong(a), _strong(b)
+    values = [o.value if isinstance(o, Weak) else o.dtype for o in (a, b)]
+    dt = dtypes.check(np.result_type(*values), "where")
+    shape = broadcast_shapes([o.shape if isinstance(o, Node) else () for o in (c, a, b)],
+                             "where")
+    srcs = (broadcast_to(cast(c, np.dtype(bool)), shape), coerce(a, dt, shape),
+            coerce(b, dt, shape))
+    return make(Op.WHERE, dt, shape, srcs)
+
+
+def astype(node: Node, dtype: Any) -> Node:
+    return cast(node, dtypes.check(np.dtype(dtype), "astype"))
+
+
+def permute(node: Node, axes: tuple[int, ...]) -> Node:
+    if axes == tuple(range(node.ndim)):
+        return node
+    shape = tuple(node.shape[a] for a in axes)
+    return make(Op.PERMUTE, node.dtype, shape, (node,), axes)

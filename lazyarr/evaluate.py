@@ -1,0 +1,50 @@
+"""``lazyarr.eval``: check the outputs, pick the backend, evaluate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import build, dtypes
+from .config import settings
+from .graph import Node
+
+
+def _fit_out(node: Node, out: Any) -> Node:
+    """``node`` broadcast and cast to fill ``out``, with NumPy's checks and exception types."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if not out.flags.writeable:
+        raise ValueError("output array is read-only")
+    dtypes.check(out.dtype, "out")
+    if not _broadcastable(node.shape, out.shape) or \
+            np.broadcast_shapes(node.shape, out.shape) != out.shape:
+        raise ValueError(
+            f"non-broadcastable output operand with shape {out.shape} doesn't match "
+            f"the broadcast shape {node.shape}")
+    if not np.can_cast(node.dtype, out.dtype, casting="same_kind"):
+        raise TypeError(
+            f"Cannot cast ufunc output from {node.dtype!r} to {out.dtype!r} "
+            "with casting rule 'same_kind'")
+    return build.cast(build.broadcast_to(node, out.shape), out.dtype)
+
+
+def _broadcastable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    try:
+        np.broadcast_shapes(a, b)
+    except ValueError:
+        return False
+    return True
+
+
+def evaluate(nodes: list[Node], out: list[Any] | None = None,
+             backend: str | None = None) -> list[np.ndarray]:
+    from lazyarr import backends
+
+    impl = backends.get(backend or settings.backend)
+    outs = [None] * len(nodes) if out is None else list(out)
+    if len(outs) != len(nodes):
+        raise ValueError(f"eval: {len(nodes)} expressions but {len(outs)} outputs")
+    roots = [n if o is None else _fit_out(n, o) for n, o in zip(nodes, outs, strict=True)]
+    return impl.evaluate(roots, outs)

@@ -1,0 +1,207 @@
+"""The expression graph: immutable, interned nodes.
+
+Every node is built through :func:`make`, which hash-conses it: structurally equal nodes are
+the same object, so common subexpressions are shared for free and identity is a cheap,
+correct equality. ``Node`` compares by identity; only ``LazyArray.__eq__`` builds a
+comparison.
+"""
+
+from __future__ import annotations
+
+import enum
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+class Op(enum.Enum):
+    # sources
+    LEAF = "leaf"  # a NumPy array, read in place
+    SCALAR = "scalar"  # a scalar passed to the kernel at run time
+    # movement (views): change the index map, never the data
+    BROADCAST = "broadcast"
+    PERMUTE = "permute"
+    # elementwise
+    CAST = "cast"
+    WHERE = "where"
+    ADD = "add"
+    SUBTRACT = "subtract"
+    MULTIPLY = "multiply"
+    TRUE_DIVIDE = "true_divide"
+    FLOOR_DIVIDE = "floor_divide"
+    REMAINDER = "remainder"
+    POWER = "power"
+    NEGATIVE = "negative"
+    POSITIVE = "positive"
+    ABSOLUTE = "absolute"
+    INVERT = "invert"
+    LESS = "less"
+    LESS_EQUAL = "less_equal"
+    GREATER = "greater"
+    GREATER_EQUAL = "greater_equal"
+    EQUAL = "equal"
+    NOT_EQUAL = "not_equal"
+    BITWISE_AND = "bitwise_and"
+    BITWISE_OR = "bitwise_or"
+    BITWISE_XOR = "bitwise_xor"
+    LEFT_SHIFT = "left_shift"
+    RIGHT_SHIFT = "right_shift"
+    EXP = "exp"
+    EXPM1 = "expm1"
+    EXP2 = "exp2"
+    LOG = "log"
+    LOG1P = "log1p"
+    LOG2 = "log2"
+    LOG10 = "log10"
+    SQRT = "sqrt"
+    CBRT = "cbrt"
+    SQUARE = "square"
+    RECIPROCAL = "reciprocal"
+    SIN = "sin"
+    COS = "cos"
+    TAN = "tan"
+    ARCSIN = "arcsin"
+    ARCCOS = "arccos"
+    ARCTAN = "arctan"
+    ARCTAN2 = "arctan2"
+    SINH = "sinh"
+    COSH = "cosh"
+    TANH = "tanh"
+    ARCSINH = "arcsinh"
+    ARCCOSH = "arccosh"
+    ARCTANH = "arctanh"
+    HYPOT = "hypot"
+    FLOOR = "floor"
+    CEIL = "ceil"
+    TRUNC = "trunc"
+    RINT = "rint"
+    SIGN = "sign"
+    MAXIMUM = "maximum"
+    MINIMUM = "minimum"
+    FMAX = "fmax"
+    FMIN = "fmin"
+    CLIP = "clip"
+    LOGADDEXP = "logaddexp"
+    ISNAN = "isnan"
+    ISINF = "isinf"
+    ISFINITE = "isfinite"
+    SIGNBIT = "signbit"
+    COPYSIGN = "copysign"
+    LOGICAL_AND = "logical_and"
+    LOGICAL_OR = "logical_or"
+    LOGICAL_NOT = "logical_not"
+    LOGICAL_XOR = "logical_xor"
+
+
+SOURCES = frozenset({Op.LEAF, Op.SCALAR})
+MOVEMENT = frozenset({Op.BROADCAST, Op.PERMUTE})
+ELEMENTWISE = frozenset(Op) - SOURCES - MOVEMENT
+
+
+class Buffer:
+    """A NumPy array captured by reference.
+
+    lazyarr reads captured arrays when an expression is evaluated, not when it is built:
+    writing to the array in between changes the result, exactly as it would for a NumPy view.
+    Buffers compare by identity, so two captures of one array are two leaves.
+    """
+
+    __slots__ = ("__weakref__", "array")
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+
+    def __repr__(self) -> str:
+        return f"Buffer({self.array.dtype}{list(self.array.shape)})"
+
+
+@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
+class Node:
+    op: Op
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    src: tuple[Node, ...]
+    arg: Any = None
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+
+_INTERNED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def _arg_key(op: Op, arg: Any) -> Any:
+    if op is Op.SCALAR:
+        # bytes, so that NaN interns and 0.0 / -0.0 stay apart
+        return arg.tobytes()
+    if op is Op.LEAF:
+        return id(arg)
+    return arg
+
+
+def make(op: Op, dtype: np.dtype, shape: tuple[int, ...], src: tuple[Node, ...] = (),
+         arg: Any = None) -> Node:
+    """Return the unique node with these fields."""
+    key = (op, dtype, shape, tuple(map(id, src)), _arg_key(op, arg))
+    node = _INTERNED.get(key)
+    if node is None:
+        node = Node(op, dtype, shape, src, arg)
+        _INTERNED[key] = node
+    return node
+
+
+def toposort(roots: list[Node] | tuple[Node, ...]) -> list[Node]:
+    """Nodes reachable from ``roots``, each after all of its sources."""
+    order: list[Node] = []
+    seen: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(roots)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((s, False) for s in reversed(node.src) if id(s) not in seen)
+    return order
+
+
+def describe(node: Node) -> str:
+    """One line for a node: op, dtype, shape, and its argument where that helps."""
+    dims = "x".join(map(str, node.shape)) or "scalar"
+    extra = ""
+    if node.op is Op.SCALAR:
+        extra = f" {node.arg.item()!r}"
+    elif node.op is Op.PERMUTE:
+        extra = f" axes={node.arg}"
+    return f"{node.op.value}{extra} : {node.dtype}[{dims}]"
+
+
+def format_graph(roots: list[Node] | tuple[Node, ...]) -> str:
+    """The graph as numbered SSA lines, sources first."""
+    order = toposort(roots)
+    names = {id(n): f"%{i}" for i, n in enumerate(order)}
+    lines = []
+    for n in order:
+        srcs = ", ".join(names[id(s)] for s in n.src)
+        lines.append(f"{names[id(n)]} = {describe(n)}" + (f" ({srcs})" if srcs else ""))
+    outs = ", ".join(names[id(r)] for r in roots)
+    lines.append(f"return {outs}")
+    return "\n".join(lines)
+
+
+def scalar_value(dtype: np.dtype, value: Any) -> np.generic:
+    """``value`` as a NumPy scalar of ``dtype`` (raises OverflowError as NumPy does)."""
+    return np.array(value, dtype=dtype)[()]

@@ -1,0 +1,36 @@
+"""Counters of the kernel cache, reported by ``lazyarr.cache_info()``."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class CacheInfo(NamedTuple):
+    hits: int  # evaluations that found their kernel compiled
+    misses: int  # evaluations that did not
+    compiles: int  # LLVM compilations run
+    compile_seconds: float  # total time spent in them
+
+
+_counts = {"hits": 0, "misses": 0, "compiles": 0, "compile_seconds": 0.0}
+
+
+def hit() -> None:
+    _counts["hits"] += 1
+
+
+def miss() -> None:
+    _counts["misses"] += 1
+
+
+def compiled(seconds: float) -> None:
+    _counts["compiles"] += 1
+    _counts["compile_seconds"] += seconds
+
+
+def info() -> CacheInfo:
+    return CacheInfo(**_counts)
+
+
+def reset() -> None:
+    _counts.update(hits=0, misses=0, compiles=0, compile_seconds=0.0)
