@@ -47,7 +47,7 @@ def eval(*exprs: Any, out: Any = None, backend: str | None = None) -> Any:  # no
 
 def explain(*exprs: Any):
     """Every stage of compiling ``exprs``: graph, kernel plan, LLVM IR, assembly, PTX."""
-    from .explain import Explanation
+    from .explanation import Explanation
 
     return Explanation([_node(e) for e in exprs])
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import dtypes, ops
+from .canon import canonicalise
 from .graph import Buffer, Node, Op, make, scalar_value
 
 _WEAK_TYPES = (int, float)
@@ -142,7 +143,7 @@ def apply(op: Op, *xs: Any) -> Node:
             return folded
     loop = ops.resolve_loop(op, tuple(_pytype_or_dtype(o) for o in operands))
     srcs = tuple(coerce(o, dt, shape) for o, dt in zip(operands, loop, strict=False))
-    return make(op, loop[-1], shape, srcs)
+    return canonicalise(make(op, loop[-1], shape, srcs))
 
 
 def _fold_out_of_range_comparison(op: Op, operands: list[Operand],

@@ -199,8 +199,9 @@ def _coalesce(shape: tuple[int, ...], strides: list[tuple[int, ...]]
     return tuple(dims), [tuple(c) for c in cols]
 
 
-def _layout(stride: int, itemsize: int) -> Layout:
-    if stride == itemsize:
+def _layout(stride: int, itemsize: int, extent: int) -> Layout:
+    # with one element along the loop the stride is never used: share the contiguous kernel
+    if stride == itemsize or extent == 1:
         return Layout.CONTIG
     return Layout.ZERO if stride == 0 else Layout.STRIDED
 
@@ -218,7 +219,8 @@ def lower_kernel(roots: list[Node], outs: list[np.ndarray]) -> Launch:
         v.strides = s
 
     def param(v: View) -> ArrayParam:
-        return ArrayParam(v.array.dtype, _layout(v.strides[-1], v.array.dtype.itemsize))
+        return ArrayParam(v.array.dtype,
+                          _layout(v.strides[-1], v.array.dtype.itemsize, dims[-1]))
 
     kernel = Kernel(
         ndim=len(dims),

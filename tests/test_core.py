@@ -1,0 +1,306 @@
+"""Front end, graph, fusion, caching and evaluation semantics (CPU and interpreter)."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+from conftest import kernels_run
+
+import lazyarr as la
+from lazyarr.graph import Op
+
+
+def test_metadata_known_without_evaluating(rng):
+    a = la.asarray(rng.random((3, 4)))
+    b = la.asarray(rng.random(4).astype(np.float32))
+    before = la.cache_info()
+    e = 2 * a + la.exp(-b) * la.where(a > 0.5, a, 0.0)
+    assert (e.shape, e.dtype, e.ndim, e.size, len(e)) == ((3, 4), np.float64, 2, 12, 3)
+    assert "LazyArray" in repr(e) and "float64" in repr(e)
+    assert la.cache_info() == before  # nothing compiled or run
+
+
+def test_asarray_wraps_without_copy(rng):
+    x = rng.random(10)
+    a = la.asarray(x)
+    assert np.asarray(a) is x
+    x[0] = 42.0  # captured by reference: evaluation sees the change
+    assert (a + 0).eval()[0] == 42.0
+
+
+def test_array_copies(rng):
+    x = rng.random(5)
+    a = la.array(x)
+    x[0] = -1.0
+    assert np.asarray(a)[0] != -1.0
+
+
+def test_asarray_scalars_and_lists():
+    assert la.asarray(3).dtype == np.int64
+    assert la.asarray(3.0).shape == ()
+    np.testing.assert_array_equal(la.asarray([[1, 2], [3, 4]]).eval(), [[1, 2], [3, 4]])
+
+
+@pytest.mark.parametrize("bad", [np.array([1j]), np.array(["a"]), np.array([1], np.float16),
+                                 np.array([object()])])
+def test_unsupported_dtype_is_type_error(bad):
+    with pytest.raises(TypeError, match="not supported"):
+        la.asarray(bad)
+
+
+def test_complex_scalar_is_type_error():
+    with pytest.raises(TypeError):
+        la.asarray(np.ones(3)) + 1j
+
+
+def test_shape_mismatch_names_both_shapes():
+    with pytest.raises(ValueError, match=r"\(3,\).*\(4,\)"):
+        la.asarray(np.ones(3)) + la.asarray(np.ones(4))
+
+
+@pytest.mark.parametrize(("arr_dtype", "scalar", "expected"), [
+    (np.float32, 2.0, np.float32), (np.float32, 2, np.float32), (np.int8, 3, np.int8),
+    (np.int8, 2.5, np.float64), (np.uint8, True, np.uint8), (np.int32, np.float32(1), np.float64),
+])
+def test_nep50_weak_scalars(arr_dtype, scalar, expected):
+    x = np.ones(3, arr_dtype)
+    e = la.asarray(x) * scalar
+    assert e.dtype == (x * scalar).dtype == expected
+
+
+def test_python_int_out_of_range_is_overflow_error():
+    with pytest.raises(OverflowError):
+        la.asarray(np.ones(3, np.int8)) + 300
+
+
+def test_out_of_range_comparison_is_exact(backend):
+    x = np.array([0, 7, 255], np.uint8)
+    for result, ref in [(la.asarray(x) < -1, x < -1), (la.asarray(x) <= 300, x <= 300),
+                        (-1 == la.asarray(x), -1 == x), (la.asarray(x) != 256, x != 256)]:
+        np.testing.assert_array_equal(la.eval(result, backend=backend), ref)
+
+
+def test_true_division_of_ints_is_float64(backend):
+    x = np.arange(1, 5, dtype=np.int16)
+    r = la.eval(la.asarray(x) / 2, backend=backend)
+    assert r.dtype == np.float64
+    np.testing.assert_array_equal(r, x / 2)
+
+
+def test_reflected_operators_with_numpy_arrays(backend):
+    x, y = np.arange(6.0).reshape(2, 3), np.arange(3.0)
+    a = la.asarray(x)
+    exprs = [(y - a, y - x), (y / (a + 1), y / (x + 1)), (2 ** a, 2 ** x), (10 % (a + 1), 10 % (x + 1))]
+    for e, ref in exprs:
+        assert isinstance(e, la.LazyArray)
+        np.testing.assert_array_equal(la.eval(e, backend=backend), ref)
+
+
+def test_numpy_ufuncs_stay_lazy(backend):
+    x = np.linspace(0, 1, 7)
+    a = la.asarray(x)
+    for e, ref in [(np.exp(a), np.exp(x)), (np.add(a, x), x + x), (np.maximum(x, a), x),
+                   (np.logical_not(a > 0.5), ~(x > 0.5))]:
+        assert isinstance(e, la.LazyArray)
+        np.testing.assert_allclose(la.eval(e, backend=backend), ref, rtol=1e-15)
+
+
+def test_numpy_ufunc_with_out_evaluates_in_place():
+    x = np.arange(5.0)
+    buf = np.empty(5)
+    assert np.multiply(la.asarray(x), 2, out=buf) is buf
+    np.testing.assert_array_equal(buf, 2 * x)
+    y = np.arange(5.0)
+    y += la.asarray(x)  # ndarray.__iadd__ through __array_ufunc__ with out=
+    np.testing.assert_array_equal(y, 2 * x)
+
+
+def test_inplace_operator_rebinds_lazily():
+    x = np.arange(4.0)
+    a = la.asarray(x)
+    b = a
+    b += 1
+    assert b is not a and isinstance(b, la.LazyArray)
+    np.testing.assert_array_equal(b.eval(), x + 1)
+    np.testing.assert_array_equal(x, np.arange(4.0))  # the captured array is untouched
+
+
+def test_interned_nodes_share_subexpressions():
+    a = la.asarray(np.ones(3))
+    assert (a * 2 + 1)._node is (a * 2 + 1)._node
+    e = la.exp(a) + la.exp(a)
+    assert e._node.src[0] is e._node.src[1]
+    kernel = la.explain(e).kernel_objects[0]
+    assert sum(ins.op is Op.EXP for ins in kernel.body) == 1  # computed once
+
+
+def test_one_kernel_for_whole_expression(rng):
+    a, b, c, d, e = (la.asarray(rng.random(1000)) for _ in range(5))
+    expr = a * b + c * d - e
+    assert len(la.explain(expr).kernel_objects) == 1
+    assert kernels_run(expr.eval) == 1
+
+
+def test_several_outputs_one_kernel(rng, backend):
+    x, y = rng.random(100), rng.random(100)
+    a, b = la.asarray(x), la.asarray(y)
+    n = kernels_run(lambda: la.eval(a * b, a - b)) if backend == "cpu" else 1
+    assert n == 1
+    s, t = la.eval(a * b, a - b, backend=backend)
+    np.testing.assert_array_equal(s, x * y)
+    np.testing.assert_array_equal(t, x - y)
+
+
+def test_no_intermediate_arrays(rng):
+    n = 1_000_000
+    a, b, c, d, e = (la.asarray(rng.random(n)) for _ in range(5))
+    expr = a * b + c * d - e
+    expr.eval()  # compile outside the measurement
+    tracemalloc.start()
+    expr.eval()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert 8 * n <= peak < 8 * n * 1.2  # the result, and nothing of its size besides
+
+
+def test_eval_out_and_broadcast_into_out(backend):
+    x = np.arange(3.0)
+    buf = np.zeros((2, 3))
+    assert la.eval(la.asarray(x) * 2, out=buf, backend=backend) is buf
+    np.testing.assert_array_equal(buf, np.broadcast_to(x * 2, (2, 3)))
+
+
+def test_eval_out_into_strided_view(backend):
+    x = np.arange(6.0)
+    target = np.zeros(12)
+    la.eval(la.asarray(x) + 1, out=target[::2], backend=backend)
+    np.testing.assert_array_equal(target[::2], x + 1)
+    np.testing.assert_array_equal(target[1::2], 0)
+
+
+def test_eval_out_checks(backend):
+    a = la.asarray(np.ones(3))
+    with pytest.raises(ValueError):
+        la.eval(a, out=np.empty(4), backend=backend)
+    with pytest.raises(TypeError):
+        la.eval(a * 1.5, out=np.empty(3, np.int64), backend=backend)
+    ro = np.empty(3)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        la.eval(a, out=ro, backend=backend)
+
+
+def test_in_place_update_of_an_input(rng):
+    x = rng.random(1000)
+    ref = x * 0.9 + 1
+    la.eval(la.asarray(x) * 0.9 + 1, out=x)
+    np.testing.assert_array_equal(x, ref)
+
+
+def test_overlapping_output_behaves_as_if_inputs_were_copied(backend):
+    x = np.arange(10.0)
+    ref = x[:-1] + x[1:]
+    la.eval(la.asarray(x[:-1]) + la.asarray(x[1:]), out=x[1:], backend=backend)
+    np.testing.assert_array_equal(x[1:], ref)
+    y = np.arange(8.0)
+    ref = y[::-1] * 2
+    la.eval(la.asarray(y[::-1]) * 2, out=y, backend=backend)
+    np.testing.assert_array_equal(y, ref)
+
+
+def test_transpose_and_views(backend, rng):
+    x = rng.random((3, 4))
+    a = la.asarray(x)
+    np.testing.assert_array_equal(la.eval(a.T + 1, backend=backend), x.T + 1)
+    np.testing.assert_array_equal(la.eval((a * 2).T, backend=backend), (x * 2).T)
+    y = rng.random((4, 3))
+    np.testing.assert_array_equal(la.eval(a.T * y - a.T, backend=backend), x.T * y - x.T)
+    assert np.shares_memory(np.asarray(a.T), x)  # a view of a leaf is returned as a view
+
+
+def test_layouts_negative_zero_and_strided(backend, rng):
+    x = rng.random((6, 8))
+    for view in [x[::-1], x[:, ::-2], x[::2, 1::3], x.T, np.broadcast_to(x[0], (5, 8))]:
+        got = la.eval(la.asarray(view) * 3 - 1, backend=backend)
+        np.testing.assert_array_equal(got, view * 3 - 1)
+
+
+def test_zero_size_and_zero_d(backend):
+    empty = la.asarray(np.ones((0, 3)))
+    r = la.eval(empty * 2, backend=backend)
+    assert r.shape == (0, 3) and r.dtype == np.float64
+    zero_d = la.asarray(np.float32(2.5)) * 2
+    r = la.eval(zero_d, backend=backend)
+    assert r.shape == () and r.dtype == np.float32 and r == 5.0
+    assert float(zero_d) == 5.0 and bool(la.asarray(np.ones(1)))
+
+
+def test_bool_of_many_elements_is_ambiguous():
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(la.asarray(np.ones(3)))
+
+
+def test_scalars_are_runtime_arguments():
+    la.clear_cache()
+    x = la.asarray(np.arange(10.0))
+    np.testing.assert_array_equal((x * 0.5).eval(), np.arange(10.0) * 0.5)
+    np.testing.assert_array_equal((x * 0.7).eval(), np.arange(10.0) * 0.7)
+    info = la.cache_info()
+    assert (info.compiles, info.misses, info.hits) == (1, 1, 1)
+
+
+def test_sizes_do_not_recompile():
+    la.clear_cache()
+    for n in (1, 10, 1000, 12345):
+        x = la.asarray(np.ones(n))
+        np.testing.assert_array_equal((x * 0.5 + 1).eval(), np.full(n, 1.5))
+    assert la.cache_info().compiles == 1
+
+
+def test_layout_class_is_part_of_the_key():
+    la.clear_cache()
+    x = np.ones(20)
+    (la.asarray(x) + 1).eval()
+    (la.asarray(x[::2]) + 1).eval()
+    (la.asarray(x[::3]) + 1).eval()  # strided again: same kernel as [::2]
+    assert la.cache_info().compiles == 2
+
+
+def test_integer_power_negative_exponent_raises(backend):
+    base = la.asarray(np.array([2, 3], np.int64))
+    with pytest.raises(ValueError, match="negative integer powers"):
+        la.eval(base ** la.asarray(np.array([1, -1])), backend=backend)
+
+
+def test_power_fast_paths_match_numpy(backend):
+    x = np.array([-0.0, -np.inf, 2.0, np.nan, -2.0, 0.0])
+    a = la.asarray(x)
+    with np.errstate(all="ignore"):
+        for e in (2, 0.5, -1, 3, 2.0):
+            np.testing.assert_array_equal(la.eval(a**e, backend=backend), x**e)
+            assert np.array_equal(np.signbit(la.eval(a**e, backend=backend)), np.signbit(x**e))
+
+
+def test_explain_texts(rng):
+    a = la.asarray(rng.random(16))
+    ex = la.explain(2 * a + la.exp(-a))
+    text = str(ex)
+    assert "expression graph" in text and "kernel plan" in text and "define" in text
+    assert "exp" in ex.graph and "load in0" in ex.kernels
+    assert "fadd" in ex.llvm and "ret void" in ex.llvm_opt
+    assert ex.asm.strip()
+
+
+def test_explain_ptx_refuses_libm_ops_cleanly():
+    a = la.asarray(np.ones(4))
+    assert ".entry" in la.explain(2 * a + 1).ptx
+    with pytest.raises(NotImplementedError, match="exp"):
+        la.explain(la.exp(a)).ptx
+
+
+def test_array_function_fallback_and_where():
+    x = np.arange(5.0)
+    a = la.asarray(x)
+    assert isinstance(np.where(a > 2, a, 0), la.LazyArray)
+    assert np.mean(a) == 2.0  # functions lazyarr does not fuse run eagerly in NumPy
+    np.testing.assert_array_equal(np.clip(a, 1, 3).eval(), np.clip(x, 1, 3))
