@@ -24,6 +24,18 @@ class UnsupportedOnTarget(NotImplementedError):
     """The kernel uses an op this target cannot lower (checked before LLVM sees it)."""
 
 
+# The only functions a kernel module may declare. Each lowers to PTX instructions for f32 and
+# f64 (tests/test_ptx.py emits and assembles every one). Any other declaration would be libm:
+# NVPTX has none, and LLVM then aborts the whole process ("Cannot select: fpow", "no libcall
+# available for flog2") or leaves a call that ptxas rejects.
+_LOWERED = frozenset(
+    f"llvm.{name}.{ty}"
+    for name in ("sqrt", "fabs", "floor", "ceil", "trunc", "rint", "copysign")
+    for ty in ("f32", "f64")
+)
+_LOWERED_PREFIXES = ("llvm.nvvm.read.ptx.sreg.", "llvm.fptosi.sat.", "llvm.fptoui.sat.")
+
+
 def check_supported(kernel: Kernel) -> None:
     for ins in kernel.body:
         if ins.op in (Op.LEAF, Op.SCALAR, Op.CAST):
@@ -32,6 +44,30 @@ def check_supported(kernel: Kernel) -> None:
         reason = ops.target_support(ins.op, loop_dtype, "nvptx")
         if reason:
             raise UnsupportedOnTarget(f"cannot compile for CUDA: {reason}")
+
+
+def check_module(module: ir.Module) -> None:
+    """Refuse a built module that LLVM's NVPTX backend would abort on or get wrong.
+
+    A second line of defence behind :func:`check_supported`: it looks at what the emitters
+    actually produced, so an emitter that starts calling a new libm function, or an op table
+    row that forgets a rule, fails here with a Python exception instead of killing the process.
+    """
+    for fn in module.functions:
+        if fn.is_declaration and fn.name not in _LOWERED \
+                and not fn.name.startswith(_LOWERED_PREFIXES):
+            raise UnsupportedOnTarget(
+                f"cannot compile for CUDA: the kernel calls {fn.name}, a math routine the "
+                "CUDA target does not have yet")
+        for block in fn.blocks:
+            for ins in block.instructions:
+                # NVPTX does lower frem, but as x - trunc(x / y) * y: fmod(1e17, 3) comes out
+                # 4.0 instead of 1.0, and an overflowing x / y gives -inf. NumPy's float % and
+                # // need the exact remainder.
+                if ins.opname == "frem":
+                    raise UnsupportedOnTarget(
+                        "cannot compile for CUDA: floating-point remainder (frem) has no "
+                        "exact lowering on the CUDA target yet")
 
 
 def _sreg(b: ir.IRBuilder, name: str) -> ir.Value:
@@ -59,6 +95,7 @@ def build_module(kernel: Kernel, name: str) -> ir.Module:
     b.ret_void()
     md = module.add_named_metadata("nvvm.annotations")
     md.add(module.add_metadata([fn, ir.MetaDataString(module, "kernel"), I32(1)]))
+    check_module(module)
     return module
 
 
@@ -102,6 +139,9 @@ def emit_ptx(kernel: Kernel, name: str = "lazyarr_kernel") -> str:
     mod = llvm.parse_assembly(str(build_module(kernel, name)))
     mod.verify()
     tm = _target_machine()
+    # the target's own layout (LLVM 22 adds entries such as p6 and i256 to DATA_LAYOUT), so
+    # the optimiser and the code generator agree on it
+    mod.data_layout = str(tm.target_data)
     pb = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=3))
     pb.getModulePassManager().run(mod, pb)
     return tm.emit_assembly(mod)

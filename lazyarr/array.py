@@ -64,6 +64,16 @@ class LazyArray:
     def __repr__(self) -> str:
         return f"<LazyArray {describe(self._node)}>"
 
+    def _repr_html_(self) -> str:
+        from .display import html_card
+
+        return html_card(self._node)
+
+    def _repr_latex_(self) -> str:
+        from .display import latex
+
+        return latex(self._node)
+
     # -- evaluation --------------------------------------------------------------------
     def eval(self, *, out: np.ndarray | None = None, backend: str | None = None) -> np.ndarray:
         from .evaluate import evaluate

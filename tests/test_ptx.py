@@ -1,0 +1,324 @@
+"""Compile-only tests of the NVPTX (CUDA) path: PTX for a broad table of kernels, no GPU needed.
+
+LLVM's NVPTX backend aborts the whole process (an uncatchable fatal error) on an op it cannot
+lower, so the table is emitted in a child process: this file run as a script. A crash then
+fails the test of the case that caused it instead of killing pytest, and the parent restarts
+the child after it to report every such case at once. ``ptxas`` checks each result when it is
+on PATH. Refusals (ops the GPU path cannot lower yet) are tested in-process, because they must
+happen before LLVM sees the module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from llvmlite import ir
+
+import lazyarr as la
+from lazyarr import dtypes, ops
+from lazyarr.codegen import nvptx
+from lazyarr.codegen.scalar import EMITTERS, F64
+from lazyarr.graph import Op
+from lazyarr.loopir import Kernel, lower_kernel
+
+DTYPES = sorted(dtypes.SUPPORTED, key=lambda d: (d.kind, d.itemsize))
+Build = Callable[[], list[la.LazyArray]]
+
+
+def kernel_of(exprs: list[la.LazyArray]) -> Kernel:
+    """The one fused kernel that evaluates ``exprs`` (as ``explain(...).kernel_objects``)."""
+    nodes = [e._node for e in exprs]
+    return lower_kernel(nodes, [np.empty(n.shape, n.dtype) for n in nodes]).kernel
+
+
+# -- the case table ----------------------------------------------------------------------
+def _apply(op: Op, *args: Any) -> la.LazyArray:
+    if op is Op.WHERE:
+        return la.where(*args)
+    if op is Op.CLIP:
+        return la.clip(*args)
+    return getattr(la, ops.SPECS[op].name)(*args)
+
+
+def _operands(op: Op, dt: np.dtype) -> list[np.ndarray]:
+    """Contiguous, strided, then broadcast (stride 0) operands: every layout class appears."""
+    made = [np.ones(6, dt), np.ones(12, dt)[::2], np.ones(1, dt)]
+    if op is Op.WHERE:
+        made[0] = np.ones(6, bool)
+    return made[:3 if op in (Op.WHERE, Op.CLIP) else ops.SPECS[op].nin]
+
+
+def op_cases() -> dict[str, tuple[Op, np.dtype, Build]]:
+    """Every op with an emitter over every dtype NumPy has a loop for: id -> (op, loop dtype)."""
+    cases = {}
+    for op in EMITTERS:
+        for dt in DTYPES:
+            if op is Op.WHERE:
+                loop_dtype = dt
+            else:
+                try:
+                    loop_dtype = ops.resolve_loop(op, (dt,) * ops.SPECS[op].nin)[-2]
+                except (TypeError, ValueError):
+                    continue  # NumPy has no loop, or only one on a dtype lazyarr lacks
+            cases[f"{op.value}-{dt}"] = (
+                op, loop_dtype, lambda op=op, dt=dt: [_apply(op, *_operands(op, dt))])
+    return cases
+
+
+def cast_cases() -> dict[str, Build]:
+    return {
+        f"cast-{src}-to-{dst}": lambda src=src, dst=dst: [la.asarray(np.ones(6, src)).astype(dst)]
+        for src in DTYPES for dst in DTYPES if src != dst
+    }
+
+
+def _layouts(dt: np.dtype) -> dict[str, Callable[[], tuple[Any, Any]]]:
+    """Operand pairs that lower to different kernel ranks and layout classes."""
+    def ones(*shape: int) -> np.ndarray:
+        return np.ones(shape, dt)
+
+    return {
+        "contig": lambda: (ones(6), ones(6)),
+        "strided": lambda: (ones(12)[::2], ones(18)[::3]),
+        "reversed": lambda: (ones(6)[::-1], ones(6)),
+        "bcast-row": lambda: (ones(3, 4), ones(4)),
+        "bcast-col": lambda: (ones(3, 4), ones(3, 1)),
+        "scalar": lambda: (ones(6), dt.type(1)),
+        "3d": lambda: (ones(2, 3, 4).transpose(2, 0, 1), ones(4, 2, 3)),
+        "3d-bcast": lambda: (ones(2, 3, 4)[:, :, ::2], ones(3, 1)),
+    }
+
+
+def layout_cases() -> dict[str, Build]:
+    cases: dict[str, Build] = {}
+    for dt in map(np.dtype, ("float64", "float32", "int32", "uint8", "bool")):
+        binary = ["add", "maximum"] + (["floor_divide", "power"] if dt.kind in "iu" else [])
+        for name, make in _layouts(dt).items():
+            for fn in binary:
+                cases[f"layout-{name}-{fn}-{dt}"] = \
+                    lambda fn=fn, make=make: [getattr(la, fn)(*make())]
+            cases[f"layout-{name}-where-{dt}"] = \
+                lambda make=make: [la.where(make()[0] > 0, *make())]
+            # two outputs of one shape share one kernel (and the grid-stride loop)
+            cases[f"layout-{name}-two-outputs-{dt}"] = \
+                lambda make=make: [la.add(*make()), la.multiply(*make())]
+    return cases
+
+
+def _split() -> tuple[dict[str, Build], dict[str, tuple[Op, np.dtype, Build]]]:
+    """(cases the GPU path must compile, op cases it must refuse) by ``ops.target_support``."""
+    ok: dict[str, Build] = {}
+    refused = {}
+    for cid, (op, loop_dtype, make) in op_cases().items():
+        if ops.target_support(op, loop_dtype, "nvptx"):
+            refused[cid] = (op, loop_dtype, make)
+        else:
+            ok[cid] = make
+    return ok | cast_cases() | layout_cases(), refused
+
+
+PTX_CASES, REFUSED_CASES = _split()
+
+
+# -- the child process -------------------------------------------------------------------
+def _emit_main(outdir: Path) -> None:
+    """Emit PTX for the case ids in ``outdir/todo.json``, logging each before and after.
+
+    One JSON line per event in ``results.jsonl``, flushed, so that when LLVM aborts the
+    process the parent knows which case did it ("started" without a result).
+    """
+    todo = json.loads((outdir / "todo.json").read_text())
+    with open(outdir / "results.jsonl", "a") as log:
+        for cid in todo:
+            log.write(json.dumps({"id": cid, "status": "started"}) + "\n")
+            log.flush()
+            record: dict[str, Any] = {"id": cid}
+            try:
+                kernel = kernel_of(PTX_CASES[cid]())
+                module = nvptx.build_module(kernel, "lazyarr_kernel")
+                ptx = nvptx.emit_ptx(kernel)
+            except nvptx.UnsupportedOnTarget as exc:
+                record |= {"status": "refused", "detail": str(exc)}
+            except Exception as exc:  # reported per case by the parent
+                record |= {"status": "error", "detail": repr(exc)}
+            else:
+                path = outdir / f"{cid}.ptx"
+                path.write_text(ptx)
+                record |= {"status": "ok", "path": str(path), "declared": sorted(
+                    f.name for f in module.functions if f.is_declaration)}
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+
+
+def _run_children(outdir: Path, ids: list[str]) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    todo = list(ids)
+    while todo:
+        (outdir / "todo.json").write_text(json.dumps(todo))
+        proc = subprocess.run([sys.executable, __file__, str(outdir)], capture_output=True,
+                              text=True, timeout=300, check=False)
+        started = None
+        for line in (outdir / "results.jsonl").read_text().splitlines():
+            rec = json.loads(line)
+            if rec["status"] == "started":
+                started = rec["id"]
+            else:
+                results[rec["id"]], started = rec, None
+        if proc.returncode != 0:
+            detail = f"exit status {proc.returncode}: {proc.stderr[-2000:]}"
+            if started is None:  # died outside any case: nothing more to learn by retrying
+                results |= {c: {"status": "crashed", "detail": detail}
+                            for c in todo if c not in results}
+                break
+            results[started] = {"status": "crashed", "detail": detail}
+        todo = [c for c in todo if c not in results]
+    return results
+
+
+def _ptxas(path: str) -> str | None:
+    """None if ptxas accepts the file, else its complaint."""
+    proc = subprocess.run(["ptxas", "-arch=sm_90", "-o", os.devnull, path],
+                          capture_output=True, text=True, check=False)
+    return None if proc.returncode == 0 else proc.stderr or f"exit {proc.returncode}"
+
+
+@pytest.fixture(scope="module")
+def emitted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    outdir = tmp_path_factory.mktemp("ptx")
+    results = _run_children(outdir, sorted(PTX_CASES))
+    if shutil.which("ptxas"):
+        ok = [r for r in results.values() if r["status"] == "ok"]
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            for rec, complaint in zip(ok, pool.map(_ptxas, [r["path"] for r in ok]),
+                                      strict=True):
+                rec["ptxas"] = complaint
+    return results
+
+
+def _ptx(emitted: dict[str, dict[str, Any]], case: str) -> str:
+    rec = emitted[case]
+    assert rec["status"] == "ok", f"{case}: {rec['status']}: {rec.get('detail')}"
+    return Path(rec["path"]).read_text()
+
+
+# -- tests -------------------------------------------------------------------------------
+def test_table_is_broad() -> None:
+    # a silently empty table (a renamed function, a resolver change) would pass everything
+    assert len(PTX_CASES) > 500
+    assert {op for op, _, _ in REFUSED_CASES.values()} >= {Op.EXP, Op.SIN, Op.LOG}
+
+
+@pytest.mark.parametrize("case", sorted(PTX_CASES))
+def test_ptx_kernel(emitted: dict[str, dict[str, Any]], case: str) -> None:
+    ptx = _ptx(emitted, case)
+    assert re.search(r"^\.visible \.entry lazyarr_kernel\(", ptx, re.M)
+    # the grid-stride loop's bounds guard: compare the flat index, branch on the predicate
+    assert re.search(r"^\s*setp\.\w+\s+%p\d+", ptx, re.M)
+    assert re.search(r"^\s*@!?%p\d+ bra\b", ptx, re.M)
+    # nothing to link against on the GPU: no libm, no calls at all
+    assert not re.search(r"^\s*call", ptx, re.M)
+    assert ".extern" not in ptx
+
+
+@pytest.mark.parametrize("case", sorted(PTX_CASES))
+def test_ptxas_accepts(emitted: dict[str, dict[str, Any]], case: str) -> None:
+    _ptx(emitted, case)
+    if "ptxas" not in emitted[case]:
+        pytest.skip("ptxas is not on PATH")
+    assert emitted[case]["ptxas"] is None, emitted[case]["ptxas"]
+
+
+def test_every_allowed_intrinsic_is_exercised(emitted: dict[str, dict[str, Any]]) -> None:
+    # nvptx._LOWERED is a promise that each intrinsic lowers; the table must back it
+    declared = {n for r in emitted.values() if r["status"] == "ok" for n in r["declared"]}
+    assert nvptx._LOWERED <= declared, sorted(nvptx._LOWERED - declared)
+    for prefix in nvptx._LOWERED_PREFIXES:
+        assert any(n.startswith(prefix) for n in declared), prefix
+
+
+def test_integer_power_reports_through_status(emitted: dict[str, dict[str, Any]]) -> None:
+    # x ** negative sets the status word inside an `if` block: a conditional store of 1
+    ptx = _ptx(emitted, "power-int32")
+    assert re.search(r"^\s*st(\.global)?\.b32\s+\[%rd\d+\], 1;", ptx, re.M)
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_CASES))
+def test_refused_before_llvm(case: str) -> None:
+    op, loop_dtype, make = REFUSED_CASES[case]
+    # build_module only builds llvmlite.ir objects: safe in-process even if the rule broke
+    with pytest.raises(nvptx.UnsupportedOnTarget, match=f"CUDA: {op.value} on {loop_dtype}"):
+        nvptx.build_module(kernel_of(make()), "k")
+
+
+@pytest.mark.parametrize("fn", ["exp", "sin", "log", "tanh", "arctan2", "logaddexp"])
+def test_libm_ops_raise_not_implemented(monkeypatch: pytest.MonkeyPatch, fn: str) -> None:
+    import llvmlite.binding as llvm
+
+    def llvm_must_not_run(*args: Any) -> None:
+        raise AssertionError("the module reached LLVM, which would abort the process")
+
+    # through the public path; if the refusal ever regressed, LLVM still never sees the module
+    monkeypatch.setattr(llvm, "parse_assembly", llvm_must_not_run)
+    x = la.asarray(np.ones(4, np.float32))
+    args = (x, x) if ops.SPECS[Op(fn)].nin == 2 else (x,)
+    with pytest.raises(NotImplementedError, match=f"cannot compile for CUDA: {fn} on float32"):
+        nvptx.emit_ptx(kernel_of([getattr(la, fn)(*args)]))
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+@pytest.mark.parametrize("fn", ["remainder", "floor_divide", "power"])
+def test_float_ops_without_exact_lowering_are_refused(fn: str, dt: str) -> None:
+    # float % and // emit frem, which NVPTX lowers inexactly; float ** calls pow (no libm)
+    x = la.asarray(np.ones(4, dt))
+    with pytest.raises(nvptx.UnsupportedOnTarget, match=f"{fn} on {dt}"):
+        nvptx.build_module(kernel_of([getattr(la, fn)(x, x)]), "k")
+
+
+def _raw_module(emit: Callable[[ir.IRBuilder, ir.Value], ir.Value]) -> ir.Module:
+    module = ir.Module()
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [ir.PointerType()]), "k")
+    b = ir.IRBuilder(fn.append_basic_block())
+    b.store(emit(b, b.load(fn.args[0], typ=F64)), fn.args[0])
+    b.ret_void()
+    return module
+
+
+def test_module_check_refuses_libm_calls_and_frem() -> None:
+    # what check_supported does not catch (a new emitter, a missing table rule) must still
+    # stop before LLVM
+    def call_exp(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
+        exp = ir.Function(b.module, ir.FunctionType(F64, [F64]), "llvm.exp.f64")
+        return b.call(exp, [x])
+
+    with pytest.raises(nvptx.UnsupportedOnTarget, match=r"llvm\.exp\.f64"):
+        nvptx.check_module(_raw_module(call_exp))
+    with pytest.raises(nvptx.UnsupportedOnTarget, match="frem"):
+        nvptx.check_module(_raw_module(lambda b, x: b.frem(x, x)))
+    nvptx.check_module(_raw_module(lambda b, x: b.fadd(x, x)))
+
+
+def test_emit_ptx_is_deterministic_and_targets_sm_90() -> None:
+    a = la.asarray(np.ones(8))
+    kernel = kernel_of([2 * a + 1])
+    first = nvptx.emit_ptx(kernel)
+    assert nvptx.emit_ptx(kernel) == first
+    # an equal kernel built again from scratch gives the same text: safe to cache by content
+    assert nvptx.emit_ptx(kernel_of([2 * la.asarray(np.zeros(8)) + 1])) == first
+    assert re.search(r"^\.target sm_90\b", first, re.M)
+    assert re.search(r"^\.address_size 64\b", first, re.M)
+    assert nvptx._target_machine().triple == nvptx.TRIPLE
+
+
+if __name__ == "__main__":
+    _emit_main(Path(sys.argv[1]))
