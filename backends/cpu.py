@@ -101,6 +101,9 @@ def compiled(kernel: Kernel) -> Compiled:
     found = jit().compile(kernel, f"lazyarr_kernel_{len(_cache)}")
     stats.compiled(found.seconds)
     _cache[kernel] = found
+    from lazyarr.debug import on_compile  # LAZYARR_DEBUG output; silent at level 0
+
+    on_compile(kernel, found)
     return found
 
 

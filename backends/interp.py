@@ -11,16 +11,49 @@ import numpy as np
 
 from lazyarr import ops
 from lazyarr.build import cast_values
-from lazyarr.graph import Node, Op, toposort
+from lazyarr import opaque
+from lazyarr.graph import OPAQUE, Node, Op, ReduceKind, toposort
 
 
 def _reciprocal(x: np.ndarray) -> np.ndarray:
     if x.dtype.kind not in "iu":
         return np.reciprocal(x)
     # lazyarr's integer rule: 1 // x, and 0 for x == 0 (NumPy's value there is platform-defined)
-    one = x == 1
-    minus = (x == -1) if x.dtype.kind == "i" else np.zeros_like(one)
-    return np.where(one, x.dtype.type(1), np.where(minus, x.dtype.type(-1), x.dtype.type(0)))
+    result = np.where(x == 1, x.dtype.type(1), x.dtype.type(0))
+    if x.dtype.kind == "i":  # unsigned types have no -1 (building one raises OverflowError)
+        result = np.where(x == -1, x.dtype.type(-1), result)
+    return result
+
+
+def _view(x: np.ndarray, node: Node) -> np.ndarray:
+    """Apply a VIEW's map to an evaluated array, as a strided view of it."""
+    if node.size == 0:
+        return np.empty(node.shape, node.dtype)
+    corner = x[tuple(slice(start, start + 1) for _, _, start in node.arg)]
+    strides = [0] * node.ndim
+    for (dim, step, _), stride in zip(node.arg, x.strides, strict=True):
+        if dim is not None:
+            strides[dim] += step * stride
+    return np.lib.stride_tricks.as_strided(corner, node.shape, strides, writeable=False)
+
+
+_REDUCE = {
+    ReduceKind.SUM: np.sum, ReduceKind.PROD: np.prod, ReduceKind.MIN: np.min,
+    ReduceKind.MAX: np.max, ReduceKind.ANY: np.any, ReduceKind.ALL: np.all,
+}
+
+
+def _reduce(x: np.ndarray, node: Node) -> np.ndarray:
+    kind, axes = node.arg
+    if kind in (ReduceKind.ARGMIN, ReduceKind.ARGMAX):
+        fn = np.argmin if kind is ReduceKind.ARGMIN else np.argmax
+        # over several axes: the index into those axes flattened in C order
+        moved = np.moveaxis(x, axes, range(x.ndim - len(axes), x.ndim))
+        flat = moved.reshape(moved.shape[:x.ndim - len(axes)] + (-1,))
+        return fn(flat, axis=-1)
+    if kind in (ReduceKind.SUM, ReduceKind.PROD):
+        return _REDUCE[kind](x, axis=axes, dtype=node.dtype)
+    return _REDUCE[kind](x, axis=axes)
 
 
 def _node_value(node: Node, args: list[np.ndarray]) -> np.ndarray:
@@ -33,6 +66,12 @@ def _node_value(node: Node, args: list[np.ndarray]) -> np.ndarray:
         return np.broadcast_to(args[0], node.shape)
     if op is Op.PERMUTE:
         return args[0].transpose(node.arg)
+    if op is Op.VIEW:
+        return _view(args[0], node)
+    if op is Op.REDUCE:
+        return _reduce(args[0], node)
+    if op in OPAQUE:
+        return opaque.run(node, args)
     if op is Op.CAST:
         return cast_values(args[0], node.dtype)
     if op is Op.WHERE:

@@ -14,6 +14,7 @@ from llvmlite import ir
 from lazyarr.loopir import Kernel, Layout
 
 from .common import PTR, ArgBlock, counted_loop
+from .rows import RowEmitter
 from .scalar import I8, I64, emit_body, from_memory, memory_type, to_memory, value_type
 
 
@@ -50,16 +51,21 @@ def _element_ptr(b: ir.IRBuilder, row: ir.Value, i: ir.Value, stride: ir.Value,
 
 def _emit_loops(b: ir.IRBuilder, p: _Inner, kernel: Kernel) -> None:
     params = list(kernel.inputs) + [o for _, o in kernel.outputs]
-    last = kernel.ndim - 1
+    last = kernel.outer_ndim - 1
 
     def level(d: int, rows: list[ir.Value]) -> None:
         lo = p.start if d == 0 else I64(0)
         hi = p.end if d == 0 else p.shape[d]
 
         def body(i: ir.Value) -> None:
-            if d < last:
-                level(d + 1, [b.gep(r, [b.mul(i, s[d])], source_etype=I8)
-                              for r, s in zip(rows, p.strides, strict=True)])
+            if d < last or kernel.row_ndim:
+                inner = [b.gep(r, [b.mul(i, s[d])], source_etype=I8)
+                         for r, s in zip(rows, p.strides, strict=True)]
+                if d < last:
+                    level(d + 1, inner)
+                else:
+                    RowEmitter(b, kernel, b.function, p.shape, p.strides, p.scalars,
+                               p.status).outer_body(inner)
                 return
             ptrs = [_element_ptr(b, r, i, s[d], prm.dtype, prm.layout)
                     for r, s, prm in zip(rows, p.strides, params, strict=True)]

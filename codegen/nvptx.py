@@ -14,13 +14,13 @@ from lazyarr.graph import Op
 from lazyarr.loopir import Kernel
 
 from .common import ArgBlock, counted_loop
-from .scalar import I8, I32, I64, emit_body, from_memory, memory_type, to_memory
+from .scalar import EMITTERS, I8, I32, I64, emit_body, from_memory, memory_type, to_memory
 
 TRIPLE = "nvptx64-nvidia-cuda"
 DATA_LAYOUT = "e-i64:64-i128:128-v16:16-v32:32-n16:32:64"
 
 
-class UnsupportedOnTarget(NotImplementedError):
+class UnsupportedOnTarget(NotImplementedError):  # noqa: N818 (public name, used elsewhere)
     """The kernel uses an op this target cannot lower (checked before LLVM sees it)."""
 
 
@@ -37,9 +37,16 @@ _LOWERED_PREFIXES = ("llvm.nvvm.read.ptx.sreg.", "llvm.fptosi.sat.", "llvm.fptou
 
 
 def check_supported(kernel: Kernel) -> None:
+    """Refuse, by the op tables, a kernel this wrapper cannot compile (before any LLVM)."""
     for ins in kernel.body:
         if ins.op in (Op.LEAF, Op.SCALAR, Op.CAST):
             continue
+        if ins.op not in EMITTERS:
+            # reductions (and any op without a scalar emitter) need a wrapper this grid-stride
+            # loop is not; emit_body would fail with a bare KeyError
+            raise UnsupportedOnTarget(
+                f"cannot compile for CUDA: {ins.op.value} kernels are not supported on the "
+                "CUDA target yet")
         loop_dtype = kernel.body[ins.args[-1]].dtype
         reason = ops.target_support(ins.op, loop_dtype, "nvptx")
         if reason:

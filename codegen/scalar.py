@@ -11,7 +11,7 @@ code stays branch-free and vectorisable.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from llvmlite import ir
@@ -314,11 +314,29 @@ def _comparison(pred: str) -> Emitter:
     return emit
 
 
-for _op, _pred in {
+_PREDICATES = {
     Op.LESS: "<", Op.LESS_EQUAL: "<=", Op.GREATER: ">", Op.GREATER_EQUAL: ">=",
     Op.EQUAL: "==", Op.NOT_EQUAL: "!=",
-}.items():
+}
+for _op, _pred in _PREDICATES.items():
     EMITTERS[_op] = _comparison(_pred)
+
+
+def mixed_sign_compare(c: Ctx, op: Op, dts: Sequence[np.dtype], a: Sequence[ir.Value]
+                       ) -> ir.Value:
+    """NumPy 2 compares int64 with uint64 exactly (its loops take one of each).
+
+    A negative signed operand is below every unsigned value; otherwise both are non-negative
+    and an unsigned compare of the (equally wide) bits is exact.
+    """
+    pred = _PREDICATES[op]
+    signed_first = dts[0].kind == "i"
+    neg = c.b.icmp_signed("<", a[0] if signed_first else a[1], ir.Constant(a[0].type, 0))
+    # with the signed operand negative, "x < y" holds when x is the signed one
+    below = {"<": True, "<=": True, ">": False, ">=": False, "==": False, "!=": True}
+    above = {"<": False, "<=": False, ">": True, ">=": True, "==": False, "!=": True}
+    known = (below if signed_first else above)[pred]
+    return sel(c.b, neg, ir.Constant(I1, known), c.b.icmp_unsigned(pred, *a))
 
 
 def truthy(c: Ctx, dt: np.dtype, x: ir.Value) -> ir.Value:
@@ -525,21 +543,29 @@ def cast(c: Ctx, x: ir.Value, src: np.dtype, dst: np.dtype) -> ir.Value:
     return x  # same width, other signedness: the same bits
 
 
+def emit_instr(c: Ctx, kernel: Kernel, n: int, vals: Mapping[int, ir.Value],
+               load: Callable[[int], ir.Value], scalars: Sequence[ir.Value]) -> ir.Value:
+    """Emit body instruction ``n`` (not a REDUCE) given the values of its arguments."""
+    ins = kernel.body[n]
+    if ins.op is Op.LEAF:
+        return load(ins.arg)
+    if ins.op is Op.SCALAR:
+        return scalars[ins.arg]
+    if ins.op is Op.CAST:
+        return cast(c, vals[ins.args[0]], kernel.body[ins.args[0]].dtype, ins.dtype)
+    dts = [kernel.body[a].dtype for a in ins.args]
+    args = [vals[a] for a in ins.args]
+    if ins.op in _PREDICATES and {dts[0].kind, dts[-1].kind} == {"i", "u"}:
+        return mixed_sign_compare(c, ins.op, dts, args)
+    return EMITTERS[ins.op](c, dts[-1], args)
+
+
 def emit_body(builder: ir.IRBuilder, kernel: Kernel, target: str,
               load: Callable[[int], ir.Value], scalars: Sequence[ir.Value],
               status: ir.Value | None = None) -> list[ir.Value]:
-    """Emit the kernel body at the builder's position; return the output values."""
+    """Emit the whole body (a kernel without rows) at the builder's position."""
     c = Ctx(builder, target, status)
-    vals: list[ir.Value] = []
-    for ins in kernel.body:
-        if ins.op is Op.LEAF:
-            vals.append(load(ins.arg))
-        elif ins.op is Op.SCALAR:
-            vals.append(scalars[ins.arg])
-        elif ins.op is Op.CAST:
-            src = kernel.body[ins.args[0]].dtype
-            vals.append(cast(c, vals[ins.args[0]], src, ins.dtype))
-        else:
-            loop_dtype = kernel.body[ins.args[-1]].dtype
-            vals.append(EMITTERS[ins.op](c, loop_dtype, [vals[a] for a in ins.args]))
+    vals: dict[int, ir.Value] = {}
+    for n in range(len(kernel.body)):
+        vals[n] = emit_instr(c, kernel, n, vals, load, scalars)
     return [vals[v] for v, _ in kernel.outputs]

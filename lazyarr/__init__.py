@@ -16,13 +16,17 @@ import numpy as np
 
 from . import stats
 from .array import LazyArray
-from .functions import UFUNC_FUNCTIONS, array, asarray, astype, clip, supported_dtypes, transpose
-from .functions import where as where
+from .functions import (
+    METHOD_FUNCTIONS, UFUNC_FUNCTIONS, array, asarray, astype, broadcast_to, clip, concatenate,
+    dot, expand_dims, flip, logsumexp, matmul, matrix_transpose, moveaxis, permute_dims, stack,
+    supported_dtypes, transpose, where,
+)
 from .graph import Node
 
 __version__ = "0.1.0"
 
 globals().update(UFUNC_FUNCTIONS)
+globals().update(METHOD_FUNCTIONS)
 
 
 def _node(x: Any) -> Node:
@@ -45,11 +49,13 @@ def eval(*exprs: Any, out: Any = None, backend: str | None = None) -> Any:  # no
     return results[0] if len(exprs) == 1 else tuple(results)
 
 
-def explain(*exprs: Any):
-    """Every stage of compiling ``exprs``: graph, kernel plan, LLVM IR, assembly, PTX."""
+def explain(*exprs: Any, target: str = "cpu"):
+    """Every stage of compiling ``exprs`` for ``target`` ("cpu" or "cuda"): graph, canonical
+    form, kernel plan, loop IR, LLVM IR, assembly or PTX, and what they say (vectorised?
+    bytes and ops per element, cache hit or fresh compile)."""
     from .explanation import Explanation
 
-    return Explanation([_node(e) for e in exprs])
+    return Explanation([_node(e) for e in exprs], target)
 
 
 def cache_info() -> stats.CacheInfo:
@@ -66,6 +72,8 @@ def clear_cache() -> None:
 
 
 __all__ = [
-    "LazyArray", "array", "asarray", "astype", "cache_info", "clear_cache", "clip", "eval",
-    "explain", "np", "supported_dtypes", "transpose", "where", *sorted(UFUNC_FUNCTIONS),
+    "LazyArray", "array", "asarray", "astype", "broadcast_to", "cache_info", "clear_cache",
+    "clip", "concatenate", "dot", "eval", "expand_dims", "explain", "flip", "logsumexp",
+    "matmul", "matrix_transpose", "moveaxis", "permute_dims", "stack", "supported_dtypes",
+    "transpose", "where", *sorted(UFUNC_FUNCTIONS), *sorted(METHOD_FUNCTIONS),
 ]

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from . import build, ops
-from .graph import Node, Op, describe
+from . import build, opaque, ops, reductions, views
+from .graph import Node, Op, ReduceKind, describe
 
 _ARRAY_FUNCTIONS: dict[Any, Any] = {}
 
@@ -44,14 +44,106 @@ class LazyArray:
 
     @property
     def T(self) -> LazyArray:  # noqa: N802 (NumPy's name)
-        return LazyArray(build.permute(self._node, tuple(reversed(range(self.ndim)))))
+        return LazyArray(views.permute_dims(self._node))
 
-    def transpose(self, *axes: int) -> LazyArray:
-        if len(axes) == 1 and isinstance(axes[0], tuple | list):
-            axes = tuple(axes[0])
-        if not axes:
-            return self.T
-        return LazyArray(build.permute(self._node, _normalize_axes(axes, self.ndim)))
+    @property
+    def mT(self) -> LazyArray:  # noqa: N802 (NumPy's name)
+        return LazyArray(views.matrix_transpose(self._node))
+
+    def transpose(self, *axes: Any) -> LazyArray:
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], tuple | list)):
+            axes = axes[0]
+        return LazyArray(views.permute_dims(self._node, tuple(axes) if axes else None))
+
+    # -- views (zero-copy) -----------------------------------------------------------------
+    def __getitem__(self, index: Any) -> LazyArray:
+        if isinstance(index, LazyArray):
+            index = index.eval()
+        if views.is_basic_index(index):
+            return LazyArray(views.getitem(self._node, index))
+        # advanced (integer or boolean array) indexing copies in NumPy too: done eagerly
+        return LazyArray(build.leaf(np.asarray(self.eval()[index])))
+
+    def reshape(self, *shape: Any, order: str = "C") -> LazyArray:
+        if order != "C":
+            raise NotImplementedError("lazyarr reshapes in C order only")
+        if len(shape) == 1:
+            shape = shape[0]
+        return LazyArray(views.reshape(self._node, shape))
+
+    def ravel(self) -> LazyArray:
+        return LazyArray(views.ravel(self._node))
+
+    flatten = ravel
+
+    def squeeze(self, axis: Any = None) -> LazyArray:
+        return LazyArray(views.squeeze(self._node, axis))
+
+    def swapaxes(self, axis1: int, axis2: int) -> LazyArray:
+        return LazyArray(views.swapaxes(self._node, axis1, axis2))
+
+    # -- reductions --------------------------------------------------------------------
+    def sum(self, axis: Any = None, dtype: Any = None, out: Any = None,
+            keepdims: bool = False) -> Any:
+        return _finish(reductions.simple(ReduceKind.SUM, self._node, axis, keepdims, dtype), out)
+
+    def prod(self, axis: Any = None, dtype: Any = None, out: Any = None,
+             keepdims: bool = False) -> Any:
+        return _finish(reductions.simple(ReduceKind.PROD, self._node, axis, keepdims, dtype),
+                       out)
+
+    def min(self, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+        return _finish(reductions.simple(ReduceKind.MIN, self._node, axis, keepdims), out)
+
+    def max(self, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+        return _finish(reductions.simple(ReduceKind.MAX, self._node, axis, keepdims), out)
+
+    def any(self, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+        return _finish(reductions.simple(ReduceKind.ANY, self._node, axis, keepdims), out)
+
+    def all(self, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+        return _finish(reductions.simple(ReduceKind.ALL, self._node, axis, keepdims), out)
+
+    def argmin(self, axis: int | None = None, out: Any = None, *,
+               keepdims: bool = False) -> Any:
+        return _finish(reductions.arg(ReduceKind.ARGMIN, self._node, axis, keepdims), out)
+
+    def argmax(self, axis: int | None = None, out: Any = None, *,
+               keepdims: bool = False) -> Any:
+        return _finish(reductions.arg(ReduceKind.ARGMAX, self._node, axis, keepdims), out)
+
+    def mean(self, axis: Any = None, dtype: Any = None, out: Any = None,
+             keepdims: bool = False) -> Any:
+        return _finish(reductions.mean(self._node, axis, dtype, keepdims), out)
+
+    def var(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0,
+            keepdims: bool = False) -> Any:
+        return _finish(reductions.var(self._node, axis, dtype, ddof, keepdims), out)
+
+    def std(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0,
+            keepdims: bool = False) -> Any:
+        return _finish(reductions.std(self._node, axis, dtype, ddof, keepdims), out)
+
+    # -- matrix products (fusion barriers) -----------------------------------------------
+    def __matmul__(self, other: Any) -> Any:
+        try:
+            return LazyArray(opaque.matmul(self._node, build.operand_node(other, "matmul")))
+        except build.UnsupportedOperand:
+            return NotImplemented
+
+    def __rmatmul__(self, other: Any) -> Any:
+        try:
+            return LazyArray(opaque.matmul(build.operand_node(other, "matmul"), self._node))
+        except build.UnsupportedOperand:
+            return NotImplemented
+
+    def dot(self, other: Any) -> LazyArray:
+        return LazyArray(opaque.dot(self._node, build.operand_node(other, "dot")))
+
+    def clip(self, min: Any = None, max: Any = None) -> LazyArray:  # noqa: A002 (NumPy's names)
+        from .functions import clip
+
+        return clip(self, min, max)
 
     def astype(self, dtype: Any) -> LazyArray:
         return LazyArray(build.astype(self._node, dtype))
@@ -109,6 +201,16 @@ class LazyArray:
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         op = ops.BY_UFUNC.get(ufunc)
         out = kwargs.pop("out", None)
+        if method == "reduce" and ufunc in _UFUNC_REDUCE and len(inputs) == 1:
+            kind = _UFUNC_REDUCE[ufunc]
+            x = build.operand_node(inputs[0], ufunc.__name__)
+            node = reductions.simple(kind, x, kwargs.pop("axis", 0),
+                                     kwargs.pop("keepdims", False), kwargs.pop("dtype", None))
+            if not kwargs:
+                return _finish(node, out[0] if isinstance(out, tuple) else out)
+        if ufunc is np.matmul and method == "__call__" and not kwargs and out is None:
+            a, b = (build.operand_node(x, "matmul") for x in inputs)
+            return LazyArray(opaque.matmul(a, b))
         if op is None or method != "__call__" or kwargs:
             return _eager_ufunc(ufunc, method, inputs, out, kwargs)
         result = LazyArray(build.apply(op, *inputs))
@@ -126,17 +228,25 @@ class LazyArray:
         return func(*_materialise(args), **_materialise(kwargs))
 
 
+_UFUNC_REDUCE = {
+    np.add: ReduceKind.SUM, np.multiply: ReduceKind.PROD, np.minimum: ReduceKind.MIN,
+    np.maximum: ReduceKind.MAX, np.logical_or: ReduceKind.ANY, np.logical_and: ReduceKind.ALL,
+}
+
+
+def _finish(node: Node, out: Any) -> Any:
+    """A lazy result, or with ``out=`` (NumPy's reduction signature) the filled array."""
+    result = LazyArray(node)
+    if out is None:
+        return result
+    result.eval(out=out)
+    return out
+
+
 def _single(x: LazyArray, what: str) -> Any:
     if x.size != 1:
         raise TypeError(f"only arrays with one element can be converted to Python {what}")
     return x.eval().reshape(())[()]
-
-
-def _normalize_axes(axes: tuple[int, ...], ndim: int) -> tuple[int, ...]:
-    norm = tuple(np.lib.array_utils.normalize_axis_index(a, ndim) for a in axes)
-    if sorted(norm) != list(range(ndim)):
-        raise ValueError("axes don't match array")
-    return norm
 
 
 def _materialise(obj: Any) -> Any:

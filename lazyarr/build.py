@@ -49,6 +49,8 @@ def scalar(value: Any, dtype: np.dtype) -> Node:
 
 def operand(x: Any, where: str) -> Operand:
     """Turn anything an operator may meet into a node or a weak scalar."""
+    if isinstance(x, Node):
+        return x
     node = getattr(x, "_node", None)
     if node is not None:
         return node
@@ -65,6 +67,12 @@ def operand(x: Any, where: str) -> Operand:
     if isinstance(x, list | tuple):
         return leaf(np.asarray(x))
     raise UnsupportedOperand(f"{where}: unsupported operand type {type(x).__name__}")
+
+
+def operand_node(x: Any, where: str) -> Node:
+    """Like :func:`operand`, but a Python scalar becomes a node of NumPy's default dtype."""
+    o = operand(x, where)
+    return scalar(o.value, np.asarray(o.value).dtype) if isinstance(o, Weak) else o
 
 
 def broadcast_shapes(shapes: list[tuple[int, ...]], where: str) -> tuple[int, ...]:
@@ -126,8 +134,19 @@ def _strong(o: Operand) -> Node:
 
 
 def coerce(o: Operand, dtype: np.dtype, shape: tuple[int, ...]) -> Node:
-    node = scalar(o.value, dtype) if isinstance(o, Weak) else cast(o, dtype)
+    node = _weak_scalar(o.value, dtype) if isinstance(o, Weak) else cast(o, dtype)
     return broadcast_to(node, shape)
+
+
+def _weak_scalar(value: int | float, dtype: np.dtype) -> Node:
+    # NumPy hands a Python int to a bool loop through a C long, so outside int64 it raises
+    # (np.logical_and(2**63, x)) where a plain bool conversion would give True
+    if dtype.kind == "b" and isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
+        raise OverflowError("Python int too large to convert to C long")
+    return scalar(value, dtype)
+
+
+_INT64_MIN, _INT64_MAX = dtypes.int_bounds(np.dtype(np.int64))
 
 
 def apply(op: Op, *xs: Any) -> Node:

@@ -1,75 +1,414 @@
-"""``lazyarr.explain``: every stage between an expression and the machine code it runs."""
+"""``lazyarr.explain``: every stage between an expression and the machine code it runs.
+
+An :class:`Explanation` holds the stages as text attributes (``graph``, ``canonical``,
+``kernels``, ``loops``, ``llvm``, ``llvm_opt``, ``asm``, ``ptx``) and answers the questions
+users ask of an array compiler: did it vectorise, how many bytes does each kernel move, how
+much arithmetic per element, was the kernel cached. Stages are computed when first asked for;
+nothing compiles until a code stage or an answer needs it.
+"""
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
-from .graph import Node, format_graph
-from .loopir import Kernel, format_kernel, lower_kernel
+from . import canon, codefacts, display
+from .codefacts import Arithmetic, Traffic, Vectorisation, format_bytes
+from .graph import MOVEMENT, Node, Op, describe, toposort
+from .loopir import Kernel, Launch, format_kernel, lower_kernel
 from .schedule import schedule
+from .stages import CompileInfo, stages_for
+
+# Why a graph node ends a kernel, by op name (ops the scheduler does not fuse through).
+BREAK_REASONS = {
+    "reduce": "reduction boundary: the elementwise work feeding it fuses into the reduction "
+              "loop; its result is materialised and its consumers start a new kernel",
+    "matmul": "opaque op: matrix multiplication runs in NumPy/BLAS on materialised inputs",
+    "reshape": "non-view reshape: no strided view expresses it, so its input is materialised "
+               "and copied",
+    "concatenate": "opaque op: concatenation copies its materialised inputs into a new array",
+    "stack": "opaque op: stacking copies its materialised inputs into a new array",
+}
+_SOURCES = (Op.LEAF, Op.SCALAR)
+
+# key -> (title, attribute): every stage an Explanation can show, in pipeline order
+STAGES = {
+    "answers": ("answers", "summary"), "graph": ("expression graph", "graph"),
+    "canonical": ("canonical form", "canonical"), "plan": ("kernel plan", "kernel_plan"),
+    "loops": ("loop IR", "loops"), "llvm": ("LLVM IR (generated)", "llvm"),
+    "llvm_opt": ("LLVM IR (after O3)", "llvm_opt"), "asm": ("assembly", "asm"),
+    "ptx": ("PTX", "ptx"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedKernel:
+    """One kernel of the plan: the outputs it computes and the graph nodes fused into it."""
+
+    index: int
+    shape: tuple[int, ...]
+    outputs: tuple[int, ...]  # indices into the explained expressions
+    nodes: tuple[Node, ...]  # every node fused into this kernel, sources first
+    launch: Launch
+    reason: str | None = None  # why the scheduler started this kernel, when it says
+
+    @property
+    def kernel(self) -> Kernel:
+        return self.launch.kernel
+
+
+@dataclass(frozen=True, slots=True)
+class KernelReport:
+    """The answers for one kernel."""
+
+    index: int
+    vectorisation: Vectorisation | None  # None on the GPU: one element per thread
+    traffic: Traffic
+    arithmetic: Arithmetic
+    compile: CompileInfo | None  # None: the target cannot compile this kernel ...
+    problem: str | None = None  # ... and this says why
+
+
+def _is_view_of_leaf(node: Node) -> bool:
+    # the evaluator returns such outputs as NumPy views without running a kernel
+    return all(n.op in MOVEMENT or n.op is Op.LEAF for n in toposort([node]))
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[0, 1, 2, 5] -> '%0-%2, %5'."""
+    parts: list[tuple[int, int]] = []
+    for n in sorted(numbers):
+        if parts and parts[-1][1] == n - 1:
+            parts[-1] = (parts[-1][0], n)
+        else:
+            parts.append((n, n))
+    return ", ".join(f"%{a}" if a == b else f"%{a}-%{b}" for a, b in parts)
 
 
 class Explanation:
-    """The graph, the fused kernel plan, LLVM IR (before and after O3), assembly and PTX.
+    """The graph, the canonical form, the kernel plan, loop IR, LLVM IR, assembly and PTX.
 
-    Each text is computed when first asked for; ``str()`` shows the graph, the kernels and the
-    optimised LLVM IR.
+    ``target`` is ``"cpu"`` (LLVM for this machine; ``asm`` is x86/ARM assembly) or ``"cuda"``
+    (``llvm`` is the NVPTX module, ``asm`` and ``ptx`` the PTX). ``names`` optionally maps
+    ``id(leaf node)`` to the name an input is shown under; by default inputs are a, b, c, ...
     """
 
-    def __init__(self, roots: list[Node]) -> None:
-        self.roots = roots
+    def __init__(self, roots: list[Node], target: str = "cpu",
+                 names: dict[int, str] | None = None) -> None:
+        self.roots = list(roots)
+        self.target = target
+        self._stages = stages_for(target)
+        self.order = toposort(self.roots)
+        self.ids = {id(n): k for k, n in enumerate(self.order)}
+        self.names = display.leaf_names(self.roots, names)
 
+    # -- the plan (no compiling) ---------------------------------------------------------
     @cached_property
-    def kernel_objects(self) -> list[Kernel]:
-        kernels = []
+    def plan(self) -> list[PlannedKernel]:
+        planned: list[PlannedKernel] = []
         for group in schedule(self.roots):
-            members = [self.roots[k] for k in group.members]
+            todo = [k for k in group.members if not _is_view_of_leaf(self.roots[k])]
+            if not todo or 0 in group.shape:
+                continue
+            members = [self.roots[k] for k in todo]
             outs = [np.empty(r.shape, r.dtype) for r in members]
-            kernels.append(lower_kernel(members, outs).kernel)
-        return kernels
+            planned.append(PlannedKernel(
+                len(planned), tuple(group.shape), tuple(todo), tuple(toposort(members)),
+                lower_kernel(members, outs), getattr(group, "reason", None)))
+        return planned
+
+    @property
+    def kernel_objects(self) -> list[Kernel]:
+        return [p.kernel for p in self.plan]
+
+    # -- stage texts -----------------------------------------------------------------------
+    def _name(self, node: Node) -> str:
+        return f"%{self.ids[id(node)]}"
+
+    def _line(self, node: Node) -> str:
+        text = describe(node)
+        if node.op is Op.LEAF:
+            text = text.replace("leaf", f"leaf {self.names[id(node)]}", 1)
+        srcs = ", ".join(self._name(s) for s in node.src)
+        return f"{self._name(node)} = {text}" + (f" ({srcs})" if srcs else "")
 
     @property
     def graph(self) -> str:
-        return format_graph(self.roots)
+        """The expression graph as numbered SSA lines with dtypes and shapes, sources first."""
+        lines = [self._line(n) for n in self.order]
+        lines.append("return " + ", ".join(self._name(r) for r in self.roots))
+        return "\n".join(lines)
+
+    @property
+    def canonical(self) -> str:
+        """The canonical form, and what canonicalisation did to reach it."""
+        return "\n".join(self._canonical_lines())
+
+    def _canonical_lines(self) -> list[str]:
+        lines = [
+            "lazyarr canonicalises each node as it is built (lazyarr/canon.py), so the graph",
+            "above is already canonical: there is no separate pass to run. In effect:",
+            "  - NumPy's implicit casts and broadcasts are explicit nodes "
+            f"({self._count(Op.CAST)} cast, {self._count(Op.BROADCAST)} broadcast here);",
+            "  - equal subexpressions are one node (interning), computed once;",
+            "  - only bit-exact rewrites (NaN, inf and -0.0 preserved):",
+        ]
+        for op, rule in canon.RULES.items():
+            doc = (rule.__doc__ or rule.__name__).strip().splitlines()[0]
+            lines.append(f"      {op.value}: {doc}")
+        shared = self._shared_nodes()
+        if shared:
+            lines.append("shared subexpressions in this graph (computed once per kernel):")
+            lines += [f"  {self._name(n)} {n.op.value}, used {k} times" for n, k in shared]
+        lines.append("views folded into one strided read per input at lowering:")
+        lines += self._view_lines() or ["  (none: every input is read as it is laid out)"]
+        return lines
+
+    def _count(self, op: Op) -> int:
+        return sum(1 for n in self.order if n.op is op)
+
+    def _shared_nodes(self) -> list[tuple[Node, int]]:
+        uses: dict[int, int] = {}
+        for n in self.order:
+            for s in n.src:
+                uses[id(s)] = uses.get(id(s), 0) + 1
+        return [(n, uses[id(n)]) for n in self.order
+                if uses.get(id(n), 0) > 1 and n.op not in _SOURCES and n.op not in MOVEMENT]
+
+    def _view_lines(self) -> list[str]:
+        lines = []
+        for p in self.plan:
+            for k, view in enumerate(p.launch.inputs):
+                strides = ", ".join(map(str, view.strides))
+                lines.append(f"  kernel {p.index} in{k}: {view.array.dtype} buffer of shape "
+                             f"{view.array.shape}, byte strides ({strides}) over the loop "
+                             f"{p.launch.shape}, offset {view.offset}")
+        return lines
+
+    @property
+    def loops(self) -> str:
+        """The loop IR of every kernel."""
+        return "\n\n".join(f"kernel {p.index}: {format_kernel(p.kernel)}" for p in self.plan)
+
+    @property
+    def kernel_plan(self) -> str:
+        """Which nodes fused into which kernel, and why the graph was split where it was."""
+        return "\n".join(self._plan_lines())
 
     @property
     def kernels(self) -> str:
-        n = len(self.kernel_objects)
-        head = f"{n} fused kernel{'s' if n != 1 else ''} (no intermediate arrays)"
-        return "\n\n".join([head] + [format_kernel(k) for k in self.kernel_objects])
+        """The kernel plan followed by the loop IR of each kernel."""
+        return "\n\n".join(t for t in (self.kernel_plan, self.loops) if t)
 
-    def _modules(self, attr: str) -> str:
-        from lazyarr.backends.cpu import compiled
+    def _plan_lines(self) -> list[str]:
+        n = len(self.plan)
+        lines = [f"{n} fused kernel{'s' if n != 1 else ''} for {len(self.roots)} "
+                 f"output{'s' if len(self.roots) != 1 else ''} (no intermediate arrays)"]
+        for p in self.plan:
+            lines += self._kernel_lines(p)
+        for k, root in enumerate(self.roots):
+            if _is_view_of_leaf(root):
+                lines.append(f"output {k} = {self._name(root)} is a view of an input: returned "
+                             "as a NumPy view, no kernel runs")
+            elif 0 in root.shape:
+                lines.append(f"output {k} = {self._name(root)} has no elements: no kernel runs")
+        lines += self._barrier_lines()
+        return lines
 
-        return "\n".join(getattr(compiled(k), attr) for k in self.kernel_objects)
+    def _kernel_lines(self, p: PlannedKernel) -> list[str]:
+        loop = "x".join(map(str, p.launch.shape))
+        outs = ", ".join(f"output {k} = {self._name(self.roots[k])}" for k in p.outputs)
+        ops = [n for n in p.nodes if n.op not in _SOURCES and n.op not in MOVEMENT]
+        views = [n for n in p.nodes if n.op in MOVEMENT]
+        lines = [
+            f"kernel {p.index}: index space {list(p.shape)}, run as a "
+            f"{len(p.launch.shape)}-D loop over {loop}",
+            f"  computes {outs}",
+            f"  fuses {_ranges([self.ids[id(n)] for n in p.nodes])}: {len(ops)} ops, "
+            f"{len(p.launch.inputs)} input array(s) read once, {len(p.launch.scalars)} scalar "
+            f"argument(s), {len(views)} view(s) folded into strided reads",
+        ]
+        if p.reason:
+            lines.append(f"  starts a new kernel because: {p.reason}")
+        elif p.index > 0:
+            lines.append(f"  split from kernel 0 because its output shape {p.shape} differs from "
+                         f"{self.plan[0].shape}: one kernel walks one index space")
+        again = self._recomputed(p)
+        if again:
+            lines.append(f"  recomputed here (also in an earlier kernel): {_ranges(again)}")
+        return lines
+
+    def _recomputed(self, p: PlannedKernel) -> list[int]:
+        earlier = {id(n) for q in self.plan[:p.index] for n in q.nodes}
+        return [self.ids[id(n)] for n in p.nodes
+                if id(n) in earlier and n.op not in _SOURCES and n.op not in MOVEMENT]
+
+    def _barrier_lines(self) -> list[str]:
+        found = [n for n in self.order if n.op.value in BREAK_REASONS]
+        if not found:
+            return ["fusion breaks: none (every op is elementwise or a view, so it all fuses)"]
+        return ["fusion breaks:"] + [
+            f"  {self._name(n)} {n.op.value}: {BREAK_REASONS[n.op.value]}" for n in found]
+
+    def _per_kernel(self, stage: Callable[[Kernel], str]) -> str:
+        return "\n".join(stage(k) for k in self.kernel_objects)
 
     @property
     def llvm(self) -> str:
-        return self._modules("llvm")
+        """LLVM IR as generated, before optimisation."""
+        return self._per_kernel(self._stages.llvm)
 
     @property
     def llvm_opt(self) -> str:
-        return self._modules("llvm_opt")
+        """LLVM IR after the O3 pipeline (what the vectoriser made of the loop)."""
+        return self._per_kernel(self._stages.llvm_opt)
 
     @property
     def asm(self) -> str:
-        from lazyarr.backends.cpu import compiled, jit
-
-        return "\n".join(jit().assembly(compiled(k).llvm) for k in self.kernel_objects)
+        """Machine assembly for the CPU target; PTX for the CUDA target."""
+        return self._per_kernel(self._stages.asm)
 
     @property
     def ptx(self) -> str:
-        from lazyarr.codegen.nvptx import emit_ptx
+        """PTX for NVIDIA GPUs (sm_90), whatever the target; raises NotImplementedError for
+        ops the GPU path cannot lower yet (exp, sin, ...)."""
+        from .codegen.nvptx import emit_ptx
 
-        return "\n".join(emit_ptx(k) for k in self.kernel_objects)
+        return self._per_kernel(emit_ptx)
+
+    # -- answers ---------------------------------------------------------------------------
+    @cached_property
+    def reports(self) -> list[KernelReport]:
+        """Per kernel: vectorisation, memory traffic, arithmetic and compile facts."""
+        return [self._report(p) for p in self.plan]
+
+    def _report(self, p: PlannedKernel) -> KernelReport:
+        traffic, ops = codefacts.traffic(p.launch), codefacts.arithmetic(p.kernel)
+        try:
+            info = self._stages.compile_info(p.kernel)
+        except NotImplementedError as exc:  # e.g. exp on CUDA: the plan still has answers
+            return KernelReport(p.index, None, traffic, ops, None, str(exc))
+        vec = None
+        if self.target == "cpu":
+            vec = codefacts.vectorisation(self._stages.llvm_opt(p.kernel),
+                                          self._stages.asm(p.kernel))
+        return KernelReport(p.index, vec, traffic, ops, info)
+
+    @property
+    def vectorised(self) -> bool:
+        """Whether every kernel's loop runs on SIMD vectors (always False for CUDA)."""
+        return bool(self.reports) and all(
+            r.vectorisation is not None and r.vectorisation.lanes for r in self.reports)
+
+    @property
+    def vector_width(self) -> int:
+        """The widest vector found in the optimised IR, in elements (1: scalar code)."""
+        return max((r.vectorisation.width for r in self.reports if r.vectorisation), default=1)
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes all kernels read per call (each input once; broadcast inputs once)."""
+        return sum(r.traffic.bytes_read for r in self.reports)
+
+    @property
+    def bytes_written(self) -> int:
+        return sum(r.traffic.bytes_written for r in self.reports)
+
+    @property
+    def bytes_per_element(self) -> tuple[float, float]:
+        """(read, written) bytes per element of the loops, over all kernels."""
+        n = max(sum(r.traffic.elements for r in self.reports), 1)
+        return self.bytes_read / n, self.bytes_written / n
+
+    @property
+    def ops_per_element(self) -> int:
+        """Operations per element (arithmetic, math calls and casts), summed over kernels."""
+        return sum(r.arithmetic.total for r in self.reports)
+
+    @property
+    def cache_hit(self) -> bool | None:
+        """True if every kernel was compiled before explain asked for it; None for CUDA."""
+        hits = [r.compile.cache_hit if r.compile else None for r in self.reports]
+        return None if any(h is None for h in hits) else all(hits)
+
+    @property
+    def compile_seconds(self) -> float:
+        return sum(r.compile.seconds for r in self.reports if r.compile)
+
+    @property
+    def summary(self) -> str:
+        """The answers, one block per kernel."""
+        lines = [f"target {self.target}: {len(self.plan)} kernel(s)"]
+        passes, numpy_bytes = codefacts.numpy_traffic(self.roots)
+        for r in self.reports:
+            lines += self._report_lines(r)
+        moved = self.bytes_read + self.bytes_written
+        if passes and numpy_bytes:
+            lines.append(f"NumPy estimate: {passes} pass(es) over memory moving "
+                         f"{format_bytes(numpy_bytes)}; fused: {format_bytes(moved)} "
+                         f"({moved / numpy_bytes:.0%} of NumPy's traffic)")
+        return "\n".join(lines)
+
+    def _report_lines(self, r: KernelReport) -> list[str]:
+        t = r.traffic
+        per_read, per_written = t.per_element()
+        inputs = ", ".join(f"{name} {format_bytes(n)}" for name, n in t.reads) or "no arrays"
+        vec = ("n/a on the GPU (one element per thread, grid-stride loop)"
+               if r.vectorisation is None else r.vectorisation.describe())
+        if r.compile is None:
+            vec, compiled = "unknown: not compiled", f"not possible: {r.problem}"
+        else:
+            compiled = r.compile.describe(self.target)
+        return [
+            f"kernel {r.index}:",
+            f"  vectorised: {vec}",
+            f"  memory per element: reads {per_read:g} B, writes {per_written:g} B",
+            f"  memory per call ({t.elements:,} elements): reads {format_bytes(t.bytes_read)} "
+            f"({inputs}), writes {format_bytes(t.bytes_written)}",
+            f"  arithmetic: {r.arithmetic.describe()}",
+            f"  compile: {compiled}",
+        ]
+
+    # -- rendering -------------------------------------------------------------------------
+    def stage_keys(self) -> list[str]:
+        """The stages ``str()`` shows: assembly for the CPU, PTX for CUDA."""
+        skip = "ptx" if self.target == "cpu" else "asm"
+        return [k for k in STAGES if k != skip]
+
+    def section(self, key: str) -> tuple[str, str]:
+        """(title, text) of one stage; a stage this target cannot produce says why."""
+        title, attr = STAGES[key]
+        return title, self._safely(lambda: getattr(self, attr))
+
+    def sections(self, keys: list[str] | None = None) -> list[tuple[str, str]]:
+        return [self.section(k) for k in (keys or self.stage_keys())]
+
+    def _safely(self, make: Callable[[], str]) -> str:
+        try:
+            return make()
+        except NotImplementedError as exc:
+            return f"not available for target {self.target}: {exc}"
 
     def __str__(self) -> str:
-        return "\n\n".join([
-            "== expression graph ==", self.graph, "== kernel plan ==", self.kernels,
-            "== LLVM IR (optimised) ==", self.llvm_opt,
-        ])
+        return "\n\n".join(f"== {title} ==\n\n{text}" for title, text in self.sections())
+
+    def _repr_html_(self) -> str:
+        parts = [f"<div class='lazyarr-explain' style='font-family:sans-serif;font-size:13px'>"
+                 f"<b>lazyarr.explain</b> &middot; target <code>{self.target}</code> &middot; "
+                 f"{len(self.plan)} kernel(s) for {len(self.roots)} output(s)",
+                 display.graph_html(self.roots, self.names)]
+        for k, (title, text) in enumerate(self.sections()):
+            opened = " open" if k < 4 else ""
+            parts.append(f"<details{opened}><summary><b>{html.escape(title)}</b></summary>"
+                         f"<pre style='font-size:12px;line-height:1.3'>{html.escape(text)}"
+                         "</pre></details>")
+        parts.append("</div>")
+        return "".join(parts)
 
     def __repr__(self) -> str:
-        return f"<Explanation of {len(self.roots)} output(s), {len(self.kernel_objects)} kernel(s)>"
+        return (f"<Explanation of {len(self.roots)} output(s), {len(self.plan)} kernel(s), "
+                f"target {self.target}>")

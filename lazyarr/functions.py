@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from . import build, dtypes
+from . import build, dtypes, opaque, reductions, views
 from .array import _ARRAY_FUNCTIONS, LazyArray
-from .graph import Op
+from .graph import Node, Op
 from .ops import SPECS
 
 
@@ -62,8 +62,73 @@ def astype(x: Any, dtype: Any) -> LazyArray:
 
 
 def transpose(x: Any, axes: Any = None) -> LazyArray:
-    x = asarray(x)
-    return x.T if axes is None else x.transpose(tuple(axes))
+    return LazyArray(views.permute_dims(_n(x), None if axes is None else tuple(axes)))
+
+
+permute_dims = transpose
+
+
+def _n(x: Any) -> Node:
+    return asarray(x)._node
+
+
+def _lazy(fn):
+    """A NumPy-named function of one array returning a lazy array (method-style wrappers)."""
+
+    def wrapper(x: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(asarray(x), fn)(*args, **kwargs)
+
+    wrapper.__name__ = wrapper.__qualname__ = fn
+    wrapper.__doc__ = f"Lazy ``numpy.{fn}``."
+    return wrapper
+
+
+METHOD_FUNCTIONS = {name: _lazy(name) for name in (
+    "sum", "prod", "min", "max", "mean", "var", "std", "argmin", "argmax", "any", "all",
+    "reshape", "ravel", "squeeze", "swapaxes",
+)}
+METHOD_FUNCTIONS.update(amin=METHOD_FUNCTIONS["min"], amax=METHOD_FUNCTIONS["max"])
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> LazyArray:
+    """``log(sum(exp(x), axis))`` computed stably (SciPy's ``logsumexp`` without weights)."""
+    return LazyArray(reductions.logsumexp(_n(x), axis, keepdims))
+
+
+def expand_dims(x: Any, axis: Any) -> LazyArray:
+    return LazyArray(views.expand_dims(_n(x), axis))
+
+
+def moveaxis(x: Any, source: Any, destination: Any) -> LazyArray:
+    return LazyArray(views.moveaxis(_n(x), source, destination))
+
+
+def flip(x: Any, axis: Any = None) -> LazyArray:
+    return LazyArray(views.flip(_n(x), axis))
+
+
+def broadcast_to(x: Any, shape: Any) -> LazyArray:
+    return LazyArray(views.broadcast_to(_n(x), shape))
+
+
+def matrix_transpose(x: Any) -> LazyArray:
+    return LazyArray(views.matrix_transpose(_n(x)))
+
+
+def matmul(a: Any, b: Any) -> LazyArray:
+    return LazyArray(opaque.matmul(_n(a), _n(b)))
+
+
+def dot(a: Any, b: Any) -> LazyArray:
+    return LazyArray(opaque.dot(_n(a), _n(b)))
+
+
+def concatenate(arrays: Any, axis: int | None = 0) -> LazyArray:
+    return LazyArray(opaque.concatenate([_n(a) for a in arrays], axis))
+
+
+def stack(arrays: Any, axis: int = 0) -> LazyArray:
+    return LazyArray(opaque.stack([_n(a) for a in arrays], axis))
 
 
 UFUNC_FUNCTIONS = {spec.name: _ufunc_function(op) for op, spec in SPECS.items()
@@ -73,7 +138,13 @@ UFUNC_FUNCTIONS.update({
     "mod": UFUNC_FUNCTIONS["remainder"], "pow": UFUNC_FUNCTIONS["power"],
 })
 
-_ARRAY_FUNCTIONS.update({np.where: where, np.clip: clip, np.transpose: transpose})
+_ARRAY_FUNCTIONS.update({
+    np.where: where, np.clip: clip, np.transpose: transpose, np.permute_dims: transpose,
+    np.expand_dims: expand_dims, np.moveaxis: moveaxis, np.flip: flip,
+    np.broadcast_to: broadcast_to, np.matrix_transpose: matrix_transpose, np.dot: dot,
+    np.concatenate: concatenate, np.stack: stack,
+})
+_ARRAY_FUNCTIONS.update({getattr(np, name): fn for name, fn in METHOD_FUNCTIONS.items()})
 
 
 def supported_dtypes() -> list[np.dtype]:

@@ -23,6 +23,14 @@ class Op(enum.Enum):
     # movement (views): change the index map, never the data
     BROADCAST = "broadcast"
     PERMUTE = "permute"
+    VIEW = "view"  # slices, integer indices, new axes: arg is a ViewMap
+    # reduction over axes; arg is (ReduceKind, axes of the source)
+    REDUCE = "reduce"
+    # opaque: evaluated by NumPy on materialised inputs, a fusion barrier
+    MATMUL = "matmul"
+    RESHAPE = "reshape"  # a reshape that no strided view can express: copies
+    CONCATENATE = "concatenate"  # arg: axis
+    STACK = "stack"  # arg: axis
     # elementwise
     CAST = "cast"
     WHERE = "where"
@@ -95,9 +103,25 @@ class Op(enum.Enum):
     LOGICAL_XOR = "logical_xor"
 
 
+class ReduceKind(enum.Enum):
+    SUM = "sum"
+    PROD = "prod"
+    MIN = "min"
+    MAX = "max"
+    ARGMIN = "argmin"
+    ARGMAX = "argmax"
+    ANY = "any"
+    ALL = "all"
+
+
 SOURCES = frozenset({Op.LEAF, Op.SCALAR})
-MOVEMENT = frozenset({Op.BROADCAST, Op.PERMUTE})
-ELEMENTWISE = frozenset(Op) - SOURCES - MOVEMENT
+MOVEMENT = frozenset({Op.BROADCAST, Op.PERMUTE, Op.VIEW})
+OPAQUE = frozenset({Op.MATMUL, Op.RESHAPE, Op.CONCATENATE, Op.STACK})
+ELEMENTWISE = frozenset(Op) - SOURCES - MOVEMENT - OPAQUE - {Op.REDUCE}
+
+# A view's map: one entry per source dimension, (result dimension or None, step, start):
+# source_index = start + step * result_index[dim], or just start for a dimension indexed away.
+ViewMap = tuple[tuple[int | None, int, int], ...]
 
 
 class Buffer:
@@ -184,8 +208,10 @@ def describe(node: Node) -> str:
     extra = ""
     if node.op is Op.SCALAR:
         extra = f" {node.arg.item()!r}"
-    elif node.op is Op.PERMUTE:
+    elif node.op in (Op.PERMUTE, Op.CONCATENATE, Op.STACK):
         extra = f" axes={node.arg}"
+    elif node.op is Op.REDUCE:
+        extra = f" {node.arg[0].value} axes={node.arg[1]}"
     return f"{node.op.value}{extra} : {node.dtype}[{dims}]"
 
 

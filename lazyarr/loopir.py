@@ -1,10 +1,16 @@
 """Loop IR: one fused kernel as a flat, typed SSA body over an N-d index space.
 
-``lower_kernel`` turns the graph of one kernel into a :class:`Kernel` (the cache key: structure,
-dtypes and layout classes only) plus a :class:`Launch` (the run-time part: shape, buffers,
-strides and scalar values). Movement ops (broadcast, permute) vanish here: each leaf is read
-through one strided view of its buffer, found by composing the movement ops between the leaf
-and the kernel's index space.
+The index space is ``outer + row``. Outer dimensions are iterated by the loop nest (the first
+one split into ``[start, end)`` chunks); row dimensions exist only in kernels with reductions.
+Every instruction has a level: 0 (once per outer index) or 1 (once per row element). A
+REDUCE instruction is level 0 and consumes a level-1 value: it is a loop over the row. Outputs
+are stored at level 0 (a reduction kernel: one value per outer index) or at level 1 (a
+row-wise kernel such as softmax: every element of the row, after the row's reductions).
+
+``lower_kernel`` turns the graph of one kernel into a :class:`Kernel` (the cache key:
+structure, dtypes and layout classes only) plus a :class:`Launch` (the run-time part: shape,
+buffers, strides and scalar values). Movement ops vanish here: each input is read through one
+strided view of its buffer, found by composing the movement ops between it and the kernel.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .graph import ELEMENTWISE, Node, Op
+from .graph import ELEMENTWISE, OPAQUE, Node, Op
 
 
 class Layout(enum.Enum):
@@ -33,12 +39,17 @@ class ArrayParam:
 
 @dataclass(frozen=True, slots=True)
 class Instr:
-    """One SSA value. ``op`` LEAF loads input ``arg``; SCALAR reads scalar parameter ``arg``."""
+    """One SSA value.
+
+    ``op`` LEAF loads input ``arg``; SCALAR reads scalar parameter ``arg``; REDUCE reduces its
+    level-1 argument over the row with the ``ReduceKind`` in ``arg``.
+    """
 
     op: Op
     dtype: np.dtype
     args: tuple[int, ...] = ()
-    arg: int | None = None
+    arg: object = None
+    level: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +59,17 @@ class Kernel:
     scalars: tuple[np.dtype, ...]
     body: tuple[Instr, ...]
     outputs: tuple[tuple[int, ArrayParam], ...]  # (body index, where to store it)
+    row_ndim: int = 0  # trailing dimensions walked by the row loops
+    out_level: int = 0  # 1: outputs are stored for every row element
 
     @property
     def needs_status(self) -> bool:
         """Whether the kernel can report a run-time error (integer power < 0)."""
         return any(i.op is Op.POWER and i.dtype.kind == "i" for i in self.body)
+
+    @property
+    def outer_ndim(self) -> int:
+        return self.ndim - self.row_ndim
 
 
 def args_words(kernel: Kernel) -> int:
@@ -87,12 +104,20 @@ class Launch:
     scalars: list[np.generic] = field(default_factory=list)
 
 
+class NeedsMaterialising(Exception):  # noqa: N818 (a signal to the scheduler, not an error)
+    """The kernel cannot fuse these nodes; evaluate them into buffers first."""
+
+    def __init__(self, nodes: list[Node]) -> None:
+        super().__init__(f"{len(nodes)} node(s) must be evaluated first")
+        self.nodes = nodes
+
+
 # An index map sends the kernel's index vector to a node's index vector: one entry per node
 # dimension, (kernel dimension or None, step, start): node_index = start + step * index[dim].
 IndexMap = tuple[tuple[int | None, int, int], ...]
 
 
-def _map_through(node: Node, m: IndexMap) -> IndexMap:
+def map_through(node: Node, m: IndexMap) -> IndexMap:
     """The index map of ``node.src[0]`` given the index map ``m`` of movement node ``node``."""
     src = node.src[0]
     if node.op is Op.BROADCAST:
@@ -106,7 +131,28 @@ def _map_through(node: Node, m: IndexMap) -> IndexMap:
         for d, axis in enumerate(node.arg):
             out[axis] = m[d]
         return tuple(out)
+    if node.op is Op.VIEW:
+        return tuple(_compose(m, entry) for entry in node.arg)
     raise AssertionError(f"not a movement op: {node.op}")
+
+
+def _compose(m: IndexMap, entry: tuple[int | None, int, int]) -> tuple[int | None, int, int]:
+    dim, step, start = entry
+    if dim is None:
+        return (None, 0, start)
+    kdim, kstep, kstart = m[dim]
+    if kdim is None:
+        return (None, 0, start + step * kstart)
+    return (kdim, step * kstep, start + step * kstart)
+
+
+def reduce_source_map(node: Node, m: IndexMap, row_start: int) -> IndexMap:
+    """Map of a REDUCE node's source: kept axes as ``m``, reduced axes on the row dims."""
+    axes = node.arg[1]
+    kept = iter(m)
+    reduced = iter(range(row_start, row_start + len(axes)))
+    return tuple((next(reduced), 1, 0) if k in axes else next(kept)
+                 for k in range(node.src[0].ndim))
 
 
 def _leaf_view(array: np.ndarray, m: IndexMap, ndim: int) -> View:
@@ -119,40 +165,93 @@ def _leaf_view(array: np.ndarray, m: IndexMap, ndim: int) -> View:
     return View(array, offset, tuple(strides))
 
 
+def _dims_used(m: IndexMap) -> set[int]:
+    return {d for d, _, _ in m if d is not None}
+
+
 class _Lowering:
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape = shape
+    def __init__(self, shape: tuple[int, ...], row: tuple[int, ...] | None,
+                 materialised: dict[int, np.ndarray]) -> None:
+        self.outer = shape
+        self.row = row  # None: not known yet (set by the first reduction met)
+        self.materialised = materialised
         self.body: list[Instr] = []
         self.inputs: list[View] = []
         self.scalars: list[np.generic] = []
         self.scalar_dtypes: list[np.dtype] = []
         self.memo: dict[tuple[int, IndexMap], int] = {}
-        self.scalar_memo: dict[int, int] = {}
         self.views: dict[tuple, int] = {}
+        self.blocked: list[Node] = []
+
+    @property
+    def ndim(self) -> int:
+        return len(self.outer) + len(self.row or ())
+
+    def level_of(self, m: IndexMap) -> int:
+        return int(any(d >= len(self.outer) for d in _dims_used(m)))
 
     def emit(self, instr: Instr) -> int:
         self.body.append(instr)
         return len(self.body) - 1
 
-    def source(self, node: Node, m: IndexMap) -> int:
-        if node.op is Op.SCALAR:
-            found = self.scalar_memo.get(id(node))
-            if found is None:
-                self.scalars.append(node.arg)
-                self.scalar_dtypes.append(node.dtype)
-                found = self.emit(Instr(Op.SCALAR, node.dtype, (), len(self.scalars) - 1))
-                self.scalar_memo[id(node)] = found
-            return found
-        view = _leaf_view(node.arg.array, m, len(self.shape))
+    def scalar(self, node: Node) -> int:
+        self.scalars.append(node.arg)
+        self.scalar_dtypes.append(node.dtype)
+        return self.emit(Instr(Op.SCALAR, node.dtype, (), len(self.scalars) - 1))
+
+    def load(self, array: np.ndarray, m: IndexMap) -> int:
+        view = _leaf_view(array, m, self.ndim)
         # one parameter (and one load) per distinct piece of memory, so that an output
         # written in place over an input is read before it is written
-        key = (view.address, view.strides, node.dtype)
+        key = (view.address, view.strides, array.dtype)
         found = self.views.get(key)
         if found is None:
             self.inputs.append(view)
-            found = self.emit(Instr(Op.LEAF, node.dtype, (), len(self.inputs) - 1))
+            found = self.emit(Instr(Op.LEAF, array.dtype, (), len(self.inputs) - 1,
+                                    self.level_of(m)))
             self.views[key] = found
         return found
+
+    def fusable_reduction(self, node: Node, m: IndexMap) -> bool:
+        """A reduction fuses when its result varies along every outer dimension (no work is
+        repeated) and not along the row, and it reduces exactly the kernel's row."""
+        used = _dims_used(m)
+        needed = {d for d, n in enumerate(self.outer) if n > 1}
+        if not needed <= used or any(d >= len(self.outer) for d in used):
+            return False
+        extents = tuple(node.src[0].shape[a] for a in node.arg[1])
+        if self.row is None:
+            self.row = extents
+        return extents == self.row
+
+    def children(self, node: Node, m: IndexMap) -> list[tuple[Node, IndexMap]]:
+        if node.op is Op.REDUCE:
+            return [(node.src[0], reduce_source_map(node, m, len(self.outer)))]
+        if node.op in ELEMENTWISE:
+            return [(s, m) for s in node.src]
+        return [(node.src[0], map_through(node, m))]
+
+    def leaf_or_none(self, node: Node, m: IndexMap) -> int | None:
+        """Emit ``node`` if it needs no children; None if it does."""
+        array = self.materialised.get(id(node))
+        if array is not None:
+            return self.load(array, m)
+        if node.op is Op.LEAF:
+            return self.load(node.arg.array, m)
+        if node.op is Op.SCALAR:
+            return self.scalar(node)
+        if node.op in OPAQUE or (node.op is Op.REDUCE and not self.fusable_reduction(node, m)):
+            self.blocked.append(node)
+            return self.emit(Instr(Op.SCALAR, node.dtype))  # placeholder, never compiled
+        return None
+
+    def finish(self, node: Node, m: IndexMap, kids: list[int]) -> int:
+        if node.op is Op.REDUCE:
+            return self.emit(Instr(Op.REDUCE, node.dtype, tuple(kids), node.arg[0], 0))
+        if node.op in ELEMENTWISE:
+            level = max((self.body[k].level for k in kids), default=0)
+            return self.emit(Instr(node.op, node.dtype, tuple(kids), None, level))
+        return kids[0]  # movement: the source's value, seen through the map
 
     def lower(self, root: Node, m: IndexMap) -> int:
         stack: list[tuple[Node, IndexMap, bool]] = [(root, m, False)]
@@ -161,21 +260,16 @@ class _Lowering:
             key = (id(node), m)
             if key in self.memo:
                 continue
-            if node.op in (Op.LEAF, Op.SCALAR):
-                self.memo[key] = self.source(node, m)
-            elif node.op not in ELEMENTWISE:
-                inner = _map_through(node, m)
-                src_key = (id(node.src[0]), inner)
-                if src_key in self.memo:
-                    self.memo[key] = self.memo[src_key]
-                else:
-                    stack += [(node, m, True), (node.src[0], inner, False)]
-            elif ready:
-                args = tuple(self.memo[(id(s), m)] for s in node.src)
-                self.memo[key] = self.emit(Instr(node.op, node.dtype, args))
-            else:
-                stack.append((node, m, True))
-                stack.extend((s, m, False) for s in reversed(node.src))
+            if ready:
+                kids = [self.memo[(id(s), sm)] for s, sm in self.children(node, m)]
+                self.memo[key] = self.finish(node, m, kids)
+                continue
+            value = self.leaf_or_none(node, m)
+            if value is not None:
+                self.memo[key] = value
+                continue
+            stack.append((node, m, True))
+            stack.extend((s, sm, False) for s, sm in reversed(self.children(node, m)))
         return self.memo[(id(root), m)]
 
 
@@ -199,6 +293,21 @@ def _coalesce(shape: tuple[int, ...], strides: list[tuple[int, ...]]
     return tuple(dims), [tuple(c) for c in cols]
 
 
+def _coalesce_split(outer: tuple[int, ...], row: tuple[int, ...], views: list[View]
+                    ) -> tuple[tuple[int, ...], int]:
+    """Coalesce outer and row dimensions separately (they are different loops)."""
+    n = len(outer)
+    o_dims, o_strides = _coalesce(outer, [v.strides[:n] for v in views])
+    if not row:
+        for v, s in zip(views, o_strides, strict=True):
+            v.strides = s
+        return o_dims, 0
+    r_dims, r_strides = _coalesce(row, [v.strides[n:] for v in views])
+    for v, so, sr in zip(views, o_strides, r_strides, strict=True):
+        v.strides = so + sr
+    return o_dims + r_dims, len(r_dims)
+
+
 def _layout(stride: int, itemsize: int, extent: int) -> Layout:
     # with one element along the loop the stride is never used: share the contiguous kernel
     if stride == itemsize or extent == 1:
@@ -206,17 +315,68 @@ def _layout(stride: int, itemsize: int, extent: int) -> Layout:
     return Layout.ZERO if stride == 0 else Layout.STRIDED
 
 
-def lower_kernel(roots: list[Node], outs: list[np.ndarray]) -> Launch:
-    """Lower the fused graph of ``roots`` (one shape) writing into ``outs``."""
+def first_reduction(roots: list[Node], materialised: dict[int, np.ndarray]
+                    ) -> tuple[Node, IndexMap] | None:
+    """The first reduction met walking down from ``roots`` through fusable ops, with its map."""
+    stack = [(r, tuple((d, 1, 0) for d in range(r.ndim))) for r in reversed(roots)]
+    seen: set[tuple[int, IndexMap]] = set()
+    while stack:
+        node, m = stack.pop()
+        if (id(node), m) in seen or id(node) in materialised or node.op in OPAQUE:
+            continue
+        seen.add((id(node), m))
+        if node.op is Op.REDUCE:
+            return node, m
+        if node.op in ELEMENTWISE:
+            stack.extend((s, m) for s in reversed(node.src))
+        elif node.src:
+            stack.append((node.src[0], map_through(node, m)))
+    return None
+
+
+def choose_row(roots: list[Node], materialised: dict[int, np.ndarray]
+               ) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
+    """Split the output shape into (outer, row).
+
+    Row-wise kernels (softmax, layer norm) store every element of trailing dimensions that
+    their reductions reduce: those dimensions become the row. Otherwise all output dimensions
+    are outer, and a reduction met while lowering sets the row.
+    """
     shape = roots[0].shape
-    identity: IndexMap = tuple((d, 1, 0) for d in range(len(shape)))
-    low = _Lowering(shape)
+    found = first_reduction(roots, materialised)
+    if found is None:
+        return shape, None
+    node, m = found
+    extents = tuple(node.src[0].shape[a] for a in node.arg[1])
+    k = len(shape) - len(extents)
+    if k < 0 or shape[k:] != extents:
+        return shape, None
+    used = _dims_used(m)
+    outer_needed = {d for d in range(k) if shape[d] > 1}
+    if used <= set(range(k)) and outer_needed <= used:
+        return shape[:k], extents
+    return shape, None
+
+
+def lower_kernel(roots: list[Node], outs: list[np.ndarray],
+                 materialised: dict[int, np.ndarray] | None = None) -> Launch:
+    """Lower the fused graph of ``roots`` (one shape) writing into ``outs``.
+
+    Raises :class:`NeedsMaterialising` naming nodes that must be evaluated into buffers first
+    (opaque ops, and reductions that cannot fuse into this kernel).
+    """
+    materialised = materialised or {}
+    outer, row = choose_row(roots, materialised)
+    out_level = int(row is not None)
+    low = _Lowering(outer, row, materialised)
+    identity: IndexMap = tuple((d, 1, 0) for d in range(len(roots[0].shape)))
     values = [low.lower(r, identity) for r in roots]
-    out_views = [View(o, 0, tuple(o.strides)) for o in outs]
+    if low.blocked:
+        raise NeedsMaterialising(list({id(n): n for n in low.blocked}.values()))
+    row = low.row or ()
+    out_views = [_output_view(o, len(outer), len(row), out_level) for o in outs]
     views = low.inputs + out_views
-    dims, strides = _coalesce(shape, [v.strides for v in views])
-    for v, s in zip(views, strides, strict=True):
-        v.strides = s
+    dims, row_ndim = _coalesce_split(outer, row, views)
 
     def param(v: View) -> ArrayParam:
         return ArrayParam(v.array.dtype,
@@ -228,27 +388,45 @@ def lower_kernel(roots: list[Node], outs: list[np.ndarray]) -> Launch:
         scalars=tuple(low.scalar_dtypes),
         body=tuple(low.body),
         outputs=tuple((val, param(v)) for val, v in zip(values, out_views, strict=True)),
+        row_ndim=row_ndim,
+        out_level=out_level if row_ndim else 0,
     )
     return Launch(kernel, dims, low.inputs, out_views, low.scalars)
 
 
+def _output_view(out: np.ndarray, n_outer: int, n_row: int, out_level: int) -> View:
+    strides = tuple(out.strides)
+    if not out_level:
+        strides = strides + (0,) * n_row  # one value per outer index
+    return View(out, 0, strides)
+
+
 def format_kernel(kernel: Kernel) -> str:
     """The kernel as readable loop pseudo-code."""
-    idx = ", ".join(f"i{d}" for d in range(kernel.ndim))
-    lines = [f"kernel over [{idx}]  (outer loop i0 split into [start, end) chunks)"]
+    outer = [f"i{d}" for d in range(kernel.outer_ndim)]
+    row = [f"r{d}" for d in range(kernel.row_ndim)]
+    head = ", ".join(outer)
+    lines = [f"kernel over [{head}]" + (f" with rows [{', '.join(row)}]" if row else "")
+             + "  (outer loop i0 split into [start, end) chunks)"]
     for k, p in enumerate(kernel.inputs):
         lines.append(f"  in{k}: {p.dtype} ({p.layout.value} innermost)")
     for k, dt in enumerate(kernel.scalars):
         lines.append(f"  s{k}: {dt} scalar argument")
-    lines.append(f"  for {idx}:")
+    lines.append(f"  for {head}:")
+    every_row = ", ".join(outer + row)
     for n, ins in enumerate(kernel.body):
+        idx = every_row if ins.level else head
         if ins.op is Op.LEAF:
             rhs = f"load in{ins.arg}[{idx}]"
         elif ins.op is Op.SCALAR:
             rhs = f"s{ins.arg}"
+        elif ins.op is Op.REDUCE:
+            rhs = f"{ins.arg.value} over [{', '.join(row)}] of v{ins.args[0]}"
         else:
             rhs = f"{ins.op.value}(" + ", ".join(f"v{a}" for a in ins.args) + ")"
-        lines.append(f"    v{n}: {ins.dtype} = {rhs}")
+        indent = "      " if ins.level else "    "
+        lines.append(f"{indent}v{n}: {ins.dtype} = {rhs}")
+    idx = every_row if kernel.out_level else head
     for k, (val, p) in enumerate(kernel.outputs):
         lines.append(f"    out{k}[{idx}] = v{val}   ({p.dtype}, {p.layout.value} innermost)")
     return "\n".join(lines)

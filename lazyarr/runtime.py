@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .graph import MOVEMENT, Node, Op, toposort
-from .loopir import Launch, View, args_words, lower_kernel
+from . import opaque
+from .graph import MOVEMENT, OPAQUE, Node, Op, toposort
+from .loopir import Kernel, Launch, NeedsMaterialising, View, args_words, lower_kernel
 from .schedule import schedule
 
 
@@ -71,9 +73,48 @@ def _is_view_of_leaf(node: Node) -> bool:
     return all(n.op in MOVEMENT or n.op is Op.LEAF for n in toposort([node]))
 
 
-def evaluate_compiled(roots: list[Node], outs: list[np.ndarray | None],
-                      run: Callable[[Launch], None]) -> list[np.ndarray]:
-    """Evaluate ``roots`` with one compiled kernel per output shape."""
+Run = Callable[[Launch], None]
+Opaque = Callable[[Node, list[np.ndarray]], np.ndarray]
+
+
+@dataclass(slots=True)
+class Step:
+    """One step of an evaluation: a fused kernel, or an opaque op run by NumPy."""
+
+    kind: str  # "kernel" or "opaque"
+    roots: list[Node]
+    kernel: Kernel | None = None
+    reason: str = ""  # why this step's result is materialised (a fusion break), if it is
+
+
+@dataclass(slots=True)
+class _Evaluation:
+    run: Run
+    opaque_run: Opaque = opaque.run
+    materialised: dict[int, np.ndarray] = field(default_factory=dict)
+    steps: list[Step] | None = None  # filled in when planning
+
+    def record(self, step: Step) -> None:
+        if self.steps is not None:
+            self.steps.append(step)
+
+
+def evaluate_compiled(roots: list[Node], outs: list[np.ndarray | None], run: Run
+                      ) -> list[np.ndarray]:
+    """Evaluate ``roots``: one compiled kernel per output shape, plus what cannot fuse."""
+    return _evaluate(roots, outs, _Evaluation(run))
+
+
+def plan(roots: list[Node]) -> list[Step]:
+    """The steps evaluating ``roots`` would take, without computing anything."""
+    ev = _Evaluation(lambda launch: None, lambda node, args: np.empty(node.shape, node.dtype),
+                     steps=[])
+    _evaluate(roots, [None] * len(roots), ev)
+    return ev.steps
+
+
+def _evaluate(roots: list[Node], outs: list[np.ndarray | None], ev: _Evaluation,
+              reason: str = "") -> list[np.ndarray]:
     results: list[np.ndarray | None] = list(outs)
     for group in schedule(roots):
         todo = []
@@ -82,25 +123,65 @@ def evaluate_compiled(roots: list[Node], outs: list[np.ndarray | None],
                 from lazyarr.backends.interp import run as interpret
 
                 results[k] = interpret([roots[k]])[0]  # zero-copy, like np.asarray
+            elif results[k] is None and roots[k].op in OPAQUE:
+                results[k] = _materialise(roots[k], ev, reason)
             else:
                 todo.append(k)
                 if results[k] is None:
                     results[k] = np.empty(roots[k].shape, roots[k].dtype)
         if todo and 0 not in group.shape:
-            _run_group([roots[k] for k in todo], [results[k] for k in todo], run)
+            _run_group([roots[k] for k in todo], [results[k] for k in todo], ev, reason)
     return results
 
 
-def _run_group(roots: list[Node], outs: list[np.ndarray],
-               run: Callable[[Launch], None]) -> None:
-    launch = lower_kernel(roots, outs)
+def break_reason(node: Node) -> str:
+    """Why ``node`` cannot fuse into the kernel that consumes it."""
+    if node.op is Op.MATMUL:
+        return "opaque op: matrix product (BLAS)"
+    if node.op is Op.RESHAPE:
+        return "reshape that no strided view can express: evaluated into a buffer"
+    if node.op in OPAQUE:
+        return f"opaque op: {node.op.value}"
+    return ("reduction boundary: the result is used over other axes than the ones its "
+            "consumer's kernel walks row by row")
+
+
+def _materialise(node: Node, ev: _Evaluation, reason: str) -> np.ndarray:
+    """Evaluate ``node`` into a buffer that later kernels read as an input."""
+    found = ev.materialised.get(id(node))
+    if found is not None:
+        return found
+    if node.op in OPAQUE:
+        args = _evaluate(list(node.src), [None] * len(node.src), ev,
+                         f"input of {node.op.value}")
+        value = ev.opaque_run(node, args)
+        ev.record(Step("opaque", [node], reason=reason or break_reason(node)))
+    else:
+        value = _evaluate([node], [None], ev, reason or break_reason(node))[0]
+    ev.materialised[id(node)] = value
+    return value
+
+
+def _lower(roots: list[Node], outs: list[np.ndarray], ev: _Evaluation) -> Launch:
+    while True:
+        try:
+            return lower_kernel(roots, outs, ev.materialised)
+        except NeedsMaterialising as need:
+            for node in need.nodes:
+                _materialise(node, ev, break_reason(node))
+
+
+def _run_group(roots: list[Node], outs: list[np.ndarray], ev: _Evaluation,
+               reason: str) -> None:
+    launch = _lower(roots, outs, ev)
+    ev.record(Step("kernel", roots, launch.kernel, reason))
     _check_outputs_disjoint(launch)
     unsafe = _unsafe_outputs(launch)
     if not unsafe:
-        run(launch)
+        ev.run(launch)
         return
     # NumPy's rule for overlapping in- and outputs: behave as if the inputs were copied first
     temps = [np.empty(o.shape, o.dtype) if k in unsafe else o for k, o in enumerate(outs)]
-    run(lower_kernel(roots, temps))
+    ev.run(lower_kernel(roots, temps, ev.materialised))
     for k in unsafe:
         np.copyto(outs[k], temps[k])

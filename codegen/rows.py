@@ -1,0 +1,296 @@
+"""Kernels with rows: reductions, and row-wise kernels such as softmax.
+
+For each outer index the body's level-0 values are emitted in order; each REDUCE is a loop
+over the row that evaluates the level-1 values it needs and folds them into an accumulator.
+Row-wise kernels then run one more loop over the row to store every element. The row is
+read again by each loop, but it was just read: it is in cache, so main memory sees each input
+once.
+
+Float sums are accurate and vectorised: inside a block of ``BLOCK`` elements the accumulator
+may be reassociated (LLVM keeps several vector partial sums), and the block sums are added with
+Kahan compensation, so the error does not grow with the row length. The order is fixed by the
+code, so the same input always gives the same bits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from llvmlite import ir
+
+from lazyarr.graph import Op, ReduceKind
+from lazyarr.loopir import Kernel, Layout
+
+from .common import counted_loop
+from .scalar import (
+    I1, I8, I64, Ctx, emit_instr, from_memory, memory_type, to_memory, truthy, value_type,
+)
+
+BLOCK = 256
+
+
+def closure(kernel: Kernel, wanted: list[int], level: int, done: dict[int, ir.Value]
+            ) -> list[int]:
+    """Indices of ``level`` instructions that ``wanted`` needs, in body order.
+
+    Walks through instructions of both levels but returns only those of ``level``; a
+    REDUCE stops the walk into its row when collecting level-1 instructions.
+    """
+    out: set[int] = set()
+    stack = list(wanted)
+    while stack:
+        n = stack.pop()
+        if n in out or n in done:
+            continue
+        ins = kernel.body[n]
+        if ins.level == level:
+            out.add(n)
+        if not (level == 1 and ins.op is Op.REDUCE):
+            stack.extend(ins.args)
+    return sorted(out)
+
+
+class RowEmitter:
+    """Emits one kernel-with-rows; the outer loop nest is the caller's."""
+
+    def __init__(self, b: ir.IRBuilder, kernel: Kernel, fn: ir.Function, shape: list,
+                 strides: list[list], scalars: list, status: ir.Value) -> None:
+        self.b, self.k, self.shape, self.strides = b, kernel, shape, strides
+        self.scalars = scalars
+        self.c = Ctx(b, "cpu", status)
+        self.entry = ir.IRBuilder(fn.entry_basic_block)
+        self.params = list(kernel.inputs) + [o for _, o in kernel.outputs]
+
+    def alloca(self, ty: ir.Type, init: ir.Value) -> ir.Value:
+        # allocas in the entry block are promoted to registers by mem2reg
+        self.entry.position_at_start(self.entry.block)
+        slot = self.entry.alloca(ty)
+        self.b.store(init, slot)
+        return slot
+
+    # -- loops over the row ------------------------------------------------------------
+    def row_loops(self, rows: list[ir.Value],
+                  body: Callable[[list[ir.Value]], None],
+                  inner: Callable[[ir.Value, ir.Value, Callable[[ir.Value], None]], None]
+                  | None = None) -> None:
+        """Nested loops over the row dims; ``body`` gets element pointers of every array."""
+        b, k = self.b, self.k
+        first, last = k.outer_ndim, k.ndim - 1
+
+        def level(d: int, ptrs: list[ir.Value]) -> None:
+            if d < last:
+                counted_loop(b, I64(0), self.shape[d], I64(1), lambda i: level(d + 1, [
+                    b.gep(p, [b.mul(i, s[d])], source_etype=I8)
+                    for p, s in zip(ptrs, self.strides, strict=True)]), f"r{d - first}")
+                return
+
+            def element(i: ir.Value) -> None:
+                body([self.element_ptr(p, i, s[d], prm)
+                      for p, s, prm in zip(ptrs, self.strides, self.params, strict=True)])
+
+            if inner is None:
+                counted_loop(b, I64(0), self.shape[d], I64(1), element, f"r{d - first}")
+            else:
+                inner(I64(0), self.shape[d], element)
+
+        level(first, rows)
+
+    def element_ptr(self, row: ir.Value, i: ir.Value, stride: ir.Value, prm) -> ir.Value:
+        if prm.layout is Layout.CONTIG:
+            return self.b.gep(row, [i], source_etype=memory_type(prm.dtype))
+        if prm.layout is Layout.ZERO:
+            return row
+        return self.b.gep(row, [self.b.mul(i, stride)], source_etype=I8)
+
+    def loader(self, ptrs: list[ir.Value], rows: list[ir.Value]) -> Callable[[int], ir.Value]:
+        def load(k: int) -> ir.Value:
+            dt = self.k.inputs[k].dtype
+            return from_memory(self.b, self.b.load(ptrs[k], typ=memory_type(dt)), dt)
+
+        return load
+
+    def values(self, wanted: list[int], level: int, vals: dict[int, ir.Value],
+               load: Callable[[int], ir.Value], rows: list[ir.Value]) -> None:
+        for n in closure(self.k, wanted, level, vals):
+            if self.k.body[n].op is Op.REDUCE:
+                vals[n] = self.reduce(n, vals, rows)
+            else:
+                vals[n] = emit_instr(self.c, self.k, n, vals, load, self.scalars)
+
+    # -- the kernel for one outer index ------------------------------------------------
+    def outer_body(self, rows: list[ir.Value]) -> None:
+        k = self.k
+        vals: dict[int, ir.Value] = {}
+        outs = [v for v, _ in k.outputs]
+        self.values(outs, 0, vals, self.loader(rows, rows), rows)
+        n_in = len(k.inputs)
+        if not k.out_level:
+            for j, (v, prm) in enumerate(k.outputs):
+                self.b.store(to_memory(self.b, vals[v], prm.dtype), rows[n_in + j])
+            return
+
+        def element(ptrs: list[ir.Value]) -> None:
+            row_vals = dict(vals)
+            self.values(outs, 1, row_vals, self.loader(ptrs, rows), rows)
+            for j, (v, prm) in enumerate(k.outputs):
+                self.b.store(to_memory(self.b, row_vals[v], prm.dtype), ptrs[n_in + j])
+
+        self.row_loops(rows, element)
+
+    # -- reductions --------------------------------------------------------------------
+    def reduce(self, n: int, vals: dict[int, ir.Value], rows: list[ir.Value]) -> ir.Value:
+        ins = self.k.body[n]
+        src = ins.args[0]
+        src_dt = self.k.body[src].dtype
+        acc = Accumulator.make(self, ins.arg, ins.dtype, src_dt)
+
+        def element(ptrs: list[ir.Value]) -> None:
+            row_vals = dict(vals)
+            self.values([src], 1, row_vals, self.loader(ptrs, rows), rows)
+            acc.add(row_vals[src])
+
+        self.row_loops(rows, element, acc.inner_loop)
+        return acc.result()
+
+
+class Accumulator:
+    """Folds row values into one result; subclasses per reduction kind."""
+
+    def __init__(self, em: RowEmitter, kind: ReduceKind, dtype: np.dtype,
+                 src: np.dtype) -> None:
+        self.em, self.b, self.kind, self.dtype, self.src = em, em.b, kind, dtype, src
+        self.ty = value_type(dtype)
+
+    @staticmethod
+    def make(em: RowEmitter, kind: ReduceKind, dtype: np.dtype, src: np.dtype) -> Accumulator:
+        if kind in (ReduceKind.ARGMIN, ReduceKind.ARGMAX):
+            return ArgAccumulator(em, kind, dtype, src)
+        if kind is ReduceKind.SUM and dtype.kind == "f":
+            return KahanSum(em, kind, dtype, src)
+        return FoldAccumulator(em, kind, dtype, src)
+
+    inner_loop = None  # plain counted loops over the innermost row dimension
+
+
+_IDENTITY = {ReduceKind.SUM: 0, ReduceKind.PROD: 1, ReduceKind.ANY: 0, ReduceKind.ALL: 1}
+
+
+class FoldAccumulator(Accumulator):
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.slot = self.em.alloca(self.ty, self.identity())
+
+    def identity(self) -> ir.Constant:
+        kind, dt = self.kind, self.dtype
+        if kind in _IDENTITY:
+            return ir.Constant(self.ty, _IDENTITY[kind])
+        low = kind is ReduceKind.MAX
+        if dt.kind == "f":
+            return ir.Constant(self.ty, -np.inf if low else np.inf)
+        if dt.kind == "b":
+            return ir.Constant(I1, 0 if low else 1)
+        info = np.iinfo(dt)
+        return ir.Constant(self.ty, int(info.min if low else info.max))
+
+    def combine(self, acc: ir.Value, x: ir.Value) -> ir.Value:
+        b, kind, dt = self.b, self.kind, self.dtype
+        if kind is ReduceKind.SUM:
+            return b.add(acc, x)
+        if kind is ReduceKind.PROD:
+            return b.fmul(acc, x, flags=("reassoc",)) if dt.kind == "f" else b.mul(acc, x)
+        if kind is ReduceKind.ANY:
+            return b.or_(acc, x)
+        if kind is ReduceKind.ALL:
+            return b.and_(acc, x)
+        big = kind is ReduceKind.MAX
+        if dt.kind == "f":  # NaN-propagating, like NumPy's max/min
+            return self.em.c.call("maximum" if big else "minimum", self.ty, acc, x)
+        if dt.kind == "b":
+            return b.or_(acc, x) if big else b.and_(acc, x)
+        pred = ">" if big else "<"
+        cmp = b.icmp_signed(pred, x, acc) if dt.kind == "i" else b.icmp_unsigned(pred, x, acc)
+        return b.select(cmp, x, acc)
+
+    def add(self, x: ir.Value) -> None:
+        if self.kind in (ReduceKind.ANY, ReduceKind.ALL):
+            x = truthy(self.em.c, self.src, x)
+        self.b.store(self.combine(self.b.load(self.slot, typ=self.ty), x), self.slot)
+
+    def result(self) -> ir.Value:
+        return self.b.load(self.slot, typ=self.ty)
+
+
+class KahanSum(Accumulator):
+    """Vectorisable partial sums in blocks, blocks added with Kahan compensation."""
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        zero = ir.Constant(self.ty, 0.0)
+        self.part = self.em.alloca(self.ty, zero)
+        self.total = self.em.alloca(self.ty, zero)
+        self.comp = self.em.alloca(self.ty, zero)
+
+    def add(self, x: ir.Value) -> None:
+        b = self.b
+        b.store(b.fadd(b.load(self.part, typ=self.ty), x, flags=("reassoc",)), self.part)
+
+    def flush(self) -> None:
+        b, ty = self.b, self.ty
+        y = b.fsub(b.load(self.part, typ=ty), b.load(self.comp, typ=ty))
+        total = b.load(self.total, typ=ty)
+        t = b.fadd(total, y)
+        b.store(b.fsub(b.fsub(t, total), y), self.comp)
+        b.store(t, self.total)
+        b.store(ir.Constant(ty, 0.0), self.part)
+
+    def inner_loop(self, lo: ir.Value, hi: ir.Value, element: Callable[[ir.Value], None]
+                   ) -> None:
+        b = self.b
+
+        def block(start: ir.Value) -> None:
+            end = b.add(start, I64(BLOCK))
+            end = b.select(b.icmp_signed("<", end, hi), end, hi)
+            counted_loop(b, start, end, I64(1), element, "blk")
+            self.flush()
+
+        counted_loop(b, lo, hi, I64(BLOCK), block, "blocks")
+
+    def result(self) -> ir.Value:
+        return self.b.load(self.total, typ=self.ty)
+
+
+class ArgAccumulator(Accumulator):
+    """Index of the first extreme value in row order; the first NaN wins, as in NumPy."""
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        vty = value_type(self.src)
+        self.vty = vty
+        self.best = self.em.alloca(vty, ir.Constant(vty, 0 if vty != I1 else 0))
+        self.index = self.em.alloca(I64, I64(-1))
+        self.count = self.em.alloca(I64, I64(0))
+
+    def better(self, x: ir.Value, best: ir.Value) -> ir.Value:
+        b, dt = self.b, self.src
+        pred = ">" if self.kind is ReduceKind.ARGMAX else "<"
+        if dt.kind == "f":
+            nan_x = b.fcmp_unordered("uno", x, x)
+            nan_best = b.fcmp_unordered("uno", best, best)
+            return b.or_(b.fcmp_ordered(pred, x, best), b.and_(nan_x, b.not_(nan_best)))
+        if dt.kind == "i":
+            return b.icmp_signed(pred, x, best)
+        return b.icmp_unsigned(pred, x, best)
+
+    def add(self, x: ir.Value) -> None:
+        b = self.b
+        best = b.load(self.best, typ=self.vty)
+        index = b.load(self.index, typ=I64)
+        count = b.load(self.count, typ=I64)
+        take = b.or_(b.icmp_signed("<", index, I64(0)), self.better(x, best))
+        b.store(b.select(take, x, best), self.best)
+        b.store(b.select(take, count, index), self.index)
+        b.store(b.add(count, I64(1)), self.count)
+
+    def result(self) -> ir.Value:
+        return self.b.load(self.index, typ=I64)

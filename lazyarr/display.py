@@ -1,0 +1,356 @@
+"""Notebook display of unevaluated expressions: an HTML card and the scalar body as LaTeX.
+
+Nothing here evaluates or compiles: it reads node metadata (op, dtype, shape) only. The graph
+picture is SVG drawn by Graphviz when its ``dot`` program is installed, and a text tree
+otherwise. Input arrays are named a, b, c, ... in order of first use, the same names in the
+tree, the SVG, the LaTeX and ``lazyarr.explain``.
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from .graph import MOVEMENT, Node, Op, toposort
+
+Names = dict[int, str]
+
+_MAX_TREE_LINES = 40
+_MAX_SVG_NODES = 120
+_MAX_LATEX_TERMS = 400
+_DOT_TIMEOUT_S = 10
+
+
+# -- naming ------------------------------------------------------------------------------------
+def leaf_names(roots: Sequence[Node], given: Names | None = None) -> Names:
+    """Names for the leaves under ``roots``: ``given`` ones first, then a, b, c, ..."""
+    names: Names = dict(given or {})
+    taken = set(names.values())
+    letters = (chr(c) for c in range(ord("a"), ord("z") + 1))
+    fallback = (f"x{k}" for k in range(10**9))
+    for node in toposort(list(roots)):
+        if node.op is Op.LEAF and id(node) not in names:
+            name = next((c for c in letters if c not in taken), None) or next(fallback)
+            names[id(node)] = name
+            taken.add(name)
+    return names
+
+
+def _dims(node: Node) -> str:
+    return "x".join(map(str, node.shape)) or "scalar"
+
+
+def _scalar_text(node: Node) -> str:
+    return repr(node.arg.item())
+
+
+def _is_broadcast_scalar(node: Node) -> bool:
+    return node.op is Op.BROADCAST and node.src[0].op is Op.SCALAR
+
+
+def node_label(node: Node, names: Names) -> str:
+    """A short label: the input's name, a scalar's value, or the op, with dtype and shape."""
+    if node.op is Op.LEAF:
+        return f"{names.get(id(node), 'input')} : {node.dtype}[{_dims(node)}]"
+    if node.op is Op.SCALAR:
+        return f"{_scalar_text(node)} : {node.dtype}"
+    if _is_broadcast_scalar(node):
+        return f"{_scalar_text(node.src[0])} : {node.dtype} (broadcast)"
+    extra = ""
+    if node.op is Op.CAST:
+        extra = f" to {node.dtype}"
+    elif node.arg is not None and node.op is not Op.BROADCAST:
+        extra = f" {_arg_text(node.arg)}"
+    return f"{node.op.value}{extra} : {node.dtype}[{_dims(node)}]"
+
+
+def _arg_text(arg: Any) -> str:
+    if isinstance(arg, tuple):
+        return "(" + ", ".join(_arg_text(a) for a in arg) + ")"
+    return str(getattr(arg, "value", arg))
+
+
+def _children(node: Node) -> tuple[Node, ...]:
+    return () if _is_broadcast_scalar(node) else node.src
+
+
+# -- text tree -----------------------------------------------------------------------------
+def text_tree(roots: Sequence[Node], names: Names | None = None,
+              max_lines: int = _MAX_TREE_LINES) -> str:
+    """The expression as an indented tree, outputs at the top; shared nodes are drawn once."""
+    names = leaf_names(roots, names)
+    parents: dict[int, int] = {}
+    for node in toposort(list(roots)):
+        for s in _children(node):
+            parents[id(s)] = parents.get(id(s), 0) + 1
+    shared: dict[int, int] = {}
+    lines: list[str] = []
+
+    def walk(node: Node, lead: str, branch: str) -> None:
+        label = node_label(node, names)
+        if id(node) in shared:
+            lines.append(f"{lead}{branch}{label}  [#{shared[id(node)]}, shown above]")
+            return
+        if parents.get(id(node), 0) > 1 and node.src:
+            shared[id(node)] = len(shared) + 1
+            label += f"  [#{shared[id(node)]}]"
+        lines.append(f"{lead}{branch}{label}")
+        kids = _children(node)
+        inner = lead + ("" if not branch else ("│  " if branch == "├─ " else "   "))
+        for k, child in enumerate(kids):
+            walk(child, inner, "└─ " if k == len(kids) - 1 else "├─ ")
+
+    for k, root in enumerate(roots):
+        if len(roots) > 1:
+            lines.append(f"output {k}:")
+        walk(root, "", "")
+    if len(lines) > max_lines:
+        hidden = len(lines) - max_lines
+        lines = [*lines[:max_lines], f"... ({hidden} more lines)"]
+    return "\n".join(lines)
+
+
+# -- Graphviz ------------------------------------------------------------------------------
+def _dot_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _dot_node(node: Node, names: Names, is_output: bool) -> str:
+    if node.op is Op.LEAF:
+        label = f"{names[id(node)]}\n{node.dtype}[{_dims(node)}]"
+        style = 'shape=ellipse, style=filled, fillcolor="#dbeafe"'
+    elif node.op is Op.SCALAR or _is_broadcast_scalar(node):
+        value = node if node.op is Op.SCALAR else node.src[0]
+        label = f"{_scalar_text(value)}\n{node.dtype}"
+        style = 'shape=plaintext'
+    else:
+        label = f"{node.op.value}\n{node.dtype}[{_dims(node)}]"
+        style = 'shape=box, style="rounded,filled", fillcolor="#f3f4f6"'
+        if node.op in MOVEMENT:
+            style = 'shape=box, style="rounded,dashed"'
+    if is_output:
+        style += ", penwidth=2"
+    return f"  n{id(node)} [label={_dot_quote(label)}, {style}];"
+
+
+def dot_source(roots: Sequence[Node], names: Names | None = None) -> str:
+    """The graph in Graphviz's language: inputs at the top, outputs (bold) at the bottom."""
+    names = leaf_names(roots, names)
+    outputs = {id(r) for r in roots}
+    lines = ["digraph lazyarr {", '  graph [rankdir=TB, bgcolor="transparent", nodesep=0.25, '
+             'ranksep=0.3];', '  node [fontname="Helvetica", fontsize=10, height=0.3];',
+             '  edge [arrowsize=0.6, color="#6b7280"];']
+    order = toposort(list(roots))
+    # a scalar is drawn inside its broadcast node; it needs a node of its own only if used
+    used = {id(s) for n in order for s in _children(n)} | outputs
+    for node in order:
+        if node.op is Op.SCALAR and id(node) not in used:
+            continue
+        lines.append(_dot_node(node, names, id(node) in outputs))
+        lines.extend(f"  n{id(s)} -> n{id(node)};" for s in _children(node))
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def graph_svg(roots: Sequence[Node], names: Names | None = None) -> str | None:
+    """The graph as inline SVG, or None when Graphviz is missing, fails or the graph is big."""
+    dot = shutil.which("dot")
+    if dot is None or len(toposort(list(roots))) > _MAX_SVG_NODES:
+        return None
+    try:
+        done = subprocess.run([dot, "-Tsvg"], input=dot_source(roots, names),
+                              capture_output=True, text=True, timeout=_DOT_TIMEOUT_S,
+                              check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    start = done.stdout.find("<svg")
+    return done.stdout[start:] if done.returncode == 0 and start >= 0 else None
+
+
+def graph_html(roots: Sequence[Node], names: Names | None = None) -> str:
+    """SVG when Graphviz can draw it, else the text tree in a <pre> block."""
+    svg = graph_svg(roots, names)
+    if svg is not None:
+        return f'<div class="lazyarr-graph">{svg}</div>'
+    return ('<pre class="lazyarr-graph" style="line-height:1.25;margin:4px 0">'
+            f"{html.escape(text_tree(roots, names))}</pre>")
+
+
+# -- LaTeX ---------------------------------------------------------------------------------
+def _number(sp: Any, value: Any) -> Any:
+    if isinstance(value, bool):
+        return sp.true if value else sp.false
+    if isinstance(value, int):
+        return sp.Integer(value)
+    if value != value:  # NaN
+        return sp.nan
+    if value in (float("inf"), float("-inf")):
+        return sp.oo if value > 0 else -sp.oo
+    if value == int(value) and abs(value) < 1e15:
+        return sp.Integer(int(value))
+    return sp.Float(repr(value))  # the shortest repr's digits: 0.044715, not 0.0447150000
+
+
+def _named(sp: Any, name: str, template: str | None = None) -> Any:
+    """A sympy function that never evaluates and prints as ``template`` or ``name(args)``."""
+
+    def _latex(self: Any, printer: Any) -> str:
+        args = [_wrapped(sp, printer, a) if template else printer._print(a) for a in self.args]
+        if template:
+            return template.format(*args)
+        op_name = name.replace("_", r"\_")
+        return rf"\operatorname{{{op_name}}}\left({', '.join(args)}\right)"
+
+    return type(f"lazyarr_{name}", (sp.Function,), {"_latex": _latex})
+
+
+def _wrapped(sp: Any, printer: Any, arg: Any) -> str:
+    text = printer._print(arg)
+    if arg.is_Atom or isinstance(arg, sp.Function):
+        return text
+    return rf"\left({text}\right)"
+
+
+_TEMPLATES = {
+    "remainder": r"{0} \bmod {1}", "bitwise_and": r"{0} \mathbin{{\&}} {1}",
+    "bitwise_or": r"{0} \mathbin{{|}} {1}", "bitwise_xor": r"{0} \oplus {1}",
+    "invert": r"\sim {0}", "left_shift": r"{0} \ll {1}", "right_shift": r"{0} \gg {1}",
+    "logical_and": r"{0} \land {1}", "logical_or": r"{0} \lor {1}",
+    "logical_not": r"\lnot {0}", "logical_xor": r"{0} \veebar {1}",
+}
+_SAME_NAME = ("sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "log", "floor", "sign")
+_RENAMED = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arcsinh": "asinh",
+            "arccosh": "acosh", "arctanh": "atanh", "ceil": "ceiling", "arctan2": "atan2"}
+_RELATIONS = {"less": "Lt", "less_equal": "Le", "greater": "Gt", "greater_equal": "Ge",
+              "equal": "Eq", "not_equal": "Ne"}
+
+
+def _algebra(sp: Any) -> dict[str, Callable[..., Any]]:
+    """sympy builders for ops that have a usual notation; every one with evaluate=False,
+    because sympy would otherwise rewrite x - x to 0 (wrong for NaN and inf)."""
+    e = {"evaluate": False}
+
+    def neg(x: Any) -> Any:
+        return sp.Mul(-1, x, **e)
+
+    return {
+        "add": lambda x, y: sp.Add(x, y, **e),
+        "subtract": lambda x, y: sp.Add(x, neg(y), **e),
+        "multiply": lambda x, y: sp.Mul(x, y, **e),
+        "true_divide": lambda x, y: sp.Mul(x, sp.Pow(y, -1, **e), **e),
+        "floor_divide": lambda x, y: sp.floor(sp.Mul(x, sp.Pow(y, -1, **e), **e), **e),
+        "negative": neg, "positive": lambda x: x,
+        "power": lambda x, y: sp.Pow(x, y, **e), "square": lambda x: sp.Pow(x, 2, **e),
+        "sqrt": lambda x: sp.Pow(x, sp.S.Half, **e),
+        "cbrt": lambda x: sp.Pow(x, sp.Rational(1, 3), **e),
+        "reciprocal": lambda x: sp.Pow(x, -1, **e), "exp2": lambda x: sp.Pow(2, x, **e),
+        "absolute": lambda x: sp.Abs(x, **e),
+        "maximum": lambda x, y: sp.Max(x, y, **e), "fmax": lambda x, y: sp.Max(x, y, **e),
+        "minimum": lambda x, y: sp.Min(x, y, **e), "fmin": lambda x, y: sp.Min(x, y, **e),
+        "clip": lambda x, lo, hi: sp.Min(sp.Max(x, lo, **e), hi, **e),
+        "where": lambda c, x, y: sp.Piecewise((x, c), (y, True), evaluate=False),
+        **{k: _function(sp, k) for k in _SAME_NAME},
+        **{k: _function(sp, v) for k, v in _RENAMED.items()},
+        **{k: _relation(sp, v) for k, v in _RELATIONS.items()},
+    }
+
+
+def _function(sp: Any, name: str) -> Callable[..., Any]:
+    return lambda *args: getattr(sp, name)(*args, evaluate=False)
+
+
+def _relation(sp: Any, name: str) -> Callable[..., Any]:
+    return lambda x, y: getattr(sp, name)(x, y, evaluate=False)
+
+
+def _cast(sp: Any, node: Node, x: Any) -> Any:
+    src = node.src[0].dtype
+    if node.dtype.kind == "b" and src.kind != "b":
+        return sp.Ne(x, 0, evaluate=False)
+    if node.dtype.kind in "iu" and src.kind == "f":
+        return _named(sp, str(node.dtype))(x)  # a float to integer cast truncates: show it
+    return x  # widening casts do not change the value
+
+
+def sympy_expr(node: Node, names: Names | None = None) -> Any:
+    """The scalar body of ``node`` as an unevaluated sympy expression (leaves as symbols)."""
+    import sympy as sp
+
+    names = leaf_names([node], names)
+    algebra = _algebra(sp)
+    done: dict[int, Any] = {}
+    for n in toposort([node]):
+        args = [done[id(s)] for s in n.src]
+        done[id(n)] = _to_sympy(sp, algebra, n, args, names)
+    return done[id(node)]
+
+
+def _to_sympy(sp: Any, algebra: dict[str, Callable[..., Any]], node: Node, args: list[Any],
+              names: Names) -> Any:
+    if node.op is Op.LEAF:
+        return sp.Symbol(names[id(node)])
+    if node.op is Op.SCALAR:
+        return _number(sp, node.arg.item())
+    if node.op in MOVEMENT:
+        return args[0]  # views move elements around; the value at an index is unchanged
+    if node.op is Op.CAST:
+        return _cast(sp, node, args[0])
+    build = algebra.get(node.op.value)
+    try:
+        if build is not None:
+            return build(*args)
+    except (TypeError, ValueError):
+        pass  # e.g. a where() whose condition sympy does not accept as a boolean
+    return _named(sp, node.op.value, _TEMPLATES.get(node.op.value))(*args)
+
+
+def _tree_size(node: Node) -> int:
+    size: dict[int, int] = {}
+    for n in toposort([node]):
+        size[id(n)] = 1 + sum(size[id(s)] for s in n.src)
+    return size[id(node)]
+
+
+def latex_body(node: Node, names: Names | None = None) -> str:
+    """LaTeX of the scalar body (no delimiters), or a short note when it is too large."""
+    terms = _tree_size(node)
+    if terms > _MAX_LATEX_TERMS:
+        return rf"\text{{(an expression of {terms} terms: too large to typeset)}}"
+    import sympy as sp
+
+    return sp.latex(sympy_expr(node, names), order="none")
+
+
+def latex(node: Node) -> str:
+    """``_repr_latex_`` of a LazyArray: the value at one index, in math notation."""
+    return rf"$\displaystyle {latex_body(node)}$"
+
+
+# -- the card ------------------------------------------------------------------------------
+def _counts(roots: Iterable[Node]) -> tuple[int, int]:
+    order = toposort(list(roots))
+    ops = sum(1 for n in order if n.op not in MOVEMENT and n.op not in (Op.LEAF, Op.SCALAR))
+    return ops, sum(1 for n in order if n.op is Op.LEAF)
+
+
+def html_card(node: Node) -> str:
+    """``_repr_html_`` of a LazyArray: shape, dtype, the graph and the math; never evaluates."""
+    n_ops, n_inputs = _counts([node])
+    names = leaf_names([node])
+    try:
+        math = (f'<div class="lazyarr-math" style="margin:4px 0">'
+                f"\\(\\displaystyle {html.escape(latex_body(node, names))}\\)</div>")
+    except Exception:  # a display must never raise; the graph alone says enough
+        math = ""
+    head = (f"<b>LazyArray</b> <code>{node.dtype}</code> shape <code>{node.shape}</code>"
+            f" &middot; <i>unevaluated</i> &middot; {n_ops} op{'s' if n_ops != 1 else ''}"
+            f" on {n_inputs} input{'s' if n_inputs != 1 else ''}")
+    foot = ("<code>.eval()</code> computes it in one fused loop; "
+            "<code>la.explain(x)</code> shows the generated code")
+    return ('<div class="lazyarr-card" style="border:1px solid #d1d5db;border-radius:6px;'
+            'padding:6px 10px;display:inline-block;font-family:sans-serif;font-size:13px">'
+            f"<div>{head}</div>{graph_html([node], names)}{math}"
+            f'<div style="color:#6b7280;font-size:11px">{foot}</div></div>')

@@ -1,0 +1,111 @@
+"""Opaque ops: computed by NumPy (BLAS for matmul) on materialised inputs.
+
+They are fusion barriers: their inputs are evaluated into buffers first (an expression
+feeding ``@`` becomes one fused kernel), and their result is read by the consuming kernel like
+any captured array, so ``relu(x @ W + b)`` is one BLAS call plus one fused kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
+
+from . import dtypes
+from .build import broadcast_shapes
+from .graph import Node, Op, make
+
+
+def _matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    for k, shape in enumerate((a, b)):
+        if not shape:
+            raise ValueError(f"matmul: Input operand {k} does not have enough dimensions "
+                             "(has 0, gufunc core with signature (n?,k),(k,m?)->(n?,m?) "
+                             "requires 1)")
+    a2 = (1, *a) if len(a) == 1 else a
+    b2 = (*b, 1) if len(b) == 1 else b
+    if a2[-1] != b2[-2]:
+        raise ValueError(f"matmul: Input operand 1 has a mismatch in its core dimension 0, "
+                         f"with gufunc signature (n?,k),(k,m?)->(n?,m?) (size {b2[-2]} is "
+                         f"different from {a2[-1]})")
+    batch = broadcast_shapes([a2[:-2], b2[:-2]], "matmul")
+    core = ((a2[-2],) if len(a) > 1 else ()) + ((b2[-1],) if len(b) > 1 else ())
+    return tuple(batch) + core
+
+
+def matmul(a: Node, b: Node) -> Node:
+    dt = dtypes.check(np.matmul.resolve_dtypes((a.dtype, b.dtype, None))[-1], "matmul")
+    return make(Op.MATMUL, dt, _matmul_shape(a.shape, b.shape), (a, b), "matmul")
+
+
+def dot(a: Node, b: Node) -> Node:
+    """``numpy.dot``: matmul for 1-d and 2-d operands; N-d follows dot's own rule."""
+    if a.ndim <= 2 and b.ndim <= 2 and a.ndim and b.ndim:
+        return matmul(a, b)
+    if not a.ndim or not b.ndim:
+        from .build import apply
+
+        return apply(Op.MULTIPLY, a, b)
+    k = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if a.shape[-1] != k:
+        raise ValueError(f"shapes {a.shape} and {b.shape} not aligned: {a.shape[-1]} "
+                         f"(dim {a.ndim - 1}) != {k} (dim {max(b.ndim - 2, 0)})")
+    dt = dtypes.check(np.result_type(a.dtype, b.dtype), "dot")
+    shape = a.shape[:-1] + b.shape[:-2] + b.shape[-1:] if b.ndim > 1 else a.shape[:-1]
+    return make(Op.MATMUL, dt, shape, (a, b), "dot")
+
+
+def concatenate(nodes: Sequence[Node], axis: int | None = 0) -> Node:
+    if not nodes:
+        raise ValueError("need at least one array to concatenate")
+    if axis is None:
+        from .views import ravel
+
+        nodes, axis = [ravel(n) for n in nodes], 0
+    if any(n.ndim == 0 for n in nodes):
+        raise ValueError("zero-dimensional arrays cannot be concatenated")
+    first = nodes[0]
+    ax = normalize_axis_index(axis, first.ndim)
+    for k, n in enumerate(nodes[1:], 1):
+        if n.ndim != first.ndim:
+            raise ValueError(
+                "all the input array dimensions except for the concatenation axis must match "
+                f"exactly, but along dimension 0, the array at index 0 has {first.ndim} "
+                f"dimension(s) and the array at index {k} has {n.ndim} dimension(s)")
+        for d in range(first.ndim):
+            if d != ax and n.shape[d] != first.shape[d]:
+                raise ValueError(
+                    "all the input array dimensions except for the concatenation axis must "
+                    f"match exactly, but along dimension {d}, the array at index 0 has size "
+                    f"{first.shape[d]} and the array at index {k} has size {n.shape[d]}")
+    shape = list(first.shape)
+    shape[ax] = sum(n.shape[ax] for n in nodes)
+    dt = dtypes.check(np.result_type(*[n.dtype for n in nodes]), "concatenate")
+    return make(Op.CONCATENATE, dt, tuple(shape), tuple(nodes), ax)
+
+
+def stack(nodes: Sequence[Node], axis: int = 0) -> Node:
+    if not nodes:
+        raise ValueError("need at least one array to stack")
+    if len({n.shape for n in nodes}) != 1:
+        raise ValueError("all input arrays must have the same shape")
+    ax = normalize_axis_index(axis, nodes[0].ndim + 1)
+    shape = list(nodes[0].shape)
+    shape.insert(ax, len(nodes))
+    dt = dtypes.check(np.result_type(*[n.dtype for n in nodes]), "stack")
+    return make(Op.STACK, dt, tuple(shape), tuple(nodes), ax)
+
+
+def run(node: Node, args: list[np.ndarray]) -> np.ndarray:
+    """Evaluate opaque ``node`` from its evaluated inputs."""
+    if node.op is Op.MATMUL:
+        fn = np.matmul if node.arg == "matmul" else np.dot
+        result = fn(*args)
+    elif node.op is Op.RESHAPE:
+        result = np.reshape(args[0], node.shape)
+    elif node.op is Op.CONCATENATE:
+        result = np.concatenate(args, axis=node.arg, dtype=node.dtype)
+    else:
+        result = np.stack(args, axis=node.arg, dtype=node.dtype)
+    return np.asarray(result, dtype=node.dtype)

@@ -1,0 +1,131 @@
+"""Reductions: sum, prod, min, max, argmin, argmax, any, all, and what is built from them.
+
+Result dtypes are NumPy's, found by asking NumPy once per (function, dtype, dtype argument)
+on a one-element array. ``mean``, ``var``, ``std`` and ``logsumexp`` are compositions of
+reductions and elementwise ops, written the way NumPy computes them, so they fuse like any
+other expression.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from typing import Any
+
+import numpy as np
+from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
+
+from . import build, views
+from .graph import Node, Op, ReduceKind, make
+
+_NUMPY = {
+    ReduceKind.SUM: np.sum, ReduceKind.PROD: np.prod, ReduceKind.MIN: np.min,
+    ReduceKind.MAX: np.max, ReduceKind.ANY: np.any, ReduceKind.ALL: np.all,
+}
+_NAMES = {ReduceKind.MIN: "minimum", ReduceKind.MAX: "maximum"}
+
+
+@cache
+def result_dtype(name: str, dtype: np.dtype, dtype_arg: np.dtype | None) -> np.dtype:
+    probe = np.ones(1, dtype)
+    kwargs = {} if dtype_arg is None else {"dtype": dtype_arg}
+    return np.dtype(getattr(np, name)(probe, **kwargs).dtype)
+
+
+def axes_of(axis: Any, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(sorted(normalize_axis_tuple(axis, ndim)))
+
+
+def _keep(node: Node, axes: tuple[int, ...], keepdims: bool) -> Node:
+    return views.expand_dims(node, axes) if keepdims and axes else node
+
+
+def reduce(kind: ReduceKind, x: Node, axes: tuple[int, ...], keepdims: bool = False,
+           dtype: np.dtype | None = None) -> Node:
+    """The REDUCE node of ``kind`` over ``axes`` (already normalised and sorted)."""
+    shape = tuple(n for d, n in enumerate(x.shape) if d not in axes)
+    if kind in (ReduceKind.ARGMIN, ReduceKind.ARGMAX):
+        src, out = x, np.dtype(np.intp)
+    elif kind in (ReduceKind.ANY, ReduceKind.ALL):
+        src, out = build.cast(x, np.dtype(bool)), np.dtype(bool)
+    else:
+        out = result_dtype(kind.value, x.dtype, dtype)
+        src = build.cast(x, out)
+    if not axes:
+        return build.cast(src, out)
+    _check_not_empty(kind, x, axes)
+    return _keep(make(Op.REDUCE, out, shape, (src,), (kind, axes)), axes, keepdims)
+
+
+def _check_not_empty(kind: ReduceKind, x: Node, axes: tuple[int, ...]) -> None:
+    if all(x.shape[a] for a in axes):
+        return
+    if kind in (ReduceKind.MIN, ReduceKind.MAX):
+        raise ValueError(f"zero-size array to reduction operation {_NAMES[kind]} which has "
+                         "no identity")
+    if kind in (ReduceKind.ARGMIN, ReduceKind.ARGMAX):
+        raise ValueError(f"attempt to get {kind.value} of an empty sequence")
+
+
+def simple(kind: ReduceKind, x: Node, axis: Any = None, keepdims: bool = False,
+           dtype: Any = None) -> Node:
+    dt = None if dtype is None else np.dtype(dtype)
+    return reduce(kind, x, axes_of(axis, x.ndim), keepdims, dt)
+
+
+def arg(kind: ReduceKind, x: Node, axis: int | None = None, keepdims: bool = False) -> Node:
+    if axis is None:
+        flat = reduce(kind, x, tuple(range(x.ndim))) if x.ndim else reduce(
+            kind, views.reshape(x, (1,)), (0,))
+        return views.reshape(flat, (1,) * x.ndim) if keepdims else flat
+    a = normalize_axis_index(axis, x.ndim)
+    return reduce(kind, x, (a,), keepdims)
+
+
+def _count(x: Node, axes: tuple[int, ...]) -> int:
+    return math.prod(x.shape[a] for a in axes)
+
+
+def _mean_dtype(x: Node, dtype: Any) -> np.dtype:
+    if dtype is not None:
+        return np.dtype(dtype)
+    return np.dtype(np.float64) if x.dtype.kind in "biu" else x.dtype
+
+
+def mean(x: Node, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Node:
+    axes = axes_of(axis, x.ndim)
+    acc = _mean_dtype(x, dtype)
+    total = reduce(ReduceKind.SUM, build.cast(x, acc), axes, keepdims, acc)
+    return build.cast(build.apply(Op.TRUE_DIVIDE, total, _count(x, axes)), acc)
+
+
+def var(x: Node, axis: Any = None, dtype: Any = None, ddof: float = 0,
+        keepdims: bool = False) -> Node:
+    """NumPy's two-pass variance: ``sum((x - mean)**2) / max(n - ddof, 0)``."""
+    axes = axes_of(axis, x.ndim)
+    acc = _mean_dtype(x, dtype)
+    xs = build.cast(x, acc)
+    n = _count(x, axes)
+    centred = build.apply(Op.SUBTRACT, xs, mean(xs, axes, acc, keepdims=True))
+    squares = build.apply(Op.MULTIPLY, centred, centred)
+    total = reduce(ReduceKind.SUM, squares, axes, keepdims, acc)
+    return build.cast(build.apply(Op.TRUE_DIVIDE, total, max(n - ddof, 0)), acc)
+
+
+def std(x: Node, axis: Any = None, dtype: Any = None, ddof: float = 0,
+        keepdims: bool = False) -> Node:
+    return build.apply(Op.SQRT, var(x, axis, dtype, ddof, keepdims))
+
+
+def logsumexp(x: Node, axis: Any = None, keepdims: bool = False) -> Node:
+    """``log(sum(exp(x)))`` without overflow: the maximum is taken out first (as SciPy)."""
+    axes = axes_of(axis, x.ndim)
+    top = reduce(ReduceKind.MAX, x, axes, keepdims=True)
+    shift = build.where(build.apply(Op.ISFINITE, top), top, 0)
+    total = reduce(ReduceKind.SUM, build.apply(Op.EXP, build.apply(Op.SUBTRACT, x, shift)),
+                   axes, keepdims)
+    if not keepdims:
+        shift = views.squeeze(shift, axes) if axes else shift
+    return build.apply(Op.ADD, build.apply(Op.LOG, total), shift)
