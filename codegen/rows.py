@@ -27,7 +27,7 @@ from .scalar import (
     I1, I8, I64, Ctx, emit_instr, from_memory, memory_type, to_memory, truthy, value_type,
 )
 
-BLOCK = 256
+BLOCK = 2048
 
 
 def closure(kernel: Kernel, wanted: list[int], level: int, done: dict[int, ir.Value]

@@ -1,11 +1,15 @@
-"""Command line: ``python -m lazyarr demo`` times fused evaluation against NumPy."""
+"""Command line.
+
+``python -m lazyarr demo`` times fused evaluation against NumPy; ``python -m lazyarr explain
+"2*a + exp(-b)" --shape 1000 --dtype float32`` shows every compilation stage of an expression.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from . import demo
+from . import cli, demo
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,9 +18,15 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("demo", help="fused evaluation against NumPy, with timings")
     d.add_argument("--size", type=int, default=10_000_000, help="elements per array")
     d.add_argument("--repeat", type=int, default=7, help="timed runs per workload (median)")
+    e = sub.add_parser("explain", help="every compilation stage of an expression",
+                       description="Parse EXPRESSION safely (never eval'd) and show its graph, "
+                                   "kernel plan, loop IR, LLVM IR and assembly or PTX.")
+    cli.add_arguments(e)
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo.run(args.size, args.repeat)
+    if args.command == "explain":
+        return cli.run_explain(args)
     return 2
 
 

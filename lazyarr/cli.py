@@ -201,7 +201,9 @@ def parse_expression(text: str, make_input: Callable[[str], Any],
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"not a valid expression: {exc.msg}") from None
+        where = f"\n  {text.strip()}\n  {' ' * max((exc.offset or 1) - 1, 0)}^" \
+            if "\n" not in text.strip() else ""
+        raise ExpressionError(f"not a valid expression: {exc.msg}{where}") from None
     except (RecursionError, MemoryError):
         raise ExpressionError("expression nested too deeply") from None
     interp = _Interpreter(text.strip(), make_input, allowed_inputs)
@@ -230,8 +232,8 @@ def add_arguments(parser: Any) -> None:
                         help="dtype of every input (default float64)")
     parser.add_argument("--target", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--show", default="all",
-                        help="comma-separated stages: answers, graph, canonical, plan, loops, llvm, "
-                        "llvm_opt, asm, ptx (default all)")
+                        help="comma-separated stages: answers, graph, canonical, plan, loops, "
+                        "llvm, llvm_opt, asm, ptx (default all)")
     parser.add_argument("--inputs", default=None,
                         help="comma-separated input names; other names are an error")
 
@@ -268,7 +270,8 @@ def _sections(text: str) -> list[str] | None:
 
 
 def run_explain(args: Any, out: Any = None, err: Any = None) -> int:
-    """The ``explain`` subcommand: 0 on success, 2 for a bad expression or option."""
+    """The ``explain`` subcommand: 0 on success, 2 for a bad expression or option, 1 when a
+    stage shown cannot be produced for the target (e.g. PTX for exp)."""
     import lazyarr as la
     from lazyarr.explanation import Explanation
 
@@ -292,4 +295,4 @@ def run_explain(args: Any, out: Any = None, err: Any = None) -> int:
     text = "\n\n".join(f"== {title} ==\n\n{body}"
                          for title, body in explanation.sections(sections))
     out.write(text + "\n")
-    return 0
+    return 1 if explanation.unavailable else 0  # e.g. PTX asked for an op CUDA cannot do

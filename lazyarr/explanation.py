@@ -105,6 +105,7 @@ class Explanation:
         self.order = toposort(self.roots)
         self.ids = {id(n): k for k, n in enumerate(self.order)}
         self.names = display.leaf_names(self.roots, names)
+        self.unavailable: set[str] = set()  # why shown stages could not be produced
 
     # -- the plan (no compiling) ---------------------------------------------------------
     @cached_property
@@ -391,6 +392,7 @@ class Explanation:
         try:
             return make()
         except NotImplementedError as exc:
+            self.unavailable.add(str(exc))
             return f"not available for target {self.target}: {exc}"
 
     def __str__(self) -> str:
