@@ -14,7 +14,7 @@ from llvmlite import ir
 from lazyarr.loopir import Kernel, Layout
 
 from .common import PTR, ArgBlock, counted_loop
-from .rows import RowEmitter
+from .rows import ColumnEmitter, RowEmitter
 from .scalar import I8, I64, emit_body, from_memory, memory_type, to_memory, value_type
 
 
@@ -56,6 +56,10 @@ def _emit_loops(b: ir.IRBuilder, p: _Inner, kernel: Kernel) -> None:
     def level(d: int, rows: list[ir.Value]) -> None:
         lo = p.start if d == 0 else I64(0)
         hi = p.end if d == 0 else p.shape[d]
+        if d == last and kernel.column:
+            ColumnEmitter(b, kernel, b.function, p.shape, p.strides, p.scalars,
+                          p.status).tiles(lo, hi, rows, d)
+            return
 
         def body(i: ir.Value) -> None:
             if d < last or kernel.row_ndim:

@@ -73,12 +73,21 @@ class RowEmitter:
     def row_loops(self, rows: list[ir.Value],
                   body: Callable[[list[ir.Value]], None],
                   inner: Callable[[ir.Value, ir.Value, Callable[[ir.Value], None]], None]
-                  | None = None) -> None:
-        """Nested loops over the row dims; ``body`` gets element pointers of every array."""
+                  | None = None, columns: bool = False) -> None:
+        """Nested loops over the row dims; ``body`` gets element pointers of every array.
+
+        With ``columns`` the row loops only move the pointers (the layout classes describe
+        the tile dimension instead).
+        """
         b, k = self.b, self.k
         first, last = k.outer_ndim, k.ndim - 1
+        if columns:
+            last += 1
 
         def level(d: int, ptrs: list[ir.Value]) -> None:
+            if d == last and columns:
+                body(ptrs)
+                return
             if d < last:
                 counted_loop(b, I64(0), self.shape[d], I64(1), lambda i: level(d + 1, [
                     b.gep(p, [b.mul(i, s[d])], source_etype=I8)
@@ -176,46 +185,52 @@ class Accumulator:
 _IDENTITY = {ReduceKind.SUM: 0, ReduceKind.PROD: 1, ReduceKind.ANY: 0, ReduceKind.ALL: 1}
 
 
+def identity(kind: ReduceKind, dt: np.dtype) -> ir.Constant:
+    """The value a fold starts from (NumPy's identity; +-inf or the integer range for min/max)."""
+    ty = value_type(dt)
+    if kind in _IDENTITY:
+        return ir.Constant(ty, _IDENTITY[kind])
+    low = kind is ReduceKind.MAX
+    if dt.kind == "f":
+        return ir.Constant(ty, -np.inf if low else np.inf)
+    if dt.kind == "b":
+        return ir.Constant(I1, 0 if low else 1)
+    info = np.iinfo(dt)
+    return ir.Constant(ty, int(info.min if low else info.max))
+
+
+def fold(c: Ctx, kind: ReduceKind, dt: np.dtype, src: np.dtype, acc: ir.Value,
+         x: ir.Value) -> ir.Value:
+    """``acc`` combined with one more row value ``x``."""
+    b = c.b
+    if kind in (ReduceKind.ANY, ReduceKind.ALL):
+        x = truthy(c, src, x)
+        return b.or_(acc, x) if kind is ReduceKind.ANY else b.and_(acc, x)
+    if kind is ReduceKind.SUM:
+        return b.fadd(acc, x) if dt.kind == "f" else b.add(acc, x)
+    if kind is ReduceKind.PROD:
+        return b.fmul(acc, x, flags=("reassoc",)) if dt.kind == "f" else b.mul(acc, x)
+    big = kind is ReduceKind.MAX
+    if dt.kind == "f":  # NaN-propagating, like NumPy's max/min
+        return c.call("maximum" if big else "minimum", acc.type, acc, x)
+    if dt.kind == "b":
+        return b.or_(acc, x) if big else b.and_(acc, x)
+    pred = ">" if big else "<"
+    cmp = b.icmp_signed(pred, x, acc) if dt.kind == "i" else b.icmp_unsigned(pred, x, acc)
+    return b.select(cmp, x, acc)
+
+
 class FoldAccumulator(Accumulator):
     def __init__(self, *args) -> None:
         super().__init__(*args)
         self.slot = self.em.alloca(self.ty, self.identity())
 
     def identity(self) -> ir.Constant:
-        kind, dt = self.kind, self.dtype
-        if kind in _IDENTITY:
-            return ir.Constant(self.ty, _IDENTITY[kind])
-        low = kind is ReduceKind.MAX
-        if dt.kind == "f":
-            return ir.Constant(self.ty, -np.inf if low else np.inf)
-        if dt.kind == "b":
-            return ir.Constant(I1, 0 if low else 1)
-        info = np.iinfo(dt)
-        return ir.Constant(self.ty, int(info.min if low else info.max))
-
-    def combine(self, acc: ir.Value, x: ir.Value) -> ir.Value:
-        b, kind, dt = self.b, self.kind, self.dtype
-        if kind is ReduceKind.SUM:
-            return b.add(acc, x)
-        if kind is ReduceKind.PROD:
-            return b.fmul(acc, x, flags=("reassoc",)) if dt.kind == "f" else b.mul(acc, x)
-        if kind is ReduceKind.ANY:
-            return b.or_(acc, x)
-        if kind is ReduceKind.ALL:
-            return b.and_(acc, x)
-        big = kind is ReduceKind.MAX
-        if dt.kind == "f":  # NaN-propagating, like NumPy's max/min
-            return self.em.c.call("maximum" if big else "minimum", self.ty, acc, x)
-        if dt.kind == "b":
-            return b.or_(acc, x) if big else b.and_(acc, x)
-        pred = ">" if big else "<"
-        cmp = b.icmp_signed(pred, x, acc) if dt.kind == "i" else b.icmp_unsigned(pred, x, acc)
-        return b.select(cmp, x, acc)
+        return identity(self.kind, self.dtype)
 
     def add(self, x: ir.Value) -> None:
-        if self.kind in (ReduceKind.ANY, ReduceKind.ALL):
-            x = truthy(self.em.c, self.src, x)
-        self.b.store(self.combine(self.b.load(self.slot, typ=self.ty), x), self.slot)
+        acc = self.b.load(self.slot, typ=self.ty)
+        self.b.store(fold(self.em.c, self.kind, self.dtype, self.src, acc, x), self.slot)
 
     def result(self) -> ir.Value:
         return self.b.load(self.slot, typ=self.ty)
@@ -294,3 +309,74 @@ class ArgAccumulator(Accumulator):
 
     def result(self) -> ir.Value:
         return self.b.load(self.index, typ=I64)
+
+
+TILE = 1024
+
+
+class ColumnEmitter(RowEmitter):
+    """Reductions down columns: for a tile of adjacent outer indices, walk the rows in
+    memory order and keep one accumulator per outer index (the loop over the tile is the
+    vectorised one). Accumulation down each column is sequential, as in NumPy."""
+
+    def tiles(self, lo: ir.Value, hi: ir.Value, rows: list[ir.Value], dim: int) -> None:
+        """Tiles of ``[lo, hi)`` along outer dimension ``dim`` (the innermost outer one)."""
+        self.col_strides = [s[dim] for s in self.strides]
+        counted_loop(self.b, lo, hi, I64(TILE), lambda t0: self.tile(t0, hi, rows), "tile")
+
+    def tile(self, t0: ir.Value, hi: ir.Value, rows: list[ir.Value]) -> None:
+        b, k = self.b, self.k
+        end = b.add(t0, I64(TILE))
+        width = b.sub(b.select(b.icmp_signed("<", end, hi), end, hi), t0)
+        base = [b.gep(r, [b.mul(t0, s)], source_etype=I8)
+                for r, s in zip(rows, self.col_strides, strict=True)]
+        reduces = [n for n, ins in enumerate(k.body) if ins.op is Op.REDUCE]
+        accs = {n: self.acc_array(n, width) for n in reduces}
+
+        def row_element(ptrs: list[ir.Value]) -> None:
+            counted_loop(b, I64(0), width, I64(1), lambda j: self.fold_all(j, ptrs, accs),
+                         "col")
+
+        self.row_loops(base, row_element, inner=None, columns=True)
+        counted_loop(b, I64(0), width, I64(1), lambda j: self.finish(j, base, accs), "out")
+
+    def acc_array(self, n: int, width: ir.Value) -> ir.Value:
+        ins = self.k.body[n]
+        self.entry.position_at_start(self.entry.block)
+        arr = self.entry.alloca(ir.ArrayType(value_type(ins.dtype), TILE))
+        init = identity(ins.arg, ins.dtype)
+        counted_loop(self.b, I64(0), width, I64(1),
+                     lambda j: self.b.store(init, self.slot(arr, n, j)), "init")
+        return arr
+
+    def slot(self, arr: ir.Value, n: int, j: ir.Value) -> ir.Value:
+        # llvmlite types allocas: without source_etype the element pointer is typed too
+        return self.b.gep(arr, [I64(0), j])
+
+    def shifted(self, ptrs: list[ir.Value], j: ir.Value) -> list[ir.Value]:
+        return [self.element_ptr(p, j, self.col_strides[i], prm)
+                for i, (p, prm) in enumerate(zip(ptrs, self.params, strict=True))]
+
+    def fold_all(self, j: ir.Value, ptrs: list[ir.Value], accs: dict) -> None:
+        b, k = self.b, self.k
+        vals: dict[int, ir.Value] = {}
+        at = self.shifted(ptrs, j)
+        load = self.loader(at, at)
+        for n, arr in accs.items():
+            ins = k.body[n]
+            src = ins.args[0]
+            self.values([src], 0, vals, load, at)
+            self.values([src], 1, vals, load, at)
+            slot = self.slot(arr, n, j)
+            acc = b.load(slot, typ=value_type(ins.dtype))
+            b.store(fold(self.c, ins.arg, ins.dtype, k.body[src].dtype, acc, vals[src]), slot)
+
+    def finish(self, j: ir.Value, base: list[ir.Value], accs: dict) -> None:
+        b, k = self.b, self.k
+        at = self.shifted(base, j)
+        vals = {n: b.load(self.slot(arr, n, j), typ=value_type(k.body[n].dtype))
+                for n, arr in accs.items()}
+        self.values([v for v, _ in k.outputs], 0, vals, self.loader(at, at), at)
+        n_in = len(k.inputs)
+        for i, (v, prm) in enumerate(k.outputs):
+            b.store(to_memory(b, vals[v], prm.dtype), at[n_in + i])

@@ -187,6 +187,8 @@ def arithmetic(kernel: Kernel) -> Arithmetic:
             casts += 1
         elif is_math_call(ins.op, kernel.body[ins.args[-1]].dtype):
             calls[ins.op.value] += 1
+        elif ins.op is Op.REDUCE:
+            plain[f"{ins.arg.value}-reduce"] += 1  # one accumulate per row element
         else:
             plain[ins.op.value] += 1
     return Arithmetic(dict(plain), dict(calls), casts)

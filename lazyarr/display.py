@@ -59,12 +59,21 @@ def node_label(node: Node, names: Names) -> str:
         return f"{_scalar_text(node)} : {node.dtype}"
     if _is_broadcast_scalar(node):
         return f"{_scalar_text(node.src[0])} : {node.dtype} (broadcast)"
-    extra = ""
+    return f"{op_text(node)} : {node.dtype}[{_dims(node)}]"
+
+
+def op_text(node: Node) -> str:
+    """The op with the argument that matters to a reader (cast target, reduced axes)."""
     if node.op is Op.CAST:
-        extra = f" to {node.dtype}"
-    elif node.arg is not None and node.op is not Op.BROADCAST:
-        extra = f" {_arg_text(node.arg)}"
-    return f"{node.op.value}{extra} : {node.dtype}[{_dims(node)}]"
+        return f"cast to {node.dtype}"
+    if node.op is Op.REDUCE:
+        axes = node.arg[1]
+        return f"{node.arg[0].value} over ax{'es' if len(axes) > 1 else 'is'} " \
+            + ", ".join(map(str, axes))
+    arg = _arg_text(node.arg)
+    if node.op in (Op.BROADCAST, Op.VIEW) or node.arg is None or arg == node.op.value:
+        return node.op.value  # the shape says what a broadcast or slice did
+    return f"{node.op.value} {arg}"
 
 
 def _arg_text(arg: Any) -> str:
@@ -127,7 +136,7 @@ def _dot_node(node: Node, names: Names, is_output: bool) -> str:
         label = f"{_scalar_text(value)}\n{node.dtype}"
         style = 'shape=plaintext'
     else:
-        label = f"{node.op.value}\n{node.dtype}[{_dims(node)}]"
+        label = f"{op_text(node)}\n{node.dtype}[{_dims(node)}]"
         style = 'shape=box, style="rounded,filled", fillcolor="#f3f4f6"'
         if node.op in MOVEMENT:
             style = 'shape=box, style="rounded,dashed"'
@@ -220,6 +229,7 @@ _TEMPLATES = {
     "invert": r"\sim {0}", "left_shift": r"{0} \ll {1}", "right_shift": r"{0} \gg {1}",
     "logical_and": r"{0} \land {1}", "logical_or": r"{0} \lor {1}",
     "logical_not": r"\lnot {0}", "logical_xor": r"{0} \veebar {1}",
+    "matmul": r"{0} \mathbin{{@}} {1}",
 }
 _SAME_NAME = ("sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "log", "floor", "sign")
 _RENAMED = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arcsinh": "asinh",
@@ -239,7 +249,8 @@ def _algebra(sp: Any) -> dict[str, Callable[..., Any]]:
     return {
         "add": lambda x, y: sp.Add(x, y, **e),
         "subtract": lambda x, y: sp.Add(x, neg(y), **e),
-        "multiply": lambda x, y: sp.Mul(x, y, **e),
+        # numbers first (2 a, not a 2): IEEE multiplication commutes, so this is exact
+        "multiply": lambda x, y: sp.Mul(*((y, x) if y.is_Number else (x, y)), **e),
         "true_divide": lambda x, y: sp.Mul(x, sp.Pow(y, -1, **e), **e),
         "floor_divide": lambda x, y: sp.floor(sp.Mul(x, sp.Pow(y, -1, **e), **e), **e),
         "negative": neg, "positive": lambda x: x,
@@ -298,6 +309,8 @@ def _to_sympy(sp: Any, algebra: dict[str, Callable[..., Any]], node: Node, args:
         return args[0]  # views move elements around; the value at an index is unchanged
     if node.op is Op.CAST:
         return _cast(sp, node, args[0])
+    if node.op is Op.REDUCE:
+        return _reduction(sp, node, args[0])
     build = algebra.get(node.op.value)
     try:
         if build is not None:
@@ -305,6 +318,21 @@ def _to_sympy(sp: Any, algebra: dict[str, Callable[..., Any]], node: Node, args:
     except (TypeError, ValueError):
         pass  # e.g. a where() whose condition sympy does not accept as a boolean
     return _named(sp, node.op.value, _TEMPLATES.get(node.op.value))(*args)
+
+
+_REDUCE_SYMBOLS = {"sum": r"\sum", "prod": r"\prod", "max": r"\max", "min": r"\min",
+                   "any": r"\bigvee", "all": r"\bigwedge"}
+
+
+def _reduction(sp: Any, node: Node, x: Any) -> Any:
+    """``sum over axes (1,)`` as a big operator with the axes underneath."""
+    kind, axes = node.arg[0].value, ", ".join(map(str, node.arg[1]))
+    symbol = _REDUCE_SYMBOLS.get(kind, rf"\operatorname{{{kind}}}")
+
+    def _latex(self: Any, printer: Any) -> str:
+        return rf"{symbol}_{{\text{{axis }} {axes}}} {_wrapped(sp, printer, self.args[0])}"
+
+    return type(f"lazyarr_{kind}", (sp.Function,), {"_latex": _latex})(x)
 
 
 def _tree_size(node: Node) -> int:

@@ -14,25 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-import numpy as np
-
 from . import canon, codefacts, display
 from .codefacts import Arithmetic, Traffic, Vectorisation, format_bytes
 from .graph import MOVEMENT, Node, Op, describe, toposort
-from .loopir import Kernel, Launch, format_kernel, lower_kernel
-from .schedule import schedule
+from .kernelplan import PlannedStep, PlanText, build_plan
+from .loopir import Kernel, format_kernel
 from .stages import CompileInfo, stages_for
 
-# Why a graph node ends a kernel, by op name (ops the scheduler does not fuse through).
-BREAK_REASONS = {
-    "reduce": "reduction boundary: the elementwise work feeding it fuses into the reduction "
-              "loop; its result is materialised and its consumers start a new kernel",
-    "matmul": "opaque op: matrix multiplication runs in NumPy/BLAS on materialised inputs",
-    "reshape": "non-view reshape: no strided view expresses it, so its input is materialised "
-               "and copied",
-    "concatenate": "opaque op: concatenation copies its materialised inputs into a new array",
-    "stack": "opaque op: stacking copies its materialised inputs into a new array",
-}
 _SOURCES = (Op.LEAF, Op.SCALAR)
 
 # key -> (title, attribute): every stage an Explanation can show, in pipeline order
@@ -46,22 +34,6 @@ STAGES = {
 
 
 @dataclass(frozen=True, slots=True)
-class PlannedKernel:
-    """One kernel of the plan: the outputs it computes and the graph nodes fused into it."""
-
-    index: int
-    shape: tuple[int, ...]
-    outputs: tuple[int, ...]  # indices into the explained expressions
-    nodes: tuple[Node, ...]  # every node fused into this kernel, sources first
-    launch: Launch
-    reason: str | None = None  # why the scheduler started this kernel, when it says
-
-    @property
-    def kernel(self) -> Kernel:
-        return self.launch.kernel
-
-
-@dataclass(frozen=True, slots=True)
 class KernelReport:
     """The answers for one kernel."""
 
@@ -71,22 +43,6 @@ class KernelReport:
     arithmetic: Arithmetic
     compile: CompileInfo | None  # None: the target cannot compile this kernel ...
     problem: str | None = None  # ... and this says why
-
-
-def _is_view_of_leaf(node: Node) -> bool:
-    # the evaluator returns such outputs as NumPy views without running a kernel
-    return all(n.op in MOVEMENT or n.op is Op.LEAF for n in toposort([node]))
-
-
-def _ranges(numbers: list[int]) -> str:
-    """[0, 1, 2, 5] -> '%0-%2, %5'."""
-    parts: list[tuple[int, int]] = []
-    for n in sorted(numbers):
-        if parts and parts[-1][1] == n - 1:
-            parts[-1] = (parts[-1][0], n)
-        else:
-            parts.append((n, n))
-    return ", ".join(f"%{a}" if a == b else f"%{a}-%{b}" for a, b in parts)
 
 
 class Explanation:
@@ -109,22 +65,17 @@ class Explanation:
 
     # -- the plan (no compiling) ---------------------------------------------------------
     @cached_property
-    def plan(self) -> list[PlannedKernel]:
-        planned: list[PlannedKernel] = []
-        for group in schedule(self.roots):
-            todo = [k for k in group.members if not _is_view_of_leaf(self.roots[k])]
-            if not todo or 0 in group.shape:
-                continue
-            members = [self.roots[k] for k in todo]
-            outs = [np.empty(r.shape, r.dtype) for r in members]
-            planned.append(PlannedKernel(
-                len(planned), tuple(group.shape), tuple(todo), tuple(toposort(members)),
-                lower_kernel(members, outs), getattr(group, "reason", None)))
-        return planned
+    def plan(self) -> list[PlannedStep]:
+        """Every step evaluation takes: fused kernels and opaque ops, in order."""
+        return build_plan(self.roots)
+
+    @property
+    def kernel_steps(self) -> list[PlannedStep]:
+        return [s for s in self.plan if s.kind == "kernel"]
 
     @property
     def kernel_objects(self) -> list[Kernel]:
-        return [p.kernel for p in self.plan]
+        return [s.kernel for s in self.kernel_steps]
 
     # -- stage texts -----------------------------------------------------------------------
     def _name(self, node: Node) -> str:
@@ -182,10 +133,10 @@ class Explanation:
 
     def _view_lines(self) -> list[str]:
         lines = []
-        for p in self.plan:
+        for p in self.kernel_steps:
             for k, view in enumerate(p.launch.inputs):
                 strides = ", ".join(map(str, view.strides))
-                lines.append(f"  kernel {p.index} in{k}: {view.array.dtype} buffer of shape "
+                lines.append(f"  kernel {p.number} in{k}: {view.array.dtype} buffer of shape "
                              f"{view.array.shape}, byte strides ({strides}) over the loop "
                              f"{p.launch.shape}, offset {view.offset}")
         return lines
@@ -193,67 +144,18 @@ class Explanation:
     @property
     def loops(self) -> str:
         """The loop IR of every kernel."""
-        return "\n\n".join(f"kernel {p.index}: {format_kernel(p.kernel)}" for p in self.plan)
+        return "\n\n".join(f"kernel {p.number}: {format_kernel(p.kernel)}"
+                           for p in self.kernel_steps)
 
     @property
     def kernel_plan(self) -> str:
         """Which nodes fused into which kernel, and why the graph was split where it was."""
-        return "\n".join(self._plan_lines())
+        return "\n".join(PlanText(self.roots, self.plan, lambda n: self.ids[id(n)]).lines())
 
     @property
     def kernels(self) -> str:
         """The kernel plan followed by the loop IR of each kernel."""
         return "\n\n".join(t for t in (self.kernel_plan, self.loops) if t)
-
-    def _plan_lines(self) -> list[str]:
-        n = len(self.plan)
-        lines = [f"{n} fused kernel{'s' if n != 1 else ''} for {len(self.roots)} "
-                 f"output{'s' if len(self.roots) != 1 else ''} (no intermediate arrays)"]
-        for p in self.plan:
-            lines += self._kernel_lines(p)
-        for k, root in enumerate(self.roots):
-            if _is_view_of_leaf(root):
-                lines.append(f"output {k} = {self._name(root)} is a view of an input: returned "
-                             "as a NumPy view, no kernel runs")
-            elif 0 in root.shape:
-                lines.append(f"output {k} = {self._name(root)} has no elements: no kernel runs")
-        lines += self._barrier_lines()
-        return lines
-
-    def _kernel_lines(self, p: PlannedKernel) -> list[str]:
-        loop = "x".join(map(str, p.launch.shape))
-        outs = ", ".join(f"output {k} = {self._name(self.roots[k])}" for k in p.outputs)
-        ops = [n for n in p.nodes if n.op not in _SOURCES and n.op not in MOVEMENT]
-        views = [n for n in p.nodes if n.op in MOVEMENT]
-        lines = [
-            f"kernel {p.index}: index space {list(p.shape)}, run as a "
-            f"{len(p.launch.shape)}-D loop over {loop}",
-            f"  computes {outs}",
-            f"  fuses {_ranges([self.ids[id(n)] for n in p.nodes])}: {len(ops)} ops, "
-            f"{len(p.launch.inputs)} input array(s) read once, {len(p.launch.scalars)} scalar "
-            f"argument(s), {len(views)} view(s) folded into strided reads",
-        ]
-        if p.reason:
-            lines.append(f"  starts a new kernel because: {p.reason}")
-        elif p.index > 0:
-            lines.append(f"  split from kernel 0 because its output shape {p.shape} differs from "
-                         f"{self.plan[0].shape}: one kernel walks one index space")
-        again = self._recomputed(p)
-        if again:
-            lines.append(f"  recomputed here (also in an earlier kernel): {_ranges(again)}")
-        return lines
-
-    def _recomputed(self, p: PlannedKernel) -> list[int]:
-        earlier = {id(n) for q in self.plan[:p.index] for n in q.nodes}
-        return [self.ids[id(n)] for n in p.nodes
-                if id(n) in earlier and n.op not in _SOURCES and n.op not in MOVEMENT]
-
-    def _barrier_lines(self) -> list[str]:
-        found = [n for n in self.order if n.op.value in BREAK_REASONS]
-        if not found:
-            return ["fusion breaks: none (every op is elementwise or a view, so it all fuses)"]
-        return ["fusion breaks:"] + [
-            f"  {self._name(n)} {n.op.value}: {BREAK_REASONS[n.op.value]}" for n in found]
 
     def _per_kernel(self, stage: Callable[[Kernel], str]) -> str:
         return "\n".join(stage(k) for k in self.kernel_objects)
@@ -285,19 +187,19 @@ class Explanation:
     @cached_property
     def reports(self) -> list[KernelReport]:
         """Per kernel: vectorisation, memory traffic, arithmetic and compile facts."""
-        return [self._report(p) for p in self.plan]
+        return [self._report(p) for p in self.kernel_steps]
 
-    def _report(self, p: PlannedKernel) -> KernelReport:
+    def _report(self, p: PlannedStep) -> KernelReport:
         traffic, ops = codefacts.traffic(p.launch), codefacts.arithmetic(p.kernel)
         try:
             info = self._stages.compile_info(p.kernel)
         except NotImplementedError as exc:  # e.g. exp on CUDA: the plan still has answers
-            return KernelReport(p.index, None, traffic, ops, None, str(exc))
+            return KernelReport(p.number, None, traffic, ops, None, str(exc))
         vec = None
         if self.target == "cpu":
             vec = codefacts.vectorisation(self._stages.llvm_opt(p.kernel),
                                           self._stages.asm(p.kernel))
-        return KernelReport(p.index, vec, traffic, ops, info)
+        return KernelReport(p.number, vec, traffic, ops, info)
 
     @property
     def vectorised(self) -> bool:
@@ -343,7 +245,7 @@ class Explanation:
     @property
     def summary(self) -> str:
         """The answers, one block per kernel."""
-        lines = [f"target {self.target}: {len(self.plan)} kernel(s)"]
+        lines = [f"target {self.target}: {len(self.kernel_steps)} kernel(s)"]
         passes, numpy_bytes = codefacts.numpy_traffic(self.roots)
         for r in self.reports:
             lines += self._report_lines(r)
@@ -401,7 +303,7 @@ class Explanation:
     def _repr_html_(self) -> str:
         parts = [f"<div class='lazyarr-explain' style='font-family:sans-serif;font-size:13px'>"
                  f"<b>lazyarr.explain</b> &middot; target <code>{self.target}</code> &middot; "
-                 f"{len(self.plan)} kernel(s) for {len(self.roots)} output(s)",
+                 f"{len(self.kernel_steps)} kernel(s) for {len(self.roots)} output(s)",
                  display.graph_html(self.roots, self.names)]
         for k, (title, text) in enumerate(self.sections()):
             opened = " open" if k < 4 else ""
@@ -412,5 +314,5 @@ class Explanation:
         return "".join(parts)
 
     def __repr__(self) -> str:
-        return (f"<Explanation of {len(self.roots)} output(s), {len(self.plan)} kernel(s), "
+        return (f"<Explanation of {len(self.roots)} output(s), {len(self.kernel_steps)} kernel(s), "
                 f"target {self.target}>")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .graph import ELEMENTWISE, OPAQUE, Node, Op
+from .graph import ELEMENTWISE, OPAQUE, Node, Op, ReduceKind
 
 
 class Layout(enum.Enum):
@@ -61,6 +61,8 @@ class Kernel:
     outputs: tuple[tuple[int, ArrayParam], ...]  # (body index, where to store it)
     row_ndim: int = 0  # trailing dimensions walked by the row loops
     out_level: int = 0  # 1: outputs are stored for every row element
+    # reduce down columns: rows outermost, a tile of outer indices innermost (vectorised)
+    column: bool = False
 
     @property
     def needs_status(self) -> bool:
@@ -378,9 +380,12 @@ def lower_kernel(roots: list[Node], outs: list[np.ndarray],
     views = low.inputs + out_views
     dims, row_ndim = _coalesce_split(outer, row, views)
 
+    column = _column_friendly(low.body, low.inputs, dims, row_ndim, out_level)
+    vec = len(dims) - row_ndim - 1 if column else len(dims) - 1  # the vectorised dim
+
     def param(v: View) -> ArrayParam:
         return ArrayParam(v.array.dtype,
-                          _layout(v.strides[-1], v.array.dtype.itemsize, dims[-1]))
+                          _layout(v.strides[vec], v.array.dtype.itemsize, dims[vec]))
 
     kernel = Kernel(
         ndim=len(dims),
@@ -390,8 +395,46 @@ def lower_kernel(roots: list[Node], outs: list[np.ndarray],
         outputs=tuple((val, param(v)) for val, v in zip(values, out_views, strict=True)),
         row_ndim=row_ndim,
         out_level=out_level if row_ndim else 0,
+        column=column,
     )
     return Launch(kernel, dims, low.inputs, out_views, low.scalars)
+
+
+_FOLDS = frozenset({ReduceKind.SUM, ReduceKind.PROD, ReduceKind.MIN, ReduceKind.MAX,
+                    ReduceKind.ANY, ReduceKind.ALL})
+
+
+def _column_friendly(body: list[Instr], inputs: list[View], dims: tuple[int, ...],
+                     row_ndim: int, out_level: int) -> bool:
+    """Reduce down columns when rows are strided in memory but outer indices are adjacent.
+
+    ``x.sum(axis=0)`` of a C-ordered matrix walks each column with a large stride; walking
+    whole rows and keeping one accumulator per column reads memory in order instead.
+    Only for kernels whose reductions fold independently (no argmin/argmax, no reduction of
+    a value that needs another reduction of the same row first).
+    """
+    if not row_ndim or out_level:
+        return False
+    reduces = [i for i in body if i.op is Op.REDUCE]
+    if any(i.arg not in _FOLDS for i in reduces) or _nested(body):
+        return False
+    p, r = len(dims) - row_ndim - 1, len(dims) - 1
+    rows = [v for v, ins in zip(inputs, _loads(body), strict=True) if ins.level]
+    return bool(rows) and all(
+        abs(v.strides[r]) > v.array.dtype.itemsize and v.strides[p] in (
+            0, v.array.dtype.itemsize) for v in rows) and dims[p] > 1
+
+
+def _loads(body: list[Instr]) -> list[Instr]:
+    return [i for i in body if i.op is Op.LEAF]
+
+
+def _nested(body: list[Instr]) -> bool:
+    """Whether some reduction depends on another one."""
+    depends: list[bool] = []
+    for ins in body:
+        depends.append(ins.op is Op.REDUCE or any(depends[a] for a in ins.args))
+    return any(ins.op is Op.REDUCE and any(depends[a] for a in ins.args) for ins in body)
 
 
 def _output_view(out: np.ndarray, n_outer: int, n_row: int, out_level: int) -> View:

@@ -1,0 +1,203 @@
+"""The kernel plan of an evaluation, for ``lazyarr.explain``: which graph nodes fuse into which
+kernel, what is materialised between kernels, and why.
+
+The steps come from the evaluator's own dry run (:func:`lazyarr.runtime.plan`), so the plan
+shown is the plan that runs. Each kernel step is lowered once more here, against placeholder
+buffers for the materialised results, to get its launch (strides, sizes) for the traffic
+figures; nothing is computed or compiled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .graph import MOVEMENT, OPAQUE, Node, Op, toposort
+from .loopir import Kernel, Launch, lower_kernel
+
+_SOURCES = (Op.LEAF, Op.SCALAR)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedStep:
+    """A fused kernel, or an opaque op that NumPy runs on materialised inputs."""
+
+    kind: str  # "kernel" or "opaque"
+    number: int  # kernels are numbered 0, 1, ...; opaque steps too, separately
+    roots: tuple[Node, ...]  # what the step computes
+    nodes: tuple[Node, ...]  # graph nodes fused into it (sources first)
+    reason: str  # why its result is materialised for later steps ("" for final outputs)
+    kernel: Kernel | None = None  # the kernel the evaluator compiles
+    launch: Launch | None = None  # placeholder launch: sizes and strides for traffic
+    reads: tuple[Node, ...] = ()  # results of earlier steps this kernel reads as inputs
+
+    @property
+    def fused_ops(self) -> list[Node]:
+        return [n for n in self.nodes if n.op not in _SOURCES and n.op not in MOVEMENT]
+
+
+def _is_materialisation(node: Node, reason: str) -> bool:
+    # the evaluator keeps results of blocked nodes (opaque ops and reductions that cannot
+    # fuse) for later kernels to read; other steps' results are final outputs or only feed
+    # an opaque op
+    return bool(reason) and (node.op in OPAQUE or node.op is Op.REDUCE)
+
+
+def fused_nodes(roots: tuple[Node, ...], materialised: dict[int, np.ndarray]
+                ) -> tuple[list[Node], list[Node]]:
+    """(nodes a kernel computing ``roots`` contains, materialised results it reads instead of
+    computing them). The walk stops at inputs and at materialised results."""
+    order: list[Node] = []
+    reads: list[Node] = []
+    seen: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(roots)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if id(node) in materialised and node not in roots:
+            reads.append(node)
+            continue
+        stack.append((node, True))
+        stack.extend((s, False) for s in reversed(node.src) if id(s) not in seen)
+    return order, reads
+
+
+def build_plan(roots: list[Node]) -> list[PlannedStep]:
+    from .runtime import plan as dry_run
+
+    materialised: dict[int, np.ndarray] = {}
+    steps: list[PlannedStep] = []
+    counts = {"kernel": 0, "opaque": 0}
+    for step in dry_run(roots):
+        step_roots = tuple(step.roots)
+        launch = None
+        if step.kind == "kernel":
+            outs = [np.empty(r.shape, r.dtype) for r in step_roots]
+            launch = lower_kernel(list(step_roots), outs, dict(materialised))
+        nodes, reads = fused_nodes(step_roots, materialised) if step.kind == "kernel" \
+            else (list(step_roots), [])
+        steps.append(PlannedStep(step.kind, counts[step.kind], step_roots, tuple(nodes),
+                                 step.reason, step.kernel, launch, tuple(reads)))
+        counts[step.kind] += 1
+        for r in step_roots:
+            if _is_materialisation(r, step.reason):
+                materialised[id(r)] = np.empty(r.shape, r.dtype)
+    return steps
+
+
+def _loop_text(step: PlannedStep) -> str:
+    kernel, shape = step.kernel, step.launch.shape
+    outer = "x".join(map(str, shape[:kernel.outer_ndim])) or "1"
+    if not kernel.row_ndim:
+        return f"a {kernel.ndim}-D loop over {outer} elements"
+    row = "x".join(map(str, shape[kernel.outer_ndim:]))
+    kinds = ", ".join(sorted({i.arg.value for i in kernel.body if i.op is Op.REDUCE}))
+    writes = "writes every row element" if kernel.out_level else "writes one value per row"
+    return (f"a loop over {outer} rows of {row} elements; per row it reduces ({kinds}) "
+            f"and {writes}")
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[0, 1, 2, 5] -> '%0-%2, %5'."""
+    parts: list[tuple[int, int]] = []
+    for n in sorted(numbers):
+        if parts and parts[-1][1] == n - 1:
+            parts[-1] = (parts[-1][0], n)
+        else:
+            parts.append((n, n))
+    return ", ".join(f"%{a}" if a == b else f"%{a}-%{b}" for a, b in parts)
+
+
+class PlanText:
+    """Renders a plan with the graph's node numbers (``%k``)."""
+
+    def __init__(self, roots: list[Node], steps: list[PlannedStep],
+                 number: Callable[[Node], int]) -> None:
+        self.roots, self.steps, self.number = roots, steps, number
+
+    def name(self, node: Node) -> str:
+        return f"%{self.number(node)}"
+
+    def lines(self) -> list[str]:
+        kernels = [s for s in self.steps if s.kind == "kernel"]
+        opaque = len(self.steps) - len(kernels)
+        head = (f"{len(kernels)} fused kernel{'s' if len(kernels) != 1 else ''} for "
+                f"{len(self.roots)} output{'s' if len(self.roots) != 1 else ''}")
+        if opaque:
+            head += f", {opaque} opaque op(s) run by NumPy"
+        lines = [head]
+        for step in self.steps:
+            lines += self.kernel_lines(step) if step.kind == "kernel" else self.opaque_lines(step)
+        lines += self.output_lines() + self.break_lines()
+        return lines
+
+    def _computes(self, step: PlannedStep) -> str:
+        outputs = {id(r): k for k, r in enumerate(self.roots)}
+        parts = []
+        for r in step.roots:
+            where = f"output {outputs[id(r)]} = " if id(r) in outputs and not step.reason else ""
+            parts.append(f"{where}{self.name(r)} {r.op.value}")
+        return ", ".join(parts)
+
+    def kernel_lines(self, step: PlannedStep) -> list[str]:
+        launch = step.launch
+        views = [n for n in step.nodes if n.op in MOVEMENT]
+        lines = [f"kernel {step.number}: computes {self._computes(step)}",
+                 f"  runs as {_loop_text(step)}",
+                 f"  fuses {_ranges([self.number(n) for n in step.nodes])}: "
+                 f"{len(step.fused_ops)} ops, {len(launch.inputs)} input array(s) read once, "
+                 f"{len(launch.scalars)} scalar argument(s), {len(views)} view(s) folded "
+                 "into strided reads, no intermediate arrays"]
+        if step.reads:
+            lines.append("  reads the materialised result(s) "
+                         + ", ".join(f"{self.name(n)} {n.op.value}" for n in step.reads)
+                         + " of an earlier step")
+        if step.reason:
+            lines.append(f"  its result is materialised because: {step.reason}")
+        again = self._recomputed(step)
+        if again:
+            lines.append(f"  recomputed here (also in an earlier kernel): {_ranges(again)}")
+        return lines
+
+    def opaque_lines(self, step: PlannedStep) -> list[str]:
+        node = step.roots[0]
+        return [f"opaque step {step.number}: {self.name(node)} {node.op.value} runs in NumPy "
+                "on materialised inputs", f"  a fusion barrier: {step.reason}"]
+
+    def _recomputed(self, step: PlannedStep) -> list[int]:
+        earlier = {id(n) for s in self.steps[:self.steps.index(step)]
+                   if s.kind == "kernel" for n in s.fused_ops}
+        return [self.number(n) for n in step.fused_ops if id(n) in earlier]
+
+    def output_lines(self) -> list[str]:
+        lines = []
+        for k, root in enumerate(self.roots):
+            if all(n.op in MOVEMENT or n.op is Op.LEAF for n in toposort([root])):
+                lines.append(f"output {k} = {self.name(root)} is a view of an input: returned "
+                             "as a NumPy view, no kernel runs")
+            elif 0 in root.shape:
+                lines.append(f"output {k} = {self.name(root)} has no elements: no kernel runs")
+        return lines
+
+    def break_lines(self) -> list[str]:
+        breaks = [s for s in self.steps if s.reason]
+        kernels = [s for s in self.steps if s.kind == "kernel"]
+        if not breaks:
+            lines = ["fusion breaks: none: everything fused into the kernel(s) above"]
+            if len(kernels) > 1:
+                lines.append("  (several kernels: one kernel walks one index space, so outputs "
+                             "of different shapes get kernels of their own)")
+            return lines
+        lines = ["fusion breaks (each materialises an array that a later step reads):"]
+        for s in breaks:
+            what = "kernel" if s.kind == "kernel" else "opaque step"
+            roots = ", ".join(f"{self.name(r)} {r.op.value}" for r in s.roots)
+            lines.append(f"  {what} {s.number} ({roots}): {s.reason}")
+        return lines
