@@ -24,7 +24,16 @@ from lazyarr.loopir import Kernel, Layout
 
 from .common import counted_loop
 from .scalar import (
-    I1, I8, I64, Ctx, emit_instr, from_memory, memory_type, to_memory, truthy, value_type,
+    I1,
+    I8,
+    I64,
+    Ctx,
+    emit_instr,
+    from_memory,
+    memory_type,
+    to_memory,
+    truthy,
+    value_type,
 )
 
 BLOCK = 2048
@@ -282,7 +291,7 @@ class ArgAccumulator(Accumulator):
         super().__init__(*args)
         vty = value_type(self.src)
         self.vty = vty
-        self.best = self.em.alloca(vty, ir.Constant(vty, 0 if vty != I1 else 0))
+        self.best = self.em.alloca(vty, ir.Constant(vty, 0))
         self.index = self.em.alloca(I64, I64(-1))
         self.count = self.em.alloca(I64, I64(0))
 

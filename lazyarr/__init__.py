@@ -12,14 +12,30 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 
 from . import stats
 from .array import LazyArray
 from .functions import (
-    METHOD_FUNCTIONS, UFUNC_FUNCTIONS, array, asarray, astype, broadcast_to, clip, concatenate,
-    dot, expand_dims, flip, logsumexp, matmul, matrix_transpose, moveaxis, permute_dims, stack,
-    supported_dtypes, transpose, where,
+    METHOD_FUNCTIONS,
+    UFUNC_FUNCTIONS,
+    array,
+    asarray,
+    astype,
+    broadcast_to,
+    clip,
+    concatenate,
+    dot,
+    expand_dims,
+    flip,
+    logsumexp,
+    matmul,
+    matrix_transpose,
+    moveaxis,
+    permute_dims,
+    stack,
+    supported_dtypes,
+    transpose,
+    where,
 )
 from .graph import Node
 
@@ -33,7 +49,7 @@ def _node(x: Any) -> Node:
     return asarray(x)._node
 
 
-def eval(*exprs: Any, out: Any = None, backend: str | None = None) -> Any:  # noqa: A001
+def eval(*exprs: Any, out: Any = None, backend: str | None = None) -> Any:
     """Evaluate one or more expressions together: one kernel per output shape.
 
     Returns a NumPy array, or a tuple of them for several expressions. ``out`` (an array, or a

@@ -140,7 +140,7 @@ class LazyArray:
     def dot(self, other: Any) -> LazyArray:
         return LazyArray(opaque.dot(self._node, build.operand_node(other, "dot")))
 
-    def clip(self, min: Any = None, max: Any = None) -> LazyArray:  # noqa: A002 (NumPy's names)
+    def clip(self, min: Any = None, max: Any = None) -> LazyArray:
         from .functions import clip
 
         return clip(self, min, max)

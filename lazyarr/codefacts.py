@@ -20,6 +20,10 @@ _TYPE_BITS = {"double": 64, "float": 32, "half": 16}
 # a symbol loaded into a register (MCJIT's large code model) or called directly
 _ASM_SYMBOL = re.compile(r"(?:movabsq\s+\$|call[lq]?\s+)([A-Za-z_][\w.]*)")
 _SIMD_REGISTERS = (("zmm", 512), ("ymm", 256))
+# C math functions (and their float versions) a kernel may call, one call per element
+_LIBM = re.compile(r"(exp|expm1|exp2|log|log1p|log2|log10|cbrt|sin|cos|tan|asin|acos|atan|"
+                   r"atan2|sinh|cosh|tanh|asinh|acosh|atanh|hypot|pow|fmod|floor|ceil|trunc|"
+                   r"rint|copysign|sqrt|fabs)f?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +33,9 @@ class Vectorisation:
     loop_vectorised: bool  # LLVM's loop vectoriser marked a loop as vectorised
     lanes: dict[str, int]  # element type -> widest vector of it, e.g. {"double": 4}
     register_bits: int  # widest SIMD register in the assembly (0 if unknown)
-    scalar_calls: tuple[str, ...]  # functions the machine code calls (one call per element)
+    scalar_calls: tuple[str, ...]  # C math functions called (one call per element)
     vector_calls: tuple[str, ...]  # vector math functions (one call per vector)
+    other_calls: tuple[str, ...] = ()  # anything else the machine code calls (memset, ...)
 
     @property
     def width(self) -> int:
@@ -53,6 +58,8 @@ class Vectorisation:
                      "(scalar math library: the vector is split into lanes around each call)")
         if self.vector_calls:
             text += f"; vector math calls: {', '.join(self.vector_calls)}"
+        if self.other_calls:
+            text += f"; also calls {', '.join(self.other_calls)}"
         return text
 
 
@@ -75,9 +82,10 @@ def vectorisation(llvm_opt: str, asm: str = "") -> Vectorisation:
         register_bits = 128
     called = sorted({s for s in _ASM_SYMBOL.findall(asm) if not s.startswith(".")})
     vector_calls = tuple(s for s in called if s.startswith("_ZGV"))
-    scalar_calls = tuple(s for s in called if not s.startswith("_ZGV"))
+    scalar_calls = tuple(s for s in called if _LIBM.fullmatch(s))
+    other = tuple(s for s in called if s not in vector_calls and s not in scalar_calls)
     return Vectorisation("llvm.loop.isvectorized" in llvm_opt, lanes, register_bits,
-                         scalar_calls, vector_calls)
+                         scalar_calls, vector_calls, other)
 
 
 @dataclass(frozen=True, slots=True)
