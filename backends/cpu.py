@@ -111,13 +111,24 @@ def clear_cache() -> None:
     _cache.clear()
 
 
+def call(fn, address: int, extent: int) -> None:
+    """Run compiled kernel ``fn`` on the argument block at ``address`` over ``[0, extent)``
+    of its outer loop. Every evaluation ends here (the fast path of repeated evaluations
+    too), so this is where the work is split across threads."""
+    fn(address, 0, extent)
+
+
+def check_status(status) -> None:
+    if status[0]:
+        raise ValueError("Integers to negative integer powers are not allowed.")
+
+
 def run(launch: Launch) -> None:
     """Run one lowered kernel over its whole index space."""
     fn = compiled(launch.kernel).function
     args, status = pack_args(launch)
-    fn(args.ctypes.data, 0, launch.shape[0])
-    if status[0]:
-        raise ValueError("Integers to negative integer powers are not allowed.")
+    call(fn, args.ctypes.data, launch.shape[0])
+    check_status(status)
 
 
 def evaluate(roots, outs):

@@ -81,8 +81,10 @@ def cache_info() -> stats.CacheInfo:
 
 def clear_cache() -> None:
     """Forget compiled kernels and reset the counters."""
+    from . import fastpath
     from .backends import cpu
 
+    fastpath.clear()
     cpu.clear_cache()
     stats.reset()
 

@@ -168,7 +168,7 @@ class LazyArray:
 
     # -- evaluation --------------------------------------------------------------------
     def eval(self, *, out: np.ndarray | None = None, backend: str | None = None) -> np.ndarray:
-        from .evaluate import evaluate
+        from .evaluate import evaluate  # noqa: PLC0415 (evaluate imports this module)
 
         return evaluate([self._node], out=None if out is None else [out], backend=backend)[0]
 

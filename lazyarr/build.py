@@ -76,6 +76,9 @@ def operand_node(x: Any, where: str) -> Node:
 
 
 def broadcast_shapes(shapes: list[tuple[int, ...]], where: str) -> tuple[int, ...]:
+    first = shapes[0]
+    if all(s == first for s in shapes):  # the common case, without NumPy's call
+        return first
     try:
         return np.broadcast_shapes(*shapes)
     except ValueError:
@@ -149,9 +152,29 @@ def _weak_scalar(value: int | float, dtype: np.dtype) -> Node:
 _INT64_MIN, _INT64_MAX = dtypes.int_bounds(np.dtype(np.int64))
 
 
+def _fast_apply(op: Op, xs: tuple) -> Node | None:
+    """``apply`` for lazy operands of one shape (most of what operators build), in a
+    straight line: the general path's generality costs microseconds per operator."""
+    nodes = [getattr(x, "_node", None) for x in xs]
+    if None in nodes:
+        return None
+    shape = nodes[0].shape
+    for n in nodes:
+        if n.shape != shape:
+            return None
+    loop = ops.cached_loop(op, tuple(n.dtype for n in nodes))
+    if loop is None:
+        return None
+    srcs = tuple(n if n.dtype == dt else cast(n, dt) for n, dt in zip(nodes, loop))
+    return canonicalise(make(op, loop[-1], shape, srcs))
+
+
 def apply(op: Op, *xs: Any) -> Node:
     """Build the node for elementwise ``op`` applied to ``xs`` with NumPy's rules."""
-    name = op.value
+    fast = _fast_apply(op, xs)
+    if fast is not None:
+        return fast
+    name = op._value_
     operands = [operand(x, name) for x in xs]
     if all(isinstance(o, Weak) for o in operands):
         operands = [_strong(o) for o in operands]

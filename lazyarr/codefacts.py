@@ -43,6 +43,9 @@ class Vectorisation:
         return max(self.lanes.values(), default=1)
 
     def describe(self) -> str:
+        return self._vectors() + self._calls()
+
+    def _vectors(self) -> str:
         if not self.lanes:
             return "no: scalar code (one element per instruction)"
         kinds = ", ".join(f"<{n} x {t}>" for t, n in sorted(self.lanes.items()))
@@ -53,9 +56,16 @@ class Vectorisation:
         text += ")"
         if not self.loop_vectorised:
             text += "; straight-line SIMD only, the loop itself was not vectorised"
-        if self.scalar_calls:
-            text += (f"; but {', '.join(self.scalar_calls)} is called once per element "
-                     "(scalar math library: the vector is split into lanes around each call)")
+        return text
+
+    def _calls(self) -> str:
+        text = ""
+        names = ", ".join(self.scalar_calls)
+        if self.scalar_calls and self.lanes:
+            text += (f"; but {names} is called once per element (scalar math library: the "
+                     "vector is split into lanes around each call)")
+        elif self.scalar_calls:
+            text += f"; {names} is called once per element (scalar math library)"
         if self.vector_calls:
             text += f"; vector math calls: {', '.join(self.vector_calls)}"
         if self.other_calls:

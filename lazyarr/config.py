@@ -1,7 +1,8 @@
 """The one place that reads environment variables.
 
 Every tunable of lazyarr is read here once, at import, into a plain settings object; the rest
-of the code asks this module and never touches ``os.environ`` itself.
+of the code asks this module and never touches ``os.environ`` itself. Functions such as
+``lazyarr.set_num_threads`` change these settings at run time (tests monkeypatch them).
 """
 
 from __future__ import annotations
@@ -10,13 +11,17 @@ import os
 from dataclasses import dataclass
 
 BACKENDS = ("cpu", "interp")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 @dataclass(slots=True)
 class Settings:
     backend: str = "cpu"
     debug: int = 0
-    num_threads: int = 0  # 0: decided by the backend
+    num_threads: int = 0  # 0: the CPUs this process may use (see backends/threads.py)
+    disk_cache: bool = True  # keep compiled object code on disk between processes
+    cache_dir: str = ""  # where; "" until read (never empty after _read)
 
 
 def _int_env(name: str, default: int) -> int:
@@ -29,14 +34,39 @@ def _int_env(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _bool_env(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValueError(f"{name} must be one of {_TRUE + _FALSE}, got {raw!r}")
+
+
+def default_cache_dir() -> str:
+    """``$XDG_CACHE_HOME/lazyarr``, else ``~/.cache/lazyarr`` (the XDG default)."""
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if not base or not os.path.isabs(base):  # the XDG spec says to ignore relative paths
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "lazyarr")
+
+
 def _read() -> Settings:
     backend = os.environ.get("LAZYARR_BACKEND", "cpu").strip() or "cpu"
     if backend not in BACKENDS:
         raise ValueError(f"LAZYARR_BACKEND must be one of {BACKENDS}, got {backend!r}")
+    threads = _int_env("LAZYARR_NUM_THREADS", 0)
+    if threads < 0:
+        raise ValueError(f"LAZYARR_NUM_THREADS must be >= 0 (0: automatic), got {threads}")
+    cache_dir = os.environ.get("LAZYARR_CACHE_DIR", "").strip()
     return Settings(
         backend=backend,
         debug=_int_env("LAZYARR_DEBUG", 0),
-        num_threads=_int_env("LAZYARR_NUM_THREADS", 0),
+        num_threads=threads,
+        disk_cache=_bool_env("LAZYARR_DISK_CACHE", True),
+        cache_dir=os.path.expanduser(cache_dir) if cache_dir else default_cache_dir(),
     )
 
 

@@ -184,7 +184,8 @@ def graph_html(roots: Sequence[Node], names: Names | None = None) -> str:
     svg = graph_svg(roots, names)
     if svg is not None:
         return f'<div class="lazyarr-graph">{svg}</div>'
-    return ('<pre class="lazyarr-graph" style="line-height:1.25;margin:4px 0">'
+    return ('<pre class="lazyarr-graph" style="font-family:ui-monospace,Menlo,Consolas,'
+            'monospace;line-height:1.25;margin:4px 0">'
             f"{html.escape(text_tree(roots, names))}</pre>")
 
 

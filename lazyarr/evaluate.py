@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from . import build, dtypes
+from . import build, dtypes, fastpath
 from .config import settings
 from .graph import Node
 
@@ -40,9 +40,14 @@ def _broadcastable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
 
 def evaluate(nodes: list[Node], out: list[Any] | None = None,
              backend: str | None = None) -> list[np.ndarray]:
+    name = backend or settings.backend
+    if name == "cpu" and out is None:
+        results = fastpath.evaluate(tuple(nodes))
+        if results is not None:
+            return results
     from lazyarr import backends
 
-    impl = backends.get(backend or settings.backend)
+    impl = backends.get(name)
     outs = [None] * len(nodes) if out is None else list(out)
     if len(outs) != len(nodes):
         raise ValueError(f"eval: {len(nodes)} expressions but {len(outs)} outputs")

@@ -22,6 +22,8 @@ from .loopir import Kernel, format_kernel
 from .stages import CompileInfo, stages_for
 
 _SOURCES = (Op.LEAF, Op.SCALAR)
+_PRE_STYLE = ("font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;"
+              "line-height:1.3;overflow-x:auto;white-space:pre;margin:2px 0 8px 0")
 
 # key -> (title, attribute): every stage an Explanation can show, in pipeline order
 STAGES = {
@@ -55,6 +57,8 @@ class Explanation:
 
     def __init__(self, roots: list[Node], target: str = "cpu",
                  names: dict[int, str] | None = None) -> None:
+        if not roots:
+            raise TypeError("explain() needs at least one expression")
         self.roots = list(roots)
         self.target = target
         self._stages = stages_for(target)
@@ -110,7 +114,7 @@ class Explanation:
             "  - only bit-exact rewrites (NaN, inf and -0.0 preserved):",
         ]
         for op, rule in canon.RULES.items():
-            doc = (rule.__doc__ or rule.__name__).strip().splitlines()[0]
+            doc = (rule.__doc__ or rule.__name__).strip().splitlines()[0].replace("``", "")
             lines.append(f"      {op.value}: {doc}")
         shared = self._shared_nodes()
         if shared:
@@ -308,7 +312,7 @@ class Explanation:
         for k, (title, text) in enumerate(self.sections()):
             opened = " open" if k < 4 else ""
             parts.append(f"<details{opened}><summary><b>{html.escape(title)}</b></summary>"
-                         f"<pre style='font-size:12px;line-height:1.3'>{html.escape(text)}"
+                         f"<pre style='{_PRE_STYLE}'>{html.escape(text)}"
                          "</pre></details>")
         parts.append("</div>")
         return "".join(parts)

@@ -114,6 +114,11 @@ class ReduceKind(enum.Enum):
     ALL = "all"
 
 
+# Enum's own __hash__ hashes the member's name in Python; members are singletons, so the
+# identity hash is equivalent and these are dictionary keys on every hot path.
+Op.__hash__ = object.__hash__  # type: ignore[method-assign]
+ReduceKind.__hash__ = object.__hash__  # type: ignore[method-assign]
+
 SOURCES = frozenset({Op.LEAF, Op.SCALAR})
 MOVEMENT = frozenset({Op.BROADCAST, Op.PERMUTE, Op.VIEW})
 OPAQUE = frozenset({Op.MATMUL, Op.RESHAPE, Op.CONCATENATE, Op.STACK})

@@ -31,6 +31,9 @@ class Layout(enum.Enum):
     STRIDED = "strided"  # any other stride, in bytes
 
 
+Layout.__hash__ = object.__hash__  # type: ignore[method-assign]  # see graph.Op
+
+
 @dataclass(frozen=True, slots=True)
 class ArrayParam:
     dtype: np.dtype
@@ -104,6 +107,7 @@ class Launch:
     inputs: list[View]
     outputs: list[View]
     scalars: list[np.generic] = field(default_factory=list)
+    block_address: int = 0  # of the packed argument block, once packed for reuse
 
 
 class NeedsMaterialising(Exception):  # noqa: N818 (a signal to the scheduler, not an error)

@@ -102,6 +102,12 @@ def resolve_loop(op: Op, operands: tuple[np.dtype | WeakType, ...]) -> tuple[np.
     return found
 
 
+def cached_loop(op: Op, operands: tuple[np.dtype, ...]) -> tuple[np.dtype, ...] | None:
+    """The loop of an earlier ``resolve_loop`` call, if it succeeded; else None."""
+    found = _LOOPS.get((op, operands))
+    return None if found is None or isinstance(found, Exception) else found
+
+
 def _resolve_uncached(op: Op, operands: tuple) -> tuple[np.dtype, ...] | Exception:
     spec = SPECS[op]
     try:

@@ -69,7 +69,7 @@ def _check_outputs_disjoint(launch: Launch) -> None:
                 raise ValueError("lazyarr.eval: output arrays overlap in memory")
 
 
-def _is_view_of_leaf(node: Node) -> bool:
+def is_view_of_leaf(node: Node) -> bool:
     return all(n.op in MOVEMENT or n.op is Op.LEAF for n in toposort([node]))
 
 
@@ -119,7 +119,7 @@ def _evaluate(roots: list[Node], outs: list[np.ndarray | None], ev: _Evaluation,
     for group in schedule(roots):
         todo = []
         for k in group.members:
-            if results[k] is None and _is_view_of_leaf(roots[k]):
+            if results[k] is None and is_view_of_leaf(roots[k]):
                 from lazyarr.backends.interp import run as interpret
 
                 results[k] = interpret([roots[k]])[0]  # zero-copy, like np.asarray

@@ -19,6 +19,11 @@ def hit() -> None:
     _counts["hits"] += 1
 
 
+def undo_hit() -> None:
+    """Take back a hit counted by a lookup that is not itself an evaluation."""
+    _counts["hits"] -= 1
+
+
 def miss() -> None:
     _counts["misses"] += 1
 
