@@ -1,63 +1,116 @@
 """CPU backend: JIT-compiles loop-IR kernels with llvmlite and runs them through ctypes.
 
-LLVM is imported on the first compile, not with lazyarr. Compiled kernels are cached in
-memory by their :class:`~lazyarr.loopir.Kernel` (structure, dtypes, layout classes): sizes,
-strides, pointers and scalar values are run-time arguments, so they never cause a compile.
+LLVM is imported on the first compile or disk-cache load, not with lazyarr. Compiled kernels
+are cached in memory by their :class:`~lazyarr.loopir.Kernel` (structure, dtypes, layout
+classes): sizes, strides, pointers and scalar values are run-time arguments, so they never
+cause a compile. Below that sits the on-disk cache of object code (``diskcache.py``): a kernel
+compiled by an earlier process is loaded from it without running LLVM's optimiser or code
+generator.
+
+Every kernel goes through the same path: optimise the IR, ``emit_object``, hand the object
+file to MCJIT (``add_object_file``). A disk hit takes only the last step, so compiled and
+loaded kernels are the same machine code. (MCJIT's ``set_object_cache`` hooks were the other
+choice; they need an LLVM module for every lookup, so a hit would still build and parse IR.)
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import itertools
+import math
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from lazyarr import stats
+from lazyarr.config import settings
 from lazyarr.loopir import Kernel, Launch
 from lazyarr.runtime import pack_args
+
+from . import diskcache, threads
 
 _KERNEL_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)
 
 # C math functions the generated code may call, directly or through LLVM intrinsics.
 _LIBM_NAMES = (
-    "exp expm1 exp2 log log1p log2 log10 cbrt sin cos tan asin acos atan atan2 sinh cosh "
-    "tanh asinh acosh atanh hypot pow fmod floor ceil trunc rint copysign sqrt fabs"
-).split()
+    "exp", "expm1", "exp2", "log", "log1p", "log2", "log10", "cbrt", "sin", "cos", "tan",
+    "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
+    "hypot", "pow", "fmod", "floor", "ceil", "trunc", "rint", "copysign", "sqrt", "fabs",
+)
 
 
 @dataclass(slots=True)
 class Compiled:
-    function: object  # ctypes function
-    llvm: str
-    llvm_opt: str
-    seconds: float
-    module: object  # keeps the JIT'd code alive
+    """One kernel loaded into the JIT. ``function`` is a ctypes function that also carries
+    ``lazyarr_ndim`` (the kernel's loop depth, which :func:`call` needs)."""
+
+    function: Any  # ctypes function
+    kernel: Kernel
+    name: str  # symbol of the exported function
+    seconds: float  # compile (or disk load) time
+    source: str  # "compile" or "disk"
+    _llvm: str | None = None
+    _llvm_opt: str | None = None
+
+    @property
+    def llvm(self) -> str:
+        """The generated LLVM IR (rebuilt on demand for kernels loaded from disk)."""
+        if self._llvm is None:
+            self._llvm = jit().ir(self.kernel, self.name)
+        return self._llvm
+
+    @property
+    def llvm_opt(self) -> str:
+        """The IR after O3 (for disk hits: the same deterministic pipeline, rerun)."""
+        if self._llvm_opt is None:
+            self._llvm_opt = str(jit().optimise(self.llvm))
+        return self._llvm_opt
+
+
+def _libm() -> ctypes.CDLL:
+    try:  # the usual name first: ctypes.util (find_library) costs ~10 ms to import
+        return ctypes.CDLL("libm.so.6")
+    except OSError:
+        from ctypes.util import find_library
+
+        return ctypes.CDLL(find_library("m"))
 
 
 class _Jit:
     """The LLVM target machine and one MCJIT engine for every kernel of this process."""
 
     def __init__(self) -> None:
+        import llvmlite
         import llvmlite.binding as llvm
 
         self.llvm = llvm
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
-        target = llvm.Target.from_triple(llvm.get_process_triple())
-        self.tm = target.create_target_machine(
-            cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
-            opt=3, jit=True)
         self.triple = llvm.get_process_triple()
+        cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+        target = llvm.Target.from_triple(self.triple)
+        self.tm = target.create_target_machine(cpu=cpu, features=features, opt=3, jit=True)
         self.layout = str(self.tm.target_data)
+        # what, besides the kernel, decides the machine code: part of every disk-cache key
+        llvm_version = ".".join(map(str, llvm.llvm_version_info))
+        self.host = (f"llvm {llvm_version}; llvmlite {llvmlite.__version__}; "
+                     f"triple {self.triple}; cpu {cpu}; features {features}")
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.tm)
-        libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+        libm = _libm()
         for name in _LIBM_NAMES:
             for full in (name, name + "f"):
                 fn = getattr(libm, full, None)
                 if fn is not None:
                     llvm.add_symbol(full, ctypes.cast(fn, ctypes.c_void_p).value)
 
-    def optimise(self, text: str):
+    def ir(self, kernel: Kernel, name: str) -> str:
+        from lazyarr.codegen.cpu import build_module
+
+        return str(build_module(kernel, name, self.triple, self.layout))
+
+    def optimise(self, text: str) -> Any:
         llvm = self.llvm
         mod = llvm.parse_assembly(text)
         mod.verify()
@@ -66,16 +119,25 @@ class _Jit:
         pb.getModulePassManager().run(mod, pb)
         return mod
 
-    def compile(self, kernel: Kernel, name: str) -> Compiled:
-        from lazyarr.codegen.cpu import build_module
-
-        t0 = time.perf_counter()
-        text = str(build_module(kernel, name, self.triple, self.layout))
+    def compile(self, kernel: Kernel, name: str) -> tuple[bytes, str, str]:
+        """Object code, IR and optimised IR of ``kernel``, exporting ``name``."""
+        text = self.ir(kernel, name)
         mod = self.optimise(text)
-        self.engine.add_module(mod)
+        return self.tm.emit_object(mod), text, str(mod)
+
+    def load(self, obj: bytes, name: str, ndim: int) -> Any:
+        """Link object code into the engine; the ctypes function named ``name``."""
+        ref = self.llvm.ObjectFileRef.from_data(obj)
+        if not ref._ptr:  # LLVM could not parse it; adding a null object would crash
+            raise RuntimeError("not an object file")
+        self.engine.add_object_file(ref)
         self.engine.finalize_object()
-        fn = _KERNEL_TYPE(self.engine.get_function_address(name))
-        return Compiled(fn, text, str(mod), time.perf_counter() - t0, mod)
+        address = self.engine.get_function_address(name)
+        if not address:
+            raise RuntimeError(f"object code does not define {name}")
+        fn = _KERNEL_TYPE(address)
+        fn.lazyarr_ndim = ndim
+        return fn
 
     def assembly(self, text: str) -> str:
         return self.tm.emit_assembly(self.optimise(text))
@@ -83,13 +145,74 @@ class _Jit:
 
 _jit: _Jit | None = None
 _cache: dict[Kernel, Compiled] = {}
+_lock = threading.RLock()  # one compile or load at a time: MCJIT is not thread-safe
+_uncacheable = itertools.count()
 
 
 def jit() -> _Jit:
     global _jit
-    if _jit is None:
-        _jit = _Jit()
+    with _lock:
+        if _jit is None:
+            _jit = _Jit()
     return _jit
+
+
+def _names(kernel: Kernel) -> tuple[str, str | None]:
+    """The symbol to export and the kernel's content digest (None: not cacheable on disk).
+
+    Symbols are named by content, so one name is always one kernel: an object file from
+    another process never clashes with code already in the engine.
+    """
+    try:
+        digest = diskcache.kernel_digest(kernel)
+    except diskcache.NotCacheable:
+        return f"lazyarr_kernel_n{next(_uncacheable)}", None
+    return f"lazyarr_kernel_{digest[:16]}", digest
+
+
+def _from_disk(kernel: Kernel, name: str, key: bytes) -> Compiled | None:
+    t0 = time.perf_counter()
+    obj = diskcache.load(key)
+    if obj is None:
+        return None
+    try:
+        fn = jit().load(obj, name, kernel.ndim)
+    except RuntimeError:
+        return None  # verified but unusable: compile it and replace the entry
+    return Compiled(fn, kernel, name, time.perf_counter() - t0, "disk")
+
+
+def _compile(kernel: Kernel, name: str, key: bytes | None) -> Compiled:
+    t0 = time.perf_counter()
+    j = jit()
+    obj, text, text_opt = j.compile(kernel, name)
+    fn = j.load(obj, name, kernel.ndim)
+    seconds = time.perf_counter() - t0
+    if key is not None:
+        diskcache.store(key, obj)
+    return Compiled(fn, kernel, name, seconds, "compile", text, text_opt)
+
+
+def _lookup(kernel: Kernel) -> Compiled:
+    """The kernel from the disk cache, or compiled (and stored there); counts the lookup."""
+    with _lock:
+        found = _cache.get(kernel)  # another thread may have just made it
+        if found is not None:
+            stats.hit()
+            return found
+        name, digest = _names(kernel)
+        key = None
+        if digest is not None and diskcache.enabled():
+            key = diskcache.entry_key(digest, jit().host)
+            found = _from_disk(kernel, name, key)
+        if found is not None:
+            stats.hit()  # a hit that needs no compile
+        else:
+            stats.miss()
+            found = _compile(kernel, name, key)
+            stats.compiled(found.seconds)
+        _cache[kernel] = found
+        return found
 
 
 def compiled(kernel: Kernel) -> Compiled:
@@ -97,25 +220,34 @@ def compiled(kernel: Kernel) -> Compiled:
     if found is not None:
         stats.hit()
         return found
-    stats.miss()
-    found = jit().compile(kernel, f"lazyarr_kernel_{len(_cache)}")
-    stats.compiled(found.seconds)
-    _cache[kernel] = found
-    from lazyarr.debug import on_compile  # LAZYARR_DEBUG output; silent at level 0
+    found = _lookup(kernel)
+    if settings.debug > 0:  # importing the reporter costs milliseconds: only when it speaks
+        from lazyarr.debug import on_compile  # LAZYARR_DEBUG output (compiles and disk loads)
 
-    on_compile(kernel, found)
+        on_compile(kernel, found)
     return found
 
 
 def clear_cache() -> None:
+    """Forget kernels in memory (the disk cache stays: see ``diskcache.clear``)."""
     _cache.clear()
 
 
-def call(fn, address: int, extent: int) -> None:
+def _block_work(address: int, ndim: int) -> int:
+    """Elements in the index space: the product of the shape words heading the block."""
+    return math.prod((ctypes.c_int64 * ndim).from_address(address))
+
+
+def call(fn: Callable[[int, int, int], None], address: int, extent: int,
+         work: int | None = None) -> None:
     """Run compiled kernel ``fn`` on the argument block at ``address`` over ``[0, extent)``
     of its outer loop. Every evaluation ends here (the fast path of repeated evaluations
-    too), so this is where the work is split across threads."""
-    fn(address, 0, extent)
+    too), so this is where the work is split across threads. ``work``: elements in the
+    whole index space (read from the block when not given)."""
+    if work is None:
+        ndim = fn.lazyarr_ndim
+        work = extent if ndim == 1 else _block_work(address, ndim)
+    threads.run(fn, address, extent, work)
 
 
 def check_status(status) -> None:
@@ -127,7 +259,7 @@ def run(launch: Launch) -> None:
     """Run one lowered kernel over its whole index space."""
     fn = compiled(launch.kernel).function
     args, status = pack_args(launch)
-    call(fn, args.ctypes.data, launch.shape[0])
+    call(fn, args.ctypes.data, launch.shape[0], math.prod(launch.shape))
     check_status(status)
 
 
@@ -135,4 +267,3 @@ def evaluate(roots, outs):
     from lazyarr.runtime import evaluate_compiled
 
     return evaluate_compiled(roots, outs, run)
-

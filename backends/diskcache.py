@@ -20,6 +20,7 @@ or ``~/.cache/lazyarr``); ``LAZYARR_DISK_CACHE=0`` or :func:`set_disk_cache` tur
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import os
@@ -196,10 +197,8 @@ def store(key: bytes, payload: bytes) -> bool:
     except OSError:
         _counts["errors"] += 1
         if tmp is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            except OSError:
-                pass
         return False
     _counts["stores"] += 1
     return True
@@ -214,9 +213,7 @@ def clear() -> int:
         return 0
     for name in names:
         if name.endswith(SUFFIX):
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(os.path.join(settings.cache_dir, name))
                 removed += 1
-            except OSError:
-                pass
     return removed

@@ -16,6 +16,7 @@ of microseconds, more than such a kernel takes (measured; see ``MIN_WORK``).
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Callable
@@ -34,18 +35,19 @@ MIN_WORK = 1 << 17
 ALIGN = 256  # outer-index alignment of chunk boundaries in 1-D kernels (a multiple of VF*UF)
 
 
-def _cgroup_cpus() -> float | None:
-    """The CPU quota of this process's cgroup (v2 ``cpu.max``, or v1), in CPUs; None if none."""
+def cgroup_cpus(root: str = "/sys/fs/cgroup") -> float | None:
+    """The CPU quota of this process's cgroup (v2 ``cpu.max``, else v1 CFS files), in CPUs;
+    None when there is none. In a container ``root`` is the container's own cgroup."""
     try:
-        with open("/sys/fs/cgroup/cpu.max") as f:
+        with open(os.path.join(root, "cpu.max")) as f:
             quota, period = f.read().split()[:2]
         return None if quota == "max" else int(quota) / int(period)
     except (OSError, ValueError):
         pass
     try:
-        with open("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") as f:
+        with open(os.path.join(root, "cpu", "cpu.cfs_quota_us")) as f:
             quota_us = int(f.read())
-        with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as f:
+        with open(os.path.join(root, "cpu", "cpu.cfs_period_us")) as f:
             period_us = int(f.read())
     except (OSError, ValueError):
         return None
@@ -59,7 +61,7 @@ def available_cpus() -> int:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
         cpus = os.cpu_count() or 1
-    quota = _cgroup_cpus()
+    quota = cgroup_cpus()
     if quota is not None:
         cpus = min(cpus, max(1, math.ceil(quota)))
     return max(1, cpus)
@@ -89,7 +91,7 @@ def chunks(extent: int, parts: int, align: int) -> list[tuple[int, int]]:
         edge = (extent * k // parts) // align * align
         bounds.append(max(edge, bounds[-1]))
     bounds.append(extent)
-    return [(lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False) if hi > lo]
+    return [(lo, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
 
 
 def plan(extent: int, work: int, threads: int) -> list[tuple[int, int]]:

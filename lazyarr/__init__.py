@@ -15,6 +15,8 @@ from typing import Any
 
 from . import stats
 from .array import LazyArray
+from .backends.diskcache import set_disk_cache
+from .backends.threads import get_num_threads, set_num_threads
 from .functions import (
     METHOD_FUNCTIONS,
     UFUNC_FUNCTIONS,
@@ -93,5 +95,6 @@ __all__ = [
     "LazyArray", "array", "asarray", "astype", "broadcast_to", "cache_info", "clear_cache",
     "clip", "concatenate", "dot", "eval", "expand_dims", "explain", "flip", "logsumexp",
     "matmul", "matrix_transpose", "moveaxis", "permute_dims", "stack", "supported_dtypes",
-    "transpose", "where", *sorted(UFUNC_FUNCTIONS), *sorted(METHOD_FUNCTIONS),
+    "transpose", "where", "get_num_threads", "set_num_threads", "set_disk_cache",
+    *sorted(UFUNC_FUNCTIONS), *sorted(METHOD_FUNCTIONS),
 ]

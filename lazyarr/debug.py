@@ -1,7 +1,8 @@
 """``LAZYARR_DEBUG=1..4``: what the compiler does, printed to stderr as kernels compile.
 
-1: one line per compile and the kernel's expression; 2: + the loop IR and its answers
-(vector width, bytes and ops per element); 3: + LLVM IR before and after O3; 4: + assembly.
+1: one line per compile (or load from the disk cache) and the kernel's expression;
+2: + the loop IR and its answers (vector width, bytes and ops per element);
+3: + LLVM IR before and after O3; 4: + assembly.
 The level is read only from :data:`lazyarr.config.settings` (the one place that reads the
 environment), at each compile, so tests and notebooks can change it at run time.
 """
@@ -59,8 +60,10 @@ def _answers(kernel: Kernel, compiled: Any) -> str:
 
 def report(kernel: Kernel, compiled: Any, level: int, stream: TextIO) -> None:
     """Write what ``level`` asks for about one freshly compiled kernel to ``stream``."""
-    name = codefacts.kernel_name(compiled.llvm)
-    head = (f"[lazyarr] compiled {name} in {compiled.seconds * 1e3:.1f} ms: "
+    name = getattr(compiled, "name", None) or codefacts.kernel_name(compiled.llvm)
+    how = "loaded from the disk cache" if getattr(compiled, "source", "") == "disk" \
+        else "compiled"
+    head = (f"[lazyarr] {how} {name} in {compiled.seconds * 1e3:.1f} ms: "
             f"{kernel.ndim}-D loop, {len(kernel.inputs)} input(s), "
             f"{len(kernel.outputs)} output(s)")
     parts = [head, _indent(kernel_expression(kernel))]
@@ -79,6 +82,7 @@ def report(kernel: Kernel, compiled: Any, level: int, stream: TextIO) -> None:
 
 
 def on_compile(kernel: Kernel, compiled: Any) -> None:
-    """Called by the CPU backend after each fresh compile; silent unless LAZYARR_DEBUG > 0."""
+    """Called by the CPU backend for each kernel it compiles or loads from its disk cache
+    (not for in-memory cache hits); silent unless LAZYARR_DEBUG > 0."""
     if settings.debug > 0:
         report(kernel, compiled, settings.debug, sys.stderr)

@@ -10,6 +10,7 @@ nothing compiles until a code stage or an answer needs it.
 from __future__ import annotations
 
 import html
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,6 +23,7 @@ from .loopir import Kernel, format_kernel
 from .stages import CompileInfo, stages_for
 
 _SOURCES = (Op.LEAF, Op.SCALAR)
+_WIDTH = 96  # columns of the answers text
 _PRE_STYLE = ("font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;"
               "line-height:1.3;overflow-x:auto;white-space:pre;margin:2px 0 8px 0")
 
@@ -255,9 +257,11 @@ class Explanation:
             lines += self._report_lines(r)
         moved = self.bytes_read + self.bytes_written
         if passes and numpy_bytes:
-            lines.append(f"NumPy estimate: {passes} pass(es) over memory moving "
-                         f"{format_bytes(numpy_bytes)}; fused: {format_bytes(moved)} "
-                         f"({moved / numpy_bytes:.0%} of NumPy's traffic)")
+            lines.append(textwrap.fill(
+                f"NumPy estimate: {passes} pass(es) over memory moving "
+                f"{format_bytes(numpy_bytes)}; fused: {format_bytes(moved)} "
+                f"({moved / numpy_bytes:.0%} of NumPy's traffic)", _WIDTH,
+                subsequent_indent="    "))
         return "\n".join(lines)
 
     def _report_lines(self, r: KernelReport) -> list[str]:
@@ -270,15 +274,18 @@ class Explanation:
             vec, compiled = "unknown: not compiled", f"not possible: {r.problem}"
         else:
             compiled = r.compile.describe(self.target)
-        return [
-            f"kernel {r.index}:",
-            f"  vectorised: {vec}",
-            f"  memory per element: reads {per_read:g} B, writes {per_written:g} B",
-            f"  memory per call ({t.elements:,} elements): reads {format_bytes(t.bytes_read)} "
+        items = [
+            f"vectorised: {vec}",
+            f"memory per element: reads {per_read:g} B, writes {per_written:g} B",
+            f"memory per call ({t.elements:,} elements): reads {format_bytes(t.bytes_read)} "
             f"({inputs}), writes {format_bytes(t.bytes_written)}",
-            f"  arithmetic: {r.arithmetic.describe()}",
-            f"  compile: {compiled}",
+            f"arithmetic: {r.arithmetic.describe()}",
+            f"compile: {compiled}",
         ]
+        # wrapped to fit a terminal and a notebook cell; continuation lines indented
+        return [f"kernel {r.index}:"] + [
+            textwrap.fill(item, _WIDTH, initial_indent="  ", subsequent_indent="      ")
+            for item in items]
 
     # -- rendering -------------------------------------------------------------------------
     def stage_keys(self) -> list[str]:

@@ -9,13 +9,14 @@ figures; nothing is computed or compiled.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from .graph import MOVEMENT, OPAQUE, Node, Op, toposort
-from .loopir import Kernel, Launch, lower_kernel
+from .loopir import Kernel, Launch
 
 _SOURCES = (Op.LEAF, Op.SCALAR)
 
@@ -77,10 +78,7 @@ def build_plan(roots: list[Node]) -> list[PlannedStep]:
     counts = {"kernel": 0, "opaque": 0}
     for step in dry_run(roots):
         step_roots = tuple(step.roots)
-        launch = None
-        if step.kind == "kernel":
-            outs = [np.empty(r.shape, r.dtype) for r in step_roots]
-            launch = lower_kernel(list(step_roots), outs, dict(materialised))
+        launch = step.launch  # the dry run's own lowering: exact sizes and strides
         nodes, reads = fused_nodes(step_roots, materialised) if step.kind == "kernel" \
             else (list(step_roots), [])
         steps.append(PlannedStep(step.kind, counts[step.kind], step_roots, tuple(nodes),
@@ -102,6 +100,13 @@ def _loop_text(step: PlannedStep) -> str:
     writes = "writes every row element" if kernel.out_level else "writes one value per row"
     return (f"a loop over {outer} rows of {row} elements; per row it reduces ({kinds}) "
             f"and {writes}")
+
+
+def _wrap(line: str, width: int = 96) -> str:
+    """Wrap a long line, continuing four columns deeper than it starts."""
+    indent = " " * (len(line) - len(line.lstrip()))
+    return textwrap.fill(line, width, initial_indent="", subsequent_indent=indent + "    ",
+                         drop_whitespace=True) if len(line) > width else line
 
 
 def _ranges(numbers: list[int]) -> str:
@@ -136,7 +141,7 @@ class PlanText:
         for step in self.steps:
             lines += self.kernel_lines(step) if step.kind == "kernel" else self.opaque_lines(step)
         lines += self.output_lines() + self.break_lines()
-        return lines
+        return [_wrap(line) for line in lines]
 
     def _computes(self, step: PlannedStep) -> str:
         outputs = {id(r): k for k, r in enumerate(self.roots)}

@@ -85,6 +85,7 @@ class Step:
     roots: list[Node]
     kernel: Kernel | None = None
     reason: str = ""  # why this step's result is materialised (a fusion break), if it is
+    launch: Launch | None = None  # sizes, strides and buffers of a kernel step
 
 
 @dataclass(slots=True)
@@ -174,7 +175,7 @@ def _lower(roots: list[Node], outs: list[np.ndarray], ev: _Evaluation) -> Launch
 def _run_group(roots: list[Node], outs: list[np.ndarray], ev: _Evaluation,
                reason: str) -> None:
     launch = _lower(roots, outs, ev)
-    ev.record(Step("kernel", roots, launch.kernel, reason))
+    ev.record(Step("kernel", roots, launch.kernel, reason, launch))
     _check_outputs_disjoint(launch)
     unsafe = _unsafe_outputs(launch)
     if not unsafe:

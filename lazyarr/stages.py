@@ -18,12 +18,16 @@ from .loopir import Kernel
 @dataclass(frozen=True, slots=True)
 class CompileInfo:
     cache_hit: bool | None  # None: the target has no cache (PTX is emitted on demand)
-    seconds: float  # compile (or PTX emission) time of this kernel
+    seconds: float  # compile, disk load or PTX emission time of this kernel
+    source: str = "compile"  # where the machine code came from: "compile" or "disk"
 
     def describe(self, target: str) -> str:
         ms = f"{self.seconds * 1e3:.1f} ms"
         if self.cache_hit is None:
             return f"PTX emitted in {ms} (not cached: nothing runs it on this machine)"
+        if self.cache_hit and self.source == "disk":
+            return (f"cache hit: machine code from the on-disk cache (loaded in {ms}), "
+                    "LLVM did not run")
         if self.cache_hit:
             return f"cache hit: compiled earlier in this process ({ms} then), not recompiled"
         return f"fresh compile: {ms} (LLVM O3 and machine code for {target})"
@@ -43,7 +47,8 @@ class CpuStages:
         found = compiled(kernel)
         if kernel not in self._info:
             # a hit counted by this very lookup means someone compiled it before we asked
-            self._info[kernel] = CompileInfo(stats.info().hits > before, found.seconds)
+            self._info[kernel] = CompileInfo(stats.info().hits > before, found.seconds,
+                                             getattr(found, "source", "compile"))
         return found
 
     def compile_info(self, kernel: Kernel) -> CompileInfo:

@@ -22,3 +22,21 @@ def kernels_run(fn):
     fn()
     after = la.cache_info()
     return (after.hits + after.misses) - (before.hits + before.misses)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_kernel_cache(tmp_path_factory):
+    """Point the on-disk kernel cache at a temporary folder (this process and the ones tests
+    start), so the suite never touches the user's cache. It is off unless a test turns it on
+    (tests/test_diskcache.py): tests that count compiles after ``clear_cache()`` mean
+    in-process compiles, which a disk hit would skip."""
+    from lazyarr import config
+
+    folder = str(tmp_path_factory.mktemp("lazyarr-cache"))
+    patch = pytest.MonkeyPatch()
+    patch.setenv("LAZYARR_CACHE_DIR", folder)
+    patch.setenv("LAZYARR_DISK_CACHE", "0")
+    patch.setattr(config.settings, "cache_dir", folder)
+    patch.setattr(config.settings, "disk_cache", False)
+    yield folder
+    patch.undo()

@@ -1,0 +1,243 @@
+"""The on-disk kernel cache: hits without compiles, verification, recovery, concurrent writers."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from lazyarr.backends import cpu, diskcache
+
+import lazyarr as la
+from lazyarr import config
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    """A private, empty, enabled disk cache; nothing compiled in memory."""
+    where = tmp_path / "kernels"
+    monkeypatch.setattr(config.settings, "cache_dir", str(where))
+    monkeypatch.setattr(config.settings, "disk_cache", True)
+    la.clear_cache()
+    yield where
+    la.clear_cache()
+
+
+def entries(where: Path) -> list[Path]:
+    return sorted(where.glob("*" + diskcache.SUFFIX)) if where.exists() else []
+
+
+def evaluate(seed: int = 0) -> np.ndarray:
+    x = np.linspace(-2, 2, 1001) + seed
+    a = la.asarray(x)
+    got = (la.exp(-a) * 3 + la.sin(a) * seed).eval()
+    np.testing.assert_allclose(got, np.exp(-x) * 3 + np.sin(x) * seed, rtol=1e-14)
+    return got
+
+
+def counts() -> tuple[int, int, int]:
+    info = la.cache_info()
+    return info.hits, info.misses, info.compiles
+
+
+def child_env(where: Path) -> dict[str, str]:
+    return dict(os.environ, LAZYARR_CACHE_DIR=str(where), LAZYARR_DISK_CACHE="1")
+
+
+def run_child(code: str, where: Path) -> str:
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=child_env(where),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_disk_hit_needs_no_compile(folder):
+    before = diskcache.info()
+    evaluate()
+    assert counts() == (0, 1, 1) and len(entries(folder)) == 1
+    assert diskcache.info().stores == before.stores + 1
+    la.clear_cache()  # forget the kernel in memory: the next lookup goes to disk
+    evaluate()
+    assert counts() == (1, 0, 0)
+    assert diskcache.info().loads == before.loads + 1
+    evaluate()  # and now from memory
+    assert counts() == (2, 0, 0)
+
+
+def test_scalars_and_sizes_share_one_entry(folder):
+    for seed in (2, 5, 7):  # (1 and 3 would give other kernels: x*1 folds, 3 is shared)
+        evaluate(seed)
+    assert len(entries(folder)) == 1
+
+
+def test_kernels_loaded_from_disk_still_explain_themselves(folder):
+    evaluate()
+    la.clear_cache()
+    a = la.asarray(np.linspace(-2, 2, 1001))
+    ex = la.explain(la.exp(-a) * 3 + la.sin(a) * 5)
+    assert counts()[2] == 0
+    assert "define" in ex.llvm and "ret void" in ex.llvm_opt and ex.asm.strip()
+
+
+@pytest.mark.parametrize("damage", ["flip", "half", "header", "empty", "magic", "length"])
+def test_damaged_entries_are_ignored_recompiled_and_replaced(folder, damage):
+    evaluate()
+    (path,) = entries(folder)
+    data = bytearray(path.read_bytes())
+    if damage == "flip":
+        data[-100] ^= 0x40  # in the object code: only the checksum notices
+    elif damage == "half":
+        data = data[:len(data) // 2]
+    elif damage == "header":
+        data = data[:diskcache.HEADER.size - 3]
+    elif damage == "empty":
+        data = bytearray()
+    elif damage == "magic":
+        data[:8] = b"NOTOURS!"
+    elif damage == "length":
+        data += b"\0" * 16
+    path.write_bytes(bytes(data))
+    rejected = diskcache.info().rejected
+    la.clear_cache()
+    evaluate()
+    assert counts() == (0, 1, 1)
+    assert diskcache.info().rejected == rejected + 1
+    la.clear_cache()
+    evaluate()  # the entry was replaced by a good one
+    assert counts() == (1, 0, 0)
+
+
+def test_an_entry_under_another_key_is_rejected(folder):
+    evaluate(0)
+    (path,) = entries(folder)
+    a = la.asarray(np.arange(10.0))
+    (a * 2).eval()  # another kernel, another entry
+    other = next(p for p in entries(folder) if p != path)
+    other.write_bytes(path.read_bytes())  # a valid entry, but for a different key
+    la.clear_cache()
+    np.testing.assert_array_equal((a * 2).eval(), np.arange(10.0) * 2)
+    assert counts()[2] == 1
+
+
+def test_key_covers_code_generator_and_host(folder, monkeypatch):
+    digest = "0" * 64
+    assert diskcache.entry_key(digest, "host A") != diskcache.entry_key(digest, "host B")
+    evaluate()
+    monkeypatch.setattr(diskcache, "_fingerprint", "an edited code generator")
+    la.clear_cache()
+    evaluate()
+    assert counts()[2] == 1 and len(entries(folder)) == 2
+
+
+def test_stable_text_refuses_unknown_values():
+    assert diskcache.stable_text((np.dtype("float32"), 1.5, None)) == \
+        "(dtype(<f4),0x1.8000000000000p+0,None)"
+    with pytest.raises(diskcache.NotCacheable):
+        diskcache.stable_text(object())
+
+
+def test_off_means_no_files(folder):
+    la.set_disk_cache(False)
+    evaluate()
+    la.clear_cache()
+    evaluate()
+    assert counts()[2] == 1 and not entries(folder)
+
+
+def test_set_disk_cache_moves_the_folder(folder, tmp_path):
+    la.set_disk_cache(True, tmp_path / "elsewhere")
+    assert config.settings.cache_dir == str(tmp_path / "elsewhere")
+    evaluate()
+    assert len(entries(tmp_path / "elsewhere")) == 1
+
+
+def test_an_unwritable_folder_is_not_fatal(folder, monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setattr(config.settings, "cache_dir", str(blocker / "cache"))
+    errors = diskcache.info().errors
+    evaluate()
+    assert diskcache.info().errors > errors and counts()[2] == 1
+
+
+def test_a_second_process_hits_the_cache_without_compiling(folder):
+    evaluate()
+    out = run_child("""
+        import sys
+        import numpy as np
+        import lazyarr as la
+        assert "llvmlite.binding" not in sys.modules  # import lazyarr stays lean
+        x = np.linspace(-2, 2, 1001)
+        a = la.asarray(x)
+        got = (la.exp(-a) * 3 + la.sin(a) * 7).eval()
+        assert np.allclose(got, np.exp(-x) * 3 + np.sin(x) * 7)
+        info = la.cache_info()
+        print(info.hits, info.misses, info.compiles)
+    """, folder)
+    assert out.split() == ["1", "0", "0"]
+
+
+WRITER = """
+    import sys
+    import numpy as np
+    import lazyarr as la
+    x = la.asarray(np.arange(1000.0))
+    exprs = [lambda k=k: (x * (k + 1) + x ** 2 - la.sqrt(x) * k) if k % 2 else
+             (la.sin(x) + k) * la.exp(-x) for k in range(int(sys.argv[1]))]
+    for _ in range(3):
+        la.clear_cache()
+        for make in exprs:
+            make().eval()
+    from lazyarr.backends import diskcache
+    info = la.cache_info()
+    print(info.compiles, diskcache.info().rejected)
+"""
+
+
+def test_concurrent_writers(folder):
+    """Two processes compile and store the same kernels at the same time; a third finds
+    every entry whole (nothing rejected, nothing recompiled) and no temporary files left."""
+    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(WRITER), "2"],
+                              env=child_env(folder), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        assert out.split()[1] == "0"
+    assert run_child(WRITER.replace("sys.argv[1]", "2"), folder).split() == ["0", "0"]
+    assert not [p for p in folder.iterdir() if p.name.startswith(".tmp-")]
+
+
+STORER = """
+    import sys
+    from lazyarr.backends import diskcache
+    from lazyarr import config
+    key = bytes(32)
+    me = int(sys.argv[1])
+    for k in range(300):
+        payload = bytes([me]) * (200_000 + 4096 * (k % 7))
+        assert diskcache.store(key, payload)
+        got = diskcache.load(key)
+        assert got is not None and len(set(got)) == 1
+    print(diskcache.info().rejected)
+"""
+
+
+def test_atomic_replace_under_contention(folder):
+    """Writers racing on one entry: every read sees one writer's whole payload."""
+    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(STORER), str(me)],
+                              env=child_env(folder), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for me in (1, 2)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        assert out.strip() == "0"
+
+
+def test_symbols_are_named_by_content(folder):
+    evaluate()
+    names = {c.name for c in cpu._cache.values()}
+    assert all(n.startswith("lazyarr_kernel_") and len(n) == len("lazyarr_kernel_") + 16
+               for n in names)
