@@ -10,7 +10,8 @@ if __name__ != "lazyarr.backends":
 import importlib
 from types import ModuleType
 
-REGISTRY = {"cpu": "lazyarr.backends.cpu", "interp": "lazyarr.backends.interp"}
+REGISTRY = {"cpu": "lazyarr.backends.cpu", "interp": "lazyarr.backends.interp",
+            "cuda": "lazyarr.backends.cuda"}
 
 
 def get(name: str) -> ModuleType:
@@ -21,5 +22,8 @@ def get(name: str) -> ModuleType:
 
 
 def available() -> list[str]:
-    """Backends that can run here (both CPU backends need only NumPy and llvmlite)."""
-    return sorted(REGISTRY)
+    """Backends that can run here: both CPU backends (they need only NumPy and llvmlite),
+    and "cuda" when the NVIDIA driver loads and reports a device."""
+    from . import cuda_driver  # ctypes only; the driver library is opened here, not at import
+
+    return sorted(n for n in REGISTRY if n != "cuda" or cuda_driver.is_available())

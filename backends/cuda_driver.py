@@ -87,7 +87,7 @@ _SIGNATURES: dict[str, list[Any]] = {
 _NEWER = {"cuEventElapsedTime": "cuEventElapsedTime_v2"}
 
 
-class DriverNotFound(RuntimeError):
+class DriverNotFoundError(RuntimeError):
     """No CUDA driver library could be loaded (or it reports no device)."""
 
 
@@ -102,7 +102,7 @@ class CudaError(RuntimeError):
         self.call, self.code, self.name, self.message, self.log = call, code, name, message, log
 
 
-class CudaOutOfMemory(CudaError, MemoryError):
+class CudaOutOfMemoryError(CudaError, MemoryError):
     """``CUDA_ERROR_OUT_OF_MEMORY``: catchable as ``MemoryError``."""
 
 
@@ -131,7 +131,7 @@ class Driver:
     def raw(self, name: str, *args: Any) -> int:
         fn = self.fns.get(name)
         if fn is None:
-            raise DriverNotFound(f"the CUDA driver library has no {name}")
+            raise DriverNotFoundError(f"the CUDA driver library has no {name}")
         return fn(*args)
 
     def call(self, name: str, *args: Any, log: str = "") -> None:
@@ -141,7 +141,7 @@ class Driver:
 
     def error(self, call: str, code: int, log: str = "") -> CudaError:
         name, message = self.describe(code)
-        cls = CudaOutOfMemory if code == ERROR_OUT_OF_MEMORY else CudaError
+        cls = CudaOutOfMemoryError if code == ERROR_OUT_OF_MEMORY else CudaError
         return cls(call, code, name, message, log)
 
     def describe(self, code: int) -> tuple[str, str]:
@@ -160,7 +160,7 @@ _lock = threading.Lock()
 
 
 def driver() -> Driver:
-    """The driver, loaded and initialised on first use; :class:`DriverNotFound` if absent."""
+    """The driver, loaded and initialised on first use; :class:`DriverNotFoundError` if absent."""
     global _driver, _load_error
     if _driver is not None:
         return _driver
@@ -168,7 +168,7 @@ def driver() -> Driver:
         if _driver is None and _load_error is None:
             _driver, _load_error = _load()
     if _driver is None:
-        raise DriverNotFound(_load_error or "no CUDA driver")
+        raise DriverNotFoundError(_load_error or "no CUDA driver")
     return _driver
 
 
@@ -208,7 +208,7 @@ def is_available() -> bool:
     """Whether a driver loads and reports at least one device (never raises)."""
     try:
         return device_count() > 0
-    except (DriverNotFound, CudaError):
+    except (DriverNotFoundError, CudaError):
         return False
 
 
@@ -217,7 +217,7 @@ def why_unavailable() -> str:
     try:
         if device_count() == 0:
             return "the CUDA driver reports no device"
-    except (DriverNotFound, CudaError) as exc:
+    except (DriverNotFoundError, CudaError) as exc:
         return str(exc)
     return ""
 

@@ -34,9 +34,11 @@ from lazyarr.config import settings
 MAGIC = b"LZKOBJ01"  # bump the last digits when the file layout changes
 HEADER = struct.Struct("<8s32sQ32s")  # magic, key digest, payload length, payload SHA-256
 SUFFIX = ".lzo"
-# Source files whose content decides the machine code of a kernel (package, file pattern).
-_CODE_FILES = (("lazyarr.codegen", "*.py"), ("lazyarr", "loopir.py"),
-               ("lazyarr.backends", "cpu.py"))
+# Source files whose content decides the machine code of a kernel (package, file pattern):
+# the code generator and what it imports from lazyarr. Generous on purpose: a needless
+# recompile costs milliseconds, a stale entry would be wrong code.
+_CODE_FILES = (("lazyarr.codegen", "*.py"), ("lazyarr", "loopir.py"), ("lazyarr", "graph.py"),
+               ("lazyarr", "ops.py"), ("lazyarr", "dtypes.py"), ("lazyarr.backends", "cpu.py"))
 
 
 class DiskCacheInfo(NamedTuple):

@@ -27,11 +27,11 @@ from lazyarr.config import settings
 
 Kernel = Callable[[int, int, int], None]
 
-# Elements of work (the whole index space of a launch) below which one thread runs it all,
-# and the least work worth giving to each thread. Measured on 2 Zen 3 cores: two threads
-# first win at about 2^16 float64 elements for transcendental kernels and at about 2^18
-# for memory-bound ones; 2^17 costs at most a few microseconds either way.
+# Work (elements times per-element cost, see backends/cpu.py) below which one thread runs
+# a launch, and the least work per chunk. Measured on 2 Zen 3 cores (see the module notes).
 MIN_WORK = 1 << 17
+MIN_CHUNK = 1 << 15
+CHUNKS_PER_THREAD = 4
 ALIGN = 256  # outer-index alignment of chunk boundaries in 1-D kernels (a multiple of VF*UF)
 
 
@@ -94,24 +94,87 @@ def chunks(extent: int, parts: int, align: int) -> list[tuple[int, int]]:
     return [(lo, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
 
 
-def plan(extent: int, work: int, threads: int) -> list[tuple[int, int]]:
-    """The chunks one launch is split into (a single chunk: run on the calling thread)."""
+def plan(extent: int, work: int, threads: int, align: int = 1) -> list[tuple[int, int]]:
+    """The chunks one launch is split into (a single chunk: run on the calling thread).
+
+    ``work`` is the launch's estimated cost in elementwise-operation units. There are a few
+    chunks per thread, so a thread that starts late (a worker still waking up, or a core
+    busy with another process) takes fewer of them instead of holding everyone up.
+    """
     if threads <= 1 or work < MIN_WORK or extent <= 1:
         return [(0, extent)]
-    align = ALIGN if work == extent else 1  # work == extent: a 1-D (vectorised) outer loop
-    parts = min(threads, work // (MIN_WORK // 2), -(-extent // align))
-    return chunks(extent, parts, align)
+    parts = min(CHUNKS_PER_THREAD * threads, work // MIN_CHUNK, -(-extent // align))
+    return chunks(extent, max(parts, 1), align)
+
+
+class _Job:
+    """One launch split into chunks that the caller and the workers claim one at a time."""
+
+    __slots__ = ("address", "errors", "finished", "fn", "left", "lock", "next", "parts")
+
+    def __init__(self, fn: Kernel, address: int, parts: list[tuple[int, int]],
+                 threading: Any) -> None:
+        self.fn, self.address, self.parts = fn, address, parts
+        self.next = 0  # the next chunk to claim
+        self.left = len(parts)  # chunks not yet finished (or skipped)
+        self.errors: list[BaseException] = []
+        self.lock = threading.Lock()
+        self.finished = threading.Lock()
+        self.finished.acquire()  # released when the last chunk is done
+
+    def _claim(self) -> int | None:
+        with self.lock:
+            k = self.next
+            if k >= len(self.parts):
+                return None
+            self.next = k + 1
+            return k
+
+    def _done(self, count: int) -> None:
+        with self.lock:
+            self.left -= count
+            last = count and self.left == 0
+        if last:
+            self.finished.release()
+
+    def work(self) -> None:
+        """Run chunks until none is left (a worker that wakes up late finds none)."""
+        while (k := self._claim()) is not None:
+            try:
+                self.fn(self.address, *self.parts[k])
+            except BaseException as exc:  # handed to the caller, never lost in a thread
+                self.errors.append(exc)
+            finally:
+                self._done(1)
+
+    def cancel(self) -> None:
+        """Start no more chunks; those never started count as done."""
+        with self.lock:
+            skipped = len(self.parts) - self.next
+            self.next = len(self.parts)
+        self._done(skipped)
+
+    def wait(self) -> None:
+        """Until every chunk has finished: workers use the caller's buffers."""
+        interrupted: BaseException | None = None
+        while True:
+            try:
+                self.finished.acquire()
+                break
+            except KeyboardInterrupt as exc:  # keep waiting, then re-raise
+                interrupted = exc
+        if interrupted is not None:
+            raise interrupted
 
 
 class _Pool:
-    """Worker threads that take ``(fn, address, start, end, done)`` tasks from one queue."""
+    """Worker threads that take :class:`_Job` objects from one queue."""
 
     def __init__(self) -> None:
         import queue
         import threading
 
         self._threading = threading
-        self._queue_type = queue.SimpleQueue
         self.tasks: Any = queue.SimpleQueue()
         self.workers: list[Any] = []
         self.lock = threading.Lock()
@@ -131,48 +194,26 @@ class _Pool:
                 self.tasks.put(None)
 
     def _work(self) -> None:
-        while True:
-            task = self.tasks.get()
-            if task is None:
-                return
-            fn, address, start, end, done = task
-            try:
-                fn(address, start, end)
-            except BaseException as exc:  # handed to the caller, never lost in a thread
-                done.put(exc)
-            else:
-                done.put(None)
+        while (job := self.tasks.get()) is not None:
+            job.work()
 
-    def run(self, fn: Kernel, address: int, parts: list[tuple[int, int]]) -> None:
-        done = self._queue_type()
-        # grow and post under the lock: a concurrent shrink then queues its stop signals
-        # after these tasks (the queue is FIFO), so some worker is always left to run them
-        with self.lock:
-            self._grow(len(parts) - 1)
-            for start, end in parts[1:]:
-                self.tasks.put((fn, address, start, end, done))
-        errors: list[BaseException] = []
+    def run(self, fn: Kernel, address: int, parts: list[tuple[int, int]],
+            helpers: int) -> None:
+        """Run ``parts`` on the calling thread and up to ``helpers`` workers."""
+        job = _Job(fn, address, parts, self._threading)
+        with self.lock:  # a concurrent shrink queues its stop signals after this job
+            self._grow(helpers)
+            for _ in range(helpers):
+                self.tasks.put(job)
         try:
-            fn(address, *parts[0])
+            job.work()
+        except BaseException:  # interrupted between chunks
+            job.cancel()
+            raise
         finally:
-            # wait for every worker even if interrupted: they use the caller's buffers
-            errors += _wait_all(done, len(parts) - 1)
-        if errors:
-            raise errors[0]
-
-
-def _wait_all(done: Any, count: int) -> list[BaseException]:
-    errors: list[BaseException] = []
-    while count:
-        try:
-            result = done.get()
-        except KeyboardInterrupt as exc:  # keep waiting, then re-raise
-            errors.append(exc)
-            continue
-        count -= 1
-        if result is not None:
-            errors.append(result)
-    return errors
+            job.wait()
+        if job.errors:
+            raise job.errors[0]
 
 
 _pool: _Pool | None = None
@@ -188,13 +229,18 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
-def run(fn: Kernel, address: int, extent: int, work: int) -> None:
-    """Run ``fn`` over ``[0, extent)`` of its outer loop; ``work``: elements in all."""
+def run(fn: Kernel, address: int, extent: int, work: int, align: int = 1) -> None:
+    """Run ``fn`` over ``[0, extent)`` of its outer loop. ``work``: estimated cost of the
+    whole launch (elements times per-element cost); ``align``: of chunk boundaries."""
     global _pool
-    parts = plan(extent, work, get_num_threads())
+    if work < MIN_WORK:  # the common small case, decided before anything else
+        fn(address, 0, extent)
+        return
+    threads = get_num_threads()
+    parts = plan(extent, work, threads, align)
     if len(parts) == 1:
         fn(address, 0, extent)
         return
     if _pool is None:
         _pool = _Pool()
-    _pool.run(fn, address, parts)
+    _pool.run(fn, address, parts, min(threads, len(parts)) - 1)

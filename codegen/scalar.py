@@ -19,6 +19,8 @@ from llvmlite import ir
 from lazyarr.graph import Op
 from lazyarr.loopir import Kernel
 
+from . import mathlib
+
 I1 = ir.IntType(1)
 I8 = ir.IntType(8)
 I32 = ir.IntType(32)
@@ -481,6 +483,31 @@ for _op, _name in {
     Op.FLOOR: "floor", Op.CEIL: "ceil", Op.TRUNC: "trunc", Op.RINT: "rint",
 }.items():
     EMITTERS[_op] = _rounding(_name)
+
+# -- vectorisable math (codegen/mathlib.py) -----------------------------------------------
+# LLVM does not vectorise libm calls, so on the CPU these float ops use lazyarr's own
+# branch-free IR instead. Set False to get the libm / LLVM-intrinsic path back (tests compare
+# the two; clear the CPU backend's kernel cache after changing it).
+USE_MATHLIB = True
+MATHLIB_OPS = {
+    Op.EXP: "exp", Op.EXPM1: "expm1", Op.LOG: "log", Op.LOG1P: "log1p", Op.SIN: "sin",
+    Op.COS: "cos", Op.TAN: "tan", Op.TANH: "tanh", Op.SINH: "sinh", Op.COSH: "cosh",
+    Op.ARCTAN: "arctan", Op.POWER: "pow",
+}
+
+
+def _with_mathlib(name: str, old: Emitter) -> Emitter:
+    def emit(c: Ctx, dt: np.dtype, a: Sequence[ir.Value]) -> ir.Value:
+        if USE_MATHLIB and c.target == "cpu" and _f(dt):
+            # huge sin/cos/tan arguments go to libm, lane by lane (the CPU has one)
+            return mathlib.call(c.b, name, a, libm_fallback=True)
+        return old(c, dt, a)
+
+    return emit
+
+
+for _op, _name in MATHLIB_OPS.items():
+    EMITTERS[_op] = _with_mathlib(_name, EMITTERS[_op])
 
 
 @emitter(Op.LOGADDEXP)

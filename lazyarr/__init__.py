@@ -51,19 +51,22 @@ def _node(x: Any) -> Node:
     return asarray(x)._node
 
 
-def eval(*exprs: Any, out: Any = None, backend: str | None = None) -> Any:
+def eval(*exprs: Any, out: Any = None, backend: str | None = None,
+         target: str | None = None) -> Any:
     """Evaluate one or more expressions together: one kernel per output shape.
 
     Returns a NumPy array, or a tuple of them for several expressions. ``out`` (an array, or a
     tuple with one array or None per expression) receives the results in place; ``backend``
-    is ``"cpu"`` (default) or ``"interp"``.
+    is ``"cpu"`` (default) or ``"interp"``. ``target="cuda"`` runs on the GPU (host arrays
+    are copied there) and returns ``lazyarr.device.DeviceArray`` results; ``target="cpu"``
+    copies device arrays back. Without a target, the arrays' location decides.
     """
     from .evaluate import evaluate
 
     if not exprs:
         raise TypeError("eval() needs at least one expression")
     outs = out if isinstance(out, tuple | list) else (None if out is None else [out])
-    results = evaluate([_node(e) for e in exprs], outs, backend)
+    results = evaluate([_node(e) for e in exprs], outs, backend, target)
     return results[0] if len(exprs) == 1 else tuple(results)
 
 

@@ -167,13 +167,16 @@ class LazyArray:
         return latex(self._node)
 
     # -- evaluation --------------------------------------------------------------------
-    def eval(self, *, out: np.ndarray | None = None, backend: str | None = None) -> np.ndarray:
+    def eval(self, *, out: np.ndarray | None = None, backend: str | None = None,
+             target: str | None = None) -> np.ndarray:
+        """The value: a NumPy array, or a ``DeviceArray`` when evaluated on CUDA."""
         from .evaluate import evaluate  # noqa: PLC0415 (evaluate imports this module)
 
-        return evaluate([self._node], out=None if out is None else [out], backend=backend)[0]
+        return evaluate([self._node], out=None if out is None else [out], backend=backend,
+                        target=target)[0]
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        result = self.eval()
+        result = np.asarray(self.eval())  # a device result is copied to the host
         if dtype is not None and np.dtype(dtype) != result.dtype:
             return result.astype(dtype)
         return result
@@ -184,7 +187,7 @@ class LazyArray:
                 "The truth value of an array with more than one element is ambiguous. "
                 "Use a.any() or a.all()"
             )
-        return bool(self.eval().reshape(()))
+        return bool(np.asarray(self.eval()).reshape(()))
 
     def __float__(self) -> float:
         return float(_single(self, "float"))
@@ -246,7 +249,7 @@ def _finish(node: Node, out: Any) -> Any:
 def _single(x: LazyArray, what: str) -> Any:
     if x.size != 1:
         raise TypeError(f"only arrays with one element can be converted to Python {what}")
-    return x.eval().reshape(())[()]
+    return np.asarray(x.eval()).reshape(())[()]
 
 
 def _materialise(obj: Any) -> Any:

@@ -44,7 +44,7 @@ SHORT = {"numpy": "numpy", "lazyarr:out": "la:out", "lazyarr": "la", "numexpr": 
 SIZES = (10**3, 10**4, 10**5, 10**6, 10**7)
 QUICK_SIZES = (10**3, 10**5)
 MATRIX = (4096, 1024)
-QUICK_MATRIX = (512, 1024)
+QUICK_MATRIX = (256, 1024)
 SCHEMA = 1
 
 # Adam hyper-parameters, at step 10 (the bias corrections are then far from 1 and from 0).
@@ -416,8 +416,6 @@ def prep_lazyarr(w: Workload, arrays: dict[str, np.ndarray], ctx: Context,
 
 
 def prep_numexpr(w: Workload, arrays: dict[str, np.ndarray], ctx: Context) -> Callable[[], Any]:
-    if w.numexpr is None:
-        raise NotImplementedError("no numexpr form (row reductions, matmul)")
     ne = ctx.peers["numexpr"]
     local = {**{k: arrays[k] for k in w.inputs}, **_typed_consts(w, ctx.dtype)}
     statements = [(arrays[t] if t else None, text) for t, text in w.numexpr]
@@ -447,8 +445,9 @@ def prep_jax(w: Workload, arrays: dict[str, np.ndarray], ctx: Context) -> Callab
 
     def call() -> Any:
         result = jax.block_until_ready(fn(*args))
-        for slot, value in zip(slots, result, strict=False):  # state carried to the next step
-            args[slot] = value
+        if slots:  # the updated state is the next step's input
+            for slot, value in zip(slots, result, strict=True):
+                args[slot] = value
         return result
     return call
 
@@ -498,26 +497,46 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
 
 
-def run_cell(w: Workload, size: int, ctx: Context, cfg: Config) -> dict[str, Any]:
-    arrays = make_inputs(w, size, cfg.matrix, ctx.dtype, np.random.default_rng(size))
-    numpy_form = w.numpy or partial(w.expr, np)
-    pristine = _state(w, arrays)
-    ctx.reference = _as_tuple(numpy_form(*[pristine[k] for k in w.inputs]))
+def prepare_all(w: Workload, arrays: dict[str, np.ndarray], ctx: Context,
+                cell: dict[str, Any]) -> dict[str, Callable[[], Any]]:
+    """Every implementation of ``w`` that can run, each called once (compiles, and its
+    result is checked against NumPy's); failures are recorded in ``cell``, not raised."""
     fns: dict[str, Callable[[], Any]] = {}
-    cell: dict[str, Any] = {"first_call": {}, "ok": {}, "errors": {}}
     for impl in ctx.impls:
-        if impl.startswith("numba") and w.numba is None:
-            continue
+        if (impl.startswith("numba") and w.numba is None) or (impl == "numexpr"
+                                                               and w.numexpr is None):
+            continue  # no form of this workload for that peer: shown as "-"
         try:
             fn = preparer(impl)(w, _state(w, arrays), ctx)
             result, cell["first_call"][impl] = first_call(fn)
         except Exception as exc:  # a peer that cannot run this workload: say so, go on
             cell["errors"][impl] = _error_text(exc)
             continue
-        cell["ok"][impl] = same_result(result, ctx.reference, ctx.dtype, w.key in ("dot",
-                                                                                   "sqdist"))
+        cell["ok"][impl] = same_result(result, ctx.reference, ctx.dtype,
+                                       w.key in ("dot", "sqdist"))
         fns[impl] = fn
-    cell["times"] = time_round_robin(fns, cfg.repeat, cfg.min_sample_s)
+    return fns
+
+
+def run_cell(w: Workload, size: int, ctx: Context, cfg: Config) -> dict[str, Any]:
+    arrays = make_inputs(w, size, cfg.matrix, ctx.dtype, np.random.default_rng(size))
+    numpy_form = w.numpy or partial(w.expr, np)
+    pristine = _state(w, arrays)
+    ctx.reference = _as_tuple(numpy_form(*[pristine[k] for k in w.inputs]))
+    cell: dict[str, Any] = {"first_call": {}, "ok": {}, "errors": {}}
+    fns = prepare_all(w, arrays, ctx, cell)
+    # At the largest size a memory-bound workload is timed in the same rounds as a triad of
+    # its size and dtype, so "% of triad" compares two figures taken under the same load.
+    triads = (triad_fns(ctx, size, ctx.dtype)
+              if w.memory_bound and not w.matrix and size == max(cfg.sizes) else {})
+    for fn in triads.values():
+        fn()
+    times = time_round_robin({**fns, **triads}, cfg.repeat, cfg.min_sample_s)
+    cell["times"] = {k: times[k] for k in fns}
+    if triads:
+        best = min(triads, key=lambda k: times[k])
+        cell["triad"] = {"impl": best, "gbps": 3 * size * np.dtype(ctx.dtype).itemsize
+                         / times[best] / 1e9}
     bytes_moved = sum(a.nbytes for a in arrays.values())
     bytes_moved += sum(np.asarray(r).nbytes for r in ctx.reference)
     shape = list(arrays["x"].shape) if w.matrix else [size]
@@ -526,22 +545,31 @@ def run_cell(w: Workload, size: int, ctx: Context, cfg: Config) -> dict[str, Any
 
 
 # -- bandwidth, overhead, compile latency -----------------------------------------------------
-def triad(ctx: Context, cfg: Config) -> dict[str, Any]:
-    """STREAM triad ``a = b + s*c`` in float64: bytes counted as STREAM does (two arrays read,
-    one written). The reference is the fastest single-pass kernel measured, lazyarr's or
-    Numba's; NumPy needs two in-place operations (five array passes) and is shown for scale."""
-    n = cfg.triad_size
-    a, b, c, s = np.zeros(n), np.full(n, 1.0), np.full(n, 2.0), 3.0
+def triad_fns(ctx: Context, n: int, dtype: str) -> dict[str, Callable[[], Any]]:
+    """Single-pass STREAM triads ``a = b + s*c`` of ``n`` elements: lazyarr's fused kernel
+    and, when Numba is there, its loop (parallel too when threads > 1)."""
+    a, b, c = np.zeros(n, dtype), np.full(n, 1.0, dtype), np.full(n, 2.0, dtype)
+    s = np.dtype(dtype).type(3.0)
     la = ctx.la
     lb, lc = la.asarray(b), la.asarray(c)
     fns: dict[str, Callable[[], Any]] = {
-        "lazyarr (one fused kernel, out=a)": lambda: la.eval(lb + s * lc, out=a),
-        "numpy (np.multiply(c, s, out=a); np.add(a, b, out=a))":
-            lambda: np.add(np.multiply(c, s, out=a), b, out=a),
-    }
+        "lazyarr (one fused kernel, out=a)": lambda: la.eval(lb + 3.0 * lc, out=a)}
     for parallel, label in ((False, "numba (@njit loop)"), (True, "numba (parallel=True)")):
-        if parallel in ctx.numba_kernels and (ctx.threads > 1 or not parallel):
+        if parallel in ctx.numba_kernels:
             fns[label] = partial(ctx.numba_kernels[parallel]["nb_triad"], a, b, c, s)
+    return fns
+
+
+def triad(ctx: Context, cfg: Config) -> dict[str, Any]:
+    """STREAM triad in float64, bytes counted as STREAM does (two arrays read, one written;
+    the write-allocate read of ``a`` is not counted). The reference is the fastest
+    single-pass kernel; NumPy needs two in-place operations (five array passes) and is
+    shown for scale."""
+    n = cfg.triad_size
+    fns = triad_fns(ctx, n, "float64")
+    a, b, c = np.zeros(n), np.full(n, 1.0), np.full(n, 2.0)
+    fns["numpy (np.multiply(c, s, out=a); np.add(a, b, out=a))"] = (
+        lambda: np.add(np.multiply(c, 3.0, out=a), b, out=a))
     for fn in fns.values():
         fn()
     times = time_round_robin(fns, max(cfg.repeat, 5), cfg.min_sample_s)
@@ -790,7 +818,9 @@ def _fresh_processes(ctx: Context, cfg: Config) -> dict[str, Any]:
         "lazyarr, disk cache cold": (_FRESH_LAZYARR, lazy_env(True), False),
         "lazyarr, disk cache warm": (_FRESH_LAZYARR, lazy_env(True), True),
     }
-    if "numba" in ctx.peers:
+    if cfg.quick:  # a second or more per process: a CI run keeps the two the goal is about
+        del cases["lazyarr, disk cache off"]
+    if "numba" in ctx.peers and not cfg.quick:  # seconds per process: not for a CI run
         def numba_env(folder: str) -> dict[str, str]:
             with open(os.path.join(folder, "lzbench_kernel.py"), "w") as f:
                 f.write(_NUMBA_MODULE)
@@ -852,9 +882,13 @@ def make_context(cfg: Config, threads: int) -> tuple[Context, dict[str, Any]]:
 
 
 def worker(cfg: Config, threads: int, extras: bool) -> dict[str, Any]:
+    start = time.perf_counter()
     ctx, peer_info = make_context(cfg, threads)
-    log = partial(print, file=sys.stderr, flush=True)
-    log(f"[bench] {threads} thread(s): triad")
+
+    def log(text: str) -> None:
+        print(f"[bench {time.perf_counter() - start:6.1f} s] {text}", file=sys.stderr,
+              flush=True)
+    log(f"{threads} thread(s): triad")
     run: dict[str, Any] = {"threads": threads, "affinity": sorted(os.sched_getaffinity(0)),
                            "lazyarr_threads": ctx.la.get_num_threads(), "peers": peer_info,
                            "impls": ctx.impls, "triad": triad(ctx, cfg), "results": []}
@@ -862,14 +896,14 @@ def worker(cfg: Config, threads: int, extras: bool) -> dict[str, Any]:
         ctx.dtype = dtype
         for w in (BY_KEY[k] for k in cfg.workloads):
             for size in ([0] if w.matrix else cfg.sizes):
-                log(f"[bench] {threads} thread(s): {dtype} {w.name} "
+                log(f"{threads} thread(s): {dtype} {w.name} "
                     f"{'x'.join(map(str, cfg.matrix)) if w.matrix else size}")
                 run["results"].append(run_cell(w, size, ctx, cfg))
                 gc.collect()
     if extras:
-        log("[bench] per-call overhead")
+        log("per-call overhead")
         run["overhead"] = overhead(ctx, cfg)
-        log("[bench] compile latency")
+        log("compile latency")
         run["compile"] = compile_latency(ctx, cfg)
     return run
 
@@ -943,7 +977,21 @@ def machine() -> dict[str, Any]:
             "usable_cpus": available_cpus(), "os": platform.platform(),
             "python": platform.python_version(), "numpy": np.__version__,
             "llvmlite": llvmlite.__version__, "llvm": _llvm_version(),
-            "lazyarr": lazyarr.__version__}
+            "lazyarr": lazyarr.__version__, "lazyarr_commit": _commit(lazyarr.__file__)}
+
+
+def _commit(package_file: str) -> str | None:
+    """The git commit lazyarr runs from ("+" when the working tree differs), if a checkout."""
+    folder = os.path.dirname(os.path.abspath(package_file))
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=folder, text=True,
+                              capture_output=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=folder, text=True, capture_output=True, timeout=10,
+                               check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+" if dirty else "")
 
 
 def _llvm_version() -> str:
@@ -1008,10 +1056,11 @@ def table_ratios(run: dict[str, Any], dtype: str) -> list[str]:
 
 
 def table_bandwidth(run: dict[str, Any]) -> list[str]:
-    """Effective GB/s of every non-matmul workload at its largest size."""
-    impls, ref = run["impls"], run["triad"]["gbps"]
-    head = (f"{'workload':<22}{'dtype':>8}{'size':>10}{'MB':>8}"
-            + "".join(f"{SHORT[i]:>9}" for i in impls) + f"{'la:out%':>9}{'la%':>7}")
+    """Effective GB/s of every non-matmul workload at its largest size; for memory-bound ones
+    also % of the triad timed in the same rounds (the run's triad line where there is none)."""
+    impls = run["impls"]
+    head = (f"{'workload':<22}{'dtype':>8}{'size':>10}{'MB':>7}{'triad':>7}"
+            + "".join(f"{SHORT[i]:>9}" for i in impls) + f"{'la:out%':>9}{'la%':>6}")
     lines = [head]
     largest = max((r["n"] for r in run["results"] if len(r["shape"]) == 1), default=0)
     for r in run["results"]:
@@ -1019,27 +1068,32 @@ def table_bandwidth(run: dict[str, Any]) -> list[str]:
             continue
         gbps = {i: r["bytes"] / t / 1e9 for i, t in r["times"].items()}
         cells = [_cell(r, i, gbps.get(i), ".1f") for i in impls]
-        pct = [_cell(r, i, 100 * gbps[i] / ref if i in gbps else None, ".0f")
+        ref = r.get("triad", run["triad"])["gbps"] if r["memory_bound"] else None
+        pct = [_cell(r, i, 100 * gbps[i] / ref if ref and i in gbps else None, ".0f")
                for i in ("lazyarr:out", "lazyarr")]
         mark = "*" if r["memory_bound"] else " "
+        triad_text = f"{ref:.1f}" if ref else "-"
         lines.append(f"{r['name'] + mark:<22}{r['dtype']:>8}{size_label(r):>10}"
-                     f"{r['bytes'] / 1e6:>8.0f}" + "".join(f"{c:>9}" for c in cells)
-                     + f"{pct[0]:>9}{pct[1]:>7}")
+                     f"{r['bytes'] / 1e6:>7.0f}{triad_text:>7}"
+                     + "".join(f"{c:>9}" for c in cells) + f"{pct[0]:>9}{pct[1]:>6}")
     return lines
 
 
 def table_first_calls(run: dict[str, Any]) -> list[str]:
-    """First call minus the median call at the smallest size (compile; lazyarr's disk cache
-    off). JAX compiles again for every new shape; Numba and lazyarr once per dtype."""
-    impls = [i for i in run["impls"] if i != "numpy"]
+    """First call minus the median call at the smallest size: the compile (lazyarr's disk
+    cache off; its two variants share one kernel, so the larger of the two is shown). JAX
+    compiles again for every new shape; Numba and lazyarr once per dtype."""
+    impls = [i for i in run["impls"] if i not in ("numpy", "lazyarr:out")]
     lines = [f"{'workload':<22}{'dtype':>8}" + "".join(f"{SHORT[i]:>9}" for i in impls)]
     seen = set()
     for r in run["results"]:
         if (r["workload"], r["dtype"]) in seen:
             continue
         seen.add((r["workload"], r["dtype"]))
-        cells = [_cell(r, i, 1e3 * (r["first_call"][i] - r["times"][i])
-                       if i in r["times"] else None, ".1f") for i in impls]
+        extra = {i: 1e3 * (r["first_call"][i] - t) for i, t in r["times"].items()}
+        if "lazyarr:out" in extra:
+            extra["lazyarr"] = max(extra["lazyarr:out"], extra.get("lazyarr", 0.0))
+        cells = [_cell(r, i, extra.get(i), ".1f") for i in impls]
         lines.append(f"{r['name']:<22}{r['dtype']:>8}" + "".join(f"{c:>9}" for c in cells))
     return lines
 
@@ -1074,7 +1128,8 @@ def table_compile(comp: dict[str, Any]) -> list[str]:
 def report(doc: dict[str, Any]) -> str:
     m = doc["machine"]
     peers = ", ".join(f"{k} {v.get('version') or 'absent'}" for k, v in doc["peers"].items())
-    out = [f"lazyarr {m['lazyarr']} bench, {doc['date']}",
+    commit = f" (commit {m['lazyarr_commit']})" if m.get("lazyarr_commit") else ""
+    out = [f"lazyarr {m['lazyarr']}{commit} bench, {doc['date']}",
            f"command: {doc['command']}",
            f"machine: {m['cpu']} ({' '.join(m['simd'])}), {m['usable_cpus']} usable of "
            f"{m['logical_cpus']} CPUs; Python {m['python']}, NumPy {m['numpy']}, llvmlite "
@@ -1088,7 +1143,93 @@ def report(doc: dict[str, Any]) -> str:
         out += table_overhead(doc["overhead"])
     if doc.get("compile"):
         out += ["", "== compile latency ==", *table_compile(doc["compile"])]
+    out += ["", "== issue 4 goals, as measured in this run ==", *goal_lines(doc)]
     return "\n".join(out)
+
+
+# -- issue 4's goals, checked against this run ------------------------------------------------
+def _verdict(ok: bool | None) -> str:
+    return "n/a " if ok is None else "PASS" if ok else "FAIL"
+
+
+def _largest(run: dict[str, Any]) -> list[dict[str, Any]]:
+    sizes = [r["n"] for r in run["results"] if len(r["shape"]) == 1]
+    return [r for r in run["results"] if len(r["shape"]) == 1 and r["n"] == max(sizes)]
+
+
+def _bandwidth_goals(run: dict[str, Any]) -> list[tuple[str, bool | None]]:
+    """Goal 1: out= at >= 90% of the triad; fresh result >= Numba's and >= 2x numexpr."""
+    rows = [r for r in _largest(run) if r["memory_bound"] and "lazyarr:out" in r["times"]]
+    pct = {f"{r['name']} {r['dtype']}": r["bytes"] / r["times"]["lazyarr:out"] / 1e9
+           / r.get("triad", run["triad"])["gbps"] for r in rows}
+    worst = min(pct, key=pct.get) if pct else None
+    out = [(f"1 out= >= 90% of triad: worst {worst} {100 * pct[worst]:.0f}%" if worst
+            else "1 out= >= 90% of triad", min(pct.values()) >= 0.9 if pct else None)]
+    for peer, factor in (("numba", 1.0), ("numexpr", 2.0)):
+        ratios = {}
+        for r in rows:  # Numba: its faster form at this thread count, serial or parallel
+            t = min((v for k, v in r["times"].items() if k.startswith(peer)), default=None)
+            if t is not None and "lazyarr" in r["times"]:
+                ratios[f"{r['name']} {r['dtype']}"] = t / r["times"]["lazyarr"]
+        worst = min(ratios, key=ratios.get) if ratios else None
+        out.append((f"1 fresh result >= {factor:g}x {peer}: worst {worst} "
+                    f"{ratios[worst]:.2f}x" if worst else f"1 fresh result vs {peer}",
+                    min(ratios.values()) >= factor if ratios else None))
+    return out
+
+
+def _math_goals(run: dict[str, Any]) -> list[tuple[str, bool | None]]:
+    """Goal 2: GELU, exp-sin-cos, softmax at least as fast as JAX; float32 faster than NumPy."""
+    rows = [r for r in run["results"] if r["workload"] in ("gelu", "trig", "softmax")
+            and (r["workload"] == "softmax" or r in _largest(run)) and "lazyarr" in r["times"]]
+    out = []
+    for peer, dtypes in (("jax", ("float32", "float64")), ("numpy", ("float32",))):
+        ratios = {f"{r['name']} {r['dtype']}": r["times"][peer] / r["times"]["lazyarr"]
+                  for r in rows if peer in r["times"] and r["dtype"] in dtypes}
+        worst = min(ratios, key=ratios.get) if ratios else None
+        out.append((f"2 math >= {peer}: worst {worst} {ratios[worst]:.2f}x" if worst
+                    else f"2 math >= {peer}", min(ratios.values()) >= 1 if ratios else None))
+    return out
+
+
+def _dispatch_goals(doc: dict[str, Any]) -> list[tuple[str, bool | None]]:
+    """Goal 4: <= 3 us above NumPy at one element; >= NumPy at 1e3 for every workload."""
+    rows = {(r["n"], r["impl"]): r for r in doc.get("overhead") or []}
+    extra = rows.get((1, "lazyarr"), {}).get("minus_numpy")
+    out = [(f"4 a + b*c at 1 element: {extra * 1e6:.1f} us above NumPy (<= 3)" if extra
+            is not None else "4 per-call overhead", None if extra is None else extra <= 3e-6)]
+    small = [r for r in doc["runs"][0]["results"] if r["n"] == 1000 and "lazyarr" in r["times"]]
+    ratios = {f"{r['name']} {r['dtype']}": r["times"]["numpy"] / r["times"]["lazyarr"]
+              for r in small}
+    worst = min(ratios, key=ratios.get) if ratios else None
+    out.append((f"4 >= NumPy at 1e3: worst {worst} {ratios[worst]:.2f}x" if worst
+                else "4 >= NumPy at 1e3", min(ratios.values()) >= 1 if ratios else None))
+    return out
+
+
+def _compile_goals(doc: dict[str, Any]) -> list[tuple[str, bool | None]]:
+    """Goal 5: 30 ms compile; 150 ms import + first eval from the disk cache; 2 ms hit."""
+    comp = doc.get("compile")
+    if not comp:
+        return [("5 compile latency", None)]
+    first = comp["lazyarr"]["median_first_eval_s"]
+    hit = comp["lazyarr"]["median_disk_hit_eval_s"]
+    warm = comp["fresh_process"].get("lazyarr, disk cache warm", {})
+    total = warm.get("import_plus_first_eval_s")
+    return [(f"5 new 10-op expression: {first * 1e3:.1f} ms (<= 30)", first <= 0.030),
+            (f"5 disk-cache hit: {hit * 1e3:.2f} ms (<= 2)", hit <= 0.002),
+            (f"5 fresh process, import + first eval from disk: {total * 1e3:.0f} ms (<= 150)"
+             if total else "5 fresh process", None if total is None else total <= 0.150)]
+
+
+def goal_lines(doc: dict[str, Any]) -> list[str]:
+    out = []
+    for run in doc["runs"]:
+        checks = _bandwidth_goals(run) + _math_goals(run)
+        out += [f"{_verdict(ok)}  [{run['threads']} thr] goal {text}" for text, ok in checks]
+    checks = _dispatch_goals(doc) + _compile_goals(doc)
+    out += [f"{_verdict(ok)}  goal {text}" for text, ok in checks]
+    return out
 
 
 def _run_report(run: dict[str, Any]) -> list[str]:
@@ -1105,7 +1246,8 @@ def _run_report(run: dict[str, Any]) -> list[str]:
                     "lazyarr vs peer (peer ms / la ms; > 1: lazyarr faster) =="]
         out += table_ratios(run, dtype)
     out += ["", f"== effective bandwidth, GB/s (inputs read once + outputs written once, "
-                f"1 GB = 1e9 B), {n} thread(s); % of triad; * memory-bound =="]
+                f"1 GB = 1e9 B), {n} thread(s); * memory-bound: % of the triad (GB/s, "
+                "same dtype and size, timed in the same rounds) =="]
     out += table_bandwidth(run)
     out += ["", "== first call minus warm call, ms (compile; smallest size) =="]
     out += table_first_calls(run)
@@ -1127,15 +1269,21 @@ def plot(doc: dict[str, Any], path: str) -> bool:
                               if len(r["shape"]) == 1))
     if not keys or not panels:
         return False
-    fig, axes = plt.subplots(len(keys), len(panels), squeeze=False,
-                             figsize=(4.2 * len(panels), 2.8 * len(keys)))
-    for col, (run, dtype) in enumerate(panels):
-        for row, key in enumerate(keys):
-            _plot_panel(axes[row][col], run, dtype, key)
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
+    per_row = 3
+    rows_each = -(-len(keys) // per_row)  # a block of rows per (thread count, dtype)
+    fig, axes = plt.subplots(rows_each * len(panels), per_row, squeeze=False,
+                             figsize=(4.2 * per_row, 2.9 * rows_each * len(panels)))
+    for block, (run, dtype) in enumerate(panels):
+        for k, key in enumerate(keys):
+            ax = axes[block * rows_each + k // per_row][k % per_row]
+            _plot_panel(ax, run, dtype, key)
+        for k in range(len(keys), rows_each * per_row):
+            axes[block * rows_each + k // per_row][k % per_row].set_visible(False)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.25 / fig.get_figheight()))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
     return True
 
@@ -1184,8 +1332,8 @@ def _names(allowed: Sequence[str]) -> Callable[[str], list[str]]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", type=_int_list, default=None,
                         help="elements per array, e.g. 1e3,1e5 (default 1e3..1e7; quick 1e3,1e5)")
-    parser.add_argument("--dtypes", type=_names(("float32", "float64")),
-                        default=["float32", "float64"], help="default float32,float64")
+    parser.add_argument("--dtypes", type=_names(("float32", "float64")), default=None,
+                        help="default float32,float64 (quick: float64)")
     parser.add_argument("--threads", type=_int_list, default=[1],
                         help="thread counts, one worker process each, e.g. 1,2 (default 1)")
     parser.add_argument("--peers", type=_names(PEERS), default=list(PEERS),
@@ -1200,8 +1348,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="a CI-sized run: small sizes, fewer samples")
     parser.add_argument("--json", default="bench-results/bench.json", help="results file")
-    parser.add_argument("--plot", default="bench-results/bench.png",
-                        help="plot file, when matplotlib is importable")
+    parser.add_argument("--plot", default=None,
+                        help="plot file, when matplotlib is importable (default "
+                             "bench-results/bench.png; none with --quick unless given)")
     parser.add_argument("--no-plot", action="store_true", help="skip the plot")
 
 
@@ -1209,7 +1358,8 @@ def config_from(args: argparse.Namespace) -> Config:
     quick = args.quick
     return Config(
         sizes=args.sizes or list(QUICK_SIZES if quick else SIZES),
-        dtypes=args.dtypes, threads=args.threads, peers=args.peers, workloads=args.workloads,
+        dtypes=args.dtypes or (["float64"] if quick else ["float32", "float64"]),
+        threads=args.threads, peers=args.peers, workloads=args.workloads,
         matrix=args.matrix or (QUICK_MATRIX if quick else MATRIX),
         triad_size=args.triad_size or (4 * 10**6 if quick else 10**7),
         repeat=args.repeat or (3 if quick else 7),
@@ -1242,6 +1392,7 @@ def run(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
         json.dump(doc, f, indent=1)
     print(report(doc))
     print(f"\nJSON: {args.json}")
-    if not args.no_plot and plot(doc, args.plot):
-        print(f"plot: {args.plot}")
+    path = args.plot or (None if args.quick else "bench-results/bench.png")
+    if path and not args.no_plot and plot(doc, path):
+        print(f"plot: {path}")
     return 0

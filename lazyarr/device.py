@@ -302,7 +302,7 @@ def is_device_array_like(obj: Any) -> bool:
         return False
     try:
         return probe()[0] == _KDL_CUDA
-    except Exception:  # noqa: BLE001 (a foreign object's probe may fail in any way)
+    except Exception:  # a foreign object's probe may fail in any way
         return False
 
 
@@ -328,7 +328,7 @@ def _pointer_device(ptr: int) -> int:
     drv = _driver()
     try:
         return drv.pointer_device(ptr)
-    except (drv.DriverNotFound, drv.CudaError):
+    except (drv.DriverNotFoundError, drv.CudaError):
         return 0  # a fake pointer in a test, or memory the driver does not track
 
 
@@ -518,12 +518,7 @@ class _DLPackOwner:
 def consume_dlpack(capsule: Any) -> DeviceArray:
     """Take the tensor out of a DLPack capsule (renaming it ``used_...``, as the protocol asks)."""
     address = id(capsule)  # CPython: the object's address; the caller holds a reference
-    for name, used, struct in ((_NAME_V, _USED_V, _DLManagedTensorVersioned),
-                               (_NAME, _USED, _DLManagedTensor)):
-        if _api.PyCapsule_IsValid(address, name):
-            break
-    else:
-        raise TypeError("not an unconsumed DLPack capsule")
+    name, used, struct = _capsule_kind(address)
     managed_ptr = _api.PyCapsule_GetPointer(address, name)
     managed = ctypes.cast(managed_ptr, ctypes.POINTER(struct)).contents
     t = managed.dl_tensor
@@ -540,6 +535,15 @@ def consume_dlpack(capsule: Any) -> DeviceArray:
                        t.device.device_id, bool(flags & _FLAG_READ_ONLY))
 
 
+def _capsule_kind(address: int) -> tuple[bytes, bytes, Any]:
+    """(name, name once consumed, struct type) of an unconsumed DLPack capsule."""
+    for kind in ((_NAME_V, _USED_V, _DLManagedTensorVersioned),
+                 (_NAME, _USED, _DLManagedTensor)):
+        if _api.PyCapsule_IsValid(address, kind[0]):
+            return kind
+    raise TypeError("not an unconsumed DLPack capsule")
+
+
 def _numpy_dtype(dt: _DLDataType) -> np.dtype:
     if dt.lanes != 1:
         raise TypeError("vector (multi-lane) DLPack dtypes are not supported")
@@ -549,3 +553,66 @@ def _numpy_dtype(dt: _DLDataType) -> np.dtype:
     if kind is None:
         raise TypeError(f"DLPack dtype code {dt.code} is not supported")
     return np.dtype(f"{kind}{dt.bits}")
+
+
+# -- choosing where an evaluation runs ------------------------------------------------------------
+_TARGETS = ("cpu", CUDA)
+
+
+def route(nodes: list[Any], backend: str | None, target: str | None, out: Any = None
+          ) -> tuple[str | None, list[Any]]:
+    """(backend name, roots) for an evaluation, moving leaves only when asked to.
+
+    Without ``target`` (or ``backend``), the leaves decide: all on the device runs on CUDA,
+    all on the host runs on the default backend, and a mix is a TypeError. An explicit
+    choice is the request for a transfer: ``target="cuda"`` copies host leaves to the device,
+    ``target="cpu"`` copies device leaves back (each captured array once).
+    """
+    name = _resolve(backend, target)
+    host, dev = leaf_places(nodes)
+    if name is None:
+        if host and dev:
+            raise TypeError(
+                "this expression mixes host (NumPy) arrays and CUDA device arrays; lazyarr "
+                "does not copy silently: evaluate with target='cuda' to copy the host arrays "
+                "to the device, or target='cpu' to copy the device arrays to the host")
+        return (CUDA if dev else None), nodes
+    if name == CUDA:
+        require_driver()
+        if out is not None and any(o is not None for o in out):
+            raise NotImplementedError("out= is not supported on the CUDA target yet")
+        return name, move_leaves(nodes, to_device=True) if host else nodes
+    return name, move_leaves(nodes, to_device=False) if dev else nodes
+
+
+def _resolve(backend: str | None, target: str | None) -> str | None:
+    if target is None:
+        return backend
+    if target not in _TARGETS:
+        raise ValueError(f"unknown target {target!r}; use one of {_TARGETS}")
+    if backend is not None and (backend == CUDA) != (target == CUDA):
+        raise ValueError(f"backend={backend!r} does not run on target={target!r}")
+    if target == CUDA:
+        return CUDA
+    from .config import settings
+
+    return backend or settings.backend
+
+
+def leaf_array(obj: Any, dtype: Any, device: str | None) -> DeviceArray | None:
+    """The device array ``asarray(obj, dtype, device)`` captures, or None for a host leaf."""
+    if device not in (None, "cpu", CUDA, f"{CUDA}:0"):
+        raise ValueError(f"unknown device {device!r}; use 'cpu' or 'cuda'")
+    on_device = is_device_array_like(obj)
+    if device == "cpu":
+        if on_device:
+            raise TypeError("asarray(device='cpu') of a CUDA array: copy it to the host "
+                            "explicitly (np.asarray or .to_numpy())")
+        return None
+    if on_device:
+        return wrap(obj)
+    if device is None:
+        return None
+    require_driver()
+    host = np.asarray(obj) if dtype is None else np.asarray(obj, dtype=dtype)
+    return DeviceArray.from_numpy(host)

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import build, dtypes, fastpath
 from .config import settings
-from .graph import Node
+from .graph import Buffer, Node
 
 
 def _fit_out(node: Node, out: Any) -> Node:
@@ -39,7 +39,11 @@ def _broadcastable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
 
 
 def evaluate(nodes: list[Node], out: list[Any] | None = None,
-             backend: str | None = None) -> list[np.ndarray]:
+             backend: str | None = None, target: str | None = None) -> list[np.ndarray]:
+    if target is not None or backend == "cuda" or Buffer.foreign:
+        from .device import route  # only when device arrays exist or a target is named
+
+        backend, nodes = route(nodes, backend, target, out)
     name = backend or settings.backend
     if name == "cpu" and out is None:
         results = fastpath.evaluate(tuple(nodes))

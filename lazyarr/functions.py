@@ -12,10 +12,24 @@ from .graph import Node, Op
 from .ops import SPECS
 
 
-def asarray(obj: Any, dtype: Any = None) -> LazyArray:
-    """Wrap ``obj`` as a lazy leaf. NumPy arrays are captured by reference, never copied."""
+def asarray(obj: Any, dtype: Any = None, device: str | None = None) -> LazyArray:
+    """Wrap ``obj`` as a lazy leaf. NumPy arrays are captured by reference, never copied.
+
+    CUDA arrays (``__cuda_array_interface__`` or ``__dlpack__``: CuPy, PyTorch, Numba,
+    lazyarr's own ``DeviceArray``) are captured by reference too; ``device="cuda"`` copies
+    host data to the GPU once.
+    """
     if isinstance(obj, LazyArray):
+        if device is not None:
+            raise ValueError("asarray(lazy, device=...): use .eval(target=...) to move results")
         return obj if dtype is None else obj.astype(dtype)
+    if device is not None or not isinstance(obj, np.ndarray):
+        from .device import leaf_array  # GPU support, loaded only when it can matter
+
+        found = leaf_array(obj, dtype, device)
+        if found is not None:
+            lazy = LazyArray(build.leaf(found))
+            return lazy if dtype is None else lazy.astype(dtype)
     arr = np.asarray(obj) if dtype is None else np.asarray(obj, dtype=dtype)
     return LazyArray(build.leaf(arr))
 

@@ -130,7 +130,7 @@ ViewMap = tuple[tuple[int | None, int, int], ...]
 
 
 class Buffer:
-    """A NumPy array captured by reference.
+    """A NumPy array (or a ``lazyarr.device.DeviceArray``) captured by reference.
 
     lazyarr reads captured arrays when an expression is evaluated, not when it is built:
     writing to the array in between changes the result, exactly as it would for a NumPy view.
@@ -138,9 +138,13 @@ class Buffer:
     """
 
     __slots__ = ("__weakref__", "array")
+    # set once any buffer holds device memory: only then does evaluation look where leaves live
+    foreign = False
 
     def __init__(self, array: np.ndarray) -> None:
         self.array = array
+        if not isinstance(array, np.ndarray):
+            Buffer.foreign = True
 
     def __repr__(self) -> str:
         return f"Buffer({self.array.dtype}{list(self.array.shape)})"

@@ -87,17 +87,28 @@ def args_words(kernel: Kernel) -> int:
     return kernel.ndim + arrays * (1 + kernel.ndim) + len(kernel.scalars) + 1
 
 
+def data_address(array) -> int:
+    """Address of an array's first element: a NumPy array's, or a device array's ``ptr``.
+
+    Lowering needs only ``dtype``, ``strides`` and this address, so a leaf may hold either
+    kind of array (``lazyarr.device.DeviceArray`` for GPU memory).
+    """
+    if isinstance(array, np.ndarray):
+        return array.ctypes.data
+    return array.ptr
+
+
 @dataclass(slots=True)
 class View:
     """A strided view of memory over the kernel's index space (byte strides)."""
 
-    array: np.ndarray
+    array: np.ndarray  # or a lazyarr.device.DeviceArray
     offset: int
     strides: tuple[int, ...]
 
     @property
     def address(self) -> int:
-        return self.array.ctypes.data + self.offset
+        return data_address(self.array) + self.offset
 
 
 @dataclass(slots=True)

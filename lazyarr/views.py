@@ -22,7 +22,10 @@ from .graph import ELEMENTWISE, Node, Op, ViewMap, make
 
 
 def _leaf_array(node: Node) -> np.ndarray | None:
-    return node.arg.array if node.op is Op.LEAF else None
+    # a captured device array (lazyarr.device) has no NumPy views: it gets movement nodes
+    if node.op is Op.LEAF and isinstance(node.arg.array, np.ndarray):
+        return node.arg.array
+    return None
 
 
 def _leaf(array: np.ndarray) -> Node:

@@ -1,0 +1,398 @@
+"""CUDA backend: loop-IR kernels compiled to PTX, loaded and launched through the driver API.
+
+Compilation: a :class:`~lazyarr.loopir.Kernel` plus the launch-time :class:`Variant`
+(vector loads when the arrays are aligned for them, 32-bit index division when the index
+space is small, the row strategy) is the cache key, as on the CPU: sizes, pointers, strides
+and scalar values are kernel parameters, never baked in. PTX is cached in memory and in the
+on-disk cache (``diskcache.py``; the key includes the target architecture and libdevice),
+and each PTX is loaded once per CUDA context (``cuModuleLoadDataEx`` JIT-compiles it for the
+device).
+
+Launch: the argument block (``runtime.pack_args``, the CPU's layout) is passed as the
+kernel's by-value parameters, one 64-bit word each. The driver copies parameters at launch
+into the constant bank, so nothing is copied to the device first and the block can be reused
+at once. Kernels that can fail (integer power with a negative exponent) get a device status
+word, reset before and read back after the launch; all other launches are asynchronous on
+the legacy default stream, and results stay on the device as :class:`DeviceArray`.
+
+Opaque ops: reshape, concatenate and stack run as copy kernels on the device; matmul uses
+CuPy when it is importable (on the same primary context and stream), else raises
+NotImplementedError: no silent round trip through host memory.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from lazyarr import stats
+from lazyarr.device import DeviceArray
+from lazyarr.graph import OPAQUE, Node, Op
+from lazyarr.loopir import Kernel, Launch, Layout, NeedsMaterialising, lower_kernel
+from lazyarr.runtime import _check_outputs_disjoint, pack_args
+from lazyarr.schedule import schedule
+
+from . import cuda_driver as drv
+
+THREADS = 256  # threads per block for elementwise and thread-per-row kernels
+BLOCKS_PER_SM = 8  # grid-stride loops: enough blocks to fill every SM, no more
+SHORT_ROW = 64  # rows shorter than this get a thread each instead of a block
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    kernel: Kernel
+    variant: Any  # nvptx.Variant
+    arch: str
+    libdevice: str | None
+
+
+class Runner(Protocol):
+    """Compiles and launches; the real one drives the GPU (tests substitute an emulator)."""
+
+    def function(self, key: Key) -> Any: ...
+
+    def launch(self, function: Any, grid: int, block: int, words: np.ndarray) -> None: ...
+
+
+# -- compiling ---------------------------------------------------------------------------------
+_ptx: dict[Key, str] = {}
+_lock = threading.RLock()
+_libdevice: list[str | None] = []  # found once per process
+
+
+def libdevice() -> str | None:
+    if not _libdevice:
+        from lazyarr.codegen.nvptx import find_libdevice
+
+        _libdevice.append(find_libdevice())
+    return _libdevice[0]
+
+
+def ptx(key: Key) -> str:
+    """PTX for ``key``: from memory, the disk cache, or LLVM (counted in ``cache_info``)."""
+    found = _ptx.get(key)
+    if found is not None:
+        return found
+    with _lock:
+        found = _ptx.get(key) or _ptx_from_disk(key)
+        if found is None:
+            from lazyarr.codegen.nvptx import emit_ptx
+
+            t0 = time.perf_counter()
+            found = emit_ptx(key.kernel, "lazyarr_kernel", key.variant, key.libdevice, key.arch)
+            stats.compiled(time.perf_counter() - t0)
+            _ptx_to_disk(key, found)
+        _ptx[key] = found
+    return found
+
+
+def _disk_key(key: Key) -> bytes | None:
+    from . import diskcache
+
+    if not diskcache.enabled():
+        return None
+    try:
+        digest = diskcache.kernel_digest(key.kernel)
+    except diskcache.NotCacheable:
+        return None
+    import llvmlite.binding as llvm
+
+    lib = _file_digest(key.libdevice) if key.libdevice else "none"
+    host = (f"ptx; llvm {'.'.join(map(str, llvm.llvm_version_info))}; arch {key.arch}; "
+            f"variant {key.variant}; libdevice {lib}")
+    return diskcache.entry_key(digest, host)
+
+
+_digests: dict[str, str] = {}
+
+
+def _file_digest(path: str) -> str:
+    if path not in _digests:
+        with open(path, "rb") as f:
+            _digests[path] = hashlib.sha256(f.read()).hexdigest()
+    return _digests[path]
+
+
+def _ptx_from_disk(key: Key) -> str | None:
+    from . import diskcache
+
+    dk = _disk_key(key)
+    data = diskcache.load(dk) if dk is not None else None
+    return data.decode() if data is not None else None
+
+
+def _ptx_to_disk(key: Key, text: str) -> None:
+    from . import diskcache
+
+    dk = _disk_key(key)
+    if dk is not None:
+        diskcache.store(dk, text.encode())
+
+
+class DriverRunner:
+    """PTX loaded per context through the driver; launches on the legacy default stream."""
+
+    def __init__(self) -> None:
+        self.functions: dict[tuple[int, Key], int] = {}
+
+    def function(self, key: Key) -> int:
+        ctx = drv.context()
+        fn = self.functions.get((ctx.handle, key))
+        if fn is None:
+            with _lock:
+                module = drv.module_load(ptx(key).encode())
+                fn = self.functions[(ctx.handle, key)] = drv.module_function(
+                    module, "lazyarr_kernel")
+        return fn
+
+    def launch(self, function: int, grid: int, block: int, words: np.ndarray) -> None:
+        base = words.ctypes.data
+        params = (ctypes.c_void_p * len(words))(*(base + 8 * k for k in range(len(words))))
+        drv.launch(function, grid, block, params)  # copies the parameters before returning
+
+
+_runner: Runner | None = None
+
+
+def runner() -> Runner:
+    global _runner
+    if _runner is None:
+        _runner = DriverRunner()
+    return _runner
+
+
+def set_runner(new: Runner | None) -> Runner | None:
+    """Swap the runner (tests emulate kernels on the CPU); returns the previous one."""
+    global _runner
+    old, _runner = _runner, new
+    return old
+
+
+def clear_cache() -> None:
+    _ptx.clear()
+    if isinstance(_runner, DriverRunner):
+        _runner.functions.clear()
+
+
+# -- launching -----------------------------------------------------------------------------------
+def arch() -> str:
+    """The PTX target for the current device (sm_XY); sm_90 without a device."""
+    try:
+        return drv.context().arch
+    except drv.DriverNotFoundError:
+        return "sm_90"
+
+
+def sm_count() -> int:
+    try:
+        return drv.context().sm_count
+    except drv.DriverNotFoundError:
+        return 1
+
+
+def choose_variant(launch: Launch) -> Any:
+    """The code variant for this launch: alignment, index width and row strategy."""
+    from lazyarr.codegen.nvptx import Variant, vector_alignment
+
+    k = launch.kernel
+    narrow = math.prod(launch.shape) < 2**31
+    if not k.row_ndim:
+        params = list(k.inputs) + [o for _, o in k.outputs]
+        views = launch.inputs + launch.outputs
+        contiguous = [(v, p) for v, p in zip(views, params, strict=True)
+                      if p.layout is Layout.CONTIG]
+        vector = k.ndim == 1 and bool(contiguous) and all(
+            v.address % vector_alignment(p.dtype.itemsize) == 0 for v, p in contiguous)
+        return Variant(vector, narrow, "flat")
+    row = math.prod(launch.shape[k.outer_ndim:])
+    strategy = "thread" if k.column or row < SHORT_ROW else "block"
+    return Variant(False, narrow, strategy)
+
+
+def grid_for(launch: Launch, variant: Any, sms: int) -> tuple[int, int]:
+    """(blocks, threads per block): grid-stride loops need at most one full wave."""
+    from lazyarr.codegen.nvptx_rows import ROW_BLOCK
+
+    k = launch.kernel
+    cap = max(1, sms * BLOCKS_PER_SM)
+    if variant.strategy == "block":
+        return min(math.prod(launch.shape[:k.outer_ndim]), cap), ROW_BLOCK
+    if variant.strategy == "thread":
+        work = math.prod(launch.shape[:k.outer_ndim])
+    else:
+        work = math.prod(launch.shape) // (4 if variant.vector else 1)
+    return max(1, min(-(-work // THREADS), cap)), THREADS
+
+
+class _Status:
+    """A device int32 per device that failing kernels set (one kernel at a time uses it)."""
+
+    arrays: dict[int, DeviceArray] = {}
+
+    @classmethod
+    def get(cls, device: int) -> DeviceArray:
+        found = cls.arrays.get(device)
+        if found is None:
+            found = cls.arrays[device] = DeviceArray.empty((1,), np.int32, device)
+        return found
+
+
+def run(launch: Launch) -> None:
+    """Launch one lowered kernel over its whole index space."""
+    variant = choose_variant(launch)
+    key = Key(launch.kernel, variant, arch(), libdevice())
+    _check_on_device(launch)
+    fn = runner().function(key)
+    if key in _seen:
+        stats.hit()
+    else:
+        stats.miss()
+        _seen.add(key)
+    words, _ = pack_args(launch)
+    status = _Status.get(0) if launch.kernel.needs_status else None
+    if status is not None:
+        drv.memset_d8(status.ptr, 0, 4)
+        words[-1] = status.ptr
+    else:
+        words[-1] = 0  # never written: only integer power stores to it
+    grid, block = grid_for(launch, variant, sm_count())
+    runner().launch(fn, grid, block, words)
+    if status is not None and status.to_numpy()[0]:
+        raise ValueError("Integers to negative integer powers are not allowed.")
+
+
+_seen: set[Key] = set()
+
+
+def _check_on_device(launch: Launch) -> None:
+    # a host pointer in a GPU kernel is an illegal address, which ends the CUDA context
+    for view in launch.inputs + launch.outputs:
+        if not isinstance(view.array, DeviceArray):
+            raise TypeError("the CUDA backend got a host (NumPy) array: lazyarr.eval moves "
+                            "arrays to the device only when asked to (target='cuda')")
+
+
+# -- evaluation ----------------------------------------------------------------------------------
+def evaluate(roots: list[Node], outs: list[Any]) -> list[DeviceArray]:
+    """Evaluate ``roots`` (every leaf on the device) into new device arrays."""
+    if any(o is not None for o in outs):
+        raise NotImplementedError("out= is not supported on the CUDA target yet")
+    return _Evaluation().evaluate(roots)
+
+
+class _Evaluation:
+    def __init__(self) -> None:
+        self.materialised: dict[int, DeviceArray] = {}
+
+    def evaluate(self, roots: list[Node]) -> list[DeviceArray]:
+        results: list[Any] = [None] * len(roots)
+        for group in schedule(roots):
+            todo = []
+            for k in group.members:
+                root = roots[k]
+                if root.op is Op.LEAF:
+                    results[k] = _device_leaf(root)  # zero-copy, like NumPy's asarray
+                elif root.op in OPAQUE:
+                    results[k] = self.materialise(root)
+                else:
+                    todo.append(k)
+                    results[k] = DeviceArray.empty(root.shape, root.dtype)
+            if todo and 0 not in group.shape:
+                self.run_group([roots[k] for k in todo], [results[k] for k in todo])
+        return results
+
+    def run_group(self, roots: list[Node], outs: list[DeviceArray]) -> None:
+        while True:
+            try:
+                launch = lower_kernel(roots, outs, self.materialised)
+                break
+            except NeedsMaterialising as need:
+                for node in need.nodes:
+                    self.materialise(node)
+        _check_outputs_disjoint(launch)  # fresh outputs never overlap the inputs
+        run(launch)
+
+    def materialise(self, node: Node) -> DeviceArray:
+        found = self.materialised.get(id(node))
+        if found is None:
+            if node.op in OPAQUE:
+                args = [self.evaluate([s])[0] for s in node.src]
+                found = _opaque(node, args, self)
+            else:
+                found = self.evaluate([node])[0]
+            self.materialised[id(node)] = found
+        return found
+
+    def copy_into(self, source: DeviceArray, out: DeviceArray) -> None:
+        """``out[...] = source`` (cast to ``out``'s dtype) by a copy kernel on the device."""
+        from lazyarr.build import cast, leaf
+
+        if out.size:
+            self.run_group([cast(leaf(source), out.dtype)], [out])
+
+
+def _device_leaf(node: Node) -> DeviceArray:
+    array = node.arg.array
+    if not isinstance(array, DeviceArray):
+        raise TypeError("the CUDA backend got a host (NumPy) leaf: lazyarr.eval moves leaves "
+                        "to the device only when asked to (target='cuda')")
+    return array
+
+
+def _opaque(node: Node, args: list[DeviceArray], ev: _Evaluation) -> DeviceArray:
+    if node.op is Op.RESHAPE:
+        src = args[0]
+        if not src.is_c_contiguous:
+            dense = DeviceArray.empty(src.shape, src.dtype)
+            ev.copy_into(src, dense)
+            src = dense
+        return src.view(node.shape, _c_strides(node.shape, src.itemsize))
+    if node.op in (Op.CONCATENATE, Op.STACK):
+        return _join(node, args, ev)
+    return _matmul(node, args)
+
+
+def _c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    from lazyarr.device import c_strides
+
+    return c_strides(shape, itemsize)
+
+
+def _join(node: Node, args: list[DeviceArray], ev: _Evaluation) -> DeviceArray:
+    """Concatenate or stack by copying each input into its slice of the result."""
+    out = DeviceArray.empty(node.shape, node.dtype)
+    axis, start = node.arg, 0
+    for a in args:
+        if node.op is Op.STACK:
+            shape = a.shape
+            strides = out.strides[:axis] + out.strides[axis + 1:]
+            width = 1
+        else:
+            shape, strides, width = a.shape, out.strides, a.shape[axis]
+        ev.copy_into(a, out.view(shape, strides, start * out.strides[axis]))
+        start += width
+    return out
+
+
+def _matmul(node: Node, args: list[DeviceArray]) -> DeviceArray:
+    try:
+        import cupy
+    except ImportError:
+        raise NotImplementedError(
+            f"{node.op.value} ({node.arg}) on the CUDA target needs CuPy (not installed); "
+            "evaluate it with target='cpu'") from None
+    drv.stream_synchronize(0)  # CuPy may use another stream: lazyarr's inputs first
+    a, b = (cupy.asarray(x) for x in args)
+    result = (cupy.matmul if node.arg == "matmul" else cupy.dot)(a, b).astype(node.dtype)
+    cupy.cuda.get_current_stream().synchronize()
+    from lazyarr.device import from_cuda_array_interface
+
+    return from_cuda_array_interface(result)

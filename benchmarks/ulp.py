@@ -1,0 +1,395 @@
+"""Accuracy of lazyarr's vectorised math (``codegen/mathlib.py``) in ULP.
+
+Each function is evaluated through the public API (``la.exp(la.asarray(x)).eval()``) on random
+inputs over its domain, log-uniform magnitudes, and edge cases (range-reduction boundaries,
+multiples of pi/2, overflow and underflow thresholds, subnormals). The error is
+``|result - exact| / ulp(exact)``, the exact value taken from a reference with at least 10 more
+bits than the format: NumPy's ``long double`` functions (glibc's 64-bit-mantissa ``expl``,
+``sinl``, ...) for float64, float64 NumPy for float32. The worst points of every function are
+then recomputed with mpmath at 200 bits, so each reported maximum is an mpmath measurement.
+Results that must be special (NaN, +-inf, +-0) are compared with NumPy exactly.
+
+    python benchmarks/ulp.py                 # quick: 200,000 random points per function
+    python benchmarks/ulp.py --n 10000000    # millions
+    python benchmarks/ulp.py --functions sin,cos --dtypes float64
+    python benchmarks/ulp.py --exhaustive --dtypes float32   # every float32 input
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import mpmath
+import numpy as np
+
+import lazyarr as la
+
+LD = np.longdouble
+Inputs = tuple[np.ndarray, ...]
+Generator = Callable[[np.random.Generator, int, type], Inputs]
+
+
+# -- input generators ------------------------------------------------------------------------
+def uniform(rng: np.random.Generator, n: int, lo: float, hi: float, dt: type) -> np.ndarray:
+    return rng.uniform(lo, hi, n).astype(dt)
+
+
+def log_uniform(rng: np.random.Generator, n: int, lo: float, hi: float, dt: type,
+                signed: bool = True) -> np.ndarray:
+    """Magnitudes 2**u with u uniform in [lo, hi], random signs when ``signed``."""
+    x = np.exp2(rng.uniform(lo, hi, n)).astype(dt)
+    return x * rng.choice([-1, 1], n).astype(dt) if signed else x
+
+
+def around(values: list[float] | np.ndarray, dt: type, ulps: int = 4) -> np.ndarray:
+    """Each value and its neighbours up to ``ulps`` representable steps either side."""
+    v = np.asarray(values, dtype=dt)
+    v = v[np.isfinite(v)]
+    ity = np.int32 if dt == np.float32 else np.int64
+    steps = np.arange(-ulps, ulps + 1, dtype=ity)
+    # consecutive magnitudes have consecutive bit patterns; the sign is put back after
+    mag = np.abs(v).view(ity)[:, None] + steps[None, :]
+    with np.errstate(invalid="ignore"):
+        out = np.maximum(mag, 0).view(dt) * np.sign(v)[:, None].astype(dt)
+    return out.ravel()
+
+
+def near_multiples(rng: np.random.Generator, n: int, period: LD, limit: float, dt: type
+                   ) -> np.ndarray:
+    """Representable numbers nearest to k * period, k log-uniform up to limit / period."""
+    k = np.floor(np.exp2(rng.uniform(0, math.log2(limit / float(period)), n)))
+    x = (k.astype(LD) * period).astype(dt)
+    return around(np.concatenate([x, -x]), dt, 2)
+
+
+def hard_trig(dt: type, max_exp: int) -> np.ndarray:
+    """Numbers in each binade [2**e, 2**(e+1)), e < max_exp, closest to multiples of pi/2.
+
+    With x = M * 2**(e-p+1) (M a p-bit integer), x*2/pi is near an integer when M*alpha is,
+    alpha = frac(2/pi * 2**(e-p+1)); the denominators q of alpha's continued-fraction
+    convergents (and their multiples landing in the p-bit range) give the smallest such
+    distances: the hardest cases for a range reduction.
+    """
+    p = np.finfo(dt).nmant + 1
+    out: list[float] = []
+    with mpmath.workprec(4 * max_exp + 300):
+        for e in range(0, max_exp):
+            alpha = mpmath.frac(2 / mpmath.pi * mpmath.ldexp(1, e - p + 1))
+            h0, h1, k0, k1 = 0, 1, 1, 0  # convergent numerators h, denominators k
+            rest = alpha
+            while True:
+                a = int(mpmath.floor(rest))
+                h0, h1, k0, k1 = h1, a * h1 + h0, k1, a * k1 + k0
+                if k1 >= 2 ** p or rest == a:
+                    break
+                rest = 1 / (rest - a)
+                if k1 == 0:
+                    continue
+                first = -(-(2 ** (p - 1)) // k1)  # smallest multiple in the p-bit range
+                for t in range(first, first + 3):
+                    if k1 * t < 2 ** p:
+                        out.append(float(mpmath.ldexp(k1 * t, e - p + 1)))
+    x = np.array(out, dtype=dt)
+    return around(np.concatenate([x, -x]), dt, 1)
+
+
+def specials(dt: type) -> np.ndarray:
+    info = np.finfo(dt)
+    return np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, info.tiny, -info.tiny,
+                     info.smallest_subnormal, -info.smallest_subnormal, info.max, -info.max],
+                    dtype=dt)
+
+
+def _big(dt: type) -> float:
+    return 1023.0 if dt == np.float64 else 127.0
+
+
+def _small(dt: type) -> float:
+    return -1074.0 if dt == np.float64 else -149.0
+
+
+def _pick(dt: type, f64: float, f32: float) -> float:
+    return f64 if dt == np.float64 else f32
+
+
+def gen_exp(rng: np.random.Generator, n: int, dt: type) -> Inputs:
+    hi, lo = _pick(dt, 709.8, 88.8), _pick(dt, -745.2, -104.0)
+    edges = [_pick(dt, 709.782712893384, 88.72283935546875),  # overflow
+             _pick(dt, -708.3964185322641, -87.3365478515625),  # subnormal results begin
+             _pick(dt, -745.1332191019411, -103.97207708), 0.3465735902799726, -0.34657359]
+    return (np.concatenate([uniform(rng, n // 2, lo, hi, dt),
+                            log_uniform(rng, n // 2, _small(dt), 10, dt),
+                            around(edges, dt, 64), specials(dt)]),)
+
+
+def gen_expm1(rng: np.random.Generator, n: int, dt: type) -> Inputs:
+    hi = _pick(dt, 709.8, 88.8)
+    edges = [_pick(dt, 709.782712893384, 88.72283935546875), 0.34657359, -0.34657359,
+             _pick(dt, 53.5 * math.log(2), 24.5 * math.log(2)), -40.0, -18.0, 1e-10]
+    return (np.concatenate([uniform(rng, n // 4, -45, hi, dt), uniform(rng, n // 4, -1, 1, dt),
+                            log_uniform(rng, n // 2, _small(dt), 10, dt),
+                            around(edges, dt, 64), specials(dt)]),)
+
+
+def gen_log(rng: np.random.Generator, n: int, dt: type) -> Inputs:
+    edges = [1.0, 0.7071067811865476, 1.4142135623730951, 2.0, 0.5,
+             float(np.finfo(dt).tiny), float(np.finfo(dt).max)]
+    return (np.concatenate([log_uniform(rng, n // 2, _small(dt), _big(dt) + 1, dt, False),
+                            uniform(rng, n // 2, 0.5, 2.0, dt),
+                            around(edges, dt, 256), specials(dt)]),)
+
+
+def gen_log1p(rng: np.random.Generator, n: int, dt: type) -> Inputs:
+    neg = -log_uniform(rng, n // 4, -60, -1e-9, dt, False)  # in (-1, 0)
+    edges = [-1.0, 0.41421356237309503, -0.2928932188134524, 1.0, 1e-10, -1e-10]
+    return (np.concatenate([uniform(rng, n // 4, -1, 1, dt), neg,
+                            log_uniform(rng, n // 2, _small(dt), _big(dt) + 1, dt, False),
+                            around(edges, dt, 64), specials(dt)]),)
+
+
+TRIG_LIMIT = 2.0 ** 40  # codegen/mathlib.py: beyond it the CPU falls back to libm per lane
+
+
+_HARD: dict[type, np.ndarray] = {}
+
+
+def _hard_trig_cached(dt: type) -> np.ndarray:
+    if dt not in _HARD:
+        _HARD[dt] = hard_trig(dt, 40 if dt == np.float64 else 17)
+    return _HARD[dt]
+
+
+def gen_trig(rng: np.random.Generator, n: int, dt: type) -> Inputs:
+    pio2 = LD(mpmath.mpf(mpmath.pi) / 2)
+    return (np.concatenate([uniform(rng, n // 4, -10, 10, dt),
+                            uniform(rng, n // 8, -1e5, 1e5, dt),
+                            log_uniform(rng, n // 4, _small(dt), 40, dt),
+                            log_uniform(rng, n // 64, 40, _big(dt), dt),  # libm lanes
+                            near_multiples(rng, n // 16, pio2, TRIG_LIMIT, dt),
+                            _hard_trig_cached(dt),
+                            around([0.7853981633974483, 2.356194490192345], dt, 64),
+                            specials(dt)]),)
+
+
+def gen_tanh(rng: np.random.Generator, n: int, dt: type) -> Inputs:
+    edges = [0.5493061443340549, -0.5493061443340549, _pick(dt, 19.06, 9.01), 20.0, 9.5]
+    return (np.concatenate([uniform(rng, n // 2, -10, 10, dt),
+                            log_uniform(rng, n // 2, _small(dt), 6, dt),
+                            around(edges, dt, 128), specials(dt)]),)
+
+
+def gen_hyperbolic(rng: np.random.Generator, n: int, dt: type) -> Inputs:
+    hi = _pick(dt, 710.6, 89.5)
+    edges = [_pick(dt, 710.4758600739439, 89.41598629223294), 1.0, -1.0]
+    return (np.concatenate([uniform(rng, n // 2, -hi, hi, dt),
+                            log_uniform(rng, n // 2, _small(dt), 10, dt),
+                            around(edges, dt, 64), specials(dt)]),)
+
+
+def gen_arctan(rng: np.random.Generator, n: int, dt: type) -> Inputs:
+    edges = [0.41421356237309503, 2.414213562373095, 1.0, -0.41421356237309503]
+    return (np.concatenate([uniform(rng, n // 2, -5, 5, dt),
+                            log_uniform(rng, n // 2, _small(dt), _big(dt) + 1, dt),
+                            around(edges, dt, 64), specials(dt)]),)
+
+
+def gen_pow(rng: np.random.Generator, n: int, dt: type) -> Inputs:
+    m = n // 6
+    span = _pick(dt, 1080.0, 155.0)  # |y log2 x| up to a bit beyond overflow/underflow
+    x1 = log_uniform(rng, m, _small(dt), _big(dt) + 1, dt, False)
+    y1 = (rng.uniform(-span, span, m) / np.log2(x1.astype(np.float64))).astype(dt)
+    x2 = uniform(rng, m, 0, 10, dt)
+    y2 = uniform(rng, m, -10, 10, dt)
+    x3 = (1 + rng.uniform(-1e-3, 1e-3, m)).astype(dt)  # near 1 with large exponents
+    with np.errstate(divide="ignore"):  # x3 == 1 gives y3 == inf: pow(1, inf) is a case too
+        y3 = (rng.uniform(-span, span, m) / np.log2(x3.astype(np.float64))).astype(dt)
+    x4 = -log_uniform(rng, m, -20, 20, dt, False)  # negative bases, integer exponents
+    y4 = rng.integers(-40, 40, m).astype(dt)
+    x5 = rng.integers(0, 30, m).astype(dt)  # exact results
+    y5 = rng.integers(0, 12, m).astype(dt)
+    sv = specials(dt)
+    with np.errstate(over="ignore"):
+        sy_values = np.concatenate([sv, [2.0, 3.0, -3.0, 0.5, -0.5, 1e300]]).astype(dt)
+    sx, sy = np.meshgrid(np.concatenate([sv, np.array([2.0, -2.0, 0.5, -0.5], dt)]), sy_values)
+    xs = np.concatenate([x1, x2, x3, x4, x5, sx.ravel()])
+    ys = np.concatenate([y1, y2, y3, y4, y5, sy.ravel()])
+    return xs, ys
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    generate: Generator
+    mp: Callable[..., mpmath.mpf]
+
+
+FUNCTIONS = {f.name: f for f in [
+    Function("exp", gen_exp, mpmath.exp), Function("expm1", gen_expm1, mpmath.expm1),
+    Function("log", gen_log, mpmath.log), Function("log1p", gen_log1p, mpmath.log1p),
+    Function("sin", gen_trig, mpmath.sin), Function("cos", gen_trig, mpmath.cos),
+    Function("tan", gen_trig, mpmath.tan), Function("tanh", gen_tanh, mpmath.tanh),
+    Function("sinh", gen_hyperbolic, mpmath.sinh), Function("cosh", gen_hyperbolic, mpmath.cosh),
+    Function("arctan", gen_arctan, mpmath.atan), Function("power", gen_pow, mpmath.power),
+]}
+BOUND = {"exp": 1, "log": 1, "sin": 1, "cos": 1, "tanh": 1}  # the rest: 4
+
+
+# -- measuring -------------------------------------------------------------------------------
+def lazyarr_eval(name: str, args: Inputs) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.asarray(getattr(la, name)(*[la.asarray(a) for a in args]).eval())
+
+
+def reference(name: str, args: Inputs, dt: type) -> np.ndarray:
+    """The function in a wider format: long double for float64, float64 for float32."""
+    wide = LD if dt == np.float64 else np.float64
+    with np.errstate(all="ignore"):
+        return getattr(np, name)(*[a.astype(wide) for a in args])
+
+
+def ulp_error(got: np.ndarray, exact: np.ndarray, dt: type) -> np.ndarray:
+    """|got - exact| in units of the last place of ``exact`` in format ``dt``.
+
+    Values at or beyond the overflow rounding point count as infinite; NaN must match NaN.
+    Mismatched specials give +inf.
+    """
+    info = np.finfo(dt)
+    wide = exact.dtype
+    _, e = np.frexp(exact)
+    ulp = np.ldexp(np.ones_like(exact), np.maximum(e - 1, info.minexp) - info.nmant)
+    overflow_at = wide.type(info.max) + wide.type(np.ldexp(1.0, info.maxexp - info.nmant - 2))
+    exact_inf = np.isinf(exact) | (np.abs(exact) >= overflow_at)
+    with np.errstate(all="ignore"):
+        err = np.abs(got.astype(wide) - exact) / ulp
+    inf_ok = exact_inf & (got == np.copysign(np.inf, exact))
+    nan_ok = np.isnan(exact) & np.isnan(got)
+    err = np.where(inf_ok | nan_ok, 0.0, err)
+    bad = (exact_inf & ~inf_ok) | (np.isnan(exact) != np.isnan(got)) | (np.isinf(got) & ~inf_ok)
+    return np.where(bad, np.inf, err).astype(np.float64)
+
+
+def mp_ulp_error(fn: Function, args: tuple[float, ...], got: float, dt: type) -> float:
+    """The same error, the exact value from mpmath at 200 bits."""
+    with mpmath.workprec(200):
+        try:
+            exact = fn.mp(*[mpmath.mpf(float(a)) for a in args])
+        except (ValueError, ZeroDivisionError):
+            return float("nan")
+        if isinstance(exact, mpmath.mpc) or not mpmath.isfinite(exact):
+            return float("nan")  # the screening error (special values) stands
+        info = np.finfo(dt)
+        if exact == 0:
+            return 0.0 if got == 0 else float("inf")
+        e = max(int(mpmath.floor(mpmath.log(abs(exact), 2))), info.minexp)
+        ulp = mpmath.ldexp(1, e - info.nmant)
+        if not math.isfinite(got):
+            return float("inf") if abs(exact) < info.max + ulp / 2 else 0.0
+        return float(abs(mpmath.mpf(got) - exact) / ulp)
+
+
+def special_mismatches(name: str, args: Inputs, got: np.ndarray) -> int:
+    """Where NumPy gives NaN, +-inf or +-0, lazyarr must give the same (sign included)."""
+    with np.errstate(all="ignore"):
+        want = getattr(np, name)(*args)
+    special = np.isnan(want) | np.isinf(want) | (want == 0)
+    same = (np.isnan(want) & np.isnan(got)) | ((want == got) & (np.signbit(want) ==
+                                                                 np.signbit(got)))
+    return int(np.count_nonzero(special & ~same))
+
+
+@dataclass
+class Result:
+    name: str
+    dtype: str
+    points: int
+    max_ulp: float
+    worst: tuple[float, ...]
+    mean_ulp: float
+    special_bad: int
+    seconds: float
+
+
+def measure(fn: Function, dt: type, n: int, rng: np.random.Generator, confirm: int
+            ) -> Result:
+    t0 = time.perf_counter()
+    args = fn.generate(rng, n, dt)
+    got = lazyarr_eval(fn.name, args)
+    err = ulp_error(got, reference(fn.name, args, dt), dt)
+    finite = np.isfinite(err)
+    # recompute the worst finite points with mpmath: the reported maximum is mpmath's
+    order = np.argsort(np.where(finite, -err, 0.0))[:confirm]
+    for i in order:
+        e = mp_ulp_error(fn, tuple(a[i] for a in args), float(got[i]), dt)
+        if not math.isnan(e):
+            err[i] = e
+    worst = int(np.argmax(err))
+    return Result(fn.name, np.dtype(dt).name, len(got), float(err[worst]),
+                  tuple(float(a[worst]) for a in args), float(np.mean(err[np.isfinite(err)])),
+                  special_mismatches(fn.name, args, got), time.perf_counter() - t0)
+
+
+def exhaustive(fn: Function, chunk: int = 1 << 22) -> Result:
+    """Every float32 input (2**32 bit patterns) of a unary function."""
+    t0 = time.perf_counter()
+    worst_err, worst_x, total, count, bad = -1.0, 0.0, 0.0, 0, 0
+    # one expression over one buffer refilled per chunk (arrays are read at evaluation)
+    x = np.empty(chunk, np.float32)
+    got = np.empty(chunk, np.float32)
+    expr = getattr(la, fn.name)(la.asarray(x))
+    for start in range(0, 1 << 32, chunk):
+        x.view(np.uint32)[:] = np.arange(start, start + chunk, dtype=np.uint64)
+        with np.errstate(all="ignore"):
+            expr.eval(out=got)
+        err = ulp_error(got, reference(fn.name, (x,), np.float32), np.float32)
+        bad += special_mismatches(fn.name, (x,), got)
+        i = int(np.argmax(err))
+        if err[i] > worst_err:
+            worst_err, worst_x = float(err[i]), float(x[i])
+        finite = np.isfinite(err)
+        total += float(err[finite].sum())
+        count += int(finite.sum())
+    got = lazyarr_eval(fn.name, (np.array([worst_x], np.float32),))
+    confirmed = mp_ulp_error(fn, (worst_x,), float(got[0]), np.float32)
+    if not math.isnan(confirmed):
+        worst_err = confirmed
+    return Result(fn.name, "float32", 1 << 32, worst_err, (worst_x,), total / max(count, 1),
+                  bad, time.perf_counter() - t0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=200_000, help="random points per function")
+    p.add_argument("--functions", default=",".join(FUNCTIONS))
+    p.add_argument("--dtypes", default="float32,float64")
+    p.add_argument("--confirm", type=int, default=32, help="worst points checked with mpmath")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--exhaustive", action="store_true",
+                   help="float32 unary functions: all 2**32 inputs instead of random points")
+    a = p.parse_args(argv)
+    rng = np.random.default_rng(a.seed)
+    print(f"{'function':8} {'dtype':8} {'points':>10} {'max ulp':>8} {'bound':>5} "
+          f"{'mean ulp':>9} {'specials':>8}  worst input")
+    failed = False
+    for dtname in a.dtypes.split(","):
+        dt = np.dtype(dtname).type
+        for name in a.functions.split(","):
+            if a.exhaustive and dt == np.float32 and name != "power":
+                r = exhaustive(FUNCTIONS[name])
+            else:
+                r = measure(FUNCTIONS[name], dt, a.n, rng, a.confirm)
+            bound = BOUND.get(name, 4)
+            failed |= r.max_ulp > bound or r.special_bad > 0
+            worst = ", ".join(repr(v) for v in r.worst)
+            print(f"{r.name:8} {r.dtype:8} {r.points:10d} {r.max_ulp:8.3f} {bound:5d} "
+                  f"{r.mean_ulp:9.4f} {r.special_bad:8d}  ({worst})  [{r.seconds:.1f}s]",
+                  flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,772 @@
+"""Branch-free, vectorisable elementary functions, emitted as LLVM IR.
+
+LLVM's loop vectoriser will not widen calls to C's ``exp`` or ``sin`` (see DESIGN.md), so the
+CPU target computes them here instead: Cody-Waite range reduction, a minimax polynomial
+evaluated with ``llvm.fma``, and a reconstruction, with every special value (NaN, +-inf, +-0,
+overflow, underflow, subnormals) chosen by ``select`` rather than by a branch. The emitted code
+is straight-line, so when it is inlined into a kernel's loop the vectoriser widens it like any
+other arithmetic. The approach is the one SLEEF and NumPy's SIMD loops take; the code is ours.
+
+Each function is defined once per module as an internal, always-inlined ``lazyarr.math.*``
+function; :func:`call` declares it on first use and calls it. Nothing here calls libm, so the
+same IR serves targets without one (NVPTX), except the opt-in huge-argument fallback of the
+trigonometric functions (see :func:`_huge_fallback`).
+
+Accuracy (measured by ``benchmarks/ulp.py``, reported in ``docs/math.md``): at most 1 ULP from
+the correctly rounded result for exp, log, sin, cos and tanh, at most 4 ULP for the rest.
+
+Polynomial coefficients were fitted for this module with a discrete Remez exchange in mpmath
+(50 digits), minimising the relative error of the reconstructed function over the reduced
+interval, then rounded to the working precision one coefficient at a time (lowest order
+first) with the remaining ones refitted. The comment above each table gives the fitted form,
+the interval and the error of the polynomial alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+F32 = ir.FloatType()
+F64 = ir.DoubleType()
+I1 = ir.IntType(1)
+I32 = ir.IntType(32)
+I64 = ir.IntType(64)
+PTR = ir.PointerType()
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """An IEEE binary format: the LLVM float type and its integer twin."""
+
+    ty: ir.Type
+    ity: ir.IntType
+    mant: int  # stored mantissa bits
+    bias: int
+    suffix: str
+    magic: float  # 1.5 * 2**mant: adding it rounds to an integer kept in the low bits
+    sqrt_half_bits: int  # bit pattern of sqrt(1/2), the lower end of the log mantissa range
+
+
+FORMATS = {
+    "float": Format(F32, I32, 23, 127, "f32", 12582912.0, 0x3F3504F3),
+    "double": Format(F64, I64, 52, 1023, "f64", 6755399441055744.0, 0x3FE6A09E667F3BCD),
+}
+
+
+def format_of(ty: ir.Type) -> Format:
+    return FORMATS[str(ty)]
+
+
+# -- constants: (float64 value, float32 value); splits hold more bits than one float ----------
+LOG2E = (1.4426950408889634, 1.4426950216293335)
+LN2_HI = (0.6931471805599453, 0.6931471824645996)
+LN2_LO = (2.3190468138462996e-17, -1.9046542121259336e-09)
+LN2_LO2 = 5.707708438416212e-34  # third part (float64 only): log of pow in double-double
+TWO_OVER_PI = (0.6366197723675814, 0.6366197466850281)
+# pi/2 as a sum of parts (float64: three, float32: four)
+PIO2_PARTS = ((1.5707963267948966, 6.123233995736766e-17, -1.4973849048591698e-33),
+              (1.5707963705062866, -4.371138828673793e-08, -1.7151245100058819e-15,
+               1.056299898220315e-23))
+PIO2_HI = (1.5707963267948966, 1.5707963705062866)
+PIO2_LO = (6.123233995736766e-17, -4.371138828673793e-08)
+PIO4_HI = (0.7853981633974483, 0.7853981852531433)
+PIO4_LO = (3.061616997868383e-17, -2.1855694143368964e-08)
+TAN_PI_8 = 0.41421356237309503
+TAN_3PI_8 = 2.414213562373095
+TANH_SPLIT = 0.5493061443340549  # atanh(1/2): above it 1 - tanh(|x|) <= 1/2
+
+# -- polynomial tables (float64, float32) --------------------------------------------------
+# exp(r) = 1 + r + r^2 P(r), |r| <= ln2/2: relative error 2^-63.3 (f64), 2^-28.2 (f32)
+EXP_P = (
+    (0.5, 0.16666666666666688, 0.041666666666666824, 0.00833333333331389,
+     0.0013888888888778305, 0.00019841269903372622, 2.4801587557255594e-05,
+     2.7557228735907945e-06, 2.755707084781041e-07, 2.5113886021107792e-08,
+     2.0976271432426874e-09),
+    (0.4999999403953552, 0.16666516661643982, 0.04166810214519501, 0.008369200862944126,
+     0.001383906346745789),
+)
+# expm1(r) = r + r^2 P(r), |r| <= ln2/2, weighted for the relative error of expm1:
+# 2^-57.5 (f64), 2^-31.0 (f32)
+EXPM1_P = (
+    (0.5000000000000001, 0.1666666666666667, 0.041666666666649296, 0.008333333333328675,
+     0.0013888888897404478, 0.00019841269865026912, 2.4801570297641738e-05,
+     2.75572670472829e-06, 2.757199800384999e-07, 2.510081524995366e-08,
+     1.6326558212456953e-09),
+    (0.5, 0.1666666567325592, 0.04166646674275398, 0.008333643898367882,
+     0.0013935043243691325, 0.00019662633712869138),
+)
+# log(1+f) = 2s + s R(s^2), s = f/(2+f), R(z) = z P(z), z <= 0.0295 (|f| <= sqrt2 - 1):
+# absolute error of R 2^-58.5 (f64), 2^-34.2 (f32)
+LOG_P = (
+    (0.6666666666666735, 0.3999999999940935, 0.28571428743686567, 0.2222219842896005,
+     0.1818357235646329, 0.15313832108361836, 0.14798259536625033),
+    (0.6666666269302368, 0.40000972151756287, 0.2849879264831543, 0.24278858304023743),
+)
+# 2 atanh(s) = 2s + 2s^3/3 + s^5 U(s^2) (pow's double-double log): s^5 error 2^-68.5
+LOG_U64 = (0.40000000000003544, 0.28571428569567225, 0.222222226042658, 0.1818177769061512,
+           0.15387039398129929, 0.13250731400969865, 0.13249097902030937)
+# sin(r) = r + r^3 P(r^2): |r| <= pi/4, relative error 2^-63.2 (f64); |r| <= 0.7907 (pi/4
+# plus the reduction's overshoot in float32), 2^-32.5 (f32)
+SIN_P = (
+    (-0.16666666666666666, 0.008333333333333042, -0.00019841269840962473,
+     2.755731907398523e-06, -2.5052070923661838e-08, 1.60543116957069e-10,
+     -7.389471346925176e-13),
+    (-0.1666666716337204, 0.008333378471434116, -0.00019852562400046736,
+     2.826345280482201e-06),
+)
+# cos(r) = 1 - r^2/2 + r^4 P(r^2), same intervals: relative error 2^-63.9 (f64), 2^-32.8
+# (f32)
+COS_P = (
+    (0.041666666666666595, -0.0013888888888873338, 2.480158728899748e-05,
+     -2.755731421529891e-07, 2.0875705114914543e-09, -1.135873276843821e-11),
+    (0.04166664555668831, -0.0013887302484363317, 2.443097582727205e-05),
+)
+# tanh(x) = x + x^3 P(x^2), |x| <= atanh(1/2): relative error 2^-60.6 (f64), 2^-29.7 (f32)
+TANH_P = (
+    (-0.333333333333333, 0.1333333333332658, -0.05396825396373699, 0.021869488385181806,
+     -0.00886323259049444, 0.003592091921503704, -0.0014555421594509242,
+     0.00058844174430318, -0.0002333748481203008, 8.330726642664616e-05,
+     -1.948934197578581e-05),
+    (-0.33333316445350647, 0.13332544267177582, -0.0538475476205349, 0.02105071395635605,
+     -0.00624284939840436),
+)
+# sinh(x) = x + x^3 P(x^2), |x| <= 1: relative error 2^-61.8 (f64), 2^-31.6 (f32)
+SINH_P = (
+    (0.16666666666666669, 0.008333333333332912, 0.00019841269841593408,
+     2.7557319106758375e-06, 2.50521309982999e-08, 1.6056659214566334e-10,
+     7.776598233072137e-13),
+    (0.1666666716337204, 0.00833331048488617, 0.0001984289410756901, 2.782230239972705e-06),
+)
+# atan(t) = t + t^3 P(t^2), |t| <= tan(pi/8): relative error 2^-59.4 (f64), 2^-30.4 (f32)
+ATAN_P = (
+    (-0.333333333333332, 0.19999999999953666, -0.14285714280198614, 0.11111110783439337,
+     -0.09090897755848229, 0.07692060178500282, -0.06663103714216098, 0.05847887842191648,
+     -0.05039303428334558, 0.03806467589897596, -0.017907503614623364),
+    (-0.33333316445350647, 0.19998528063297272, -0.14244391024112701, 0.10599168390035629,
+     -0.060900524258613586),
+)
+
+# Largest |x| the trigonometric reduction handles (float64: q*pi/2 stays exact in the
+# double-double reduction; float32: the float32 2/pi makes q off by one near half-integers,
+# so |r| may pass pi/4 by 0.0053, which the float32 polynomials cover). Beyond it the CPU
+# target calls libm for those lanes only (see _huge_fallback); without that the result is NaN.
+TRIG_LIMIT = (2.0 ** 40, 2.0 ** 17)
+
+
+class Em:
+    """Emits type-generic float and integer arithmetic for one format at a builder."""
+
+    def __init__(self, b: ir.IRBuilder, fmt: Format) -> None:
+        self.b, self.f, self.ty, self.ity = b, fmt, fmt.ty, fmt.ity
+        self.wide = fmt.ty == F64
+
+    # -- values ----------------------------------------------------------------------------
+    def k(self, value: float | tuple[float, float]) -> ir.Constant:
+        """A float constant; a (float64, float32) pair picks this format's entry."""
+        if isinstance(value, tuple):
+            value = value[0 if self.wide else 1]
+        return ir.Constant(self.ty, value)
+
+    def i(self, value: int) -> ir.Constant:
+        return ir.Constant(self.ity, value)
+
+    def table(self, pair: tuple[tuple[float, ...], tuple[float, ...]]) -> tuple[float, ...]:
+        return pair[0 if self.wide else 1]
+
+    # -- arithmetic --------------------------------------------------------------------------
+    def add(self, x: ir.Value, y: ir.Value) -> ir.Value:
+        return self.b.fadd(x, y)
+
+    def sub(self, x: ir.Value, y: ir.Value) -> ir.Value:
+        return self.b.fsub(x, y)
+
+    def mul(self, x: ir.Value, y: ir.Value) -> ir.Value:
+        return self.b.fmul(x, y)
+
+    def div(self, x: ir.Value, y: ir.Value) -> ir.Value:
+        return self.b.fdiv(x, y)
+
+    def neg(self, x: ir.Value) -> ir.Value:
+        return self.b.fneg(x)
+
+    def intrinsic(self, name: str, *args: ir.Value) -> ir.Value:
+        module = self.b.module
+        full = f"llvm.{name}.{self.f.suffix}"
+        fn = module.globals.get(full)
+        if fn is None:
+            fn = ir.Function(module, ir.FunctionType(self.ty, [self.ty] * len(args)), full)
+        return self.b.call(fn, list(args))
+
+    def fma(self, x: ir.Value, y: ir.Value, z: ir.Value) -> ir.Value:
+        """x*y + z with one rounding (a hardware FMA on AVX2, NVPTX and every modern GPU)."""
+        return self.intrinsic("fma", x, y, z)
+
+    def abs(self, x: ir.Value) -> ir.Value:
+        return self.intrinsic("fabs", x)
+
+    def copysign(self, x: ir.Value, sign: ir.Value) -> ir.Value:
+        return self.intrinsic("copysign", x, sign)
+
+    def trunc(self, x: ir.Value) -> ir.Value:
+        return self.intrinsic("trunc", x)
+
+    def poly(self, x: ir.Value, coeffs: Sequence[float]) -> ir.Value:
+        """Horner's rule with FMA: coeffs[0] + coeffs[1] x + ..."""
+        acc = self.k(coeffs[-1])
+        for c in reversed(coeffs[:-1]):
+            acc = self.fma(acc, x, self.k(c))
+        return acc
+
+    # -- comparisons and selection -------------------------------------------------------
+    def cmp(self, pred: str, x: ir.Value, y: ir.Value) -> ir.Value:
+        """Ordered comparison: false when either side is NaN."""
+        return self.b.fcmp_ordered(pred, x, y)
+
+    def isnan(self, x: ir.Value) -> ir.Value:
+        return self.b.fcmp_unordered("uno", x, x)
+
+    def sel(self, cond: ir.Value, x: ir.Value, y: ir.Value) -> ir.Value:
+        return self.b.select(cond, x, y)
+
+    def clamp(self, x: ir.Value, lo: float, hi: float) -> ir.Value:
+        """x limited to [lo, hi]; NaN becomes lo (so later integer conversions are defined)."""
+        x = self.sel(self.cmp(">", x, self.k(lo)), x, self.k(lo))
+        return self.sel(self.cmp("<", x, self.k(hi)), x, self.k(hi))
+
+    # -- bits ------------------------------------------------------------------------------
+    def bits(self, x: ir.Value) -> ir.Value:
+        return self.b.bitcast(x, self.ity)
+
+    def float(self, n: ir.Value) -> ir.Value:
+        return self.b.bitcast(n, self.ty)
+
+    def flip_sign(self, x: ir.Value, sign_bits: ir.Value) -> ir.Value:
+        """x with its sign bit xor-ed with the top bit of the integer ``sign_bits``."""
+        mask = self.b.and_(sign_bits, self.i(-1 << (self.f.mant + self.fbits_exp())))
+        return self.float(self.b.xor(self.bits(x), mask))
+
+    def fbits_exp(self) -> int:
+        return 8 if not self.wide else 11
+
+    def round_int(self, x: ir.Value, scale: float) -> tuple[ir.Value, ir.Value]:
+        """(n, n as an integer) with n = x*scale rounded to nearest, for |n| < 2**(mant-1).
+
+        Adding 1.5 * 2**mant rounds to an integer and leaves it in the low mantissa bits, so
+        no float-to-int conversion is needed (AVX2 has none for 64-bit integers).
+        """
+        magic = self.k(self.f.magic)
+        t = self.fma(x, self.k(scale), magic)
+        return self.sub(t, magic), self.b.sub(self.bits(t), self.bits(magic))
+
+    def int_to_float(self, n: ir.Value) -> ir.Value:
+        """An integer |n| < 2**(mant-1) as a float, by the same magic-number trick."""
+        magic = self.k(self.f.magic)
+        return self.sub(self.float(self.b.add(self.bits(magic), n)), magic)
+
+    def pow2(self, n: ir.Value) -> ir.Value:
+        """2**n for an integer n in the normal exponent range."""
+        return self.float(self.b.shl(self.b.add(n, self.i(self.f.bias)), self.i(self.f.mant)))
+
+    def scale(self, x: ir.Value, n: ir.Value) -> ir.Value:
+        """x * 2**n for |n| up to about 2*bias, rounding once (into subnormals or to inf)."""
+        half = self.b.ashr(n, self.i(1))
+        return self.mul(self.mul(x, self.pow2(half)), self.pow2(self.b.sub(n, half)))
+
+    # -- error-free transformations ----------------------------------------------------------
+    def two_sum(self, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
+        """(s, e) with s = fl(x + y) and s + e == x + y exactly (Knuth)."""
+        s = self.add(x, y)
+        yy = self.sub(s, x)
+        e = self.add(self.sub(x, self.sub(s, yy)), self.sub(y, yy))
+        return s, e
+
+    def fast_two_sum(self, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
+        """Like two_sum for |x| >= |y| (Dekker), in three operations."""
+        s = self.add(x, y)
+        return s, self.sub(y, self.sub(s, x))
+
+    def two_prod(self, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
+        p = self.mul(x, y)
+        return p, self.fma(x, y, self.neg(p))
+
+    def dd_mul(self, x: tuple[ir.Value, ir.Value], y: tuple[ir.Value, ir.Value]
+               ) -> tuple[ir.Value, ir.Value]:
+        """Double-double product (not renormalised)."""
+        p, e = self.two_prod(x[0], y[0])
+        return p, self.fma(x[0], y[1], self.fma(x[1], y[0], e))
+
+
+# -- exp family ------------------------------------------------------------------------------
+def _exp_core(m: Em, x: ir.Value, lo: ir.Value | None = None
+              ) -> tuple[ir.Value, ir.Value, ir.Value]:
+    """(hi, t, n) with exp(x + lo) = 2**n * (1 + hi + t), |hi + t| < 0.42.
+
+    ``x`` must already be clamped to a finite range. ``hi = x - n*ln2_hi`` is exact (FMA,
+    and the result needs no more bits than x has), so the reduced argument carries the error
+    of the small ``ln2_lo`` term only.
+    """
+    n, ni = m.round_int(x, LOG2E[0 if m.wide else 1])
+    hi = m.fma(m.neg(n), m.k(LN2_HI), x)
+    r_lo = m.mul(m.neg(n), m.k(LN2_LO))
+    if lo is not None:
+        r_lo = m.add(r_lo, lo)
+    r = m.add(hi, r_lo)
+    t = m.fma(m.mul(r, r), m.poly(r, m.table(EXP_P)), r_lo)
+    return hi, t, ni
+
+
+def _one_plus(m: Em, hi: ir.Value, t: ir.Value) -> ir.Value:
+    """1 + hi + t rounded once: 1 + hi is split exactly, so only the final add rounds."""
+    u, ue = m.fast_two_sum(m.k(1.0), hi)
+    return m.add(u, m.add(ue, t))
+
+
+def _exp(m: Em, x: ir.Value) -> ir.Value:
+    # beyond these the result is 0 or inf whatever the rounding; clamping keeps n small
+    xc = m.clamp(x, -746.0 if m.wide else -104.0, 710.0 if m.wide else 89.0)
+    hi, t, n = _exp_core(m, xc)
+    y = m.scale(_one_plus(m, hi, t), n)
+    return m.sel(m.isnan(x), x, y)
+
+
+def _expm1(m: Em, x: ir.Value) -> ir.Value:
+    # below the lower clamp expm1 rounds to -1; above the upper it overflows
+    xc = m.clamp(x, -40.0 if m.wide else -18.0, 710.0 if m.wide else 89.0)
+    n, ni = m.round_int(xc, LOG2E[0 if m.wide else 1])
+    hi = m.fma(m.neg(n), m.k(LN2_HI), xc)
+    lo = m.mul(m.neg(n), m.k(LN2_LO))
+    r = m.add(hi, lo)
+    e = m.add(hi, m.fma(m.mul(r, r), m.poly(r, m.table(EXPM1_P)), lo))  # expm1(r)
+    # 2^n (1 + e) - 1 = 2^n e + (2^n - 1): both terms exact while 2^n - 1 is, one rounding
+    big = m.f.mant + 1
+    two_n = m.pow2(m.b.select(m.b.icmp_signed("<", ni, m.i(big)), ni, m.i(big)))
+    y = m.fma(two_n, e, m.sub(two_n, m.k(1.0)))
+    y = m.sel(m.b.icmp_signed(">", ni, m.i(big)), m.scale(m.add(m.k(1.0), e), ni), y)
+    y = m.sel(m.cmp("==", x, m.k(0.0)), x, y)  # keeps -0.0
+    return m.sel(m.isnan(x), x, y)
+
+
+def _tanh(m: Em, x: ir.Value) -> ir.Value:
+    a = m.abs(x)
+    z = m.mul(a, a)
+    small = m.fma(m.mul(a, z), m.poly(z, m.table(TANH_P)), a)
+    # 1 - tanh(a) = 2 / (e^(2a) + 1); the denominator is kept as a double-word
+    ac = m.clamp(a, 0.0, 20.0 if m.wide else 9.5)  # tanh rounds to 1 beyond
+    hi, t, n = _exp_core(m, m.add(ac, ac))
+    two_n = m.pow2(n)
+    d_hi, d_lo = m.fast_two_sum(m.add(two_n, m.k(1.0)), m.mul(two_n, m.add(hi, t)))
+    q = m.div(m.k(2.0), d_hi)
+    rho = m.sub(m.fma(m.neg(q), d_hi, m.k(2.0)), m.mul(q, d_lo))  # 2 - q d, to first order
+    q = m.fma(rho, m.mul(q, m.k(0.5)), q)  # one Newton step: q + rho / d
+    large = m.sub(m.k(1.0), q)
+    y = m.copysign(m.sel(m.cmp("<", a, m.k(TANH_SPLIT)), small, large), x)
+    return m.sel(m.isnan(x), x, y)
+
+
+def _half_exp(m: Em, a: ir.Value) -> ir.Value:
+    """e^a / 2 for 0 <= a, overflowing exactly where cosh does (the halving is in 2**n)."""
+    ac = m.clamp(a, 0.0, 711.0 if m.wide else 89.5)
+    hi, t, n = _exp_core(m, ac)
+    return m.scale(_one_plus(m, hi, t), m.b.sub(n, m.i(1)))
+
+
+def _cosh(m: Em, x: ir.Value) -> ir.Value:
+    e = _half_exp(m, m.abs(x))
+    y = m.add(e, m.div(m.k(0.25), e))
+    return m.sel(m.isnan(x), x, y)
+
+
+def _sinh(m: Em, x: ir.Value) -> ir.Value:
+    a = m.abs(x)
+    z = m.mul(a, a)
+    small = m.fma(m.mul(a, z), m.poly(z, m.table(SINH_P)), a)
+    e = _half_exp(m, a)
+    large = m.sub(e, m.div(m.k(0.25), e))
+    y = m.copysign(m.sel(m.cmp("<", a, m.k(1.0)), small, large), x)
+    return m.sel(m.isnan(x), x, y)
+
+
+# -- log family ------------------------------------------------------------------------------
+def _split(m: Em, x: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """(k, m) with x = m * 2**k, m in [sqrt(1/2), sqrt(2)), for positive normal x."""
+    ix = m.bits(x)
+    d = m.b.sub(ix, m.i(m.f.sqrt_half_bits))
+    k = m.b.ashr(d, m.i(m.f.mant))
+    return k, m.float(m.b.sub(ix, m.b.shl(k, m.i(m.f.mant))))
+
+
+def _log_kernel(m: Em, k: ir.Value, f: ir.Value) -> ir.Value:
+    """k*ln2 + log(1 + f) for |f| <= sqrt(2) - 1 (fdlibm's arrangement of the sum)."""
+    s = m.div(f, m.add(m.k(2.0), f))
+    z = m.mul(s, s)
+    r = m.mul(z, m.poly(z, m.table(LOG_P)))
+    hfsq = m.mul(m.mul(m.k(0.5), f), f)
+    kf = m.int_to_float(k)
+    inner = m.sub(m.sub(hfsq, m.fma(s, m.add(hfsq, r), m.mul(kf, m.k(LN2_LO)))), f)
+    return m.fma(kf, m.k(LN2_HI), m.neg(inner))
+
+
+def _log_specials(m: Em, x: ir.Value, y: ir.Value, zero: ir.Value) -> ir.Value:
+    """log-like results at the domain edges: ``zero`` maps to -inf, below it NaN."""
+    y = m.sel(m.cmp("==", x, zero), m.k(float("-inf")), y)
+    y = m.sel(m.cmp("<", x, zero), m.k(float("nan")), y)
+    y = m.sel(m.cmp("==", x, m.k(float("inf"))), x, y)
+    return m.sel(m.isnan(x), x, y)
+
+
+def _log(m: Em, x: ir.Value) -> ir.Value:
+    # subnormals: scale into the normal range first
+    tiny = m.cmp("<", x, m.k(2.0 ** (1 - m.f.bias)))
+    xs = m.sel(tiny, m.mul(x, m.k(2.0 ** m.f.mant)), x)
+    k, mant = _split(m, xs)
+    k = m.b.sub(k, m.b.select(tiny, m.i(m.f.mant), m.i(0)))
+    y = _log_kernel(m, k, m.sub(mant, m.k(1.0)))
+    return _log_specials(m, x, y, m.k(0.0))
+
+
+def _log1p(m: Em, x: ir.Value) -> ir.Value:
+    u, c = m.two_sum(m.k(1.0), x)  # 1 + x == u + c exactly
+    k, mant = _split(m, u)
+    # the part of 1 + x that u lost, at the scale of the mantissa; negligible once k is big
+    kc = m.b.select(m.b.icmp_signed("<", k, m.i(m.f.mant + 2)), k, m.i(m.f.mant + 2))
+    c = m.mul(c, m.pow2(m.b.sub(m.i(0), kc)))
+    c = m.sel(m.b.icmp_signed("<", k, m.i(m.f.mant + 2)), c, m.k(0.0))
+    y = _log_kernel(m, k, m.add(m.sub(mant, m.k(1.0)), c))
+    y = m.sel(m.cmp("==", x, m.k(0.0)), x, y)  # keeps -0.0
+    return _log_specials(m, x, y, m.k(-1.0))
+
+
+# -- trigonometric ---------------------------------------------------------------------------
+def _reduce(m: Em, a: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value]:
+    """(r_hi, r_lo, q) with a = q*pi/2 + r_hi + r_lo, for 0 <= a <= TRIG_LIMIT.
+
+    ``a - q*C1`` is exact (FMA; the result needs no more bits than a has), and the rest of
+    pi/2 is subtracted in double-word arithmetic, so the reduced argument keeps about twice
+    the format's precision even where a is close to a multiple of pi/2.
+    """
+    parts = PIO2_PARTS[0 if m.wide else 1]
+    q, qi = m.round_int(a, TWO_OVER_PI[0 if m.wide else 1])
+    nq = m.neg(q)
+    r1 = m.fma(nq, m.k(parts[0]), a)
+    p, pe = m.two_prod(q, m.k(parts[1]))
+    s, se = m.two_sum(r1, m.neg(p))
+    lo = m.sub(se, pe)
+    for part in parts[2:]:
+        lo = m.fma(nq, m.k(part), lo)
+    hi, lo = m.fast_two_sum(s, lo)
+    return hi, lo, qi
+
+
+def _sin_cos(m: Em, r: ir.Value, rl: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """(sin, cos) of r + rl, |r| <= pi/4 (+ overshoot), rl tiny: well under 1 ULP."""
+    z = m.mul(r, r)
+    rz = m.mul(r, z)
+    # sin(r + rl) = sin r + rl cos r, cos r ~ 1 - z/2
+    sin = m.add(r, m.fma(rz, m.poly(z, m.table(SIN_P)), m.fma(m.mul(m.k(-0.5), z), rl, rl)))
+    # cos: 1 - z/2 with its rounding error recovered (z/2 = hz + hz_err exactly)
+    hz = m.mul(m.k(0.5), z)
+    hz_err = m.fma(m.mul(m.k(0.5), r), r, m.neg(hz))
+    w = m.sub(m.k(1.0), hz)
+    corr = m.sub(m.sub(m.sub(m.k(1.0), w), hz), hz_err)
+    tail = m.fma(m.mul(z, z), m.poly(z, m.table(COS_P)), m.neg(m.mul(r, rl)))
+    cos = m.add(w, m.add(corr, tail))
+    return sin, cos
+
+
+def _trig(m: Em, x: ir.Value, kind: str, fallback: bool) -> ir.Value:
+    """sin, cos or tan of x: reduce |x| by pi/2, pick the quadrant's polynomial and sign."""
+    a = m.abs(x)
+    limit = TRIG_LIMIT[0 if m.wide else 1]
+    # the libm lanes first: few values are live across the call, so little is spilled
+    exact = _huge_fallback(m, x, kind, m.cmp(">", a, m.k(limit))) if fallback else None
+    ok = m.cmp("<=", a, m.k(limit))  # false for inf and NaN
+    r, rl, q = _reduce(m, m.sel(ok, a, m.k(0.0)))
+    sin, cos = _sin_cos(m, r, rl)
+    odd = m.b.trunc(q, I1)
+    if kind == "tan":
+        y = m.div(m.sel(odd, m.neg(cos), sin), m.sel(odd, sin, cos))
+    else:
+        y = m.sel(odd, cos, sin) if kind == "sin" else m.sel(odd, sin, cos)
+        # quadrants 2 and 3 (sin) or 1 and 2 (cos) are negative
+        q = q if kind == "sin" else m.b.add(q, m.i(1))
+        y = m.flip_sign(y, m.b.shl(q, m.i(m.f.mant + m.fbits_exp() - 1)))
+    if kind != "cos":  # odd functions: the sign of x (also gives sin(-0.0) == -0.0)
+        y = m.flip_sign(y, m.bits(x))
+    y = m.sel(ok, y, m.k(float("nan")))
+    return y if exact is None else m.sel(m.cmp(">", a, m.k(limit)), exact, y)
+
+
+def _sin(m: Em, x: ir.Value, fallback: bool = False) -> ir.Value:
+    return _trig(m, x, "sin", fallback)
+
+
+def _cos(m: Em, x: ir.Value, fallback: bool = False) -> ir.Value:
+    return _trig(m, x, "cos", fallback)
+
+
+def _tan(m: Em, x: ir.Value, fallback: bool = False) -> ir.Value:
+    return _trig(m, x, "tan", fallback)
+
+
+def _arctan(m: Em, x: ir.Value) -> ir.Value:
+    """atan(|x|) = offset + atan(t) with |t| <= tan(pi/8), one division for all three ranges."""
+    a = m.abs(x)
+    big = m.cmp(">", a, m.k(TAN_3PI_8))
+    mid = m.cmp(">", a, m.k(TAN_PI_8))
+    one = m.k(1.0)
+    num = m.sel(big, m.k(-1.0), m.sel(mid, m.sub(a, one), a))
+    den = m.sel(big, a, m.sel(mid, m.add(a, one), one))
+    t = m.div(num, den)
+    zero = m.k(0.0)
+    off_hi = m.sel(big, m.k(PIO2_HI), m.sel(mid, m.k(PIO4_HI), zero))
+    off_lo = m.sel(big, m.k(PIO2_LO), m.sel(mid, m.k(PIO4_LO), zero))
+    z = m.mul(t, t)
+    tail = m.fma(m.mul(t, z), m.poly(z, m.table(ATAN_P)), off_lo)
+    return m.copysign(m.add(off_hi, m.add(t, tail)), x)
+
+
+# -- pow ---------------------------------------------------------------------------------
+def _log_dd(m: Em, x: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """log(x) as a double-double for positive normal or subnormal float64 x (~2^-66 rel)."""
+    tiny = m.cmp("<", x, m.k(2.0 ** -1022))
+    xs = m.sel(tiny, m.mul(x, m.k(2.0 ** 52)), x)
+    k, mant = _split(m, xs)
+    kf = m.int_to_float(m.b.sub(k, m.b.select(tiny, m.i(52), m.i(0))))
+    f = m.sub(mant, m.k(1.0))  # exact
+    # s = f / (2 + f) as a double-double: the denominator exactly, then one correction
+    d_hi, d_lo = m.fast_two_sum(m.k(2.0), f)
+    s = m.div(f, d_hi)
+    s_lo = m.div(m.sub(m.fma(m.neg(s), d_hi, f), m.mul(s, d_lo)), d_hi)
+    # log(1 + f) = 2 atanh(s) = 2s + (2/3) s^3 + s^5 U(s^2)
+    z = m.mul(s, s)
+    s2 = m.two_prod(s, s)
+    s2 = (s2[0], m.fma(m.add(s, s), s_lo, s2[1]))
+    s3 = m.dd_mul(s2, (s, s_lo))
+    t3 = m.dd_mul(s3, (m.k(2.0 / 3.0), m.k(3.700743415417188e-17)))  # 2/3 = hi + lo
+    tail = m.mul(m.mul(s3[0], z), m.poly(z, LOG_U64))
+    b_hi, b_lo = m.fast_two_sum(m.add(s, s), t3[0])
+    b_lo = m.add(b_lo, m.add(m.add(s_lo, s_lo), m.add(t3[1], tail)))
+    b_hi, b_lo = m.fast_two_sum(b_hi, b_lo)
+    # + k ln2, ln2 in three parts
+    a_hi, a_lo = m.two_prod(kf, m.k(LN2_HI))
+    a_lo = m.fma(kf, m.k(LN2_LO), m.fma(kf, m.k(LN2_LO2), a_lo))
+    h, e = m.two_sum(a_hi, b_hi)
+    return m.fast_two_sum(h, m.add(e, m.add(a_lo, b_lo)))
+
+
+def _pow_magnitude(m: Em, ax: ir.Value, y: ir.Value) -> ir.Value:
+    """|x|**y = exp(y log|x|) for finite positive |x| and finite y, in double-double."""
+    lh, ll = _log_dd(m, ax)
+    ph, pl = m.two_prod(y, lh)
+    pl = m.fma(y, ll, pl)
+    hc = m.clamp(ph, -746.0, 710.0)
+    hi, t, n = _exp_core(m, hc, m.sel(m.cmp("==", hc, ph), pl, m.k(0.0)))
+    return m.scale(_one_plus(m, hi, t), n)
+
+
+def _pow64(m: Em, x: ir.Value, y: ir.Value, dd: bool = True) -> ir.Value:
+    """C99 pow (Annex F special cases) in float64: exp(y log|x|), then signs and specials.
+
+    With ``dd`` the logarithm and the product carry double-double precision (float64
+    results); without, plain float64 is ample (float32 results, rounded once at the end).
+    """
+    one, zero, inf = m.k(1.0), m.k(0.0), m.k(float("inf"))
+    ax, ay = m.abs(x), m.abs(y)
+    ax_ok = m.b.and_(m.cmp(">", ax, zero), m.cmp("<", ax, inf))
+    y_ok = m.cmp("<", ay, inf)
+    axs, ys = m.sel(ax_ok, ax, one), m.sel(y_ok, y, zero)
+    if dd:
+        mag = _pow_magnitude(m, axs, ys)
+    else:  # float32 arguments: never subnormal in float64, and axs is positive and finite
+        k, mant = _split(m, axs)
+        t = m.clamp(m.mul(ys, _log_kernel(m, k, m.sub(mant, one))), -746.0, 710.0)
+        hi, lo, n = _exp_core(m, t)
+        mag = m.scale(_one_plus(m, hi, lo), n)
+    y_neg = m.cmp("<", y, zero)
+    # |x| == 0 or inf, and |y| == inf: limits of exp(y log|x|)
+    mag = m.sel(m.cmp("==", ax, zero), m.sel(y_neg, inf, zero), mag)
+    mag = m.sel(m.cmp("==", ax, inf), m.sel(y_neg, zero, inf), mag)
+    below_one = m.cmp("<", ax, one)
+    y_inf = m.sel(m.b.icmp_unsigned("==", below_one, y_neg), inf, zero)
+    y_inf = m.sel(m.cmp("==", ax, one), one, y_inf)  # pow(-1, +-inf) == 1
+    mag = m.sel(y_ok, mag, y_inf)
+    # sign and domain: a negative base needs an integer exponent; odd ones keep the sign
+    y_int = m.cmp("==", m.trunc(y), y)
+    half = m.mul(y, m.k(0.5))
+    y_odd = m.b.and_(y_int, m.cmp("!=", m.trunc(half), half))
+    x_neg = m.b.icmp_signed("<", m.bits(x), m.i(0))  # includes -0.0
+    r = m.sel(m.b.and_(x_neg, y_odd), m.neg(mag), mag)
+    bad = m.b.and_(m.b.and_(m.cmp("<", x, zero), ax_ok), m.b.not_(y_int))
+    r = m.sel(m.b.and_(bad, y_ok), m.k(float("nan")), r)
+    r = m.sel(m.b.or_(m.isnan(x), m.isnan(y)), m.add(x, y), r)
+    return m.sel(m.b.or_(m.cmp("==", y, zero), m.cmp("==", x, one)), one, r)
+
+
+def _pow(m: Em, x: ir.Value, y: ir.Value) -> ir.Value:
+    if m.wide:
+        return _pow64(m, x, y)
+    # float32: the float64 algorithm, rounded once at the end, is correct to ~0.5 ULP
+    d = Em(m.b, FORMATS["double"])
+    r = _pow64(d, m.b.fpext(x, F64), m.b.fpext(y, F64), dd=False)
+    return m.b.fptrunc(r, F32)
+
+
+# -- huge trigonometric arguments: libm for those lanes only --------------------------------
+_VECTOR_WIDTHS = (2, 4, 8, 16)
+
+
+def _huge_fallback(m: Em, x: ir.Value, kind: str, huge: ir.Value) -> ir.Value:
+    """libm's result where ``huge`` holds (rare lanes), else undefined: select it with that.
+
+    The call sits in a branch, and a scalar call in a branch would stop the loop vectoriser.
+    So the call goes to a small non-inlined helper that carries a
+    ``vector-function-abi-variant`` attribute naming masked vector versions of itself: the
+    vectoriser then emits one masked call per vector, and each vector version returns at once
+    when no lane is huge (the common case) and calls libm per active lane otherwise.
+    """
+    b = m.b
+    helper = _huge_helper(b.module, kind, m.f)
+    entry = b.block
+    then = b.append_basic_block(f"{kind}.huge")
+    done = b.append_basic_block(f"{kind}.done")
+    b.cbranch(huge, then, done)
+    b.position_at_end(then)
+    exact = b.call(helper, [x])
+    exact.attributes = _VariantAttributes(_variant_names(helper))
+    b.branch(done)
+    b.position_at_end(done)
+    out = b.phi(m.ty)
+    out.add_incoming(exact, then)
+    out.add_incoming(x, entry)
+    return out
+
+
+class _VariantAttributes(ir.instructions.CallInstrAttributes):
+    """Call-site attributes with LLVM's vector-function ABI variant list (a string attribute,
+    which llvmlite's attribute sets do not list)."""
+
+    def __init__(self, variants: str) -> None:
+        self._known = frozenset({f'"vector-function-abi-variant"="{variants}"'})
+        super().__init__(self._known)
+
+
+def _variant_names(helper: ir.Function) -> str:
+    return ",".join(f"_ZGV_LLVM_M{w}v_{helper.name}({helper.name}.v{w})"
+                    for w in _VECTOR_WIDTHS)
+
+
+def _huge_helper(module: ir.Module, kind: str, fmt: Format) -> ir.Function:
+    name = f"lazyarr.math.{kind}_huge.{fmt.suffix}"
+    fn = module.globals.get(name)
+    if fn is not None:
+        return fn
+    libm_name = kind + ("f" if fmt.ty == F32 else "")
+    libm = module.globals.get(libm_name) or ir.Function(
+        module, ir.FunctionType(fmt.ty, [fmt.ty]), libm_name)
+    fn = ir.Function(module, ir.FunctionType(fmt.ty, [fmt.ty]), name)
+    fn.linkage = "internal"
+    for attr in ("noinline", "nounwind", "readnone"):  # readnone: no errno, no state
+        fn.attributes.add(attr)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    b.ret(b.call(libm, [fn.args[0]]))
+    used = [_huge_vector_helper(module, name, libm, fmt, w) for w in _VECTOR_WIDTHS]
+    _keep_alive(module, used)
+    return fn
+
+
+def _huge_vector_helper(module: ir.Module, name: str, libm: ir.Function, fmt: Format,
+                        width: int) -> ir.Function:
+    """``<w x T> name.v<w>(<w x T> x, <w x i1> mask)``: libm on the masked lanes."""
+    vty, mty = ir.VectorType(fmt.ty, width), ir.VectorType(I1, width)
+    fn = ir.Function(module, ir.FunctionType(vty, [vty, mty]), f"{name}.v{width}")
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    x, mask = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    entry = b.block
+    work = fn.append_basic_block("work")
+    done = fn.append_basic_block("done")
+    none = b.icmp_unsigned("==", b.bitcast(mask, ir.IntType(width)), ir.IntType(width)(0))
+    b.cbranch(none, done, work)
+    b.position_at_end(work)
+    acc = x
+    for lane in range(width):
+        idx = I32(lane)
+        before = b.block
+        call = fn.append_basic_block(f"lane{lane}")
+        nxt = fn.append_basic_block(f"next{lane}")
+        b.cbranch(b.extract_element(mask, idx), call, nxt)
+        b.position_at_end(call)
+        new = b.insert_element(acc, b.call(libm, [b.extract_element(x, idx)]), idx)
+        b.branch(nxt)
+        b.position_at_end(nxt)
+        phi = b.phi(vty)
+        phi.add_incoming(acc, before)
+        phi.add_incoming(new, call)
+        acc = phi
+    last = b.block
+    b.branch(done)
+    b.position_at_end(done)
+    out = b.phi(vty)
+    out.add_incoming(x, entry)
+    out.add_incoming(acc, last)
+    b.ret(out)
+    return fn
+
+
+def _keep_alive(module: ir.Module, fns: list[ir.Function]) -> None:
+    """Add ``fns`` to @llvm.compiler.used: only an attribute string refers to them."""
+    gv = module.globals.get("llvm.compiler.used")
+    if gv is None:
+        gv = ir.GlobalVariable(module, ir.ArrayType(PTR, 0), "llvm.compiler.used")
+        gv.linkage = "appending"
+        gv.section = "llvm.metadata"
+        gv.initializer = ir.Constant(gv.value_type, [])
+    items = list(gv.initializer.constant) + fns
+    # the array grows in place: llvmlite prints the global from these two fields
+    gv.value_type = ir.ArrayType(PTR, len(items))
+    gv.initializer = ir.Constant(gv.value_type, items)
+
+
+# -- the public entry point --------------------------------------------------------------------
+Body = Callable[..., ir.Value]
+FUNCTIONS: dict[str, tuple[int, Body]] = {
+    "exp": (1, _exp), "expm1": (1, _expm1), "log": (1, _log), "log1p": (1, _log1p),
+    "sin": (1, _sin), "cos": (1, _cos), "tan": (1, _tan), "tanh": (1, _tanh),
+    "sinh": (1, _sinh), "cosh": (1, _cosh), "arctan": (1, _arctan), "pow": (2, _pow),
+}
+_TRIG = frozenset({"sin", "cos", "tan"})
+
+
+def function(module: ir.Module, name: str, ty: ir.Type, libm_fallback: bool = False
+             ) -> ir.Function:
+    """The module's ``lazyarr.math.<name>.<f32|f64>``, defined on first use.
+
+    ``libm_fallback`` lets sin/cos/tan hand arguments beyond ``TRIG_LIMIT`` to libm (CPU
+    only); without it those lanes are NaN.
+    """
+    fmt = format_of(ty)
+    fallback = libm_fallback and name in _TRIG
+    full = f"lazyarr.math.{name}{'.libm' if fallback else ''}.{fmt.suffix}"
+    fn = module.globals.get(full)
+    if fn is not None:
+        return fn
+    nargs, body = FUNCTIONS[name]
+    fn = ir.Function(module, ir.FunctionType(ty, [ty] * nargs), full)
+    fn.linkage = "internal"
+    for attr in ("alwaysinline", "nounwind"):
+        fn.attributes.add(attr)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    args = (Em(b, fmt), *fn.args)
+    b.ret(body(*args, fallback) if fallback else body(*args))
+    return fn
+
+
+def call(builder: ir.IRBuilder, name: str, args: Sequence[ir.Value],
+         libm_fallback: bool = False) -> ir.Value:
+    """Emit ``name(*args)`` (float or double scalars) at the builder's position."""
+    fn = function(builder.module, name, args[0].type, libm_fallback)
+    return builder.call(fn, list(args))

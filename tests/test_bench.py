@@ -1,0 +1,92 @@
+"""``python -m lazyarr bench``: a tiny quick run writes JSON of the documented structure.
+
+Timings are not checked (they depend on the machine); the structure, the result checks
+against NumPy and the presence of every section are.
+"""
+
+import json
+
+import pytest
+
+from lazyarr import bench
+from lazyarr.__main__ import main
+
+CELL_KEYS = {"workload", "name", "dtype", "n", "shape", "memory_bound", "bytes", "times",
+             "first_call", "ok", "errors"}
+
+
+@pytest.fixture(scope="module")
+def doc(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bench") / "bench.json"
+    # no peers: the run must not depend on what else is installed, and stays a few seconds
+    rc = main(["bench", "--quick", "--sizes", "1000", "--dtypes", "float64", "--peers", "none",
+               "--matrix", "16x32", "--triad-size", "100000", "--repeat", "1",
+               "--json", str(path), "--no-plot"])
+    assert rc == 0
+    return json.loads(path.read_text())
+
+
+def test_header(doc):
+    assert doc["schema"] == bench.SCHEMA
+    assert doc["command"].startswith("python -m lazyarr bench --quick")
+    assert doc["date"][:2] == "20"
+    for key in ("cpu", "logical_cpus", "usable_cpus", "python", "numpy", "llvmlite", "lazyarr"):
+        assert key in doc["machine"]
+    assert doc["config"]["sizes"] == [1000] and doc["config"]["threads"] == [1]
+    assert doc["peers"] == {}
+
+
+def test_run_and_triad(doc):
+    (run,) = doc["runs"]
+    assert run["threads"] == 1 and len(run["affinity"]) == 1
+    assert run["impls"] == ["numpy", "lazyarr:out", "lazyarr"]
+    triad = run["triad"]
+    assert triad["n"] == 100000 and triad["bytes"] == 3 * 8 * 100000
+    assert triad["reference"] in triad["impls"] and not triad["reference"].startswith("numpy")
+    assert triad["gbps"] > 0
+
+
+def test_every_workload_measured_and_correct(doc):
+    results = doc["runs"][0]["results"]
+    assert [r["workload"] for r in results] == [w.key for w in bench.WORKLOADS]
+    for r in results:
+        assert CELL_KEYS <= set(r) <= CELL_KEYS | {"triad"}, r["workload"]
+        if r["memory_bound"]:  # timed next to a triad of its own size and dtype
+            assert r["triad"]["gbps"] > 0 and r["triad"]["impl"].startswith("lazyarr")
+        assert r["dtype"] == "float64" and r["bytes"] > 0
+        assert set(r["times"]) == {"numpy", "lazyarr:out", "lazyarr"}, r["errors"]
+        assert all(t > 0 for t in r["times"].values())
+        assert all(r["ok"].values()), (r["workload"], r["ok"])
+        assert r["shape"] == ([16, 32] if bench.BY_KEY[r["workload"]].matrix else [1000])
+
+
+def test_overhead_and_compile_sections(doc):
+    rows = {(r["n"], r["impl"]) for r in doc["overhead"]}
+    assert {(n, i) for n in (1, 1000) for i in ("numpy", "lazyarr", "lazyarr:out")} <= rows
+    comp = doc["compile"]
+    assert comp["lazyarr"]["median_first_eval_s"] > 0
+    assert len(comp["lazyarr"]["compile_s"]) == 3
+    assert comp["peers"] == {}
+    cases = comp["fresh_process"]
+    assert set(cases) == {"lazyarr, disk cache cold", "lazyarr, disk cache warm"}
+    for case in cases.values():
+        assert "error" not in case, case
+        assert case["import_plus_first_eval_s"] > 0
+    assert cases["lazyarr, disk cache warm"]["runs"][0]["disk"]["loads"] >= 1
+
+
+def test_report_has_every_table(doc):
+    text = bench.report(doc)
+    for title in ("STREAM triad", "ms per call", "speed-up over NumPy", "effective bandwidth",
+                  "first call minus warm call", "per-call overhead", "compile latency"):
+        assert title in text
+
+
+def test_ten_op_expressions_differ():
+    trials = [bench.ten_ops(seed) for seed in range(7)]
+    assert all(len(ops) == 10 for ops in trials)
+    assert len({bench.ops_text(ops, {k: k for k in "abc"}) for ops in trials}) == 7
+
+
+def test_sizes_argument():
+    assert bench._int_list("1e3,10**4,100") == [1000, 10000, 100]

@@ -1,0 +1,1030 @@
+"""The CUDA backend without a GPU: PTX, device-array protocols, and an emulated device.
+
+Three tiers, none needing an NVIDIA driver:
+
+1. PTX: every kernel of a table (the elementwise table of ``test_ptx.py`` with the vector and
+   32-bit-index variants, math through libdevice, reductions and row kernels with both row
+   strategies) is emitted in child processes (LLVM's NVPTX backend aborts the process on an
+   op it cannot lower) and assembled by ``ptxas -arch=sm_90``; golden checks for the bounds
+   guard, 16-byte vector loads, warp shuffles and calls to undefined functions.
+2. Protocols: ``__cuda_array_interface__`` and DLPack capsules of DeviceArrays built on fake
+   pointers; what happens without a driver.
+3. An emulated device: a stand-in ``libcuda`` (compiled from C here; device memory is host
+   memory) under the real ctypes layer, and a runner that compiles each kernel's LLVM IR for
+   the CPU, with the thread-index registers, ``bar.sync`` and ``shfl.sync`` replaced by CPU
+   code, and runs every GPU thread (a whole block as concurrent OS threads where the kernel
+   uses barriers). The backend, allocator, front-end hooks and the kernels' logic (vector
+   groups and tails, unravelling, block reductions, row kernels) then run end to end and are
+   compared with NumPy. What this cannot check: NVPTX code generation itself (ptxas checks
+   its output), libdevice's math (the emulator calls the host's libm) and the real driver.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for the child process
+
+import test_ptx  # the elementwise case table and ptxas helpers
+from lazyarr.codegen import nvptx
+from lazyarr.codegen.nvptx import Variant
+
+import lazyarr as la
+from lazyarr import device
+from lazyarr.loopir import Kernel
+
+LIBDEVICE = nvptx.find_libdevice()
+Case = Callable[[], tuple[list[Kernel], Variant | None, bool]]  # kernels, variant, libdevice
+
+
+# -- the PTX case table ---------------------------------------------------------------------------
+def _kernels(exprs: list[la.LazyArray]) -> list[Kernel]:
+    return la.explain(*exprs).kernel_objects
+
+
+# ops whose bodies differ most in what the vector loop must carry (bools as bytes, integer
+# guards, the power loop's blocks, mixed types): all dtypes of these, and every layout case
+_VARIANT_OPS = ("add", "where", "power", "floor_divide", "sign", "logical_and", "left_shift",
+                "maximum", "less", "cast")
+
+
+def _variant_cases() -> dict[str, Case]:
+    """Much of test_ptx's elementwise table again, with the launch-time variants it does not
+    use: the vector loop for one-dimensional kernels, 32-bit index division for the others."""
+    v = Variant(vector=True, narrow=True)
+    return {f"variant:{cid}": lambda make=make: (_kernels(make()), v, False)
+            for cid, make in test_ptx.PTX_CASES.items()
+            if cid.startswith(("layout-", *(f"{op}-" for op in _VARIANT_OPS)))}
+
+
+def _math_cases() -> dict[str, Case]:
+    """Float ops refused without libdevice, with libdevice (skipped when it is absent)."""
+    return {f"libdevice:{cid}": lambda make=make: (_kernels(make()), Variant(vector=True), True)
+            for cid, (_, _, make) in test_ptx.REFUSED_CASES.items()
+            if cid.endswith(("-float32", "-float64"))}
+
+
+_KINDS = ("sum", "prod", "min", "max", "argmin", "argmax", "any", "all")
+_RED_DTYPES = ("float32", "float64", "int32", "uint8", "bool")
+_AXES: dict[str, tuple[tuple[int, ...], Any]] = {
+    "rows": ((4, 80), 1), "cols": ((80, 4), 0), "all": ((300,), None), "3d": ((3, 4, 70), (0, 2)),
+}
+
+
+def _reduction(kind: str, dt: str, axes: str) -> la.LazyArray | None:
+    shape, axis = _AXES[axes]
+    if kind.startswith("arg") and isinstance(axis, tuple):
+        return None  # argmin/argmax take one axis
+    return getattr(la.asarray(np.ones(shape, dt)), kind)(axis=axis)
+
+
+def _row_exprs(dt: str) -> dict[str, Callable[[], la.LazyArray]]:
+    def x() -> la.LazyArray:
+        return la.asarray(np.ones((4, 80), dt))
+
+    def softmax() -> la.LazyArray:
+        e = la.exp(x() - x().max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def layernorm() -> la.LazyArray:
+        a = x()
+        return (a - a.mean(axis=1, keepdims=True)) / la.sqrt(a.var(axis=1, keepdims=True) + 1e-5)
+
+    return {"softmax": softmax, "layernorm": layernorm,
+            "logsumexp": lambda: la.logsumexp(x(), axis=1), "std": lambda: x().std(axis=1),
+            "centred": lambda: x() - x().mean(axis=1, keepdims=True)}
+
+
+def _row_cases() -> dict[str, Case]:
+    cases: dict[str, Case] = {}
+    for strategy in ("block", "thread"):
+        v = Variant(narrow=True, strategy=strategy)
+        for kind in _KINDS:
+            for dt in _RED_DTYPES:
+                for axes in _AXES:
+                    if _reduction(kind, dt, axes) is not None:
+                        cases[f"{strategy}:{kind}-{dt}-{axes}"] = \
+                            lambda kind=kind, dt=dt, axes=axes, v=v: (
+                                _kernels([_reduction(kind, dt, axes)]), v, False)
+        for dt in ("float32", "float64"):
+            for name, make in _row_exprs(dt).items():
+                cases[f"{strategy}:{name}-{dt}"] = lambda make=make, v=v: (
+                    _kernels([make()]), v, True)
+        cases[f"{strategy}:sum-wide"] = lambda strategy=strategy: (
+            _kernels([_reduction("sum", "float32", "3d")]), Variant(strategy=strategy), False)
+    return cases
+
+
+CASES: dict[str, Case] = _variant_cases() | _row_cases() | _math_cases()
+
+
+def _needs_libdevice(cid: str) -> bool:
+    return cid.startswith("libdevice:") or any(
+        cid.endswith(f"{n}-{dt}") for n in ("softmax", "layernorm", "logsumexp", "std")
+        for dt in ("float32", "float64"))
+
+
+# -- the child process ---------------------------------------------------------------------------
+def _emit_main(outdir: Path) -> None:
+    """Emit PTX for the ids in ``outdir/todo.json`` (one JSON line before and after each)."""
+    todo = json.loads((outdir / "todo.json").read_text())
+    with open(outdir / "results.jsonl", "a") as log:
+        for cid in todo:
+            log.write(json.dumps({"id": cid, "status": "started"}) + "\n")
+            log.flush()
+            record: dict[str, Any] = {"id": cid}
+            try:
+                kernels, variant, math = CASES[cid]()
+                paths = []
+                for n, kernel in enumerate(kernels):
+                    ptx = nvptx.emit_ptx(kernel, "lazyarr_kernel", variant,
+                                         LIBDEVICE if math else None)
+                    path = outdir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', cid)}.{n}.ptx"
+                    path.write_text(ptx)
+                    paths.append(str(path))
+            except nvptx.UnsupportedOnTarget as exc:
+                record |= {"status": "refused", "detail": str(exc)}
+            except Exception as exc:  # reported per case by the parent
+                record |= {"status": "error", "detail": repr(exc)}
+            else:
+                record |= {"status": "ok", "paths": paths}
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+
+
+def _run_child(workdir: Path, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Emit ``ids`` in child processes, restarting after each crash; one record per id."""
+    results: dict[str, dict[str, Any]] = {}
+    todo = list(ids)
+    while todo:
+        (workdir / "todo.json").write_text(json.dumps(todo))
+        proc = subprocess.run([sys.executable, __file__, str(workdir)], capture_output=True,
+                              text=True, timeout=600, check=False)
+        started = None
+        for line in (workdir / "results.jsonl").read_text().splitlines():
+            rec = json.loads(line)
+            if rec["status"] == "started":
+                started = rec["id"]
+            else:
+                results[rec["id"]], started = rec, None
+        if proc.returncode != 0:
+            detail = f"exit status {proc.returncode}: {proc.stderr[-2000:]}"
+            if started is None:
+                results |= {c: {"status": "crashed", "detail": detail}
+                            for c in todo if c not in results}
+                break
+            results[started] = {"status": "crashed", "detail": detail}
+        todo = [c for c in todo if c not in results]
+    return results
+
+
+def _assemble(workdir: Path, records: list[dict[str, Any]]) -> None:
+    """Set ``rec["ptxas"]``: kernels without module-level symbols of their own go through
+    one ptxas run (entries renamed apart, as in test_ptx.py); the rest, or a failing batch,
+    one file at a time."""
+    alone, batch = [], []
+    for rec in records:
+        texts = [Path(p).read_text() for p in rec["paths"]]
+        plain = not any(re.search(r"^\.(func|global|const)\b", t, re.M) for t in texts)
+        (batch if plain else alone).append(rec)
+    if batch:
+        heads, bodies = set(), []
+        for k, path in enumerate(p for rec in batch for p in rec["paths"]):
+            text = Path(path).read_text()
+            end = test_ptx._HEADER_END.search(text).end()
+            heads.add(text[:end])
+            bodies.append(text[end:].replace("lazyarr_kernel", f"kernel_{k}"))
+        whole = workdir / "batch.ptx"
+        whole.write_text(heads.pop() + "".join(bodies))
+        if len(heads) == 0 and test_ptx._ptxas(whole) is None:
+            for rec in batch:
+                rec["ptxas"] = None
+        else:
+            alone += batch
+    for rec in alone:
+        complaints = [test_ptx._ptxas(Path(p)) for p in rec["paths"]]
+        rec["ptxas"] = next((c for c in complaints if c), None)
+
+
+def _emit_and_assemble(workdir: Path, ids: list[str]) -> dict[str, dict[str, Any]]:
+    workdir.mkdir()
+    results = _run_child(workdir, ids)
+    if shutil.which("ptxas"):
+        _assemble(workdir, [r for r in results.values() if r["status"] == "ok"])
+    return results
+
+
+@pytest.fixture(scope="module")
+def emitted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    root = tmp_path_factory.mktemp("cuda-ptx")
+    ids = sorted(c for c in CASES if LIBDEVICE or not _needs_libdevice(c))
+    n = max(2, min(os.cpu_count() or 1, 8))
+    results: dict[str, dict[str, Any]] = {}
+    with ThreadPoolExecutor(n) as pool:
+        for part in pool.map(_emit_and_assemble, [root / f"w{k}" for k in range(n)],
+                             [ids[k::n] for k in range(n)]):
+            results |= part
+    return results
+
+
+def _ptx(emitted: dict[str, dict[str, Any]], case: str) -> list[str]:
+    rec = emitted.get(case)
+    if rec is None:
+        pytest.skip("needs libdevice (not found on this machine)")
+    assert rec["status"] == "ok", f"{case}: {rec['status']}: {rec.get('detail')}"
+    return [Path(p).read_text() for p in rec["paths"]]
+
+
+_CALL = re.compile(r"^\s*call(?:\.uni)?\s+(?:\([^)]*\),\s*)?(\w+)", re.M)
+_FUNC = re.compile(r"\.func\s+(?:\([^)]*\)\s*)?(\w+)")
+
+
+def test_table_is_broad() -> None:
+    assert len(CASES) > 600
+    assert sum(c.startswith("block:") for c in CASES) > 150
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_ptx_kernel(emitted: dict[str, dict[str, Any]], case: str) -> None:
+    for ptx in _ptx(emitted, case):
+        assert re.search(r"^\.visible \.entry lazyarr_kernel\(", ptx, re.M)
+        # every loop over threads, blocks or groups is guarded by its bound: compare, branch
+        assert re.search(r"^\s*setp(\.\w+)+\s+%p\d+", ptx, re.M)
+        assert re.search(r"^\s*@!?%p\d+ bra\b", ptx, re.M)
+        # nothing left to link on the GPU: calls only to functions defined in this module
+        assert ".extern" not in ptx
+        defined = set(_FUNC.findall(ptx))
+        assert set(_CALL.findall(ptx)) <= defined, case
+    complaint = emitted[case].get("ptxas")
+    assert complaint is None, f"ptxas -arch=sm_90 rejects {case}: {complaint}"
+
+
+def test_vector_variant_loads_16_bytes(emitted: dict[str, dict[str, Any]]) -> None:
+    (ptx,) = _ptx(emitted, "variant:layout-contig-add-float32")
+    assert re.search(r"^\s*ld\.global(\.nc)?\.v4\.(f32|b32)\s", ptx, re.M)
+    assert re.search(r"^\s*st\.global\.v4\.(f32|b32)\s", ptx, re.M)
+    # and a scalar tail for the last size % 4 elements
+    assert re.search(r"^\s*ld\.global(\.nc)?\.(f32|b32)\s", ptx, re.M)
+    # strided inputs are gathered one by one; the contiguous output is still stored in fours
+    (strided,) = _ptx(emitted, "variant:layout-strided-add-float32")
+    assert not re.search(r"^\s*ld\.global(\.nc)?\.v4", strided, re.M)
+    assert re.search(r"^\s*st\.global\.v4\.(f32|b32)\s", strided, re.M)
+    (two_d,) = _ptx(emitted, "variant:layout-bcast-row-add-float32")
+    assert ".v4." not in two_d  # two dimensions: the scalar grid-stride loop
+    (f64,) = _ptx(emitted, "variant:layout-contig-add-float64")
+    assert re.search(r"^\s*ld\.global(\.nc)?\.v2\.(f64|b64)\s", f64, re.M)
+
+
+def test_index_arithmetic_is_64_bit_unless_narrow(emitted: dict[str, dict[str, Any]]) -> None:
+    (wide,) = _ptx(emitted, "block:sum-wide")
+    assert re.search(r"^\s*(div|rem)\.u64\s", wide, re.M)
+    (narrow,) = _ptx(emitted, "block:sum-float32-3d")
+    assert not re.search(r"^\s*(div|rem)\.u64\s", narrow, re.M)
+    assert re.search(r"^\s*(div|rem)\.u32\s", narrow, re.M)
+    # the grid-stride loop bound is compared in 64 bits either way
+    assert re.search(r"^\s*setp\.\w+\.[su]64\s", narrow, re.M)
+
+
+def test_block_reductions_use_shuffles_and_barriers(emitted: dict[str, dict[str, Any]]) -> None:
+    for case in ("block:sum-float32-rows", "block:argmax-float64-rows", "block:softmax-float32"):
+        for ptx in _ptx(emitted, case):
+            assert "shfl.sync.bfly.b32" in ptx, case
+            assert re.search(r"^\s*bar\.sync\s+0;", ptx, re.M), case
+            assert ".shared" in ptx, case
+            assert not re.search(r"^\s*(atom|red)\.", ptx, re.M), case  # no atomics
+    (thread,) = _ptx(emitted, "thread:sum-float32-cols")
+    assert "shfl" not in thread and "bar.sync" not in thread
+
+
+def test_libdevice_math_is_inlined(emitted: dict[str, dict[str, Any]]) -> None:
+    if not LIBDEVICE:
+        pytest.skip("libdevice not found")
+    (ptx,) = _ptx(emitted, "libdevice:exp-float32")
+    assert "__nv_" not in ptx  # linked, internalised and inlined
+    assert re.search(r"ex2\.approx", ptx)  # what libdevice's expf is built from
+
+
+# -- libdevice legalisation, in process (no LLVM) ------------------------------------------------
+def test_legalise_math_renames_and_rewrites_frem() -> None:
+    text = ('declare float @"llvm.exp.f32"(float %".1")\n'
+            'declare double @"expm1"(double %".1")\n'
+            '  %".5" = call float @"llvm.exp.f32"(float %".4")\n'
+            '  %".6" = frem double %".2", %".3"\n')
+    out = nvptx.legalise_math(text)
+    assert '@__nv_expf(float %".4")' in out and "@__nv_expm1(" in out
+    assert 'call double @__nv_fmod(double %".2", double %".3")' in out
+    assert "declare double @__nv_fmod(double, double)" in out
+    assert "frem" not in out and "llvm.exp" not in out
+
+
+def test_math_refused_without_libdevice_and_allowed_with_it() -> None:
+    x = la.asarray(np.ones(4, np.float32))
+    (kernel,) = _kernels([la.exp(x) % 2.0])
+    with pytest.raises(nvptx.UnsupportedOnTarget, match="exp on float32"):
+        nvptx.build_module(kernel, "k")
+    module = nvptx.build_module(kernel, "k", libdevice=True)  # IR objects only: no LLVM
+    assert {f.name for f in module.functions if f.is_declaration} >= {"llvm.exp.f32"}
+
+
+def test_reduction_kernels_are_no_longer_refused() -> None:
+    (kernel,) = _kernels([la.asarray(np.ones((3, 5))).sum(axis=1)])
+    assert kernel.row_ndim == 1
+    nvptx.build_module(kernel, "k", Variant(strategy="block"))
+    nvptx.build_module(kernel, "k", Variant(strategy="thread"))
+
+
+# -- device arrays without a driver ----------------------------------------------------------------
+FAKE = 0x7F00_0000_1000
+
+
+def test_cuda_array_interface_is_version_3() -> None:
+    a = device.DeviceArray((3, 4), np.float32, None, FAKE)
+    cai = a.__cuda_array_interface__
+    assert cai == {"shape": (3, 4), "typestr": "<f4", "descr": [("", "<f4")],
+                   "data": (FAKE, False), "strides": None, "version": 3, "stream": 1}
+    t = a.view((4, 3), (4, 16))  # a transposed view: strides must be given
+    assert t.__cuda_array_interface__["strides"] == (4, 16)
+    assert not t.is_c_contiguous and a.is_c_contiguous
+    empty = device.DeviceArray((0, 3), np.int64, None, FAKE)
+    assert empty.__cuda_array_interface__["data"] == (0, False)
+    assert a.__dlpack_device__() == (2, 0) and a.device == "cuda:0"
+
+
+def test_foreign_cuda_array_interface_is_wrapped_without_copy() -> None:
+    class Foreign:
+        __cuda_array_interface__ = {"shape": (5, 2), "typestr": "<i8", "data": (FAKE, True),
+                                    "strides": (8, 40), "version": 3}
+
+    obj = Foreign()
+    wrapped = device.wrap(obj)
+    assert (wrapped.ptr, wrapped.shape, wrapped.strides, wrapped.dtype) == (
+        FAKE, (5, 2), (8, 40), np.dtype(np.int64))
+    assert wrapped.readonly and wrapped.owner is obj
+    assert device.is_device_array_like(obj) and not device.is_device_array_like(np.ones(2))
+    with pytest.raises(NotImplementedError, match="masked"):
+        device.wrap(type("M", (), {"__cuda_array_interface__": {
+            **Foreign.__cuda_array_interface__, "mask": object()}})())
+
+
+@pytest.mark.parametrize("versioned", [False, True])
+@pytest.mark.parametrize("dt", ["float32", "int16", "uint64", "bool"])
+def test_dlpack_round_trip(versioned: bool, dt: str) -> None:
+    item = np.dtype(dt).itemsize
+    a = device.DeviceArray((2, 3), dt, None, FAKE).view((3, 2), (item, 3 * item), 8)
+    capsule = a.__dlpack__(max_version=(1, 0) if versioned else None)
+    name = "dltensor_versioned" if versioned else "dltensor"
+    assert f'"{name}"' in repr(capsule)
+    b = device.consume_dlpack(capsule)
+    assert f'"used_{name}"' in repr(capsule)  # consumed, as the protocol requires
+    assert (b.ptr, b.shape, b.strides, b.dtype, b.device_id) == (
+        FAKE + 8, a.shape, a.strides, a.dtype, 0)
+    with pytest.raises(TypeError, match="unconsumed"):
+        device.consume_dlpack(capsule)
+
+
+def test_dlpack_deleter_runs_once_whoever_ends_it() -> None:
+    a = device.DeviceArray((4,), np.float32, None, FAKE)
+    before = len(device._exports)
+    capsule = a.__dlpack__()
+    assert len(device._exports) == before + 1
+    del capsule  # never consumed: the capsule's destructor calls the deleter
+    gc.collect()
+    assert len(device._exports) == before
+    b = device.consume_dlpack(a.__dlpack__(max_version=(1, 0)))
+    assert len(device._exports) == before + 1
+    del b  # consumed: the consumer's owner calls the deleter
+    gc.collect()
+    assert len(device._exports) == before
+
+
+def test_dlpack_refuses_other_devices() -> None:
+    a = device.DeviceArray((4,), np.float32, None, FAKE)
+    with pytest.raises(BufferError):
+        a.__dlpack__(dl_device=(1, 0))
+
+
+def test_size_classes() -> None:
+    assert device.size_class(1) == 512 and device.size_class(512) == 512
+    assert device.size_class(513) == 1024
+    assert device.size_class(3 << 20) == 4 << 20
+
+
+# -- without a driver ---------------------------------------------------------------------------
+@pytest.fixture
+def no_driver(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    from lazyarr.backends import cuda_driver
+
+    monkeypatch.setenv("LAZYARR_LIBCUDA", str(tmp_path / "no-libcuda.so"))
+    cuda_driver.reset_for_tests()
+    yield
+    cuda_driver.reset_for_tests()
+
+
+def test_no_driver_is_a_clear_runtime_error(no_driver: None) -> None:
+    from lazyarr import backends
+
+    assert "cuda" not in backends.available()
+    assert set(backends.available()) >= {"cpu", "interp"}
+    with pytest.raises(RuntimeError, match="no CUDA driver was found"):
+        la.asarray(np.ones(3), device="cuda")
+    with pytest.raises(RuntimeError, match="no CUDA driver was found"):
+        la.eval(la.asarray(np.ones(3)) + 1, target="cuda")
+    # the CPU is unaffected, and an explicit cpu target is the same as no target
+    np.testing.assert_array_equal(la.eval(la.asarray(np.ones(3)) + 1, target="cpu"), 2.0)
+
+
+def test_import_loads_nothing_gpu_related() -> None:
+    code = ("import sys, numpy as np, lazyarr as la; la.eval(la.asarray(np.ones(3)) * 2); "
+            "print(sorted(m for m in sys.modules if 'cuda' in m or m == 'lazyarr.device'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_unknown_target_and_conflicting_backend() -> None:
+    x = la.asarray(np.ones(3))
+    with pytest.raises(ValueError, match="unknown target"):
+        la.eval(x, target="tpu")
+    with pytest.raises(ValueError, match="does not run on"):
+        la.eval(x, target="cuda", backend="cpu")
+
+
+# -- the emulated device -------------------------------------------------------------------------
+_FAKE_LIBCUDA = r"""
+/* A stand-in for libcuda: device memory is host memory, and nothing runs on a GPU. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+typedef int CUresult;
+static size_t limit = (size_t)1 << 32, used = 0;
+static int inited = 0, launches = 0;
+static const char *names[] = {"CUDA_SUCCESS", "CUDA_ERROR_INVALID_VALUE",
+                              "CUDA_ERROR_OUT_OF_MEMORY"};
+static const char *texts[] = {"no error", "invalid argument", "out of memory"};
+CUresult cuInit(unsigned f) { inited = 1; return 0; }
+CUresult cuGetErrorName(CUresult e, const char **s) {
+  if (e == 218) { *s = "CUDA_ERROR_INVALID_PTX"; return 0; }
+  if (e < 0 || e > 2) return 1; *s = names[e]; return 0; }
+CUresult cuGetErrorString(CUresult e, const char **s) {
+  if (e == 218) { *s = "a PTX JIT compilation failed"; return 0; }
+  if (e < 0 || e > 2) return 1; *s = texts[e]; return 0; }
+CUresult cuDeviceGetCount(int *n) { if (!inited) return 3; *n = 1; return 0; }
+CUresult cuDeviceGet(int *d, int o) { if (o != 0) return 101; *d = 0; return 0; }
+CUresult cuDeviceGetName(char *name, int len, int d) { snprintf(name, len, "Fake GPU"); return 0; }
+CUresult cuDeviceGetAttribute(int *v, int a, int d) {
+  switch (a) { case 1: *v = 1024; return 0; case 16: *v = 2; return 0;
+               case 75: *v = 9; return 0; case 76: *v = 0; return 0; }
+  return 1; }
+CUresult cuDevicePrimaryCtxRetain(void **c, int d) { *c = (void *)0x1234; return 0; }
+CUresult cuCtxSetCurrent(void *c) { return c == (void *)0x1234 ? 0 : 1; }
+CUresult cuCtxSynchronize(void) { return 0; }
+CUresult cuMemGetInfo_v2(size_t *f, size_t *t) { *f = limit - used; *t = limit; return 0; }
+/* 256 bytes in front of each block hold its size; blocks are 256-byte aligned, like cuda's */
+CUresult cuMemAlloc_v2(uint64_t *p, size_t n) {
+  if (n == 0) return 1;
+  if (used + n > limit) return 2;
+  char *m = aligned_alloc(256, 256 + (n + 255) / 256 * 256);
+  if (!m) return 2;
+  *(size_t *)m = n; used += n; *p = (uint64_t)(uintptr_t)(m + 256); return 0; }
+CUresult cuMemFree_v2(uint64_t p) {
+  char *m = (char *)(uintptr_t)p - 256; used -= *(size_t *)m; free(m); return 0; }
+CUresult cuMemcpyHtoD_v2(uint64_t d, const void *s, size_t n) {
+  memcpy((void *)(uintptr_t)d, s, n); return 0; }
+CUresult cuMemcpyDtoH_v2(void *d, uint64_t s, size_t n) {
+  memcpy(d, (void *)(uintptr_t)s, n); return 0; }
+CUresult cuMemcpyDtoD_v2(uint64_t d, uint64_t s, size_t n) {
+  memmove((void *)(uintptr_t)d, (void *)(uintptr_t)s, n); return 0; }
+CUresult cuMemsetD8_v2(uint64_t d, unsigned char v, size_t n) {
+  memset((void *)(uintptr_t)d, v, n); return 0; }
+CUresult cuPointerGetAttribute(void *out, int a, uint64_t p) {
+  if (a != 9) return 1; *(int *)out = 0; return 0; }
+CUresult cuModuleLoadDataEx(void **m, const char *img, unsigned n, int *opts, void **vals) {
+  if (strstr(img, "bad ptx")) {
+    for (unsigned k = 0; k < n; k++)
+      if (opts[k] == 5) strcpy((char *)vals[k], "ptxas fatal: bad ptx here");
+    return 218; }
+  *m = (void *)0x5678; return 0; }
+CUresult cuModuleGetFunction(void **f, void *m, const char *name) { *f = (void *)0x9abc; return 0; }
+CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                        unsigned by, unsigned bz, unsigned sh, void *st, void **params,
+                        void **extra) {
+  if (bx > 1024 || gx == 0) return 1; launches++; return 0; }
+CUresult cuStreamSynchronize(void *s) { return 0; }
+CUresult cuEventCreate(void **e, unsigned f) { *e = malloc(8); return 0; }
+CUresult cuEventRecord(void *e, void *s) { return 0; }
+CUresult cuEventSynchronize(void *e) { return 0; }
+CUresult cuEventDestroy_v2(void *e) { free(e); return 0; }
+CUresult cuEventElapsedTime(float *ms, void *a, void *b) { *ms = 1.5f; return 0; }
+int fake_launches(void) { return launches; }
+void fake_set_limit(size_t n) { limit = n; }
+size_t fake_used(void) { return used; }
+"""
+
+_SREG = {"tid.x": "%emu.tid", "ctaid.x": "%emu.ctaid", "ntid.x": "%emu.ntid",
+         "nctaid.x": "%emu.nctaid"}
+
+# A spin barrier over the threads of one block and a butterfly exchange built on it: all
+# threads of the block run concurrently (one OS thread each) while a kernel uses them.
+_EMU_RUNTIME = r"""
+@emu.count = global i32 0
+@emu.gen = global i32 0
+@emu.xchg = global [1024 x i32] zeroinitializer
+declare i32 @sched_yield()
+define void @emu.barrier(i32 %n) {
+entry:
+  %gen = load atomic i32, ptr @emu.gen seq_cst, align 4
+  %old = atomicrmw add ptr @emu.count, i32 1 seq_cst
+  %n1 = sub i32 %n, 1
+  %last = icmp eq i32 %old, %n1
+  br i1 %last, label %release, label %wait
+release:
+  store atomic i32 0, ptr @emu.count seq_cst, align 4
+  %g = atomicrmw add ptr @emu.gen, i32 1 seq_cst
+  ret void
+wait:
+  %now = load atomic i32, ptr @emu.gen seq_cst, align 4
+  %same = icmp eq i32 %now, %gen
+  br i1 %same, label %spin, label %done
+spin:
+  %y = call i32 @sched_yield()
+  br label %wait
+done:
+  ret void
+}
+define i32 @emu.shfl(i32 %tid, i32 %n, i32 %v, i32 %m) {
+  %slot = getelementptr [1024 x i32], ptr @emu.xchg, i32 0, i32 %tid
+  store atomic i32 %v, ptr %slot seq_cst, align 4
+  call void @emu.barrier(i32 %n)
+  %other = xor i32 %tid, %m
+  %oslot = getelementptr [1024 x i32], ptr @emu.xchg, i32 0, i32 %other
+  %w = load atomic i32, ptr %oslot seq_cst, align 4
+  call void @emu.barrier(i32 %n)
+  ret i32 %w
+}
+"""
+
+
+def cpu_text(text: str, nwords: int) -> str:
+    """A GPU kernel module rewritten to run one GPU thread per call on the CPU."""
+    text = text.replace("addrspace(1)", "").replace("addrspace(3)", "")
+    text = text.replace('define ptx_kernel void @"lazyarr_kernel"(',
+                        'define void @"lazyarr_kernel"(i32 %emu.tid, i32 %emu.ctaid, '
+                        'i32 %emu.ntid, i32 %emu.nctaid, ')
+    for reg, var in _SREG.items():
+        text = text.replace(f'call i32 @"llvm.nvvm.read.ptx.sreg.{reg}"()', f"add i32 {var}, 0")
+    text = text.replace('call void @"llvm.nvvm.barrier0"()',
+                        "call void @emu.barrier(i32 %emu.ntid)")
+    text = re.sub(r'call i32 @"llvm\.nvvm\.shfl\.sync\.bfly\.i32"\(i32 -1, (i32 \S+), '
+                  r"(i32 \S+), i32 31\)",
+                  r"call i32 @emu.shfl(i32 %emu.tid, i32 %emu.ntid, \1, \2)", text)
+    text = re.sub(r'^declare .*@"llvm\.nvvm\..*$', "", text, flags=re.M)
+    # the parser turns this annotation into the ptx_kernel calling convention, which the
+    # host's code generator would then apply to a function called with the C convention
+    text = re.sub(r"^!nvvm\.annotations.*$", "", text, flags=re.M)
+    words = ", ".join(f"i64 %w{k}" for k in range(nwords))
+    loads = "\n".join(f"  %p{k} = getelementptr i64, ptr %words, i64 {k}\n"
+                      f"  %w{k} = load i64, ptr %p{k}" for k in range(nwords))
+    return text + _EMU_RUNTIME + f"""
+define void @emu.thread(i32 %t, i32 %c, i32 %n, i32 %g, ptr %words) {{
+{loads}
+  call void @"lazyarr_kernel"(i32 %t, i32 %c, i32 %n, i32 %g, {words})
+  ret void
+}}
+define void @emu.grid(i32 %g, i32 %n, ptr %words) {{
+entry:
+  br label %blocks
+blocks:
+  %c = phi i32 [0, %entry], [%c1, %next]
+  br label %threads
+threads:
+  %t = phi i32 [0, %blocks], [%t1, %threads]
+  call void @emu.thread(i32 %t, i32 %c, i32 %n, i32 %g, ptr %words)
+  %t1 = add i32 %t, 1
+  %tdone = icmp eq i32 %t1, %n
+  br i1 %tdone, label %next, label %threads
+next:
+  %c1 = add i32 %c, 1
+  %cdone = icmp eq i32 %c1, %g
+  br i1 %cdone, label %out, label %blocks
+out:
+  ret void
+}}
+"""
+
+
+_THREAD_FN = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32,
+                              ctypes.c_int32, ctypes.c_void_p)
+_GRID_FN = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p)
+
+
+class Emulator:
+    """A ``backends.cuda.Runner`` that runs each GPU thread of a kernel on the CPU."""
+
+    def __init__(self) -> None:
+        from lazyarr.backends import cpu
+
+        self.jit = cpu.jit()  # the host's target machine, with libm symbols registered
+        self.keep: list[Any] = []
+        self.cache: dict[Any, Any] = {}
+        self.launches: list[tuple[Variant, int, int]] = []
+
+    def function(self, key: Any) -> Any:
+        found = self.cache.get(key)
+        if found is None:
+            import llvmlite.binding as llvm
+
+            from lazyarr.loopir import args_words
+
+            # libdevice=True only lifts the math refusals: the host's libm stands in for it
+            module = nvptx.build_module(key.kernel, "lazyarr_kernel", key.variant, True)
+            mod = llvm.parse_assembly(cpu_text(str(module), args_words(key.kernel)))
+            mod.triple, mod.data_layout = self.jit.triple, self.jit.layout
+            mod.verify()
+            pto = llvm.create_pipeline_tuning_options(speed_level=1)
+            pb = llvm.create_pass_builder(self.jit.tm, pto)
+            pb.getModulePassManager().run(mod, pb)
+            engine = llvm.create_mcjit_compiler(mod, self.jit.tm)
+            engine.finalize_object()
+            self.keep.append((engine, mod))
+            found = self.cache[key] = (key, _THREAD_FN(engine.get_function_address(
+                "emu.thread")), _GRID_FN(engine.get_function_address("emu.grid")))
+        return found
+
+    def launch(self, function: Any, grid: int, block: int, words: np.ndarray) -> None:
+        key, thread, grid_fn = function
+        self.launches.append((key.variant, grid, block))
+        address = words.ctypes.data
+        if key.variant.strategy != "block":
+            grid_fn(grid, block, address)  # no barriers: threads one after another
+            return
+        for c in range(grid):
+            threads = [threading.Thread(target=thread, args=(t, c, block, grid, address))
+                       for t in range(block)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+
+@pytest.fixture(scope="module")
+def fake_libcuda(tmp_path_factory: pytest.TempPathFactory) -> str:
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if not cc:
+        pytest.skip("no C compiler to build the stand-in libcuda")
+    folder = tmp_path_factory.mktemp("fakecuda")
+    (folder / "fakecuda.c").write_text(_FAKE_LIBCUDA)
+    lib = folder / "libfakecuda.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", str(lib), str(folder / "fakecuda.c")],
+                   check=True, capture_output=True)
+    return str(lib)
+
+
+@pytest.fixture(scope="module")
+def emulated(fake_libcuda: str):
+    """The stand-in driver and the CPU emulator in place of the GPU, for this module."""
+    from lazyarr.backends import cuda, cuda_driver
+
+    from lazyarr import graph
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv("LAZYARR_LIBCUDA", fake_libcuda)
+    patch.setattr(graph.Buffer, "foreign", graph.Buffer.foreign)  # restored afterwards
+    cuda_driver.reset_for_tests()
+    emulator = Emulator()
+    old = cuda.set_runner(emulator)
+    yield emulator
+    gc.collect()
+    device.allocator.empty_cache()
+    cuda._Status.arrays.clear()
+    cuda.set_runner(old)
+    cuda.clear_cache()
+    cuda_driver.reset_for_tests()
+    patch.undo()
+
+
+def fake(emulated: Emulator) -> ctypes.CDLL:
+    from lazyarr.backends import cuda_driver
+
+    return cuda_driver.driver().lib
+
+
+def _gpu(expr: la.LazyArray) -> np.ndarray:
+    result = la.eval(expr, target="cuda")
+    assert isinstance(result, device.DeviceArray)
+    return result.to_numpy()
+
+
+def _assert_like(got: np.ndarray, expected: np.ndarray, rtol: float = 0.0) -> None:
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    if rtol and expected.dtype.kind == "f":
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol)
+    else:
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_emulated_driver_basics(emulated: Emulator) -> None:
+    from lazyarr.backends import cuda_driver
+
+    from lazyarr import backends
+
+    assert "cuda" in backends.available()
+    ctx = cuda_driver.context()
+    assert (ctx.name, ctx.arch, ctx.sm_count) == ("Fake GPU", "sm_90", 2)
+    host = np.arange(12, dtype=np.int16).reshape(3, 4)
+    a = device.DeviceArray.from_numpy(host)
+    np.testing.assert_array_equal(a.to_numpy(), host)
+    np.testing.assert_array_equal(np.asarray(a.view((4, 3), (2, 8))), host.T)
+    with pytest.raises(ValueError, match="without a copy"):
+        np.asarray(a, copy=False)
+    with pytest.raises(cuda_driver.CudaError, match=r"cuModuleLoadDataEx failed: "
+                       r"CUDA_ERROR_INVALID_PTX \(218\).*\n.*bad ptx here"):
+        cuda_driver.module_load(b"bad ptx")
+    start, end = cuda_driver.Event(), cuda_driver.Event()
+    start.record()
+    end.record()
+    end.synchronize()
+    assert start.elapsed_ms(end) == 1.5
+
+
+def test_out_of_memory_is_memory_error_after_emptying_the_cache(emulated: Emulator) -> None:
+    from lazyarr.backends import cuda_driver
+
+    lib = fake(emulated)
+    lib.fake_used.restype = ctypes.c_size_t
+    gc.collect()
+    device.allocator.empty_cache()
+    base = lib.fake_used()
+    lib.fake_set_limit(ctypes.c_size_t(base + (8 << 20)))
+    try:
+        a = device.DeviceArray.empty((1 << 20,), np.float32)  # 4 MiB
+        del a  # cached, not freed
+        assert device.allocator.stats()["cached"] >= 4 << 20
+        b = device.DeviceArray.empty((3 << 19,), np.float32)  # 6 MiB: only after emptying
+        assert device.allocator.stats()["cached"] == 0
+        with pytest.raises(MemoryError, match="CUDA_ERROR_OUT_OF_MEMORY"):
+            device.DeviceArray.empty((1 << 21,), np.float32)
+        with pytest.raises(cuda_driver.CudaOutOfMemoryError):
+            cuda_driver.mem_alloc(64 << 20)
+        del b
+    finally:
+        lib.fake_set_limit(ctypes.c_size_t(1 << 32))
+
+
+def test_allocator_reuses_blocks(emulated: Emulator) -> None:
+    x = la.asarray(np.ones(1000, np.float32), device="cuda")
+    expr = x * 2 + 1
+    _gpu(expr)
+    before = device.allocator.stats()["driver_allocs"]
+    for _ in range(5):
+        _gpu(expr)
+    assert device.allocator.stats()["driver_allocs"] == before
+    lib = fake(emulated)
+    lib.fake_used.restype = ctypes.c_size_t
+    used = lib.fake_used()
+    gc.collect()
+    device.empty_cache()
+    assert lib.fake_used() < used
+
+
+def test_results_stay_on_the_device(emulated: Emulator) -> None:
+    h = np.linspace(-2, 2, 1001).astype(np.float32)
+    x = la.asarray(h, device="cuda")
+    r = (la.exp(-x) * x + 1).eval()
+    assert isinstance(r, device.DeviceArray) and r.device == "cuda:0"
+    np.testing.assert_allclose(r.to_numpy(), np.exp(-h) * h + 1, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(la.asarray(r) * 2), 2 * (np.exp(-h) * h + 1),
+                               rtol=1e-6, atol=2e-6)
+    assert la.asarray(r)._node.arg.array is r  # captured by reference
+    assert emulated.launches[-1][0].vector  # aligned and contiguous: the vector variant
+
+
+def test_mixing_host_and_device_is_a_type_error(emulated: Emulator) -> None:
+    h = np.ones(8, np.float32)
+    x = la.asarray(h, device="cuda")
+    mixed = x + la.asarray(h)
+    with pytest.raises(TypeError, match=r"mixes host .*NumPy.* and CUDA device"):
+        mixed.eval()
+    np.testing.assert_array_equal(la.eval(mixed, target="cuda").to_numpy(), 2 * h)
+    np.testing.assert_array_equal(la.eval(mixed, target="cpu"), 2 * h)
+    with pytest.raises(TypeError, match="copy it to the host"):
+        la.asarray(x._node.arg.array, device="cpu")
+    with pytest.raises(NotImplementedError, match="out="):
+        la.eval(x + 1, out=np.empty(8, np.float32), target="cuda")
+
+
+def test_foreign_cuda_arrays_are_zero_copy(emulated: Emulator) -> None:
+    owner = device.DeviceArray.from_numpy(np.arange(6, dtype=np.float64))
+
+    class Foreign:  # what CuPy or Numba would hand over
+        __cuda_array_interface__ = owner.__cuda_array_interface__
+
+    class DLForeign:  # what PyTorch would hand over
+        def __dlpack_device__(self) -> tuple[int, int]:
+            return (2, 0)
+
+        def __dlpack__(self, stream: Any = None, max_version: Any = None) -> Any:
+            assert stream == 1  # lazyarr works on the legacy default stream
+            return owner.__dlpack__(stream=stream, max_version=max_version)
+
+    for obj in (Foreign(), DLForeign()):
+        x = la.asarray(obj)
+        assert x._node.arg.array.ptr == owner.ptr
+        np.testing.assert_array_equal(_gpu(x * 2), np.arange(6) * 2.0)
+
+
+def test_integer_power_error_is_read_back(emulated: Emulator) -> None:
+    x = la.asarray(np.array([2, 3, 4], np.int32), device="cuda")
+    np.testing.assert_array_equal(_gpu(x ** 2), [4, 9, 16])
+    with pytest.raises(ValueError, match="negative integer powers"):
+        la.eval(x ** la.asarray(np.array([1, -1, 2], np.int32), device="cuda"))
+    np.testing.assert_array_equal(_gpu(x ** 3), [8, 27, 64])  # the status word was reset
+
+
+_EW = {
+    "add": lambda a, b: a + b, "sub-mul": lambda a, b: a * b - a, "div": lambda a, b: a / b,
+    "floordiv": lambda a, b: a // b, "mod": lambda a, b: a % b, "min": np.minimum,
+    "where": lambda a, b: np.where(a > b, a, b), "cmp": lambda a, b: a < b,
+    "cast": lambda a, b: (a + b).astype(np.float32),
+}
+_EW_LA = {"min": la.minimum, "where": lambda a, b: la.where(a > b, a, b),
+          "cast": lambda a, b: (a + b).astype(np.float32)}
+
+
+def _layout_operands(kind: str, dt: str, rng: np.random.Generator
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    def r(*shape: int) -> np.ndarray:
+        vals = rng.integers(-50, 50, shape) if dt[0] in "iu" else rng.standard_normal(shape)
+        if dt[0] == "u":
+            vals = np.abs(vals) + 1
+        return vals.astype(dt)
+
+    return {
+        "contig": lambda: (r(1003), r(1003)),  # vector groups and a tail of 3
+        "offset": lambda: (r(1004)[1:], r(1003)),  # misaligned: the scalar variant
+        "strided": lambda: (r(2006)[::2], r(1003)),
+        "bcast": lambda: (r(37, 29), r(29)),
+        "3d": lambda: (r(5, 6, 7).transpose(2, 0, 1), r(7, 5, 1)),
+        "scalar": lambda: (r(1003), r(1)[0]),
+    }[kind]()
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64", "int32", "uint8", "int64"])
+@pytest.mark.parametrize("kind", ["contig", "offset", "strided", "bcast", "3d", "scalar"])
+@pytest.mark.parametrize("name", sorted(_EW))
+def test_emulated_elementwise(emulated: Emulator, name: str, kind: str, dt: str) -> None:
+    rng = np.random.default_rng(7)
+    a, b = _layout_operands(kind, dt, rng)  # zeros included: x // 0 is defined (0)
+    with np.errstate(all="ignore"):
+        expected = np.asarray(_EW[name](a, b))
+    fn = _EW_LA.get(name, _EW[name])
+    lazy_b = la.asarray(b) if np.ndim(b) else b
+    got = _gpu(fn(la.asarray(a), lazy_b))
+    _assert_like(got, expected)
+
+
+def test_emulated_variants_follow_the_launch(emulated: Emulator) -> None:
+    h = np.ones(1004, np.float32)
+    _gpu(la.asarray(h) + 1)
+    assert emulated.launches[-1][0] == Variant(vector=True, narrow=True)
+    on_device = device.DeviceArray.from_numpy(h)
+    _gpu(la.asarray(on_device.view((1003,), (4,), 4)) + 1)  # 4 bytes past an aligned start
+    assert emulated.launches[-1][0] == Variant(vector=False, narrow=True)
+    _gpu(la.asarray(np.ones((6, 200), np.float32)).sum(axis=1))
+    assert emulated.launches[-1][0].strategy == "block"
+    _gpu(la.asarray(np.ones((6, 20), np.float32)).sum(axis=1))
+    assert emulated.launches[-1][0].strategy == "thread"  # short rows
+    _gpu(la.asarray(np.ones((200, 6), np.float32)).sum(axis=0))
+    assert emulated.launches[-1][0].strategy == "thread"  # columns: coalesced per thread
+
+
+def test_wide_index_spaces_get_64_bit_division() -> None:
+    from lazyarr.backends import cuda
+
+    from lazyarr.loopir import Launch, View
+
+    (kernel,) = _kernels([la.asarray(np.ones((3, 4))) + 1])
+    fake_view = device.DeviceArray((1,), np.float64, None, FAKE)
+    for shape, narrow in (((3, 4), True), ((1 << 16, 1 << 15), False)):
+        launch = Launch(kernel, shape, [View(fake_view, 0, (8 * shape[1], 8))],
+                        [View(fake_view, 0, (8 * shape[1], 8))])
+        assert cuda.choose_variant(launch).narrow is narrow
+
+
+def _reduction_data(dt: str, shape: tuple[int, ...], rng: np.random.Generator,
+                    nans: bool) -> np.ndarray:
+    if dt == "bool":
+        return rng.random(shape) < 0.3
+    if dt[0] in "iu":
+        return rng.integers(0 if dt[0] == "u" else -9, 9, shape).astype(dt)
+    vals = rng.standard_normal(shape).astype(dt)
+    if nans:
+        vals.ravel()[rng.choice(vals.size, 3, replace=False)] = np.nan
+    vals.ravel()[:5] = vals.ravel()[5]  # ties: the first index must win
+    return vals
+
+
+@pytest.mark.parametrize("strategy", ["block", "thread"])
+@pytest.mark.parametrize("axes", ["rows", "cols", "all", "3d"])
+@pytest.mark.parametrize("dt", ["float32", "float64", "int32", "uint8", "bool"])
+@pytest.mark.parametrize("kind", _KINDS)
+def test_emulated_reductions(emulated: Emulator, monkeypatch: pytest.MonkeyPatch, kind: str,
+                             dt: str, axes: str, strategy: str) -> None:
+    from lazyarr.backends import cuda
+
+    shape, axis = _AXES[axes]
+    if kind.startswith("arg") and isinstance(axis, tuple):
+        pytest.skip("argmin/argmax take one axis")
+    if kind == "prod" and dt != "bool":
+        shape = tuple(min(n, 12) for n in shape)  # keep products finite and exact
+    monkeypatch.setattr(cuda, "SHORT_ROW", 0 if strategy == "block" else 1 << 30)
+    for nans in (False, True) if dt.startswith("float") else (False,):
+        h = _reduction_data(dt, shape, np.random.default_rng(3), nans)
+        expected = np.asarray(getattr(h, kind)(axis=axis))
+        got = _gpu(getattr(la.asarray(h), kind)(axis=axis))
+        if kind in ("sum", "prod") and dt.startswith("float"):
+            _assert_rounding_only(got, expected, h, kind, axis)
+        else:
+            _assert_like(got, expected)
+        if axes != "cols":  # column folds always take a thread per column
+            assert emulated.launches[-1][0].strategy == strategy
+
+
+def _assert_rounding_only(got: np.ndarray, expected: np.ndarray, h: np.ndarray, kind: str,
+                          axis: Any) -> None:
+    """A float sum or product in another order: within the first-order rounding bound."""
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    nan = np.isnan(expected)
+    assert (np.isnan(got) == nan).all()
+    n = h.size // max(expected.size, 1)
+    eps = np.finfo(h.dtype).eps
+    exact = getattr(h.astype(np.float64), kind)(axis=axis)
+    scale = np.abs(h.astype(np.float64)).sum(axis=axis) if kind == "sum" else np.abs(exact)
+    bound = (n + 16) * eps * scale
+    assert (np.abs(got[~nan] - exact[~nan]) <= bound[~nan]).all(), (got, exact)
+
+
+@pytest.mark.parametrize("strategy", ["block", "thread"])
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+def test_emulated_row_kernels(emulated: Emulator, monkeypatch: pytest.MonkeyPatch, dt: str,
+                              strategy: str) -> None:
+    from lazyarr.backends import cuda
+
+    monkeypatch.setattr(cuda, "SHORT_ROW", 0 if strategy == "block" else 1 << 30)
+    h = np.random.default_rng(5).standard_normal((7, 333)).astype(dt)
+    x = la.asarray(h, device="cuda")
+    rtol = 2e-5 if dt == "float32" else 1e-12
+    e = la.exp(x - x.max(axis=1, keepdims=True))
+    ee = np.exp(h - h.max(axis=1, keepdims=True))
+    _assert_like(_gpu(e / e.sum(axis=1, keepdims=True)), ee / ee.sum(axis=1, keepdims=True),
+                 rtol)
+    assert emulated.launches[-1][0].strategy == strategy
+    ln = (x - x.mean(axis=1, keepdims=True)) / la.sqrt(x.var(axis=1, keepdims=True) + 1e-5)
+    ref = (h - h.mean(axis=1, keepdims=True)) / np.sqrt(h.var(axis=1, keepdims=True) + 1e-5)
+    _assert_like(_gpu(ln), ref.astype(dt), rtol * 10)
+    _assert_like(_gpu(la.logsumexp(x, axis=1)),
+                 np.log(np.exp(h).sum(axis=1)).astype(dt), rtol * 10)
+
+
+def test_emulated_reductions_are_deterministic(emulated: Emulator) -> None:
+    h = np.random.default_rng(9).standard_normal((3, 5000)).astype(np.float32)
+    x = la.asarray(h, device="cuda")
+    first = _gpu(x.sum(axis=1))
+    for _ in range(2):
+        assert _gpu(x.sum(axis=1)).tobytes() == first.tobytes()
+
+
+def test_emulated_opaque_ops_on_the_device(emulated: Emulator) -> None:
+    a = np.arange(24, dtype=np.float32).reshape(4, 6)
+    b = np.arange(12, dtype=np.int32).reshape(2, 6)
+    x, y = la.asarray(a, device="cuda"), la.asarray(b, device="cuda")
+    _assert_like(_gpu(la.concatenate([x, y], axis=0) * 2),
+                 np.concatenate([a, b], axis=0) * 2)
+    _assert_like(_gpu(la.stack([x[:2], y], axis=1) + 1), np.stack([a[:2], b], axis=1) + 1)
+    _assert_like(_gpu(x.T.reshape(24) + 0), a.T.reshape(24) + 0)
+    _assert_like(_gpu(x[:, ::2]), a[:, ::2])  # a view of a leaf: copied by a kernel
+    assert la.eval(x) is x._node.arg.array  # a leaf itself: no copy at all
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        with pytest.raises(NotImplementedError, match="needs CuPy"):
+            la.eval(x @ x.T)
+
+
+if __name__ == "__main__":
+    _emit_main(Path(sys.argv[1]))

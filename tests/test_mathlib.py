@@ -1,0 +1,200 @@
+"""lazyarr's vectorised math (``codegen/mathlib.py``) through the public API on the CPU.
+
+Accuracy in ULP against a correctly rounded reference (``benchmarks/ulp.py`` does the
+measuring: a wider-format screen, the worst points recomputed with mpmath), special values
+exactly as NumPy (NaN, +-inf, signed zeros), vector code in the optimised IR, and the switch
+back to the libm path.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+from lazyarr.backends import cpu as cpu_backend
+from lazyarr.codegen import mathlib, scalar
+
+import lazyarr as la
+
+FLOATS = (np.float32, np.float64)
+UNARY = ("exp", "expm1", "log", "log1p", "sin", "cos", "tan", "tanh", "sinh", "cosh",
+         "arctan")
+
+
+def _load_ulp() -> ModuleType:
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "ulp.py"
+    spec = importlib.util.spec_from_file_location("lazyarr_bench_ulp", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+ulp = _load_ulp()
+
+
+def evaluate(name: str, *args: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.asarray(getattr(la, name)(*[la.asarray(a) for a in args]).eval())
+
+
+@pytest.fixture
+def libm_path(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The pre-mathlib code path (libm calls and LLVM intrinsics), freshly compiled."""
+    monkeypatch.setattr(scalar, "USE_MATHLIB", False)
+    cpu_backend.clear_cache()
+    yield
+    cpu_backend.clear_cache()
+
+
+# -- accuracy ----------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", sorted(ulp.FUNCTIONS))
+def test_ulp_bound(name: str, dtype: type) -> None:
+    result = ulp.measure(ulp.FUNCTIONS[name], dtype, 400_000, np.random.default_rng(7), 16)
+    bound = ulp.BOUND.get(name, 4)
+    assert result.max_ulp <= bound, (result.max_ulp, result.worst)
+    assert result.special_bad == 0
+
+
+def test_ulp_measure_is_sharp() -> None:
+    """The measuring code itself: one ULP off everywhere reads as one ULP."""
+    x = np.linspace(0.1, 3.0, 1000)
+    exact = np.exp(x.astype(np.longdouble))
+    got = np.nextafter(np.exp(x), np.inf)
+    err = ulp.ulp_error(got, exact, np.float64)
+    assert 0.4 < err.max() <= 1.5 and err.min() >= 0.5
+
+
+# -- special values, exactly as NumPy ----------------------------------------------------------
+def _specials(dtype: type) -> np.ndarray:
+    info = np.finfo(dtype)
+    values = [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 0.5, -0.5, 2.0, 1e-30, -1e-30,
+              info.tiny, -info.tiny, info.smallest_subnormal, -info.smallest_subnormal,
+              info.max, -info.max, 700.0, -700.0, 710.0, -710.0, 746.0, -746.0, 89.0, -89.0,
+              104.0, -104.0, 1e10, -1e10, 1e30, -1e30]
+    with np.errstate(over="ignore"):
+        return np.array(values, dtype=dtype)
+
+
+def _same_specials(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Per element: False where NumPy's result is NaN, +-inf or +-0 and ours differs."""
+    special = np.isnan(want) | np.isinf(want) | (want == 0)
+    same = (np.isnan(want) & np.isnan(got)) | ((got == want) & (np.signbit(got) ==
+                                                                np.signbit(want)))
+    return ~special | same
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", UNARY)
+def test_unary_special_values(name: str, dtype: type) -> None:
+    x = _specials(dtype)
+    got = evaluate(name, x)
+    with np.errstate(all="ignore"):
+        want = getattr(np, name)(x)
+    assert got.dtype == want.dtype
+    ok = _same_specials(got, want)
+    assert ok.all(), list(zip(x[~ok], got[~ok], want[~ok], strict=True))
+    # and the ordinary results among them are close to NumPy's
+    finite = np.isfinite(want) & (want != 0)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=8 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+def test_pow_special_values(dtype: type) -> None:
+    """C99 pow's special cases: every pair of specials, negative bases, zeros and infinities."""
+    values = np.concatenate([_specials(dtype), np.array([3.0, -3.0, 2.5, -2.5, 0.25], dtype)])
+    x, y = (a.ravel() for a in np.meshgrid(values, values))
+    got = evaluate("power", x, y)
+    with np.errstate(all="ignore"):
+        want = np.power(x, y)
+    ok = _same_specials(got, want)
+    assert ok.all(), list(zip(x[~ok], y[~ok], got[~ok], want[~ok], strict=True))[:10]
+    finite = np.isfinite(want) & (want != 0)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=8 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+def test_pow_exact_results(dtype: type) -> None:
+    """Representable results come out exactly (integer powers of small integers)."""
+    x, y = (a.ravel().astype(dtype) for a in np.meshgrid(np.arange(-12, 13), np.arange(0, 9)))
+    want = np.power(x.astype(np.float64), y.astype(np.float64))
+    exact = np.abs(want) < 2.0 ** (np.finfo(dtype).nmant + 1)
+    np.testing.assert_array_equal(evaluate("power", x, y)[exact], want[exact].astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", ["sin", "cos", "tan"])
+def test_huge_trig_arguments_match_libm(name: str, dtype: type) -> None:
+    """Beyond the reduction's range the lanes go to libm: NumPy's values exactly."""
+    limit = mathlib.TRIG_LIMIT[0 if dtype == np.float64 else 1]
+    rng = np.random.default_rng(3)
+    big = np.exp2(rng.uniform(np.log2(limit) + 0.01, np.log2(np.finfo(dtype).max), 200))
+    x = np.concatenate([big, -big, rng.uniform(-3, 3, 200)]).astype(dtype)
+    rng.shuffle(x)  # huge and ordinary lanes mixed within vectors
+    got = evaluate(name, x)
+    want = getattr(np, name)(x)
+    huge = np.abs(x) > limit
+    np.testing.assert_array_equal(got[huge], want[huge])
+    np.testing.assert_allclose(got[~huge], want[~huge], rtol=8 * np.finfo(dtype).eps)
+
+
+# -- vector code ---------------------------------------------------------------------------
+_LIBM_CALL = re.compile(r"call [\w<> ]+ @\"?(exp|expm1|log|log1p|sin|cos|tan|tanh|sinh|cosh|"
+                        r"atan|pow)f?\"?\(")
+
+
+def test_exp_kernel_is_vector_math() -> None:
+    a = la.asarray(np.linspace(0.0, 1.0, 1000))
+    b = la.asarray(np.linspace(1.0, 2.0, 1000))
+    opt = la.explain(2 * a + la.exp(-b)).llvm_opt
+    assert "llvm.loop.isvectorized" in opt
+    assert re.search(r"call <(4|8) x double> @llvm\.fma\.v(4|8)f64", opt), "no vector FMA"
+    assert re.search(r"fmul <(4|8) x double>", opt)
+    assert not _LIBM_CALL.search(opt) and not re.search(r"@llvm\.exp\.", opt)
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", [*UNARY, "power"])
+def test_every_function_vectorises(name: str, dtype: type) -> None:
+    args = [la.asarray(np.linspace(0.5, 1.5, 1000, dtype=dtype))] * (2 if name == "power" else 1)
+    opt = la.explain(getattr(la, name)(*args)).llvm_opt
+    ty = "double" if dtype == np.float64 else "float"
+    assert "llvm.loop.isvectorized" in opt
+    assert re.search(rf"<(4|8|16) x {ty}>", opt)
+    # libm appears only inside the huge-argument helpers of sin/cos/tan, never in the loop
+    loop = opt[opt.find("vector.body"):]
+    loop = loop[:loop.find("middle.block")]
+    assert not _LIBM_CALL.search(loop), name
+
+
+def test_libm_path_is_still_available(libm_path: None) -> None:
+    a = la.asarray(np.linspace(0.0, 1.0, 1000))
+    opt = la.explain(2 * a + la.exp(-a)).llvm_opt
+    assert "@exp" in opt or "@llvm.exp" in opt
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+def test_mathlib_and_libm_agree(dtype: type, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(11)
+    x = rng.uniform(-20, 20, 5000).astype(dtype)
+    y = rng.uniform(0.01, 5, 5000).astype(dtype)
+    exprs = {"exp": (x,), "sin": (x,), "cos": (x,), "tanh": (x,), "log": (y,),
+             "arctan": (x,), "power": (y, x)}
+    ours = {name: evaluate(name, *args) for name, args in exprs.items()}
+    monkeypatch.setattr(scalar, "USE_MATHLIB", False)
+    cpu_backend.clear_cache()
+    try:
+        for name, args in exprs.items():
+            theirs = evaluate(name, *args)
+            np.testing.assert_allclose(ours[name], theirs, rtol=8 * np.finfo(dtype).eps,
+                                       atol=np.finfo(dtype).tiny, err_msg=name)
+    finally:
+        cpu_backend.clear_cache()
