@@ -108,19 +108,27 @@ class _Jit:
         self.triple = llvm.get_process_triple()
         cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
         target = llvm.Target.from_triple(self.triple)
-        self.tm = target.create_target_machine(cpu=cpu, features=features, opt=3, jit=True)
+        self._new_tm = lambda: target.create_target_machine(
+            cpu=cpu, features=features, opt=3, jit=True)
+        self.tm = self._new_tm()  # for optimising and emitting code; never given to an engine
         self.layout = str(self.tm.target_data)
         # what, besides the kernel, decides the machine code: part of every disk-cache key
         llvm_version = ".".join(map(str, llvm.llvm_version_info))
         self.host = (f"llvm {llvm_version}; llvmlite {llvmlite.__version__}; "
                      f"triple {self.triple}; cpu {cpu}; features {features}")
-        self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.tm)
+        self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine())
         libm = _libm()
         for name in _LIBM_NAMES:
             for full in (name, name + "f"):
                 fn = getattr(libm, full, None)
                 if fn is not None:
                     llvm.add_symbol(full, ctypes.cast(fn, ctypes.c_void_p).value)
+
+    def target_machine(self) -> Any:
+        """A new host target machine with this JIT's settings. An MCJIT engine takes
+        ownership of the target machine it is created with and frees it when it dies, so
+        every engine needs its own: sharing ``tm`` would free it under its other users."""
+        return self._new_tm()
 
     def ir(self, kernel: Kernel, name: str) -> str:
         from lazyarr.codegen.cpu import build_module

@@ -44,6 +44,8 @@ from . import cuda_driver as drv
 THREADS = 256  # threads per block for elementwise and thread-per-row kernels
 BLOCKS_PER_SM = 8  # grid-stride loops: enough blocks to fill every SM, no more
 SHORT_ROW = 64  # rows shorter than this get a thread each instead of a block
+SPLIT_ROW = 1 << 16  # rows at least this long, when there are few, are split across blocks
+SPLIT_CHUNK = 1 << 13  # and each block of the split gets at least this many elements
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,9 +214,27 @@ def choose_variant(launch: Launch) -> Any:
         vector = k.ndim == 1 and bool(contiguous) and all(
             v.address % vector_alignment(p.dtype.itemsize) == 0 for v, p in contiguous)
         return Variant(vector, narrow, "flat")
+    from lazyarr.codegen.nvptx_rows import splittable
+
     row = math.prod(launch.shape[k.outer_ndim:])
-    strategy = "thread" if k.column or row < SHORT_ROW else "block"
+    outer = math.prod(launch.shape[:k.outer_ndim])
+    if k.column or row < SHORT_ROW:
+        strategy = "thread"
+    elif row >= SPLIT_ROW and outer < 2 * sm_count() and splittable(k):
+        strategy = "split"  # few long rows: one block each would leave SMs idle
+    else:
+        strategy = "block"
     return Variant(False, narrow, strategy)
+
+
+def split_chunks(launch: Launch, sms: int) -> int:
+    """Chunks per row for split reductions: about a full wave of blocks in all, and at
+    least ``SPLIT_CHUNK`` elements each. Fixed by the sizes and the device, not by timing."""
+    k = launch.kernel
+    row = math.prod(launch.shape[k.outer_ndim:])
+    outer = math.prod(launch.shape[:k.outer_ndim])
+    want = -(-sms * BLOCKS_PER_SM // outer)
+    return max(1, min(want, -(-row // SPLIT_CHUNK)))
 
 
 def grid_for(launch: Launch, variant: Any, sms: int) -> tuple[int, int]:
@@ -248,14 +268,7 @@ class _Status:
 def run(launch: Launch) -> None:
     """Launch one lowered kernel over its whole index space."""
     variant = choose_variant(launch)
-    key = Key(launch.kernel, variant, arch(), libdevice())
     _check_on_device(launch)
-    fn = runner().function(key)
-    if key in _seen:
-        stats.hit()
-    else:
-        stats.miss()
-        _seen.add(key)
     words, _ = pack_args(launch)
     status = _Status.get(0) if launch.kernel.needs_status else None
     if status is not None:
@@ -263,10 +276,45 @@ def run(launch: Launch) -> None:
         words[-1] = status.ptr
     else:
         words[-1] = 0  # never written: only integer power stores to it
-    grid, block = grid_for(launch, variant, sm_count())
-    runner().launch(fn, grid, block, words)
+    if variant.strategy == "split":
+        _run_split(launch, variant, words)
+    else:
+        grid, block = grid_for(launch, variant, sm_count())
+        runner().launch(_function(launch.kernel, variant), grid, block, words)
     if status is not None and status.to_numpy()[0]:
         raise ValueError("Integers to negative integer powers are not allowed.")
+
+
+def _function(kernel: Kernel, variant: Any) -> Any:
+    key = Key(kernel, variant, arch(), libdevice())
+    fn = runner().function(key)
+    if key in _seen:
+        stats.hit()
+    else:
+        stats.miss()
+        _seen.add(key)
+    return fn
+
+
+def _run_split(launch: Launch, variant: Any, words: np.ndarray) -> None:
+    """The split kernel (chunks of rows into partials), then the combine kernel."""
+    from dataclasses import replace
+
+    from lazyarr.codegen.nvptx_rows import ROW_BLOCK
+
+    sms = sm_count()
+    k = launch.kernel
+    chunks = split_chunks(launch, sms)
+    outer = math.prod(launch.shape[:k.outer_ndim])
+    reduces = sum(ins.op is Op.REDUCE for ins in k.body)
+    # 8 bytes per partial; the allocator keeps the block for the next split reduction, and
+    # stream order keeps that one from overwriting it before this one's combine has run
+    workspace = DeviceArray.empty((reduces * outer * chunks * 8,), np.uint8)
+    extended = np.concatenate([words, np.array([workspace.ptr, chunks], dtype=np.int64)])
+    cap = max(1, sms * BLOCKS_PER_SM)
+    runner().launch(_function(k, variant), min(outer * chunks, cap), ROW_BLOCK, extended)
+    combine = replace(variant, strategy="combine")
+    runner().launch(_function(k, combine), min(outer, cap), ROW_BLOCK, extended)
 
 
 _seen: set[Key] = set()

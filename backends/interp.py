@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lazyarr import ops
+from lazyarr import opaque, ops
 from lazyarr.build import cast_values
-from lazyarr import opaque
 from lazyarr.graph import OPAQUE, Node, Op, ReduceKind, toposort
 
 
@@ -23,6 +22,21 @@ def _reciprocal(x: np.ndarray) -> np.ndarray:
     if x.dtype.kind == "i":  # unsigned types have no -1 (building one raises OverflowError)
         result = np.where(x == -1, x.dtype.type(-1), result)
     return result
+
+
+def _float_power(x: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """``x ** e`` with C's pow at ``e == 0.5``, whatever the exponent's strides.
+
+    NumPy's float power loop computes ``x ** 0.5`` as ``sqrt(x)`` when the exponent's inner
+    stride is 0 (a 0-d or broadcast array), which differs from pow at -inf (NaN, not inf) and
+    -0.0 (-0.0, not 0.0). Scalar exponents are rewritten to sqrt as they are built
+    (``lazyarr/canon.py``); an array exponent means pow on every backend.
+    """
+    result = np.power(x, e)
+    fix = (e == 0.5) & ((x == -np.inf) | ((x == 0) & np.signbit(x)))
+    if not fix.any():
+        return result
+    return np.where(fix, np.where(x == 0, 0.0, np.inf).astype(result.dtype), result)
 
 
 def _view(x: np.ndarray, node: Node) -> np.ndarray:
@@ -49,7 +63,7 @@ def _reduce(x: np.ndarray, node: Node) -> np.ndarray:
         fn = np.argmin if kind is ReduceKind.ARGMIN else np.argmax
         # over several axes: the index into those axes flattened in C order
         moved = np.moveaxis(x, axes, range(x.ndim - len(axes), x.ndim))
-        flat = moved.reshape(moved.shape[:x.ndim - len(axes)] + (-1,))
+        flat = moved.reshape((*moved.shape[:x.ndim - len(axes)], -1))
         return fn(flat, axis=-1)
     if kind in (ReduceKind.SUM, ReduceKind.PROD):
         return _REDUCE[kind](x, axis=axes, dtype=node.dtype)
@@ -78,6 +92,8 @@ def _node_value(node: Node, args: list[np.ndarray]) -> np.ndarray:
         return np.where(*args)
     if op is Op.RECIPROCAL:
         return _reciprocal(args[0])
+    if op is Op.POWER and node.dtype.kind == "f":
+        return _float_power(*args)
     return ops.SPECS[op].ufunc(*args)
 
 

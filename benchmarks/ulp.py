@@ -13,6 +13,7 @@ Results that must be special (NaN, +-inf, +-0) are compared with NumPy exactly.
     python benchmarks/ulp.py --n 10000000    # millions
     python benchmarks/ulp.py --functions sin,cos --dtypes float64
     python benchmarks/ulp.py --exhaustive --dtypes float32   # every float32 input
+    python benchmarks/ulp.py --speed --n 10000000            # speed against NumPy
 """
 
 from __future__ import annotations
@@ -242,7 +243,9 @@ BOUND = {"exp": 1, "log": 1, "sin": 1, "cos": 1, "tanh": 1}  # the rest: 4
 # -- measuring -------------------------------------------------------------------------------
 def lazyarr_eval(name: str, args: Inputs) -> np.ndarray:
     with np.errstate(all="ignore"):
-        return np.asarray(getattr(la, name)(*[la.asarray(a) for a in args]).eval())
+        out = np.asarray(getattr(la, name)(*[la.asarray(a) for a in args]).eval())
+    la.clear_cache()  # the fast path would keep the (large) inputs alive
+    return out
 
 
 def reference(name: str, args: Inputs, dt: type) -> np.ndarray:
@@ -361,6 +364,57 @@ def exhaustive(fn: Function, chunk: int = 1 << 22) -> Result:
                   bad, time.perf_counter() - t0)
 
 
+# -- speed -----------------------------------------------------------------------------------
+def _workloads(dt: type, n: int, rng: np.random.Generator) -> dict[str, tuple[Callable, ...]]:
+    """name -> (NumPy version, lazyarr version), over fresh standard-normal inputs."""
+    a, b, c = (rng.standard_normal(n).astype(dt) for _ in range(3))
+    k1, k3 = dt(0.7978845608), dt(0.044715)
+
+    def gelu(x: np.ndarray | la.LazyArray, tanh: Callable) -> object:
+        return 0.5 * x * (1 + tanh(k1 * (x + k3 * x**3)))
+
+    return {
+        "exp(-a)*sin(b)+cos(c)": (
+            lambda: np.exp(-a) * np.sin(b) + np.cos(c),
+            lambda: la.exp(-la.asarray(a)) * la.sin(la.asarray(b)) + la.cos(la.asarray(c))),
+        "gelu (tanh form)": (lambda: gelu(a, np.tanh), lambda: gelu(la.asarray(a), la.tanh)),
+    }
+
+
+def _best_ms(fn: Callable[[], object], reps: int) -> float:
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1e3 * min(times)
+
+
+def speed(n: int, reps: int, threads: int) -> None:
+    """Both workloads, NumPy against lazyarr with this module's math and with libm calls."""
+    from lazyarr.codegen import scalar
+
+    la.set_num_threads(threads)
+    la.set_disk_cache(False)  # the disk cache does not know about USE_MATHLIB
+    rng = np.random.default_rng(0)
+    print(f"n={n}, lazyarr threads={threads}, best of {reps}; times in ms (speed-up on NumPy)")
+    for dt in (np.float32, np.float64):
+        for name, (np_fn, la_fn) in _workloads(dt, n, rng).items():
+            out = np.empty(n, dt)
+            base = _best_ms(np_fn, reps)
+            row = [f"{np.dtype(dt).name:8} {name:22} numpy {base:7.1f}"]
+            for use in (True, False):
+                scalar.USE_MATHLIB = use
+                la.clear_cache()
+                la_fn().eval(out=out)  # compile outside the timing
+                ms = _best_ms(lambda f=la_fn, o=out: f().eval(out=o), reps)
+                label = "mathlib" if use else "libm"
+                row.append(f"{label} {ms:7.1f} ({base / ms:4.1f}x)")
+            scalar.USE_MATHLIB = True
+            la.clear_cache()
+            print(" | ".join(row), flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=200_000, help="random points per function")
@@ -370,7 +424,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--exhaustive", action="store_true",
                    help="float32 unary functions: all 2**32 inputs instead of random points")
+    p.add_argument("--speed", action="store_true",
+                   help="time exp(-a)*sin(b)+cos(c) and GELU at --n elements against NumPy")
+    p.add_argument("--threads", type=int, default=1, help="lazyarr threads for --speed")
+    p.add_argument("--reps", type=int, default=7, help="repetitions for --speed")
     a = p.parse_args(argv)
+    if a.speed:
+        speed(a.n, a.reps, a.threads)
+        return 0
     rng = np.random.default_rng(a.seed)
     print(f"{'function':8} {'dtype':8} {'points':>10} {'max ulp':>8} {'bound':>5} "
           f"{'mean ulp':>9} {'specials':>8}  worst input")

@@ -240,15 +240,15 @@ class Em:
     def bits(self, x: ir.Value) -> ir.Value:
         return self.b.bitcast(x, self.ity)
 
-    def float(self, n: ir.Value) -> ir.Value:
+    def from_bits(self, n: ir.Value) -> ir.Value:
         return self.b.bitcast(n, self.ty)
 
     def flip_sign(self, x: ir.Value, sign_bits: ir.Value) -> ir.Value:
         """x with its sign bit xor-ed with the top bit of the integer ``sign_bits``."""
-        mask = self.b.and_(sign_bits, self.i(-1 << (self.f.mant + self.fbits_exp())))
-        return self.float(self.b.xor(self.bits(x), mask))
+        mask = self.b.and_(sign_bits, self.i(-1 << (self.f.mant + self.exp_bits())))
+        return self.from_bits(self.b.xor(self.bits(x), mask))
 
-    def fbits_exp(self) -> int:
+    def exp_bits(self) -> int:
         return 8 if not self.wide else 11
 
     def round_int(self, x: ir.Value, scale: float) -> tuple[ir.Value, ir.Value]:
@@ -264,11 +264,11 @@ class Em:
     def int_to_float(self, n: ir.Value) -> ir.Value:
         """An integer |n| < 2**(mant-1) as a float, by the same magic-number trick."""
         magic = self.k(self.f.magic)
-        return self.sub(self.float(self.b.add(self.bits(magic), n)), magic)
+        return self.sub(self.from_bits(self.b.add(self.bits(magic), n)), magic)
 
     def pow2(self, n: ir.Value) -> ir.Value:
         """2**n for an integer n in the normal exponent range."""
-        return self.float(self.b.shl(self.b.add(n, self.i(self.f.bias)), self.i(self.f.mant)))
+        return self.from_bits(self.b.shl(self.b.add(n, self.i(self.f.bias)), self.i(self.f.mant)))
 
     def scale(self, x: ir.Value, n: ir.Value) -> ir.Value:
         """x * 2**n for |n| up to about 2*bias, rounding once (into subnormals or to inf)."""
@@ -300,13 +300,14 @@ class Em:
 
 
 # -- exp family ------------------------------------------------------------------------------
-def _exp_core(m: Em, x: ir.Value, lo: ir.Value | None = None
+def _exp_core(m: Em, x: ir.Value, lo: ir.Value | None = None, low: bool = False
               ) -> tuple[ir.Value, ir.Value, ir.Value]:
     """(hi, t, n) with exp(x + lo) = 2**n * (1 + hi + t), |hi + t| < 0.42.
 
     ``x`` must already be clamped to a finite range. ``hi = x - n*ln2_hi`` is exact (FMA,
     and the result needs no more bits than x has), so the reduced argument carries the error
-    of the small ``ln2_lo`` term only.
+    of the small ``ln2_lo`` term only. ``low`` picks the float32 polynomial (float64 work
+    whose result is rounded to float32 needs no more).
     """
     n, ni = m.round_int(x, LOG2E[0 if m.wide else 1])
     hi = m.fma(m.neg(n), m.k(LN2_HI), x)
@@ -314,7 +315,7 @@ def _exp_core(m: Em, x: ir.Value, lo: ir.Value | None = None
     if lo is not None:
         r_lo = m.add(r_lo, lo)
     r = m.add(hi, r_lo)
-    t = m.fma(m.mul(r, r), m.poly(r, m.table(EXP_P)), r_lo)
+    t = m.fma(m.mul(r, r), m.poly(r, EXP_P[1] if low else m.table(EXP_P)), r_lo)
     return hi, t, ni
 
 
@@ -395,14 +396,17 @@ def _split(m: Em, x: ir.Value) -> tuple[ir.Value, ir.Value]:
     ix = m.bits(x)
     d = m.b.sub(ix, m.i(m.f.sqrt_half_bits))
     k = m.b.ashr(d, m.i(m.f.mant))
-    return k, m.float(m.b.sub(ix, m.b.shl(k, m.i(m.f.mant))))
+    return k, m.from_bits(m.b.sub(ix, m.b.shl(k, m.i(m.f.mant))))
 
 
-def _log_kernel(m: Em, k: ir.Value, f: ir.Value) -> ir.Value:
-    """k*ln2 + log(1 + f) for |f| <= sqrt(2) - 1 (fdlibm's arrangement of the sum)."""
+def _log_kernel(m: Em, k: ir.Value, f: ir.Value, low: bool = False) -> ir.Value:
+    """k*ln2 + log(1 + f) for |f| <= sqrt(2) - 1 (fdlibm's arrangement of the sum).
+
+    ``low`` picks the float32 polynomial, as for :func:`_exp_core`.
+    """
     s = m.div(f, m.add(m.k(2.0), f))
     z = m.mul(s, s)
-    r = m.mul(z, m.poly(z, m.table(LOG_P)))
+    r = m.mul(z, m.poly(z, LOG_P[1] if low else m.table(LOG_P)))
     hfsq = m.mul(m.mul(m.k(0.5), f), f)
     kf = m.int_to_float(k)
     inner = m.sub(m.sub(hfsq, m.fma(s, m.add(hfsq, r), m.mul(kf, m.k(LN2_LO)))), f)
@@ -492,7 +496,7 @@ def _trig(m: Em, x: ir.Value, kind: str, fallback: bool) -> ir.Value:
         y = m.sel(odd, cos, sin) if kind == "sin" else m.sel(odd, sin, cos)
         # quadrants 2 and 3 (sin) or 1 and 2 (cos) are negative
         q = q if kind == "sin" else m.b.add(q, m.i(1))
-        y = m.flip_sign(y, m.b.shl(q, m.i(m.f.mant + m.fbits_exp() - 1)))
+        y = m.flip_sign(y, m.b.shl(q, m.i(m.f.mant + m.exp_bits() - 1)))
     if kind != "cos":  # odd functions: the sign of x (also gives sin(-0.0) == -0.0)
         y = m.flip_sign(y, m.bits(x))
     y = m.sel(ok, y, m.k(float("nan")))
@@ -582,8 +586,9 @@ def _pow64(m: Em, x: ir.Value, y: ir.Value, dd: bool = True) -> ir.Value:
         mag = _pow_magnitude(m, axs, ys)
     else:  # float32 arguments: never subnormal in float64, and axs is positive and finite
         k, mant = _split(m, axs)
-        t = m.clamp(m.mul(ys, _log_kernel(m, k, m.sub(mant, one))), -746.0, 710.0)
-        hi, lo, n = _exp_core(m, t)
+        # the float32 polynomials, evaluated in float64, are accurate enough here too
+        t = m.mul(ys, _log_kernel(m, k, m.sub(mant, one), low=True))
+        hi, lo, n = _exp_core(m, m.clamp(t, -746.0, 710.0), low=True)
         mag = m.scale(_one_plus(m, hi, lo), n)
     y_neg = m.cmp("<", y, zero)
     # |x| == 0 or inf, and |y| == inf: limits of exp(y log|x|)
@@ -615,7 +620,14 @@ def _pow(m: Em, x: ir.Value, y: ir.Value) -> ir.Value:
 
 
 # -- huge trigonometric arguments: libm for those lanes only --------------------------------
-_VECTOR_WIDTHS = (2, 4, 8, 16)
+_VECTOR_WIDTHS = (4, 8)  # AVX2 vectors of float64 and float32 (AVX-512: float64)
+
+
+def _cconv(module: ir.Module) -> str:
+    """The helpers' calling convention: on x86-64 they preserve every register, so the
+    kernel's loop keeps its vector registers across the per-vector call (LLVM gives the
+    vectorised call the variant's convention)."""
+    return "preserve_allcc" if module.triple.startswith("x86_64") else ""
 
 
 def _huge_fallback(m: Em, x: ir.Value, kind: str, huge: ir.Value) -> ir.Value:
@@ -679,40 +691,65 @@ def _huge_helper(module: ir.Module, kind: str, fmt: Format) -> ir.Function:
 
 def _huge_vector_helper(module: ir.Module, name: str, libm: ir.Function, fmt: Format,
                         width: int) -> ir.Function:
-    """``<w x T> name.v<w>(<w x T> x, <w x i1> mask)``: libm on the masked lanes."""
+    """``<w x T> name.v<w>(<w x T> x, <w x i1> mask)``: libm on the masked lanes.
+
+    It runs once per vector in the hot loop, so it is only a mask test; the lane loop is a
+    separate cold, size-optimised function (cheap to compile, rarely run).
+    """
     vty, mty = ir.VectorType(fmt.ty, width), ir.VectorType(I1, width)
-    fn = ir.Function(module, ir.FunctionType(vty, [vty, mty]), f"{name}.v{width}")
+    fnty = ir.FunctionType(vty, [vty, mty])
+    fn = ir.Function(module, fnty, f"{name}.v{width}")
     fn.linkage = "internal"
+    fn.calling_convention = _cconv(module)
     fn.attributes.add("nounwind")
+    lanes = _huge_lanes(module, f"{name}.lanes{width}", libm, fnty, width)
     x, mask = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    entry = b.block
     work = fn.append_basic_block("work")
     done = fn.append_basic_block("done")
     none = b.icmp_unsigned("==", b.bitcast(mask, ir.IntType(width)), ir.IntType(width)(0))
     b.cbranch(none, done, work)
     b.position_at_end(work)
-    acc = x
-    for lane in range(width):
-        idx = I32(lane)
-        before = b.block
-        call = fn.append_basic_block(f"lane{lane}")
-        nxt = fn.append_basic_block(f"next{lane}")
-        b.cbranch(b.extract_element(mask, idx), call, nxt)
-        b.position_at_end(call)
-        new = b.insert_element(acc, b.call(libm, [b.extract_element(x, idx)]), idx)
-        b.branch(nxt)
-        b.position_at_end(nxt)
-        phi = b.phi(vty)
-        phi.add_incoming(acc, before)
-        phi.add_incoming(new, call)
-        acc = phi
-    last = b.block
-    b.branch(done)
+    b.ret(b.call(lanes, [x, mask], cconv=_cconv(module)))
     b.position_at_end(done)
-    out = b.phi(vty)
-    out.add_incoming(x, entry)
-    out.add_incoming(acc, last)
+    b.ret(x)
+    return fn
+
+
+def _huge_lanes(module: ir.Module, name: str, libm: ir.Function, fnty: ir.FunctionType,
+                width: int) -> ir.Function:
+    """The masked lanes of x through libm, one at a time."""
+    fn = ir.Function(module, fnty, name)
+    fn.linkage = "internal"
+    fn.calling_convention = _cconv(module)  # it saves what libm clobbers, only when it runs
+    for attr in ("noinline", "nounwind", "cold", "minsize", "optsize"):
+        fn.attributes.add(attr)
+    x, mask = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    entry = b.block
+    loop = fn.append_basic_block("lane")
+    call = fn.append_basic_block("call")
+    nxt = fn.append_basic_block("next")
+    done = fn.append_basic_block("done")
+    b.branch(loop)
+    b.position_at_end(loop)
+    i = b.phi(I32)
+    acc = b.phi(fnty.return_type)
+    b.cbranch(b.extract_element(mask, i), call, nxt)
+    b.position_at_end(call)
+    new = b.insert_element(acc, b.call(libm, [b.extract_element(x, i)]), i)
+    b.branch(nxt)
+    b.position_at_end(nxt)
+    out = b.phi(fnty.return_type)
+    out.add_incoming(acc, loop)
+    out.add_incoming(new, call)
+    i_next = b.add(i, I32(1))
+    i.add_incoming(I32(0), entry)
+    i.add_incoming(i_next, nxt)
+    acc.add_incoming(x, entry)
+    acc.add_incoming(out, nxt)
+    b.cbranch(b.icmp_unsigned("<", i_next, I32(width)), loop, done)
+    b.position_at_end(done)
     b.ret(out)
     return fn
 

@@ -56,6 +56,7 @@ DATA_LAYOUT = "e-i64:64-i128:128-v16:16-v32:32-n16:32:64"
 DEFAULT_ARCH = "sm_90"
 GPTR = ir.PointerType(addrspace=1)  # global memory
 GROUP = 4  # elements per vector group
+MAX_PARAM_BYTES = 4096  # kernel parameter space every CUDA version and device accepts
 
 
 class UnsupportedOnTarget(NotImplementedError):  # noqa: N818 (public name, used elsewhere)
@@ -67,7 +68,8 @@ class Variant:
     """Launch-time facts that change the generated code (part of the cache key).
 
     ``strategy``: "flat" (elementwise grid-stride loop), "block" (one thread block per outer
-    index of a kernel with rows) or "thread" (one thread per outer index).
+    index of a kernel with rows), "thread" (one thread per outer index), or the pair
+    "split" / "combine" (long rows in chunks, then the chunks' partials; ``nvptx_rows.py``).
     """
 
     vector: bool = False
@@ -240,13 +242,28 @@ def _scalar(b: ir.IRBuilder, word: ir.Value, dt) -> ir.Value:
     return b.icmp_unsigned("!=", raw, ir.Constant(ty, 0)) if dt.kind == "b" else raw
 
 
-def new_kernel(kernel: Kernel, name: str) -> tuple[ir.Module, ir.Function, ir.IRBuilder]:
-    """An empty kernel function taking the argument block's words by value."""
+def param_count(kernel: Kernel, variant: Variant) -> int:
+    """The kernel's i64 parameters: the argument block's words, then the split/combine
+    kernels' workspace address and chunk count."""
     from lazyarr.loopir import args_words
 
+    return args_words(kernel) + (2 if variant.strategy in ("split", "combine") else 0)
+
+
+def new_kernel(kernel: Kernel, name: str, extra: int = 0
+               ) -> tuple[ir.Module, ir.Function, ir.IRBuilder]:
+    """An empty kernel function taking the argument block's words (and ``extra`` more
+    words) by value."""
+    from lazyarr.loopir import args_words
+
+    words = args_words(kernel) + extra
+    if 8 * words > MAX_PARAM_BYTES:
+        raise UnsupportedOnTarget(
+            f"cannot compile for CUDA: {words} argument words exceed the "
+            f"{MAX_PARAM_BYTES}-byte kernel parameter space (too many arrays or dimensions)")
     module = ir.Module(name=name)
     module.triple, module.data_layout = TRIPLE, DATA_LAYOUT
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64] * args_words(kernel)), name)
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64] * words), name)
     fn.calling_convention = "ptx_kernel"
     md = module.add_named_metadata("nvvm.annotations")
     md.add(module.add_metadata([fn, ir.MetaDataString(module, "kernel"), I32(1)]))

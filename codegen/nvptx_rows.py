@@ -17,6 +17,15 @@ thread 0.
 reductions (``x.sum(axis=0)``: neighbouring threads read neighbouring columns, so loads
 coalesce) and for short rows.
 
+``split`` then ``combine``: for long rows and few outer indices (``x.sum()`` is one row), where
+one block per row would leave most of the GPU idle. Two kernels from the same Kernel: the
+first gives each (outer index, chunk of the row) pair a block, which reduces its chunk as in
+``block`` and writes one partial per REDUCE to a workspace; the second, one block per outer
+index, folds the partials with the same deterministic tree and computes the outputs. The
+chunk count is a kernel parameter decided at launch (so is the workspace's address): it
+depends on the sizes and the SM count, never on timing, so results stay reproducible. Only
+for kernels whose reductions fold independently (:func:`splittable`).
+
 Row addressing always multiplies by the byte stride: the layout classes of a column kernel
 describe the outer dimension, not the row.
 """
@@ -26,11 +35,20 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 
-from lazyarr.graph import ReduceKind
+from lazyarr.graph import Op, ReduceKind
 from lazyarr.loopir import Kernel
 
 from .common import counted_loop
-from .nvptx import ParamBlock, Variant, _sreg, element_ptrs, new_kernel, thread_index, unravel
+from .nvptx import (
+    GPTR,
+    ParamBlock,
+    Variant,
+    _sreg,
+    element_ptrs,
+    new_kernel,
+    thread_index,
+    unravel,
+)
 from .rows import RowEmitter, fold, identity
 from .scalar import F32, F64, I1, I8, I32, I64, Ctx, to_memory, value_type
 
@@ -40,8 +58,30 @@ WARPS = ROW_BLOCK // WARP
 _ARG = (ReduceKind.ARGMIN, ReduceKind.ARGMAX)
 
 
+_FOLDS = frozenset({ReduceKind.SUM, ReduceKind.PROD, ReduceKind.MIN, ReduceKind.MAX,
+                    ReduceKind.ANY, ReduceKind.ALL})
+SPLIT_PARAMS = 2  # extra kernel parameters of split/combine kernels: workspace, chunk count
+
+
+def splittable(kernel: Kernel) -> bool:
+    """Whether the split/combine pair can run ``kernel``: per-outer-index outputs, and
+    reductions that fold independently (no argmin/argmax, none reducing another's result)."""
+    if not kernel.row_ndim or kernel.out_level or kernel.column:
+        return False
+    depends: list[bool] = []
+    for ins in kernel.body:
+        is_reduce = ins.op is Op.REDUCE
+        if is_reduce and (ins.arg not in _FOLDS or any(depends[a] for a in ins.args)):
+            return False
+        depends.append(is_reduce or any(depends[a] for a in ins.args))
+    return True
+
+
 def build_rows(kernel: Kernel, name: str, variant: Variant) -> ir.Module:
-    module, fn, b = new_kernel(kernel, name)
+    extra = SPLIT_PARAMS if variant.strategy in ("split", "combine") else 0
+    if extra and not splittable(kernel):
+        raise ValueError("this kernel's reductions cannot be split across blocks")
+    module, fn, b = new_kernel(kernel, name, extra)
     blk = ParamBlock(b, fn, kernel)
     n_outer = kernel.outer_ndim
     outer_shape = blk.shape[:n_outer]
@@ -52,13 +92,22 @@ def build_rows(kernel: Kernel, name: str, variant: Variant) -> ir.Module:
         em: ThreadRows = ThreadRows(b, kernel, fn, blk, variant.narrow)
         first, step = thread_index(b)
     else:
-        em = BlockRows(b, kernel, fn, blk, variant.narrow)
+        cls = {"split": SplitRows, "combine": CombineRows}.get(variant.strategy, BlockRows)
+        em = cls(b, kernel, fn, blk, variant.narrow)
         first, step = _sreg(b, "ctaid.x"), _sreg(b, "nctaid.x")
+    if isinstance(em, SplitRows | CombineRows):
+        em.workspace(fn.args[-2], fn.args[-1], total)
 
     def outer(o: ir.Value) -> None:
+        if isinstance(em, SplitRows):  # the loop is over (outer index, chunk) pairs
+            em.chunk = b.urem(o, em.chunks)
+            o = b.udiv(o, em.chunks)
+        em.outer = o
         idx = unravel(b, o, outer_shape, variant.narrow)
         em.outer_body(element_ptrs(b, blk.ptrs, blk.strides, idx, range(n_outer)))
 
+    if isinstance(em, SplitRows):
+        total = b.mul(total, em.chunks)
     counted_loop(b, first, total, step, outer, "outer")
     b.ret_void()
     return module
@@ -153,6 +202,79 @@ class BlockRows(ThreadRows):
         fn = self.b.module.globals.get(name) or ir.Function(
             self.b.module, ir.FunctionType(ir.VoidType(), []), name)
         self.b.call(fn, [])
+
+
+class _Partials(BlockRows):
+    """What split and combine kernels share: the workspace of partial results.
+
+    One 8-byte slot per (REDUCE, outer index, chunk), REDUCEs in body order; a slot holds
+    the value in its own type (bools as a byte).
+    """
+
+    def workspace(self, base: ir.Value, chunks: ir.Value, n_outer: ir.Value) -> None:
+        self.base = self.b.inttoptr(base, GPTR)
+        self.chunks, self.n_outer = chunks, n_outer
+        self.reduces = [n for n, ins in enumerate(self.k.body) if ins.op is Op.REDUCE]
+        self.outer: ir.Value = I64(0)
+        self.chunk: ir.Value = I64(0)
+
+    def slot(self, n: int, chunk: ir.Value) -> tuple[ir.Value, ir.Type]:
+        b = self.b
+        k = I64(self.reduces.index(n))
+        index = b.add(b.mul(b.add(b.mul(k, self.n_outer), self.outer), self.chunks), chunk)
+        ty = value_type(self.k.body[n].dtype)
+        return b.gep(self.base, [b.mul(index, I64(8))], source_etype=I8), ty
+
+
+class SplitRows(_Partials):
+    """Kernel 1 of 2: each block reduces one chunk of one row into the workspace."""
+
+    def thread_rows(self, rows: list[ir.Value], body) -> None:
+        b, k = self.b, self.k
+        row_shape = self.shape[k.outer_ndim:]
+        length = row_shape[0]
+        for n in row_shape[1:]:
+            length = b.mul(length, n)
+        per = b.udiv(b.add(length, b.sub(self.chunks, I64(1))), self.chunks)  # ceil
+        start = b.mul(self.chunk, per)
+        end = b.add(start, per)
+        end = b.select(b.icmp_unsigned("<", end, length), end, length)
+
+        def element(r: ir.Value) -> None:
+            idx = unravel(b, r, row_shape, self.narrow)
+            body(element_ptrs(b, rows, self.strides, idx, range(k.outer_ndim, k.ndim)), r)
+
+        counted_loop(b, b.add(start, self.tid), end, self.ntid, element, "r")
+
+    def outer_body(self, rows: list[ir.Value]) -> None:
+        # only the reductions (and the per-row values they read): the outputs are kernel 2's
+        self.values(self.reduces, 0, {}, self.loader(rows, rows), rows)
+
+    def reduce(self, n: int, vals: dict[int, ir.Value], rows: list[ir.Value]) -> ir.Value:
+        b = self.b
+        value = super().reduce(n, vals, rows)
+        ptr, ty = self.slot(n, self.chunk)
+        with b.if_then(b.icmp_unsigned("==", self.tid, I64(0))):
+            b.store(b.zext(value, I8) if ty == I1 else value, ptr)
+        return value
+
+
+class CombineRows(_Partials):
+    """Kernel 2 of 2: one block per outer index folds its chunks' partials, then stores the
+    outputs exactly as the block strategy does."""
+
+    def reduce(self, n: int, vals: dict[int, ir.Value], rows: list[ir.Value]) -> ir.Value:
+        b = self.b
+        ins = self.k.body[n]
+        acc = BlockAccumulator(self, ins.arg, ins.dtype, self.k.body[ins.args[0]].dtype)
+
+        def partial(c: ir.Value) -> None:
+            ptr, ty = self.slot(n, c)
+            x = b.load(ptr, typ=I8 if ty == I1 else ty)
+            acc.add(b.trunc(x, I1) if ty == I1 else x, None)
+
+        counted_loop(b, self.tid, self.chunks, self.ntid, partial, "chunk")
+        return acc.result()
 
 
 def shuffle_xor(b: ir.IRBuilder, v: ir.Value, lane_mask: int) -> ir.Value:

@@ -34,7 +34,7 @@ class Weak:
 Operand = Node | Weak
 
 
-class UnsupportedOperand(TypeError):
+class UnsupportedOperand(TypeError):  # noqa: N818 (a TypeError, named for what it is)
     """An operand of a type lazyarr does not take (operators then return NotImplemented)."""
 
 
@@ -165,7 +165,8 @@ def _fast_apply(op: Op, xs: tuple) -> Node | None:
     loop = ops.cached_loop(op, tuple(n.dtype for n in nodes))
     if loop is None:
         return None
-    srcs = tuple(n if n.dtype == dt else cast(n, dt) for n, dt in zip(nodes, loop))
+    srcs = tuple(n if n.dtype == dt else cast(n, dt)
+                 for n, dt in zip(nodes, loop[:-1], strict=True))
     return canonicalise(make(op, loop[-1], shape, srcs))
 
 
@@ -178,12 +179,13 @@ def apply(op: Op, *xs: Any) -> Node:
     operands = [operand(x, name) for x in xs]
     if all(isinstance(o, Weak) for o in operands):
         operands = [_strong(o) for o in operands]
+    # NumPy picks the loop before it broadcasts: with both wrong, the TypeError wins
+    loop = ops.resolve_loop(op, tuple(_pytype_or_dtype(o) for o in operands))
     shape = broadcast_shapes([() if isinstance(o, Weak) else o.shape for o in operands], name)
     if op in ops.COMPARISONS:
         folded = _fold_out_of_range_comparison(op, operands, shape)
         if folded is not None:
             return folded
-    loop = ops.resolve_loop(op, tuple(_pytype_or_dtype(o) for o in operands))
     srcs = tuple(coerce(o, dt, shape) for o, dt in zip(operands, loop, strict=False))
     return canonicalise(make(op, loop[-1], shape, srcs))
 

@@ -455,20 +455,28 @@ _exports: dict[int, tuple[Any, ...]] = {}
 
 def _delete_export(managed: int | None) -> None:
     """The DLPack deleter: the consumer is done with the tensor (any thread, GIL held)."""
-    _exports.pop(managed or 0, None)
+    exports = _exports
+    if exports is not None:  # None while the interpreter shuts down
+        exports.pop(managed or 0, None)
 
 
 def _capsule_destructor(capsule: int | None) -> None:
     # the capsule is being freed: if nobody consumed it (it still has its original name),
     # the producer's deleter must run. The capsule arrives as a raw address: wrapping an
     # object whose reference count has reached zero would resurrect it.
+    if _api is None:  # the interpreter is shutting down: nothing left to release
+        return
     for name in (_NAME, _NAME_V):
         if _api.PyCapsule_IsValid(capsule, name):
             _delete_export(_api.PyCapsule_GetPointer(capsule, name))
 
 
-_DELETER = _DELETER_T(_delete_export)  # module globals: the callbacks must never be freed
+_DELETER = _DELETER_T(_delete_export)
 _DESTRUCTOR = _DELETER_T(_capsule_destructor)
+# A capsule or a consumer may call these after this module has been torn down at exit: one
+# leaked reference each keeps the machine code of the callbacks alive for the whole process.
+for _callback in (_DELETER, _DESTRUCTOR):
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(_callback))
 
 
 def _dl_dtype(dtype: np.dtype) -> _DLDataType:
@@ -508,11 +516,12 @@ class _DLPackOwner:
     __slots__ = ("deleter", "managed")
 
     def __init__(self, managed: int, deleter: int | None) -> None:
-        self.managed, self.deleter = managed, deleter
+        # the callable is made now: module globals may be gone when __del__ runs at exit
+        self.managed, self.deleter = managed, _DELETER_T(deleter) if deleter else None
 
     def __del__(self) -> None:
-        if self.deleter:
-            _DELETER_T(self.deleter)(self.managed)
+        if self.deleter is not None:
+            self.deleter(self.managed)
 
 
 def consume_dlpack(capsule: Any) -> DeviceArray:

@@ -111,7 +111,7 @@ def cached_loop(op: Op, operands: tuple[np.dtype, ...]) -> tuple[np.dtype, ...] 
 def _resolve_uncached(op: Op, operands: tuple) -> tuple[np.dtype, ...] | Exception:
     spec = SPECS[op]
     try:
-        loop = spec.ufunc.resolve_dtypes(operands + (None,))
+        loop = spec.ufunc.resolve_dtypes((*operands, None))
         for dt in loop:
             dtypes.check(dt, f"{spec.name} on {_names(operands)}")
     except (TypeError, ValueError) as exc:

@@ -16,14 +16,19 @@ CELL_KEYS = {"workload", "name", "dtype", "n", "shape", "memory_bound", "bytes",
 
 
 @pytest.fixture(scope="module")
-def doc(tmp_path_factory):
+def saved(tmp_path_factory):
     path = tmp_path_factory.mktemp("bench") / "bench.json"
     # no peers: the run must not depend on what else is installed, and stays a few seconds
     rc = main(["bench", "--quick", "--sizes", "1000", "--dtypes", "float64", "--peers", "none",
                "--matrix", "16x32", "--triad-size", "100000", "--repeat", "1",
                "--json", str(path), "--no-plot"])
     assert rc == 0
-    return json.loads(path.read_text())
+    return path
+
+
+@pytest.fixture(scope="module")
+def doc(saved):
+    return json.loads(saved.read_text())
 
 
 def test_header(doc):
@@ -80,6 +85,13 @@ def test_report_has_every_table(doc):
     for title in ("STREAM triad", "ms per call", "speed-up over NumPy", "effective bandwidth",
                   "first call minus warm call", "per-call overhead", "compile latency"):
         assert title in text
+
+
+def test_tables_again_from_saved_json(saved, capsys):
+    capsys.readouterr()
+    assert main(["bench", "--from-json", str(saved), "--no-plot"]) == 0
+    text = capsys.readouterr().out
+    assert "speed-up over NumPy" in text and "issue 4 goals" in text
 
 
 def test_ten_op_expressions_differ():

@@ -93,6 +93,19 @@ def _reduction(kind: str, dt: str, axes: str) -> la.LazyArray | None:
     return getattr(la.asarray(np.ones(shape, dt)), kind)(axis=axis)
 
 
+def test_split_kernels_are_only_for_independent_folds() -> None:
+    from lazyarr.codegen.nvptx_rows import splittable
+
+    x = la.asarray(np.ones((4, 80)))
+    assert splittable(_kernels([x.sum(axis=1) * 2 + x.max(axis=1)])[0])
+    assert not splittable(_kernels([x.argmax(axis=1)])[0])
+    assert not splittable(_kernels([x.var(axis=1)])[0])  # reduces x - mean: nested
+    (column,) = _kernels([x.sum(axis=0)])
+    assert not splittable(column)
+    with pytest.raises(ValueError, match="cannot be split"):
+        nvptx.build_module(_kernels([x.var(axis=1)])[0], "k", Variant(strategy="split"))
+
+
 def _row_exprs(dt: str) -> dict[str, Callable[[], la.LazyArray]]:
     def x() -> la.LazyArray:
         return la.asarray(np.ones((4, 80), dt))
@@ -127,6 +140,14 @@ def _row_cases() -> dict[str, Case]:
                     _kernels([make()]), v, True)
         cases[f"{strategy}:sum-wide"] = lambda strategy=strategy: (
             _kernels([_reduction("sum", "float32", "3d")]), Variant(strategy=strategy), False)
+    for strategy in ("split", "combine"):  # the two kernels of a split reduction
+        v = Variant(narrow=True, strategy=strategy)
+        for kind in ("sum", "prod", "min", "max", "any", "all", "mean"):
+            for dt in _RED_DTYPES:
+                for axes in ("rows", "all", "3d"):
+                    cases[f"{strategy}:{kind}-{dt}-{axes}"] = \
+                        lambda kind=kind, dt=dt, axes=axes, v=v: (
+                            _kernels([_reduction(kind, dt, axes)]), v, False)
     return cases
 
 
@@ -649,17 +670,20 @@ class Emulator:
         if found is None:
             import llvmlite.binding as llvm
 
-            from lazyarr.loopir import args_words
-
             # libdevice=True only lifts the math refusals: the host's libm stands in for it
             module = nvptx.build_module(key.kernel, "lazyarr_kernel", key.variant, True)
-            mod = llvm.parse_assembly(cpu_text(str(module), args_words(key.kernel)))
+            nwords = nvptx.param_count(key.kernel, key.variant)
+            mod = llvm.parse_assembly(cpu_text(str(module), nwords))
             mod.triple, mod.data_layout = self.jit.triple, self.jit.layout
             mod.verify()
             pto = llvm.create_pipeline_tuning_options(speed_level=1)
             pb = llvm.create_pass_builder(self.jit.tm, pto)
             pb.getModulePassManager().run(mod, pb)
-            engine = llvm.create_mcjit_compiler(mod, self.jit.tm)
+            # an engine owns (and frees) its target machine: each gets its own
+            tm = llvm.Target.from_triple(self.jit.triple).create_target_machine(
+                cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
+                opt=1, jit=True)
+            engine = llvm.create_mcjit_compiler(mod, tm)
             engine.finalize_object()
             self.keep.append((engine, mod))
             found = self.cache[key] = (key, _THREAD_FN(engine.get_function_address(
@@ -670,7 +694,7 @@ class Emulator:
         key, thread, grid_fn = function
         self.launches.append((key.variant, grid, block))
         address = words.ctypes.data
-        if key.variant.strategy != "block":
+        if key.variant.strategy not in ("block", "split", "combine"):
             grid_fn(grid, block, address)  # no barriers: threads one after another
             return
         for c in range(grid):
@@ -967,14 +991,17 @@ def test_emulated_reductions(emulated: Emulator, monkeypatch: pytest.MonkeyPatch
 
 def _assert_rounding_only(got: np.ndarray, expected: np.ndarray, h: np.ndarray, kind: str,
                           axis: Any) -> None:
-    """A float sum or product in another order: within the first-order rounding bound."""
+    """A float sum, mean or product in another order: within the first-order rounding
+    bound."""
     assert got.dtype == expected.dtype and got.shape == expected.shape
     nan = np.isnan(expected)
     assert (np.isnan(got) == nan).all()
     n = h.size // max(expected.size, 1)
     eps = np.finfo(h.dtype).eps
     exact = getattr(h.astype(np.float64), kind)(axis=axis)
-    scale = np.abs(h.astype(np.float64)).sum(axis=axis) if kind == "sum" else np.abs(exact)
+    magnitude = np.abs(h.astype(np.float64))
+    scale = {"sum": magnitude.sum(axis=axis), "mean": magnitude.mean(axis=axis)}.get(
+        kind, np.abs(exact))
     bound = (n + 16) * eps * scale
     assert (np.abs(got[~nan] - exact[~nan]) <= bound[~nan]).all(), (got, exact)
 
@@ -999,6 +1026,28 @@ def test_emulated_row_kernels(emulated: Emulator, monkeypatch: pytest.MonkeyPatc
     _assert_like(_gpu(ln), ref.astype(dt), rtol * 10)
     _assert_like(_gpu(la.logsumexp(x, axis=1)),
                  np.log(np.exp(h).sum(axis=1)).astype(dt), rtol * 10)
+
+
+@pytest.mark.parametrize(("shape", "axis"), [((1000,), None), ((3, 700), 1),
+                                           ((7, 3, 90), (0, 2))], ids=str)
+@pytest.mark.parametrize(("kind", "dt"), [
+    ("sum", "float32"), ("sum", "int32"), ("max", "float32"), ("min", "int32"),
+    ("all", "bool"), ("any", "float64"), ("prod", "int32"), ("mean", "float64")])
+def test_emulated_split_reductions(emulated: Emulator, monkeypatch: pytest.MonkeyPatch,
+                                   kind: str, dt: str, shape: tuple[int, ...],
+                                   axis: Any) -> None:
+    from lazyarr.backends import cuda
+
+    monkeypatch.setattr(cuda, "SPLIT_ROW", 256)
+    monkeypatch.setattr(cuda, "SPLIT_CHUNK", 256)
+    h = _reduction_data(dt, shape, np.random.default_rng(11), dt.startswith("float"))
+    expected = np.asarray(getattr(h, kind)(axis=axis))
+    got = _gpu(getattr(la.asarray(h), kind)(axis=axis))
+    if kind in ("sum", "mean") and dt.startswith("float"):
+        _assert_rounding_only(got, expected, h, "sum" if kind == "sum" else "mean", axis)
+    else:
+        _assert_like(got, expected)
+    assert [v.strategy for v, _, _ in emulated.launches[-2:]] == ["split", "combine"]
 
 
 def test_emulated_reductions_are_deterministic(emulated: Emulator) -> None:
