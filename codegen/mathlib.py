@@ -392,7 +392,7 @@ def _sinh(m: Em, x: ir.Value) -> ir.Value:
 
 # -- log family ------------------------------------------------------------------------------
 def _split(m: Em, x: ir.Value) -> tuple[ir.Value, ir.Value]:
-    """(k, m) with x = m * 2**k, m in [sqrt(1/2), sqrt(2)), for positive normal x."""
+    """(k, mant) with x = mant * 2**k, mant in [sqrt(1/2), sqrt(2)), for positive normal x."""
     ix = m.bits(x)
     d = m.b.sub(ix, m.i(m.f.sqrt_half_bits))
     k = m.b.ashr(d, m.i(m.f.mant))
@@ -484,7 +484,7 @@ def _trig(m: Em, x: ir.Value, kind: str, fallback: bool) -> ir.Value:
     """sin, cos or tan of x: reduce |x| by pi/2, pick the quadrant's polynomial and sign."""
     a = m.abs(x)
     limit = TRIG_LIMIT[0 if m.wide else 1]
-    # the libm lanes first: few values are live across the call, so little is spilled
+    # the libm lanes (one call per vector, to a helper that preserves every register)
     exact = _huge_fallback(m, x, kind, m.cmp(">", a, m.k(limit))) if fallback else None
     ok = m.cmp("<=", a, m.k(limit))  # false for inf and NaN
     r, rl, q = _reduce(m, m.sel(ok, a, m.k(0.0)))
@@ -631,7 +631,7 @@ def _cconv(module: ir.Module) -> str:
 
 
 def _huge_fallback(m: Em, x: ir.Value, kind: str, huge: ir.Value) -> ir.Value:
-    """libm's result where ``huge`` holds (rare lanes), else undefined: select it with that.
+    """libm's result where ``huge`` holds (rare lanes), else x: the caller selects with it.
 
     The call sits in a branch, and a scalar call in a branch would stop the loop vectoriser.
     So the call goes to a small non-inlined helper that carries a

@@ -61,14 +61,25 @@ def where(condition: Any, x: Any, y: Any) -> LazyArray:
 
 
 def clip(a: Any, a_min: Any = None, a_max: Any = None) -> LazyArray:
-    """Lazy ``numpy.clip``: NaN propagates; with ``a_min > a_max`` the result is ``a_max``."""
+    """Lazy ``numpy.clip``: NaN propagates; with ``a_min > a_max`` the result is ``a_max``.
+
+    As in NumPy, a Python int bound at or beyond an integer array's range is dropped (it
+    cannot clip anything) instead of raising OverflowError.
+    """
+    x = asarray(a)
+    if x.dtype.kind in "iu":
+        info = np.iinfo(x.dtype)
+        if type(a_min) is int and a_min <= info.min:
+            a_min = None
+        if type(a_max) is int and a_max >= info.max:
+            a_max = None
     if a_min is None and a_max is None:
-        return asarray(a)
+        return LazyArray(build.apply(Op.POSITIVE, x))
     if a_min is None:
-        return LazyArray(build.apply(Op.MINIMUM, a, a_max))
+        return LazyArray(build.apply(Op.MINIMUM, x, a_max))
     if a_max is None:
-        return LazyArray(build.apply(Op.MAXIMUM, a, a_min))
-    return LazyArray(build.apply(Op.CLIP, a, a_min, a_max))
+        return LazyArray(build.apply(Op.MAXIMUM, x, a_min))
+    return LazyArray(build.apply(Op.CLIP, x, a_min, a_max))
 
 
 def astype(x: Any, dtype: Any) -> LazyArray:
