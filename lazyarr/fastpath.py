@@ -23,12 +23,13 @@ import numpy as np
 from . import stats
 from .graph import OPAQUE, Node
 from .loopir import Launch, NeedsMaterialising, lower_kernel
-from .runtime import is_view_of_leaf, pack_args
+from .runtime import check_outputs_disjoint, is_view_of_leaf, pack_args, unsafe_outputs
 
 RECENT = 8
 
 _recent: deque[tuple[Node, ...]] = deque(maxlen=RECENT)
-_executors: weakref.WeakKeyDictionary[Node, Executor] = weakref.WeakKeyDictionary()
+_executors: weakref.WeakKeyDictionary[Node, list[Executor]] = weakref.WeakKeyDictionary()
+PER_ROOT = 4  # executors kept per root (fresh results, and a few ``out=`` targets)
 
 
 @dataclass(slots=True)
@@ -40,13 +41,24 @@ class Executor:
     status: np.ndarray
     out_slots: list[int]
     call: Callable[[object, int, int], None]
+    # ``out=`` arrays, fixed in the block; an array's address and strides cannot change
+    # while it is referenced, so identity is enough to reuse the block
+    outs: tuple[np.ndarray, ...] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def matches(self, roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None) -> bool:
+        return _same(self.roots, roots) and (
+            outs is None if self.outs is None else outs is not None and _same(self.outs, outs))
+
     def __call__(self) -> list[np.ndarray]:
-        outs = [np.empty(r.shape, r.dtype) for r in self.roots]
+        if self.outs is None:
+            outs = [np.empty(r.shape, r.dtype) for r in self.roots]
+        else:
+            outs = list(self.outs)
         with self.lock:  # one argument block: one caller at a time
-            for slot, out in zip(self.out_slots, outs, strict=True):
-                self.block[slot] = out.ctypes.data
+            if self.outs is None:
+                for slot, out in zip(self.out_slots, outs, strict=True):
+                    self.block[slot] = out.ctypes.data
             self.status[0] = 0
             self.call(self.fn, self.launch.block_address, self.launch.shape[0])
             if self.status[0]:
@@ -61,15 +73,25 @@ def _fusable(roots: tuple[Node, ...]) -> bool:
                for r in roots) and 0 not in shape
 
 
-def _build(roots: tuple[Node, ...]) -> Executor | None:
+def _same(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+
+
+def _build(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None
+           ) -> Executor | None:
     from lazyarr.backends import cpu
 
     if not _fusable(roots):
         return None
+    targets = list(outs) if outs is not None else [np.empty(r.shape, r.dtype) for r in roots]
     try:
-        launch = lower_kernel(list(roots), [np.empty(r.shape, r.dtype) for r in roots])
+        launch = lower_kernel(list(roots), targets)
     except NeedsMaterialising:
         return None
+    if outs is not None:
+        check_outputs_disjoint(launch)
+        if unsafe_outputs(launch):
+            return None  # overlapping in- and outputs need a temporary: the general path
     fn = cpu.compiled(launch.kernel).function
     stats.undo_hit()  # the executor's own call counts this evaluation
     block, status = pack_args(launch)
@@ -77,18 +99,20 @@ def _build(roots: tuple[Node, ...]) -> Executor | None:
     nd = launch.kernel.ndim
     first = nd + len(launch.inputs) * (1 + nd)
     slots = [first + j * (1 + nd) for j in range(len(roots))]
-    return Executor(roots, launch, fn, block, status, slots, cpu.call)
+    return Executor(roots, launch, fn, block, status, slots, cpu.call, outs)
 
 
-def evaluate(roots: tuple[Node, ...]) -> list[np.ndarray] | None:
+def evaluate(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None = None
+             ) -> list[np.ndarray] | None:
     """Results through the fast path, or None when it does not apply."""
-    ex = _executors.get(roots[0])
-    if ex is None or len(ex.roots) != len(roots) or any(
-            a is not b for a, b in zip(ex.roots, roots, strict=True)):
-        ex = _build(roots)
+    known = _executors.setdefault(roots[0], [])
+    ex = next((e for e in known if e.matches(roots, outs)), None)
+    if ex is None:
+        ex = _build(roots, outs)
         if ex is None:
             return None
-        _executors[roots[0]] = ex
+        known.insert(0, ex)
+        del known[PER_ROOT:]
     _recent.append(roots)
     return ex()
 

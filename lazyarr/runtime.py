@@ -50,7 +50,7 @@ def _same_elements(a: View, b: View) -> bool:
     return (a.address, a.strides, a.array.dtype) == (b.address, b.strides, b.array.dtype)
 
 
-def _unsafe_outputs(launch: Launch) -> list[int]:
+def unsafe_outputs(launch: Launch) -> list[int]:
     """Outputs that overlap an input other than element for element."""
     bad = []
     for k, out in enumerate(launch.outputs):
@@ -61,7 +61,7 @@ def _unsafe_outputs(launch: Launch) -> list[int]:
     return bad
 
 
-def _check_outputs_disjoint(launch: Launch) -> None:
+def check_outputs_disjoint(launch: Launch) -> None:
     outs = launch.outputs
     for i in range(len(outs)):
         for j in range(i + 1, len(outs)):
@@ -176,8 +176,8 @@ def _run_group(roots: list[Node], outs: list[np.ndarray], ev: _Evaluation,
                reason: str) -> None:
     launch = _lower(roots, outs, ev)
     ev.record(Step("kernel", roots, launch.kernel, reason, launch))
-    _check_outputs_disjoint(launch)
-    unsafe = _unsafe_outputs(launch)
+    check_outputs_disjoint(launch)
+    unsafe = unsafe_outputs(launch)
     if not unsafe:
         ev.run(launch)
         return
