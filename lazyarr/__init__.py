@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from . import stats
 from .array import LazyArray
 from .backends.diskcache import set_disk_cache

@@ -170,7 +170,7 @@ class LazyArray:
     def eval(self, *, out: np.ndarray | None = None, backend: str | None = None,
              target: str | None = None) -> np.ndarray:
         """The value: a NumPy array, or a ``DeviceArray`` when evaluated on CUDA."""
-        from .evaluate import evaluate  # noqa: PLC0415 (evaluate imports this module)
+        from .evaluate import evaluate
 
         return evaluate([self._node], out=None if out is None else [out], backend=backend,
                         target=target)[0]

@@ -76,7 +76,9 @@ def test_python_int_out_of_range_is_overflow_error():
 def test_out_of_range_comparison_is_exact(backend):
     x = np.array([0, 7, 255], np.uint8)
     for result, ref in [(la.asarray(x) < -1, x < -1), (la.asarray(x) <= 300, x <= 300),
-                        (-1 == la.asarray(x), -1 == x), (la.asarray(x) != 256, x != 256)]:
+                        # the scalar on the left on purpose: the reflected comparison
+                        (-1 == la.asarray(x), -1 == x),  # noqa: SIM300
+                        (la.asarray(x) != 256, x != 256)]:
         np.testing.assert_array_equal(la.eval(result, backend=backend), ref)
 
 
@@ -90,7 +92,8 @@ def test_true_division_of_ints_is_float64(backend):
 def test_reflected_operators_with_numpy_arrays(backend):
     x, y = np.arange(6.0).reshape(2, 3), np.arange(3.0)
     a = la.asarray(x)
-    exprs = [(y - a, y - x), (y / (a + 1), y / (x + 1)), (2 ** a, 2 ** x), (10 % (a + 1), 10 % (x + 1))]
+    exprs = [(y - a, y - x), (y / (a + 1), y / (x + 1)), (2 ** a, 2 ** x),
+             (10 % (a + 1), 10 % (x + 1))]
     for e, ref in exprs:
         assert isinstance(e, la.LazyArray)
         np.testing.assert_array_equal(la.eval(e, backend=backend), ref)
@@ -295,7 +298,7 @@ def test_explain_ptx_refuses_libm_ops_cleanly():
     a = la.asarray(np.ones(4))
     assert ".entry" in la.explain(2 * a + 1).ptx
     with pytest.raises(NotImplementedError, match="exp"):
-        la.explain(la.exp(a)).ptx
+        _ = la.explain(la.exp(a)).ptx
 
 
 def test_array_function_fallback_and_where():

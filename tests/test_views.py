@@ -52,10 +52,12 @@ OPERATIONS = {
     "T": (lambda a: a.T, lambda x: x.T),
     "mT": (lambda a: a.mT, lambda x: x.mT),
     "transpose": (lambda a: a.transpose(1, 0, 2), lambda x: x.transpose(1, 0, 2)),
-    "permute_dims": (lambda a: la.permute_dims(a, (2, 0, 1)), lambda x: np.permute_dims(x, (2, 0, 1))),
+    "permute_dims": (lambda a: la.permute_dims(a, (2, 0, 1)),
+                     lambda x: np.permute_dims(x, (2, 0, 1))),
     "swapaxes": (lambda a: a.swapaxes(0, -1), lambda x: x.swapaxes(0, -1)),
     "moveaxis": (lambda a: la.moveaxis(a, 0, -1), lambda x: np.moveaxis(x, 0, -1)),
-    "moveaxis2": (lambda a: la.moveaxis(a, (0, 1), (2, 0)), lambda x: np.moveaxis(x, (0, 1), (2, 0))),
+    "moveaxis2": (lambda a: la.moveaxis(a, (0, 1), (2, 0)),
+                  lambda x: np.moveaxis(x, (0, 1), (2, 0))),
     "flip": (lambda a: la.flip(a, 1), lambda x: np.flip(x, 1)),
     "flip_all": (lambda a: la.flip(a), lambda x: np.flip(x)),
     "expand_dims": (lambda a: la.expand_dims(a, (0, -1)), lambda x: np.expand_dims(x, (0, -1))),
@@ -149,12 +151,12 @@ def test_eval_into_views_of_numpy_arrays(rng, backend):
 
 def test_matmul_is_a_barrier_with_fused_epilogue(rng, backend):
     x, w, b = rng.random((5, 4)), rng.random((4, 3)), rng.random(3)
-    X, W = la.asarray(x), la.asarray(w)
-    expr = la.maximum(X @ W + b, 0)
+    xl, wl = la.asarray(x), la.asarray(w)
+    expr = la.maximum(xl @ wl + b, 0)
     assert [s.kind for s in plan([expr._node])] == ["opaque", "kernel"]
     np.testing.assert_allclose(la.eval(expr, backend=backend), np.maximum(x @ w + b, 0),
                                rtol=1e-14)
-    pro = (X * 2) @ W
+    pro = (xl * 2) @ wl
     assert [s.kind for s in plan([pro._node])] == ["kernel", "opaque"]
     np.testing.assert_allclose(la.eval(pro, backend=backend), (x * 2) @ w, rtol=1e-14)
 
