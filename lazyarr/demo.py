@@ -39,8 +39,9 @@ def workloads(n: int, dtype: str = "float64") -> list[tuple[str, Callable, Calla
 
 
 def run(n: int, repeat: int) -> int:
-    print(f"lazyarr {la.__version__} demo: {n:,} float64 elements, median of {repeat} runs,"
-          " one thread\n")
+    threads = la.get_num_threads()
+    print(f"lazyarr {la.__version__} demo: {n:,} float64 elements, median of {repeat} runs, "
+          f"{threads} thread{'s' if threads != 1 else ''} (LAZYARR_NUM_THREADS sets it)\n")
     print(f"{'expression':<28}{'numpy ms':>10}{'lazyarr ms':>12}{'speed-up':>10}  same result")
     for name, ref, fused in workloads(n):
         t_np, t_la = median_seconds(ref, repeat), median_seconds(fused, repeat)
