@@ -34,7 +34,10 @@ PER_ROOT = 4  # executors kept per root (fresh results, and a few ``out=`` targe
 
 @dataclass(slots=True)
 class Executor:
-    roots: tuple[Node, ...]
+    # weak: the executor is the value of a weak-keyed entry for roots[0], and a strong
+    # reference to its own key would keep the entry, and every array it reads, alive forever
+    roots: tuple[weakref.ref, ...]
+    results: tuple[tuple[tuple[int, ...], np.dtype], ...]  # shape and dtype of each output
     launch: Launch  # keeps the captured arrays of the argument block alive
     fn: object
     block: np.ndarray
@@ -47,12 +50,12 @@ class Executor:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def matches(self, roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None) -> bool:
-        return _same(self.roots, roots) and (
+        return _same(tuple(r() for r in self.roots), roots) and (
             outs is None if self.outs is None else outs is not None and _same(self.outs, outs))
 
     def __call__(self) -> list[np.ndarray]:
         if self.outs is None:
-            outs = [np.empty(r.shape, r.dtype) for r in self.roots]
+            outs = [np.empty(shape, dtype) for shape, dtype in self.results]
         else:
             outs = list(self.outs)
         with self.lock:  # one argument block: one caller at a time
@@ -99,7 +102,9 @@ def _build(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None
     nd = launch.kernel.ndim
     first = nd + len(launch.inputs) * (1 + nd)
     slots = [first + j * (1 + nd) for j in range(len(roots))]
-    return Executor(roots, launch, fn, block, status, slots, cpu.call, outs)
+    return Executor(tuple(weakref.ref(r) for r in roots),
+                    tuple((r.shape, r.dtype) for r in roots), launch, fn, block, status, slots,
+                    cpu.call, outs)
 
 
 def evaluate(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None = None

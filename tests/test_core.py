@@ -307,3 +307,20 @@ def test_array_function_fallback_and_where():
     assert isinstance(np.where(a > 2, a, 0), la.LazyArray)
     assert np.mean(a) == 2.0  # functions lazyarr does not fuse run eagerly in NumPy
     np.testing.assert_array_equal(np.clip(a, 1, 3).eval(), np.clip(x, 1, 3))
+
+
+def test_fast_path_does_not_keep_arrays_alive():
+    import gc
+    import weakref
+
+    from lazyarr import fastpath
+
+    x = np.ones(10)
+    ref = weakref.ref(x)
+    la.eval(la.asarray(x) * 2, out=np.empty(10))
+    (la.asarray(x) * 2).eval()
+    del x
+    for _ in range(fastpath.RECENT):  # push the expression out of the recent ring
+        (la.asarray(np.ones(3)) + 1).eval()
+    gc.collect()
+    assert ref() is None

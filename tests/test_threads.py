@@ -67,7 +67,8 @@ def test_small_problems_stay_on_the_calling_thread():
     assert len(threads.plan(10**7, 10**7, 2, 256)) == 2 * per_thread
     assert len(threads.plan(2000, 2000 * 3000, 4)) == 4 * per_thread  # rows: all elements
     # no chunk smaller than MIN_CHUNK units of work
-    assert len(threads.plan(10**6, 4 * threads.MIN_CHUNK, 8)) == 4
+    least = threads.MIN_WORK // threads.MIN_CHUNK
+    assert len(threads.plan(10**6, threads.MIN_WORK, 64)) == least
 
 
 def test_chunks_are_aligned_for_one_dimensional_kernels():
