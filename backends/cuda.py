@@ -36,7 +36,7 @@ from lazyarr import stats
 from lazyarr.device import DeviceArray
 from lazyarr.graph import OPAQUE, Node, Op
 from lazyarr.loopir import Kernel, Launch, Layout, NeedsMaterialising, lower_kernel
-from lazyarr.runtime import _check_outputs_disjoint, pack_args
+from lazyarr.runtime import check_outputs_disjoint, pack_args
 from lazyarr.schedule import schedule
 
 from . import cuda_driver as drv
@@ -365,7 +365,7 @@ class _Evaluation:
             except NeedsMaterialising as need:
                 for node in need.nodes:
                     self.materialise(node)
-        _check_outputs_disjoint(launch)  # fresh outputs never overlap the inputs
+        check_outputs_disjoint(launch)  # fresh outputs never overlap the inputs
         run(launch)
 
     def materialise(self, node: Node) -> DeviceArray:
