@@ -14,17 +14,20 @@ from typing import Any
 import llvmlite.binding as llvm
 import numpy as np
 import pytest
+from kernel_cases import DTYPES
+from kernel_cases import apply_op as _apply
+from kernel_cases import operands as _operands
+from kernel_cases import signatures as _signatures
 from lazyarr.backends import cpu as cpu_backend
 from lazyarr.codegen import cpu
 from lazyarr.codegen.scalar import EMITTERS
 from llvmlite import ir
 
 import lazyarr as la
-from lazyarr import dtypes, ops
+from lazyarr import ops
 from lazyarr.graph import Op
 from lazyarr.loopir import Kernel
 
-DTYPES = sorted(dtypes.SUPPORTED, key=lambda d: (d.kind, d.itemsize))
 INTS = [d for d in DTYPES if d.kind in "iu"]
 FLOATS = [d for d in DTYPES if d.kind == "f"]
 Build = Callable[[], list[la.LazyArray]]
@@ -47,41 +50,6 @@ def instructions(module: ir.Module) -> Iterator[ir.Instruction]:
 
 
 # -- the case table ----------------------------------------------------------------------
-def _apply(op: Op, *args: Any) -> la.LazyArray:
-    if op is Op.WHERE:
-        return la.where(*args)
-    if op is Op.CLIP:
-        return la.clip(*args)
-    return getattr(la, ops.SPECS[op].name)(*args)
-
-
-def _nin(op: Op) -> int:
-    return 3 if op is Op.WHERE else ops.SPECS[op].nin
-
-
-def _operands(op: Op, dts: tuple[np.dtype, ...]) -> list[np.ndarray]:
-    """Contiguous, strided, then broadcast (stride 0) operands: every layout class appears."""
-    made = [np.ones(6, dts[0]), np.ones(12, dts[1 % len(dts)])[::2], np.ones(1, dts[-1])]
-    if op is Op.WHERE:
-        made[0] = np.ones(6, bool)
-    return made[:_nin(op)]
-
-
-def _signatures(op: Op) -> dict[str, tuple[np.dtype, ...]]:
-    """Operand dtypes to try, by case id: each dtype for every operand, and for binary ops each
-    mixed pair that NumPy's loop takes as given (``int64 < uint64``: no common type)."""
-    sigs = {f"{op.value}-{dt}": (dt,) * _nin(op) for dt in DTYPES}
-    if _nin(op) == 2:
-        for a in DTYPES:
-            for b in DTYPES:
-                try:
-                    if a != b and ops.resolve_loop(op, (a, b))[:2] == (a, b):
-                        sigs[f"{op.value}-{a}-{b}"] = (a, b)
-                except (TypeError, ValueError):
-                    pass
-    return sigs
-
-
 def op_cases() -> dict[str, Build]:
     """Every op with an emitter over every dtype NumPy has a loop for."""
     cases: dict[str, Build] = {}

@@ -41,6 +41,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for the child process
 
 import test_ptx  # the elementwise case table and ptxas helpers
+from kernel_cases import run_child
 from lazyarr.codegen import nvptx
 from lazyarr.codegen.nvptx import Variant
 
@@ -188,32 +189,6 @@ def _emit_main(outdir: Path) -> None:
             log.flush()
 
 
-def _run_child(workdir: Path, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Emit ``ids`` in child processes, restarting after each crash; one record per id."""
-    results: dict[str, dict[str, Any]] = {}
-    todo = list(ids)
-    while todo:
-        (workdir / "todo.json").write_text(json.dumps(todo))
-        proc = subprocess.run([sys.executable, __file__, str(workdir)], capture_output=True,
-                              text=True, timeout=600, check=False)
-        started = None
-        for line in (workdir / "results.jsonl").read_text().splitlines():
-            rec = json.loads(line)
-            if rec["status"] == "started":
-                started = rec["id"]
-            else:
-                results[rec["id"]], started = rec, None
-        if proc.returncode != 0:
-            detail = f"exit status {proc.returncode}: {proc.stderr[-2000:]}"
-            if started is None:
-                results |= {c: {"status": "crashed", "detail": detail}
-                            for c in todo if c not in results}
-                break
-            results[started] = {"status": "crashed", "detail": detail}
-        todo = [c for c in todo if c not in results]
-    return results
-
-
 def _assemble(workdir: Path, records: list[dict[str, Any]]) -> None:
     """Set ``rec["ptxas"]``: kernels without module-level symbols of their own go through
     one ptxas run (entries renamed apart, as in test_ptx.py); the rest, or a failing batch,
@@ -244,7 +219,7 @@ def _assemble(workdir: Path, records: list[dict[str, Any]]) -> None:
 
 def _emit_and_assemble(workdir: Path, ids: list[str]) -> dict[str, dict[str, Any]]:
     workdir.mkdir()
-    results = _run_child(workdir, ids)
+    results = run_child(__file__, workdir, ids, timeout=600)
     if shutil.which("ptxas"):
         _assemble(workdir, [r for r in results.values() if r["status"] == "ok"])
     return results

@@ -23,16 +23,19 @@ from typing import Any
 
 import numpy as np
 import pytest
+from kernel_cases import DTYPES, run_child
+from kernel_cases import apply_op as _apply
+from kernel_cases import operands as _operands
+from kernel_cases import signatures as _signatures
 from lazyarr.codegen import nvptx
 from lazyarr.codegen.scalar import EMITTERS, F64
 from llvmlite import ir
 
 import lazyarr as la
-from lazyarr import dtypes, ops
+from lazyarr import ops
 from lazyarr.graph import Op
 from lazyarr.loopir import ArrayParam, Instr, Kernel, Layout
 
-DTYPES = sorted(dtypes.SUPPORTED, key=lambda d: (d.kind, d.itemsize))
 Build = Callable[[], list[la.LazyArray]]
 
 
@@ -43,41 +46,6 @@ def kernel_of(exprs: list[la.LazyArray]) -> Kernel:
 
 
 # -- the case table ----------------------------------------------------------------------
-def _apply(op: Op, *args: Any) -> la.LazyArray:
-    if op is Op.WHERE:
-        return la.where(*args)
-    if op is Op.CLIP:
-        return la.clip(*args)
-    return getattr(la, ops.SPECS[op].name)(*args)
-
-
-def _nin(op: Op) -> int:
-    return 3 if op is Op.WHERE else ops.SPECS[op].nin
-
-
-def _operands(op: Op, dts: tuple[np.dtype, ...]) -> list[np.ndarray]:
-    """Contiguous, strided, then broadcast (stride 0) operands: every layout class appears."""
-    made = [np.ones(6, dts[0]), np.ones(12, dts[1 % len(dts)])[::2], np.ones(1, dts[-1])]
-    if op is Op.WHERE:
-        made[0] = np.ones(6, bool)
-    return made[:_nin(op)]
-
-
-def _signatures(op: Op) -> dict[str, tuple[np.dtype, ...]]:
-    """Operand dtypes to try, by case id: each dtype for every operand, and for binary ops each
-    mixed pair that NumPy's loop takes as given (``int64 < uint64``: no common type)."""
-    sigs = {f"{op.value}-{dt}": (dt,) * _nin(op) for dt in DTYPES}
-    if _nin(op) == 2:
-        for a in DTYPES:
-            for b in DTYPES:
-                try:
-                    if a != b and ops.resolve_loop(op, (a, b))[:2] == (a, b):
-                        sigs[f"{op.value}-{a}-{b}"] = (a, b)
-                except (TypeError, ValueError):
-                    pass
-    return sigs
-
-
 def op_cases() -> dict[str, tuple[Op, np.dtype, Build]]:
     """Every op with an emitter over every dtype NumPy has a loop for: id -> (op, loop dtype)."""
     cases = {}
@@ -181,32 +149,6 @@ def _emit_main(outdir: Path) -> None:
             log.flush()
 
 
-def _run_child(workdir: Path, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Emit ``ids`` in child processes, restarting after each crash; one record per id."""
-    results: dict[str, dict[str, Any]] = {}
-    todo = list(ids)
-    while todo:
-        (workdir / "todo.json").write_text(json.dumps(todo))
-        proc = subprocess.run([sys.executable, __file__, str(workdir)], capture_output=True,
-                              text=True, timeout=300, check=False)
-        started = None
-        for line in (workdir / "results.jsonl").read_text().splitlines():
-            rec = json.loads(line)
-            if rec["status"] == "started":
-                started = rec["id"]
-            else:
-                results[rec["id"]], started = rec, None
-        if proc.returncode != 0:
-            detail = f"exit status {proc.returncode}: {proc.stderr[-2000:]}"
-            if started is None:  # died outside any case: nothing more to learn by retrying
-                results |= {c: {"status": "crashed", "detail": detail}
-                            for c in todo if c not in results}
-                break
-            results[started] = {"status": "crashed", "detail": detail}
-        todo = [c for c in todo if c not in results]
-    return results
-
-
 def _ptxas(path: Path) -> str | None:
     """None if ptxas accepts the file, else its complaint."""
     proc = subprocess.run(["ptxas", "-arch=sm_90", "-o", os.devnull, str(path)],
@@ -243,7 +185,7 @@ def _assemble(workdir: Path, records: list[dict[str, Any]]) -> None:
 
 def _emit_and_assemble(workdir: Path, ids: list[str]) -> dict[str, dict[str, Any]]:
     workdir.mkdir()
-    results = _run_child(workdir, ids)
+    results = run_child(__file__, workdir, ids)
     if shutil.which("ptxas"):
         _assemble(workdir, [r for r in results.values() if r["status"] == "ok"])
     return results

@@ -1,0 +1,81 @@
+"""Helpers shared by the codegen-tier tests: the table of kernels every op and dtype makes,
+and a child-process runner for emissions that may abort the process (NVPTX)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import lazyarr as la
+from lazyarr import dtypes, ops
+from lazyarr.graph import Op
+
+DTYPES = sorted(dtypes.SUPPORTED, key=lambda d: (d.kind, d.itemsize))
+
+
+def apply_op(op: Op, *args: Any) -> la.LazyArray:
+    if op is Op.WHERE:
+        return la.where(*args)
+    if op is Op.CLIP:
+        return la.clip(*args)
+    return getattr(la, ops.SPECS[op].name)(*args)
+
+
+def nin(op: Op) -> int:
+    return 3 if op is Op.WHERE else ops.SPECS[op].nin
+
+
+def operands(op: Op, dts: tuple[np.dtype, ...]) -> list[np.ndarray]:
+    """Contiguous, strided, then broadcast (stride 0) operands: every layout class appears."""
+    made = [np.ones(6, dts[0]), np.ones(12, dts[1 % len(dts)])[::2], np.ones(1, dts[-1])]
+    if op is Op.WHERE:
+        made[0] = np.ones(6, bool)
+    return made[:nin(op)]
+
+
+def signatures(op: Op) -> dict[str, tuple[np.dtype, ...]]:
+    """Operand dtypes to try, by case id: each dtype for every operand, and for binary ops each
+    mixed pair that NumPy's loop takes as given (``int64 < uint64``: no common type)."""
+    sigs = {f"{op.value}-{dt}": (dt,) * nin(op) for dt in DTYPES}
+    if nin(op) == 2:
+        for a in DTYPES:
+            for b in DTYPES:
+                try:
+                    if a != b and ops.resolve_loop(op, (a, b))[:2] == (a, b):
+                        sigs[f"{op.value}-{a}-{b}"] = (a, b)
+                except (TypeError, ValueError):
+                    pass
+    return sigs
+
+
+def run_child(script: str, workdir: Path, ids: list[str], timeout: int = 300
+              ) -> dict[str, dict[str, Any]]:
+    """Run ``script`` (a test file run as a program) on ``ids`` in child processes,
+    restarting after each crash; one record per id."""
+    results: dict[str, dict[str, Any]] = {}
+    todo = list(ids)
+    while todo:
+        (workdir / "todo.json").write_text(json.dumps(todo))
+        proc = subprocess.run([sys.executable, script, str(workdir)], capture_output=True,
+                              text=True, timeout=timeout, check=False)
+        started = None
+        for line in (workdir / "results.jsonl").read_text().splitlines():
+            rec = json.loads(line)
+            if rec["status"] == "started":
+                started = rec["id"]
+            else:
+                results[rec["id"]], started = rec, None
+        if proc.returncode != 0:
+            detail = f"exit status {proc.returncode}: {proc.stderr[-2000:]}"
+            if started is None:  # died outside any case: nothing more to learn by retrying
+                results |= {c: {"status": "crashed", "detail": detail}
+                            for c in todo if c not in results}
+                break
+            results[started] = {"status": "crashed", "detail": detail}
+        todo = [c for c in todo if c not in results]
+    return results
