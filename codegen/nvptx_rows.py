@@ -139,14 +139,19 @@ class BlockRows(ThreadRows):
         self.warp = b.lshr(tid32, I32(5))
         self.shared = 0
 
+    def product(self, dims: list[ir.Value]) -> ir.Value:
+        """The product of run-time extents (the elements in one row)."""
+        length = dims[0]
+        for n in dims[1:]:
+            length = self.b.mul(length, n)
+        return length
+
     # -- the thread-strided loop over one row ----------------------------------------------
     def thread_rows(self, rows: list[ir.Value], body) -> None:
         """``body(element pointers, flat row index)`` for this thread's row elements."""
         b, k = self.b, self.k
         row_shape = self.shape[k.outer_ndim:]
-        length = row_shape[0]
-        for n in row_shape[1:]:
-            length = b.mul(length, n)
+        length = self.product(row_shape)
 
         def element(r: ir.Value) -> None:
             idx = unravel(b, r, row_shape, self.narrow)
@@ -232,9 +237,7 @@ class SplitRows(_Partials):
     def thread_rows(self, rows: list[ir.Value], body) -> None:
         b, k = self.b, self.k
         row_shape = self.shape[k.outer_ndim:]
-        length = row_shape[0]
-        for n in row_shape[1:]:
-            length = b.mul(length, n)
+        length = self.product(row_shape)
         per = b.udiv(b.add(length, b.sub(self.chunks, I64(1))), self.chunks)  # ceil
         start = b.mul(self.chunk, per)
         end = b.add(start, per)

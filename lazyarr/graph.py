@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,8 +194,13 @@ def make(op: Op, dtype: np.dtype, shape: tuple[int, ...], src: tuple[Node, ...] 
     return node
 
 
-def toposort(roots: list[Node] | tuple[Node, ...]) -> list[Node]:
-    """Nodes reachable from ``roots``, each after all of its sources."""
+def toposort(roots: list[Node] | tuple[Node, ...],
+             stop: Callable[[Node], bool] | None = None) -> list[Node]:
+    """Nodes reachable from ``roots``, each after all of its sources.
+
+    ``stop(node)`` is asked once per node, when the walk first meets it: a node it accepts
+    is left out and its sources are not walked.
+    """
     order: list[Node] = []
     seen: set[int] = set()
     stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(roots)]
@@ -206,6 +212,8 @@ def toposort(roots: list[Node] | tuple[Node, ...]) -> list[Node]:
         if id(node) in seen:
             continue
         seen.add(id(node))
+        if stop is not None and stop(node):
+            continue
         stack.append((node, True))
         stack.extend((s, False) for s in reversed(node.src) if id(s) not in seen)
     return order

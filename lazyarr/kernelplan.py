@@ -50,24 +50,15 @@ def fused_nodes(roots: tuple[Node, ...], materialised: dict[int, np.ndarray]
                 ) -> tuple[list[Node], list[Node]]:
     """(nodes a kernel computing ``roots`` contains, materialised results it reads instead of
     computing them). The walk stops at inputs and at materialised results."""
-    order: list[Node] = []
     reads: list[Node] = []
-    seen: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(roots)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
+
+    def is_read(node: Node) -> bool:
         if id(node) in materialised and node not in roots:
             reads.append(node)
-            continue
-        stack.append((node, True))
-        stack.extend((s, False) for s in reversed(node.src) if id(s) not in seen)
-    return order, reads
+            return True
+        return False
+
+    return toposort(roots, is_read), reads
 
 
 def build_plan(roots: list[Node]) -> list[PlannedStep]:

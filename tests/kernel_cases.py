@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,14 @@ def signatures(op: Op) -> dict[str, tuple[np.dtype, ...]]:
                 except (TypeError, ValueError):
                     pass
     return sigs
+
+
+def cast_cases() -> dict[str, Callable[[], list[la.LazyArray]]]:
+    """One kernel per cast between two different supported dtypes."""
+    return {
+        f"cast-{src}-to-{dst}": lambda src=src, dst=dst: [la.asarray(np.ones(6, src)).astype(dst)]
+        for src in DTYPES for dst in DTYPES if src != dst
+    }
 
 
 def run_child(script: str, workdir: Path, ids: list[str], timeout: int = 300

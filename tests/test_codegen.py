@@ -14,7 +14,7 @@ from typing import Any
 import llvmlite.binding as llvm
 import numpy as np
 import pytest
-from kernel_cases import DTYPES
+from kernel_cases import DTYPES, cast_cases
 from kernel_cases import apply_op as _apply
 from kernel_cases import operands as _operands
 from kernel_cases import signatures as _signatures
@@ -62,13 +62,6 @@ def op_cases() -> dict[str, Build]:
                     continue  # NumPy has no loop, or only one on a dtype lazyarr lacks
             cases[cid] = lambda op=op, dts=dts: [_apply(op, *_operands(op, dts))]
     return cases
-
-
-def cast_cases() -> dict[str, Build]:
-    return {
-        f"cast-{src}-to-{dst}": lambda src=src, dst=dst: [la.asarray(np.ones(6, src)).astype(dst)]
-        for src in DTYPES for dst in DTYPES if src != dst
-    }
 
 
 def _layouts(dt: np.dtype) -> dict[str, Callable[[], tuple[Any, Any]]]:

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from kernel_cases import DTYPES, run_child
 from kernel_cases import apply_op as _apply
+from kernel_cases import cast_cases, run_child
 from kernel_cases import operands as _operands
 from kernel_cases import signatures as _signatures
 from lazyarr.codegen import nvptx
@@ -60,13 +60,6 @@ def op_cases() -> dict[str, tuple[Op, np.dtype, Build]]:
                     continue  # NumPy has no loop, or only one on a dtype lazyarr lacks
             cases[cid] = (op, loop_dtype, lambda op=op, dts=dts: [_apply(op, *_operands(op, dts))])
     return cases
-
-
-def cast_cases() -> dict[str, Build]:
-    return {
-        f"cast-{src}-to-{dst}": lambda src=src, dst=dst: [la.asarray(np.ones(6, src)).astype(dst)]
-        for src in DTYPES for dst in DTYPES if src != dst
-    }
 
 
 def _layouts(dt: np.dtype) -> dict[str, Callable[[], tuple[Any, Any]]]:
