@@ -278,6 +278,12 @@ def call(fn: Callable[[int, int, int], None], address: int, extent: int,
     threads.run(fn, address, extent, work * fn.lazyarr_cost, align)
 
 
+def runs_inline(fn: Callable[[int, int, int], None], launch: Launch) -> bool:
+    """Whether :func:`call` runs this launch on the calling thread whatever the thread
+    count (too little work to share)."""
+    return math.prod(launch.shape) * fn.lazyarr_cost < threads.MIN_WORK
+
+
 def check_status(status) -> None:
     if status[0]:
         raise ValueError("Integers to negative integer powers are not allowed.")

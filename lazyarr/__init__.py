@@ -60,6 +60,8 @@ def eval(*exprs: Any, out: Any = None, backend: str | None = None,
     are copied there) and returns ``lazyarr.device.DeviceArray`` results; ``target="cpu"``
     copies device arrays back. Without a target, the arrays' location decides.
     """
+    if len(exprs) == 1 and type(exprs[0]) is LazyArray and not isinstance(out, tuple | list):
+        return exprs[0].eval(out=out, backend=backend, target=target)
     from .evaluate import evaluate
 
     if not exprs:

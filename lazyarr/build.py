@@ -7,13 +7,14 @@ with NumPy's exception type, not later at evaluation.
 from __future__ import annotations
 
 import numbers
+import weakref
 from typing import Any
 
 import numpy as np
 
 from . import dtypes, ops
-from .canon import canonicalise
-from .graph import Buffer, Node, Op, make, scalar_value
+from .canon import RULES, canonicalise
+from .graph import Buffer, Node, Op, make, remember, scalar_value
 
 _WEAK_TYPES = (int, float)
 
@@ -152,29 +153,85 @@ def _weak_scalar(value: int | float, dtype: np.dtype) -> Node:
 _INT64_MIN, _INT64_MAX = dtypes.int_bounds(np.dtype(np.int64))
 
 
-def _fast_apply(op: Op, xs: tuple) -> Node | None:
-    """``apply`` for lazy operands of one shape (most of what operators build), in a
-    straight line: the general path's generality costs microseconds per operator."""
-    nodes = [getattr(x, "_node", None) for x in xs]
-    if None in nodes:
-        return None
+def _fast_apply(op: Op, nodes: list[Node]) -> Node | None:
+    """``apply`` for nodes of one shape (most of what operators build), in a straight line:
+    the general path's generality costs microseconds per operator."""
     shape = nodes[0].shape
     for n in nodes:
         if n.shape != shape:
             return None
-    loop = ops.cached_loop(op, tuple(n.dtype for n in nodes))
+    dts = tuple([n.dtype for n in nodes])
+    loop = ops.cached_loop(op, dts)
     if loop is None:
         return None
-    srcs = tuple(n if n.dtype == dt else cast(n, dt)
-                 for n, dt in zip(nodes, loop[:-1], strict=True))
-    return canonicalise(make(op, loop[-1], shape, srcs))
+    if loop[:-1] != dts:
+        nodes = [n if n.dtype == dt else cast(n, dt) for n, dt in zip(nodes, loop, strict=False)]
+    node = make(op, loop[-1], shape, tuple(nodes))
+    return canonicalise(node) if op in RULES else node
+
+
+# (op, operand keys) -> the node ``apply`` built from them, while it lives. Interning already
+# makes the result unique; this skips the work of finding it again, which is most of the
+# cost of writing an expression that was written before (a loop body, a layer's forward).
+memo: dict[tuple, weakref.ref] = {}
+
+
+def _memo_key(op: Op, xs: tuple) -> tuple[tuple, list[Node]] | None:
+    """The memo key of ``op`` on ``xs`` and the nodes among them; None when an operand
+    has no exact key (NumPy scalars, arrays, -0.0 which equals 0.0)."""
+    parts = [_key_part(x) for x in xs]
+    if None in parts:
+        return None
+    nodes = [p for p in parts if type(p) is Node]
+    return (op, *[id(p) if type(p) is Node else p for p in parts]), nodes
+
+
+def _key_part(x: Any) -> Any:
+    """The node of a lazy operand, (type, value) of a Python scalar, else None."""
+    t = type(x)
+    if t is Node:
+        return x
+    if t is int or t is bool or (t is float and x != 0.0):
+        return t, x
+    return getattr(x, "_node", None)
+
+
+def _holds(node: Node, part: Node) -> bool:
+    """Whether ``node`` keeps ``part`` alive within the depth ``apply`` wraps an operand
+    (``broadcast(cast(x))``)."""
+    if node is part:
+        return True
+    for a in node.src:
+        if a is part:
+            return True
+        for b in a.src:
+            if b is part or part in b.src:
+                return True
+    return False
 
 
 def apply(op: Op, *xs: Any) -> Node:
     """Build the node for elementwise ``op`` applied to ``xs`` with NumPy's rules."""
-    fast = _fast_apply(op, xs)
-    if fast is not None:
-        return fast
+    found = _memo_key(op, xs)
+    if found is None:
+        return _apply(op, xs, None)
+    key, nodes = found
+    ref = memo.get(key)
+    node = None if ref is None else ref()
+    if node is None:
+        node = _apply(op, xs, nodes)
+        # an id in the key is only safe while its node lives; a result that does not hold
+        # its operands (a folded comparison) could outlive them and meet a new node there
+        if all(_holds(node, p) for p in nodes):
+            remember(memo, key, node)
+    return node
+
+
+def _apply(op: Op, xs: tuple, nodes: list[Node] | None) -> Node:
+    if nodes is not None and len(nodes) == len(xs):
+        fast = _fast_apply(op, nodes)
+        if fast is not None:
+            return fast
     name = op._value_
     operands = [operand(x, name) for x in xs]
     if all(isinstance(o, Weak) for o in operands):

@@ -4,70 +4,121 @@ Nodes are interned, so writing the same expression over the same arrays again gi
 root node, as long as that node is still alive. The last few evaluated roots are kept alive
 here (``RECENT`` of them), and each root maps to an :class:`Executor`: the compiled kernel
 and its argument block, packed once. A repeated evaluation then allocates its outputs,
-writes their addresses into the block and calls the kernel.
+writes them into the block and calls the kernel.
 
 Keeping roots alive keeps their captured arrays alive until ``RECENT`` other expressions have
 been evaluated (or ``lazyarr.clear_cache()``): the price of the fast path.
+
+Small launches (run on the calling thread) go through :mod:`lazyarr.backends.objcall`, which
+takes output arrays by ``id``: asking NumPy for an address costs more than such a kernel.
 """
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from . import stats
-from .graph import OPAQUE, Node
+from .config import settings
+from .graph import OPAQUE, Buffer, Node
 from .loopir import Launch, NeedsMaterialising, lower_kernel
 from .runtime import check_outputs_disjoint, is_view_of_leaf, pack_args, unsafe_outputs
 
 RECENT = 8
-
-_recent: deque[tuple[Node, ...]] = deque(maxlen=RECENT)
-_executors: weakref.WeakKeyDictionary[Node, list[Executor]] = weakref.WeakKeyDictionary()
 PER_ROOT = 4  # executors kept per root (fresh results, and a few ``out=`` targets)
 
+_recent: deque[tuple[Node, ...]] = deque(maxlen=RECENT)
+# id of the first root -> its executors; entries leave when that root dies
+_executors: dict[int, list[Executor]] = {}
+_singles: dict[int, Executor] = {}  # the same, for one root evaluated to a fresh result
+# id of an expression last evaluated into one ``out=`` array -> (weak expression, executor);
+# the executor's root is the expression fitted to ``out`` (cast, broadcast)
+_into: dict[int, tuple[weakref.ref, Executor]] = {}
+_NEGATIVE_POWER = "Integers to negative integer powers are not allowed."
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, eq=False)
 class Executor:
-    # weak: the executor is the value of a weak-keyed entry for roots[0], and a strong
-    # reference to its own key would keep the entry, and every array it reads, alive forever
+    # weak: a strong reference would keep the roots, and every array they read, alive
     roots: tuple[weakref.ref, ...]
     results: tuple[tuple[tuple[int, ...], np.dtype], ...]  # shape and dtype of each output
     launch: Launch  # keeps the captured arrays of the argument block alive
-    fn: object
+    fn: Any  # ctypes kernel
     block: np.ndarray
-    status: np.ndarray
+    status: Any  # ctypes view of the status word the kernel sets on error
     out_slots: list[int]
     call: Callable[[object, int, int], None]
-    # ``out=`` arrays, fixed in the block; an array's address and strides cannot change
-    # while it is referenced, so identity is enough to reuse the block
+    # ``out=`` arrays, fixed in the block, and their strides then (``arr.shape = ...``
+    # and ``arr.strides = ...`` change an array in place: identity alone is not enough)
     outs: tuple[np.ndarray, ...] | None = None
+    out_strides: tuple[tuple[int, ...], ...] = ()
+    # for small launches (run on the calling thread): the objcall entry point, its argument
+    # record and that record's address
+    direct: Any = None
+    record: np.ndarray | None = None
+    record_address: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def matches(self, roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None) -> bool:
-        return _same(tuple(r() for r in self.roots), roots) and (
-            outs is None if self.outs is None else outs is not None and _same(self.outs, outs))
+        if not _same(tuple(r() for r in self.roots), roots):
+            return False
+        if self.outs is None or outs is None:
+            return self.outs is outs
+        return _same(self.outs, outs) and _strides(outs) == self.out_strides
 
     def __call__(self) -> list[np.ndarray]:
-        if self.outs is None:
-            outs = [np.empty(shape, dtype) for shape, dtype in self.results]
-        else:
-            outs = list(self.outs)
-        with self.lock:  # one argument block: one caller at a time
-            if self.outs is None:
+        fresh = self.outs is None
+        outs = [np.empty(shape, dtype) for shape, dtype in self.results] if fresh else \
+            list(self.outs)
+        self.lock.acquire()  # one argument block: one caller at a time
+        try:
+            if fresh:
+                # objcall swaps an id for the data pointer; a threaded launch needs addresses
                 for slot, out in zip(self.out_slots, outs, strict=True):
-                    self.block[slot] = out.ctypes.data
-            self.status[0] = 0
-            self.call(self.fn, self.launch.block_address, self.launch.shape[0])
-            if self.status[0]:
-                raise ValueError("Integers to negative integer powers are not allowed.")
-        stats.hit()
+                    self.block[slot] = id(out) if self.direct is not None else out.ctypes.data
+            self._launch()
+        finally:
+            self.lock.release()
+        stats.counts["hits"] += 1
         return outs
+
+    def one(self) -> np.ndarray:
+        """``self()[0]`` for one fresh output, in a straight line (the per-call cost of a
+        small repeated evaluation is mostly Python)."""
+        if self.direct is None:
+            return self()[0]
+        shape, dtype = self.results[0]
+        out = np.empty(shape, dtype)
+        lock = self.lock
+        lock.acquire()
+        try:
+            self.block[self.out_slots[0]] = id(out)
+            self.direct(self.record_address)
+            if self.status[0]:
+                self._fail()
+        finally:
+            lock.release()
+        stats.counts["hits"] += 1
+        return out
+
+    def _launch(self) -> None:
+        if self.direct is not None:
+            self.direct(self.record_address)
+        else:
+            self.call(self.fn, self.launch.block_address, self.launch.shape[0])
+        if self.status[0]:
+            self._fail()
+
+    def _fail(self) -> None:
+        self.status[0] = 0
+        raise ValueError(_NEGATIVE_POWER)
 
 
 def _fusable(roots: tuple[Node, ...]) -> bool:
@@ -78,6 +129,10 @@ def _fusable(roots: tuple[Node, ...]) -> bool:
 
 def _same(a: tuple, b: tuple) -> bool:
     return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+
+
+def _strides(arrays: tuple[np.ndarray, ...]) -> tuple[tuple[int, ...], ...]:
+    return tuple(x.strides for x in arrays)
 
 
 def _build(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None
@@ -102,26 +157,113 @@ def _build(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None
     nd = launch.kernel.ndim
     first = nd + len(launch.inputs) * (1 + nd)
     slots = [first + j * (1 + nd) for j in range(len(roots))]
-    return Executor(tuple(weakref.ref(r) for r in roots),
-                    tuple((r.shape, r.dtype) for r in roots), launch, fn, block, status, slots,
-                    cpu.call, outs)
+    ex = Executor(tuple(weakref.ref(r) for r in roots),
+                  tuple((r.shape, r.dtype) for r in roots), launch, fn, block,
+                  (ctypes.c_int32 * 1).from_buffer(status), slots, cpu.call, outs,
+                  () if outs is None else _strides(outs))
+    if cpu.runs_inline(fn, launch):
+        _go_direct(ex)
+    return ex
+
+
+def _go_direct(ex: Executor) -> None:
+    from lazyarr.backends import objcall
+
+    found = objcall.entry()
+    if found is None:
+        return
+    entry, offset = found
+    # ``out=`` arrays are in the block already: nothing to swap
+    ex.record = objcall.record(ex.fn, ex.launch.block_address, ex.launch.shape[0],
+                               ex.out_slots if ex.outs is None else [], offset)
+    ex.record_address = ex.record.ctypes.data
+    ex.direct = entry
+
+
+def _lookup(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None) -> Executor | None:
+    known = _executors.get(id(roots[0]))
+    if known is not None:
+        for ex in known:
+            if ex.matches(roots, outs):
+                return ex
+    return None
+
+
+def _remember(ex: Executor, root: Node) -> None:
+    key = id(root)
+    known = _executors.get(key)
+    if known is None or known[0].roots[0]() is not root:
+        known = _executors[key] = []
+    # the list leaves with its root (ids are reused once an object dies); every executor
+    # carries the callback, as evicted ones take theirs with them
+    ex.roots = (weakref.ref(root, lambda _, k=key, lst=known: _forget(k, lst)),
+                *ex.roots[1:])
+    known.insert(0, ex)
+    del known[PER_ROOT:]
+    if ex.outs is None and len(ex.roots) == 1:
+        _singles[key] = ex
+
+
+def _forget(key: int, known: list[Executor]) -> None:
+    if _executors.get(key) is known:
+        del _executors[key]
+        _singles.pop(key, None)
 
 
 def evaluate(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None = None
              ) -> list[np.ndarray] | None:
     """Results through the fast path, or None when it does not apply."""
-    known = _executors.setdefault(roots[0], [])
-    ex = next((e for e in known if e.matches(roots, outs)), None)
+    ex = _lookup(roots, outs)
     if ex is None:
         ex = _build(roots, outs)
         if ex is None:
             return None
-        known.insert(0, ex)
-        del known[PER_ROOT:]
+        _remember(ex, roots[0])
     _recent.append(roots)
     return ex()
+
+
+def single(node: Node) -> np.ndarray | None:
+    """``node`` evaluated with a fresh result when it was evaluated that way before (the
+    shortest path: what ``LazyArray.eval()`` tries first), else None."""
+    ex = _singles.get(id(node))
+    if ex is None or ex.roots[0]() is not node or settings.backend != "cpu" or Buffer.foreign:
+        return None
+    _recent.append((node,))
+    return ex.one()
+
+
+def single_into(node: Node, out: np.ndarray) -> np.ndarray | None:
+    """``node`` evaluated into ``out`` when it was last evaluated into the same array (with
+    the same shape, strides and still writeable), else None."""
+    entry = _into.get(id(node))
+    if entry is None or entry[0]() is not node or settings.backend != "cpu" or Buffer.foreign:
+        return None
+    ex = entry[1]
+    if ex.outs[0] is not out or (out.strides,) != ex.out_strides or not out.flags.writeable:
+        return None
+    _recent.append((ex.roots[0](),))
+    ex()
+    return out
+
+
+def link_into(node: Node, fitted: Node, out: np.ndarray) -> None:
+    """Remember the executor that evaluated ``node`` (as ``fitted``) into ``out``."""
+    ex = _lookup((fitted,), (out,))
+    if ex is None:
+        return
+    key = id(node)
+    _into[key] = (weakref.ref(node, lambda ref, k=key: _drop_into(k, ref)), ex)
+
+
+def _drop_into(key: int, ref: weakref.ref) -> None:
+    entry = _into.get(key)
+    if entry is not None and entry[0] is ref:
+        del _into[key]
 
 
 def clear() -> None:
     _recent.clear()
     _executors.clear()
+    _singles.clear()
+    _into.clear()

@@ -171,26 +171,57 @@ class Node:
         return n
 
 
-_INTERNED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+# structural key -> weak reference to the one node with it. A plain dict of weak references
+# rather than a WeakValueDictionary, whose Python-level bookkeeping cost microseconds a node.
+_INTERNED: dict[tuple, weakref.ref] = {}
+# the slots' own setters: a frozen dataclass's __init__ goes through object.__setattr__ for
+# every field, several times slower, and nodes are made on every operator
+_SETTERS = tuple(Node.__dict__[f].__set__ for f in ("op", "dtype", "shape", "src", "arg"))
+
+
+_SCALAR, _LEAF = Op.SCALAR, Op.LEAF  # enum attribute lookups cost ~0.1 us each in hot code
 
 
 def _arg_key(op: Op, arg: Any) -> Any:
-    if op is Op.SCALAR:
+    if op is _SCALAR:
         # bytes, so that NaN interns and 0.0 / -0.0 stay apart
         return arg.tobytes()
-    if op is Op.LEAF:
+    if op is _LEAF:
         return id(arg)
     return arg
+
+
+_SWEEP_MIN = 4096
+_limits: dict[int, int] = {}  # id of a table -> its size that triggers the next sweep
+
+
+def remember(table: dict[Any, weakref.ref], key: Any, node: Node) -> None:
+    """``table[key] = weakref.ref(node)``. Dead entries are not removed one by one (a
+    callback per node costs more than the rest of making it) but swept when the table has
+    doubled since the last sweep: amortised constant time, at most twice the live size."""
+    table[key] = weakref.ref(node)  # without a callback, CPython shares one ref per node
+    if len(table) > _limits.get(id(table), _SWEEP_MIN):
+        for k in [k for k, r in table.items() if r() is None]:
+            del table[k]
+        _limits[id(table)] = max(_SWEEP_MIN, 2 * len(table))
 
 
 def make(op: Op, dtype: np.dtype, shape: tuple[int, ...], src: tuple[Node, ...] = (),
          arg: Any = None) -> Node:
     """Return the unique node with these fields."""
-    key = (op, dtype, shape, tuple(map(id, src)), _arg_key(op, arg))
-    node = _INTERNED.get(key)
+    key = (op, dtype, shape, tuple(map(id, src)),
+           arg if arg is None else _arg_key(op, arg))
+    ref = _INTERNED.get(key)
+    node = None if ref is None else ref()
     if node is None:
-        node = Node(op, dtype, shape, src, arg)
-        _INTERNED[key] = node
+        node = object.__new__(Node)
+        set_op, set_dtype, set_shape, set_src, set_arg = _SETTERS
+        set_op(node, op)
+        set_dtype(node, dtype)
+        set_shape(node, shape)
+        set_src(node, src)
+        set_arg(node, arg)
+        remember(_INTERNED, key, node)
     return node
 
 

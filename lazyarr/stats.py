@@ -12,30 +12,30 @@ class CacheInfo(NamedTuple):
     compile_seconds: float  # total time spent in them
 
 
-_counts = {"hits": 0, "misses": 0, "compiles": 0, "compile_seconds": 0.0}
+counts = {"hits": 0, "misses": 0, "compiles": 0, "compile_seconds": 0.0}
 
 
 def hit() -> None:
-    _counts["hits"] += 1
+    counts["hits"] += 1
 
 
 def undo_hit() -> None:
     """Take back a hit counted by a lookup that is not itself an evaluation."""
-    _counts["hits"] -= 1
+    counts["hits"] -= 1
 
 
 def miss() -> None:
-    _counts["misses"] += 1
+    counts["misses"] += 1
 
 
 def compiled(seconds: float) -> None:
-    _counts["compiles"] += 1
-    _counts["compile_seconds"] += seconds
+    counts["compiles"] += 1
+    counts["compile_seconds"] += seconds
 
 
 def info() -> CacheInfo:
-    return CacheInfo(**_counts)
+    return CacheInfo(**counts)
 
 
 def reset() -> None:
-    _counts.update(hits=0, misses=0, compiles=0, compile_seconds=0.0)
+    counts.update(hits=0, misses=0, compiles=0, compile_seconds=0.0)

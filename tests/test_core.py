@@ -324,3 +324,90 @@ def test_fast_path_does_not_keep_arrays_alive():
         (la.asarray(np.ones(3)) + 1).eval()
     gc.collect()
     assert ref() is None
+
+
+def test_operator_memo_keeps_signed_zeros_and_scalar_types_apart():
+    x = la.asarray(np.array([-0.0, 1.0]))
+    for _ in range(2):  # the second round finds the first round's nodes
+        plus_zero, plus_negzero = (x + 0.0).eval(), (x + -0.0).eval()
+        assert np.signbit(plus_zero[0]) == np.signbit(np.float64(-0.0) + 0.0)
+        assert np.signbit(plus_negzero[0])
+    b = la.asarray(np.array([True, False]))
+    for _ in range(2):
+        assert (b & True).dtype == np.dtype(bool)
+        assert (b & 1).dtype == (np.array([True]) & 1).dtype
+        assert (True & b).dtype == np.dtype(bool)
+
+
+def test_operator_memo_never_outlives_its_operands():
+    from lazyarr import build
+
+    u8 = la.asarray(np.arange(5, dtype=np.uint8))
+    folded = u8 < 300  # a constant: it does not hold u8, so it must not be remembered
+    assert folded.eval().tolist() == [True] * 5
+    key = (la.graph.Op.LESS, id(u8._node), (int, 300))
+    assert key not in build.memo
+    kept = u8 + 1
+    assert build.memo[(la.graph.Op.ADD, id(u8._node), (int, 1))]() is kept._node
+
+
+def test_interning_table_drops_dead_nodes():
+    from lazyarr import graph
+
+    x = la.asarray(np.ones(3))
+    for k in range(3 * graph._SWEEP_MIN):
+        _ = x + float(k + 1)
+    alive = sum(r() is not None for r in graph._INTERNED.values())
+    assert len(graph._INTERNED) <= max(graph._SWEEP_MIN, 2 * alive) + 1
+
+
+def test_repeated_evaluation_reads_current_inputs_into_new_arrays():
+    x = np.arange(4.0)
+    e = la.asarray(x) * 2 + 1
+    first = e.eval()
+    x[:] = 10.0
+    second = e.eval()
+    assert first is not second
+    np.testing.assert_array_equal(first, [1.0, 3.0, 5.0, 7.0])
+    np.testing.assert_array_equal(second, [21.0] * 4)
+    out = np.empty(4)
+    for value in (1.0, 2.0):
+        x[:] = value
+        assert e.eval(out=out) is out
+        np.testing.assert_array_equal(out, [2 * value + 1] * 4)
+
+
+def test_repeated_evaluation_into_out_rechecks_the_array():
+    x = la.asarray(np.arange(6.0))
+    out = np.zeros(6)
+    (x + 1).eval(out=out)
+    (x + 1).eval(out=out)
+    out.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        (x + 1).eval(out=out)
+    assert out.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+
+
+def test_repeated_integer_negative_power_raises_every_time():
+    base, exponent = np.array([2, 3]), np.array([1, -1])
+    e = la.asarray(base) ** la.asarray(exponent)
+    for _ in range(3):
+        with pytest.raises(ValueError, match="negative integer powers"):
+            e.eval()
+    exponent[1] = 2
+    np.testing.assert_array_equal(e.eval(), [2, 9])
+
+
+def test_repeated_evaluation_of_several_outputs():
+    x = np.arange(5.0)
+    a = la.asarray(x)
+    for _ in range(3):
+        s, p = la.eval(a + 1, a * 2)
+        np.testing.assert_array_equal(s, x + 1)
+        np.testing.assert_array_equal(p, x * 2)
+
+
+def test_objcall_finds_the_array_data_pointer():
+    from lazyarr.backends import objcall
+
+    assert objcall.data_offset() == 2 * np.dtype(np.intp).itemsize  # CPython, NumPy 2
