@@ -61,7 +61,7 @@ def eval(*exprs: Any, out: Any = None, backend: str | None = None,
     copies device arrays back. Without a target, the arrays' location decides.
     """
     if len(exprs) == 1 and type(exprs[0]) is LazyArray and not isinstance(out, tuple | list):
-        return exprs[0].eval(out=out, backend=backend, target=target)
+        return exprs[0].eval(out=out, backend=backend, target=target)  # its shorter path
     from .evaluate import evaluate
 
     if not exprs:

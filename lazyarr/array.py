@@ -281,8 +281,15 @@ def wrap(node: Node) -> LazyArray:
 
 def _binary(op: Op):
     def forward(self: LazyArray, other: Any) -> Any:
-        if type(other) is LazyArray:  # a probe of apply's memo, inlined: the common case
-            ref = build.memo.get((op, id(self._node), id(other._node)))
+        t = type(other)  # a probe of apply's memo, inlined: the common cases
+        if t is LazyArray:
+            key = (op, id(self._node), id(other._node))
+        elif t is int or t is bool or (t is float and other != 0.0):
+            key = (op, id(self._node), (t, other))
+        else:
+            key = None
+        if key is not None:
+            ref = build.memo.get(key)
             node = None if ref is None else ref()
             if node is not None:
                 return LazyArray(node)
@@ -292,6 +299,12 @@ def _binary(op: Op):
             return NotImplemented
 
     def reflected(self: LazyArray, other: Any) -> Any:
+        t = type(other)  # a probe of apply's memo for Python scalars (see build.key_part)
+        if t is int or t is bool or (t is float and other != 0.0):
+            ref = build.memo.get((op, (t, other), id(self._node)))
+            node = None if ref is None else ref()
+            if node is not None:
+                return LazyArray(node)
         try:
             return LazyArray(build.apply(op, other, self))
         except build.UnsupportedOperand:

@@ -18,8 +18,8 @@ def _fit_out(node: Node, out: Any) -> Node:
     if not out.flags.writeable:
         raise ValueError("output array is read-only")
     dtypes.check(out.dtype, "out")
-    if not _broadcastable(node.shape, out.shape) or \
-            np.broadcast_shapes(node.shape, out.shape) != out.shape:
+    if node.shape != out.shape and (not _broadcastable(node.shape, out.shape) or
+                                    np.broadcast_shapes(node.shape, out.shape) != out.shape):
         raise ValueError(
             f"non-broadcastable output operand with shape {out.shape} doesn't match "
             f"the broadcast shape {node.shape}")
@@ -40,11 +40,11 @@ def _broadcastable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
 
 def evaluate(nodes: list[Node], out: list[Any] | None = None,
              backend: str | None = None, target: str | None = None) -> list[np.ndarray]:
-    if out is not None and len(nodes) == 1 and backend is None and target is None and \
-            type(out[0]) is np.ndarray:
-        done = fastpath.single_into(nodes[0], out[0])
+    if out is not None and backend is None and target is None and nodes and \
+            all(type(o) is np.ndarray for o in out):
+        done = fastpath.into(nodes, out)
         if done is not None:
-            return [done]
+            return done
     if target is not None or backend == "cuda" or Buffer.foreign:
         from .device import route  # only when device arrays exist or a target is named
 
@@ -64,7 +64,6 @@ def evaluate(nodes: list[Node], out: list[Any] | None = None,
     if name == "cpu" and out is not None and all(o is not None for o in outs):
         results = fastpath.evaluate(tuple(roots), tuple(outs))
         if results is not None:
-            if len(nodes) == 1:
-                fastpath.link_into(nodes[0], roots[0], outs[0])
+            fastpath.link_into(nodes, roots, outs)
             return results
     return impl.evaluate(roots, outs)

@@ -38,9 +38,9 @@ _recent: deque[tuple[Node, ...]] = deque(maxlen=RECENT)
 # id of the first root -> its executors; entries leave when that root dies
 _executors: dict[int, list[Executor]] = {}
 _singles: dict[int, Executor] = {}  # the same, for one root evaluated to a fresh result
-# id of an expression last evaluated into one ``out=`` array -> (weak expression, executor);
-# the executor's root is the expression fitted to ``out`` (cast, broadcast)
-_into: dict[int, tuple[weakref.ref, Executor]] = {}
+# id of the first of expressions last evaluated into ``out=`` arrays -> (weak references to
+# the expressions, executor); the executor's roots are them fitted to ``out`` (cast, broadcast)
+_into: dict[int, tuple[tuple[weakref.ref, ...], Executor]] = {}
 _NEGATIVE_POWER = "Integers to negative integer powers are not allowed."
 
 
@@ -233,32 +233,53 @@ def single(node: Node) -> np.ndarray | None:
     return ex.one()
 
 
-def single_into(node: Node, out: np.ndarray) -> np.ndarray | None:
-    """``node`` evaluated into ``out`` when it was last evaluated into the same array (with
-    the same shape, strides and still writeable), else None."""
-    entry = _into.get(id(node))
-    if entry is None or entry[0]() is not node or settings.backend != "cpu" or Buffer.foreign:
+def into(nodes: tuple[Node, ...] | list[Node], outs: tuple | list) -> list[np.ndarray] | None:
+    """``nodes`` evaluated into ``outs`` when they were last evaluated into the same arrays
+    (same shapes and strides, still writeable), else None."""
+    entry = _into.get(id(nodes[0]))
+    if entry is None or settings.backend != "cpu" or Buffer.foreign:
         return None
-    ex = entry[1]
-    if ex.outs[0] is not out or (out.strides,) != ex.out_strides or not out.flags.writeable:
+    refs, ex = entry
+    if len(refs) != len(nodes) or len(outs) != len(ex.outs):
+        return None
+    for ref, node in zip(refs, nodes, strict=True):
+        if ref() is not node:
+            return None
+    for mine, out, strides in zip(ex.outs, outs, ex.out_strides, strict=True):
+        if mine is not out or out.strides != strides or not out.flags.writeable:
+            return None
+    _recent.append(tuple(r() for r in ex.roots))
+    return ex()
+
+
+def single_into(node: Node, out: np.ndarray) -> np.ndarray | None:
+    """:func:`into` for one expression, in a straight line."""
+    entry = _into.get(id(node))
+    if entry is None or settings.backend != "cpu" or Buffer.foreign:
+        return None
+    refs, ex = entry
+    if len(refs) != 1 or refs[0]() is not node or ex.outs[0] is not out or \
+            (out.strides,) != ex.out_strides or not out.flags.writeable:
         return None
     _recent.append((ex.roots[0](),))
     ex()
     return out
 
 
-def link_into(node: Node, fitted: Node, out: np.ndarray) -> None:
-    """Remember the executor that evaluated ``node`` (as ``fitted``) into ``out``."""
-    ex = _lookup((fitted,), (out,))
+def link_into(nodes: list[Node], fitted: list[Node], outs: list[np.ndarray]) -> None:
+    """Remember the executor that evaluated ``nodes`` (as ``fitted``) into ``outs``."""
+    ex = _lookup(tuple(fitted), tuple(outs))
     if ex is None:
         return
-    key = id(node)
-    _into[key] = (weakref.ref(node, lambda ref, k=key: _drop_into(k, ref)), ex)
+    key = id(nodes[0])
+    refs = (weakref.ref(nodes[0], lambda ref, k=key: _drop_into(k, ref)),
+            *map(weakref.ref, nodes[1:]))
+    _into[key] = (refs, ex)
 
 
 def _drop_into(key: int, ref: weakref.ref) -> None:
     entry = _into.get(key)
-    if entry is not None and entry[0] is ref:
+    if entry is not None and entry[0][0] is ref:
         del _into[key]
 
 

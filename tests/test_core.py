@@ -411,3 +411,15 @@ def test_objcall_finds_the_array_data_pointer():
     from lazyarr.backends import objcall
 
     assert objcall.data_offset() == 2 * np.dtype(np.intp).itemsize  # CPython, NumPy 2
+
+
+def test_repeated_evaluation_into_several_outputs_follows_the_arrays():
+    x = np.arange(5.0)
+    a = la.asarray(x)
+    o1, o2 = np.empty(5), np.empty(5)
+    for first, second in ((o1, o2), (o1, o2), (o2, o1), (o2, o1)):
+        la.eval(a + 1, a * 2, out=(first, second))
+        np.testing.assert_array_equal(first, x + 1)
+        np.testing.assert_array_equal(second, x * 2)
+    with pytest.raises(ValueError, match="non-broadcastable"):
+        la.eval(a + 1, a * 2, out=(o1, np.empty(3)))
