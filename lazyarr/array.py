@@ -86,18 +86,17 @@ class LazyArray:
     # -- reductions --------------------------------------------------------------------
     def sum(self, axis: Any = None, dtype: Any = None, out: Any = None,
             keepdims: bool = False) -> Any:
-        return _finish(reductions.simple(ReduceKind.SUM, self._node, axis, keepdims, dtype), out)
+        return _finish(_reduced(ReduceKind.SUM, self._node, axis, keepdims, dtype), out)
 
     def prod(self, axis: Any = None, dtype: Any = None, out: Any = None,
              keepdims: bool = False) -> Any:
-        return _finish(reductions.simple(ReduceKind.PROD, self._node, axis, keepdims, dtype),
-                       out)
+        return _finish(_reduced(ReduceKind.PROD, self._node, axis, keepdims, dtype), out)
 
     def min(self, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
-        return _finish(reductions.simple(ReduceKind.MIN, self._node, axis, keepdims), out)
+        return _finish(_reduced(ReduceKind.MIN, self._node, axis, keepdims), out)
 
     def max(self, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
-        return _finish(reductions.simple(ReduceKind.MAX, self._node, axis, keepdims), out)
+        return _finish(_reduced(ReduceKind.MAX, self._node, axis, keepdims), out)
 
     def any(self, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
         return _finish(reductions.simple(ReduceKind.ANY, self._node, axis, keepdims), out)
@@ -273,6 +272,15 @@ def _eager_ufunc(ufunc: np.ufunc, method: str, inputs: Any, out: Any, kwargs: An
     if out is not None:
         kwargs["out"] = out
     return getattr(ufunc, method)(*_materialise(inputs), **kwargs)
+
+
+def _reduced(kind: ReduceKind, node: Node, axis: Any, keepdims: bool, dtype: Any = None
+             ) -> Node:
+    """``reductions.simple``, through apply's memo for the usual arguments."""
+    if dtype is not None or not (axis is None or type(axis) is int):
+        return reductions.simple(kind, node, axis, keepdims, dtype)
+    return build.memoised((kind, id(node), axis, bool(keepdims)), [node],
+                          lambda: reductions.simple(kind, node, axis, keepdims))
 
 
 def wrap(node: Node) -> LazyArray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -212,17 +213,30 @@ def _holds(node: Node, part: Node) -> bool:
 
 def apply(op: Op, *xs: Any) -> Node:
     """Build the node for elementwise ``op`` applied to ``xs`` with NumPy's rules."""
+    return _memoised(op, xs, _apply)
+
+
+def _memoised(op: Op, xs: tuple, build: Callable[[Op, tuple, list[Node] | None], Node]
+              ) -> Node:
+    """``build(op, xs, nodes)``, or the node it built last time for the same operands
+    while that node lives (``nodes``: the lazy operands, None when ``xs`` has no key)."""
     found = _memo_key(op, xs)
     if found is None:
-        return _apply(op, xs, None)
+        return build(op, xs, None)
     key, nodes = found
+    return memoised(key, nodes, lambda: build(op, xs, nodes))
+
+
+def memoised(key: tuple, parts: list[Node], build: Callable[[], Node]) -> Node:
+    """The node ``build()`` made for ``key`` while it lives, else a new one. ``key`` names
+    nodes by id: ``parts`` are those nodes."""
     ref = memo.get(key)
     node = None if ref is None else ref()
     if node is None:
-        node = _apply(op, xs, nodes)
+        node = build()
         # an id in the key is only safe while its node lives; a result that does not hold
         # its operands (a folded comparison) could outlive them and meet a new node there
-        if all(_holds(node, p) for p in nodes):
+        if all(_holds(node, p) for p in parts):
             remember(memo, key, node)
     return node
 
@@ -283,7 +297,11 @@ _MIRROR = {
 
 
 def where(cond: Any, x: Any, y: Any) -> Node:
-    c, a, b = (operand(v, "where") for v in (cond, x, y))
+    return _memoised(Op.WHERE, (cond, x, y), _where)
+
+
+def _where(op: Op, xs: tuple, nodes: list[Node] | None) -> Node:
+    c, a, b = (operand(v, "where") for v in xs)
     c = _strong(c) if isinstance(c, Weak) else c
     if isinstance(a, Weak) and isinstance(b, Weak):
         a, b = _strong(a), _strong(b)

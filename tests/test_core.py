@@ -423,3 +423,27 @@ def test_repeated_evaluation_into_several_outputs_follows_the_arrays():
         np.testing.assert_array_equal(second, x * 2)
     with pytest.raises(ValueError, match="non-broadcastable"):
         la.eval(a + 1, a * 2, out=(o1, np.empty(3)))
+
+
+def test_memoised_reductions_keep_their_arguments_apart():
+    m = np.arange(6.0).reshape(2, 3)
+    x = la.asarray(m)
+    for _ in range(2):
+        for axis in (None, 0, 1, -1):
+            for keepdims in (False, True):
+                got = x.sum(axis=axis, keepdims=keepdims).eval()
+                want = m.sum(axis=axis, keepdims=keepdims)
+                assert got.shape == want.shape
+                np.testing.assert_array_equal(got, want)
+        assert x.max(axis=0).eval().tolist() == [3.0, 4.0, 5.0]
+        assert x.min(axis=0).eval().tolist() == [0.0, 1.0, 2.0]
+        assert x.prod(axis=1).eval().tolist() == [0.0, 60.0]
+
+
+def test_memoised_where_follows_its_operands():
+    c = la.asarray(np.array([True, False]))
+    a, b = la.asarray(np.array([1.0, 2.0])), la.asarray(np.array([3.0, 4.0]))
+    for _ in range(2):
+        assert la.where(c, a, b).eval().tolist() == [1.0, 4.0]
+        assert la.where(c, b, a).eval().tolist() == [3.0, 2.0]
+        assert la.where(c, a, 0).eval().tolist() == [1.0, 0.0]
