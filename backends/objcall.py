@@ -13,6 +13,7 @@ interpreter or NumPy layout) nothing here is used.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -94,7 +95,32 @@ def entry() -> tuple[Any, int] | None:
 
 
 def _compile(jit: Any) -> Any:
-    obj = jit.tm.emit_object(jit.optimise(str(_module(jit.triple, jit.layout))))
-    jit.engine.add_object_file(jit.llvm.ObjectFileRef.from_data(obj))
-    jit.engine.finalize_object()
+    """Load the entry point, from the disk cache when it is there: the first code generation
+    in a process costs ~15 ms, more than a whole warm start should."""
+    from . import diskcache
+
+    text = str(_module(jit.triple, jit.layout))
+    key = obj = None
+    if diskcache.enabled():
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        key = diskcache.entry_key(digest, jit.host)
+        obj = diskcache.load(key)
+    if obj is None or not _load(jit, obj):
+        # no optimisation pipeline: a handful of instructions
+        mod = jit.llvm.parse_assembly(text)
+        mod.verify()
+        obj = jit.tm.emit_object(mod)
+        if not _load(jit, obj):
+            raise RuntimeError(f"could not load {NAME}")
+        if key is not None:
+            diskcache.store(key, obj)
     return _TYPE(jit.engine.get_function_address(NAME))
+
+
+def _load(jit: Any, obj: bytes) -> bool:
+    ref = jit.llvm.ObjectFileRef.from_data(obj)
+    if not ref._ptr:  # not an object file: adding it would crash
+        return False
+    jit.engine.add_object_file(ref)
+    jit.engine.finalize_object()
+    return bool(jit.engine.get_function_address(NAME))

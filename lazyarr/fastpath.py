@@ -62,6 +62,9 @@ class Executor:
     # for small launches (run on the calling thread): the objcall entry point, its argument
     # record and that record's address
     direct: Any = None
+    # a small launch not yet direct: it goes direct on its second call (so that a one-off
+    # evaluation never waits for the objcall entry point)
+    pending: bool = False
     record: np.ndarray | None = None
     record_address: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -74,6 +77,8 @@ class Executor:
         return _same(self.outs, outs) and _strides(outs) == self.out_strides
 
     def __call__(self) -> list[np.ndarray]:
+        if self.pending:
+            _go_direct(self)
         fresh = self.outs is None
         outs = [np.empty(shape, dtype) for shape, dtype in self.results] if fresh else \
             list(self.outs)
@@ -93,7 +98,7 @@ class Executor:
         """``self()[0]`` for one fresh output, in a straight line (the per-call cost of a
         small repeated evaluation is mostly Python)."""
         if self.direct is None:
-            return self()[0]
+            return self()[0]  # which may go direct
         shape, dtype = self.results[0]
         out = np.empty(shape, dtype)
         lock = self.lock
@@ -161,14 +166,13 @@ def _build(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None
                   tuple((r.shape, r.dtype) for r in roots), launch, fn, block,
                   (ctypes.c_int32 * 1).from_buffer(status), slots, cpu.call, outs,
                   () if outs is None else _strides(outs))
-    if cpu.runs_inline(fn, launch):
-        _go_direct(ex)
     return ex
 
 
 def _go_direct(ex: Executor) -> None:
     from lazyarr.backends import objcall
 
+    ex.pending = False
     found = objcall.entry()
     if found is None:
         return
@@ -215,10 +219,16 @@ def evaluate(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None = None
     """Results through the fast path, or None when it does not apply."""
     ex = _lookup(roots, outs)
     if ex is None:
+        from lazyarr.backends import cpu
+
         ex = _build(roots, outs)
         if ex is None:
             return None
         _remember(ex, roots[0])
+        _recent.append(roots)
+        results = ex()
+        ex.pending = cpu.runs_inline(ex.fn, ex.launch)
+        return results
     _recent.append(roots)
     return ex()
 

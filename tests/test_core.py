@@ -447,3 +447,18 @@ def test_memoised_where_follows_its_operands():
         assert la.where(c, a, b).eval().tolist() == [1.0, 4.0]
         assert la.where(c, b, a).eval().tolist() == [3.0, 2.0]
         assert la.where(c, a, 0).eval().tolist() == [1.0, 0.0]
+
+
+def test_small_repeated_evaluations_go_direct_from_the_second_call():
+    from lazyarr import fastpath
+
+    x = np.arange(7.0)
+    e = la.asarray(x) * 3 - 1
+    results = [e.eval()]
+    ex = fastpath._singles[id(e._node)]
+    assert ex.direct is None  # a one-off evaluation never builds the objcall entry
+    results += [e.eval(), e.eval()]
+    assert ex.direct is not None
+    for r in results:
+        np.testing.assert_array_equal(r, x * 3 - 1)
+    assert len({id(r) for r in results}) == 3
