@@ -11,6 +11,11 @@ Every kernel goes through the same path: optimise the IR, ``emit_object``, hand 
 file to MCJIT (``add_object_file``). A disk hit takes only the last step, so compiled and
 loaded kernels are the same machine code. (MCJIT's ``set_object_cache`` hooks were the other
 choice; they need an LLVM module for every lookup, so a hit would still build and parse IR.)
+
+Kernels call the vectorised math functions out of line (``codegen/mathlib.py``): each one is
+a support module, compiled (or loaded from the disk cache) once per process, when the first
+kernel needing it is compiled or loaded, and linked into the engine before that kernel. A
+kernel's disk entry names the support modules it calls, so a disk hit needs no IR.
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ from __future__ import annotations
 import ctypes
 import itertools
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from lazyarr import stats
 from lazyarr.config import settings
@@ -86,6 +92,44 @@ class Compiled:
         return self._llvm_opt
 
 
+class Object(NamedTuple):
+    """A kernel's object code and the support modules it calls (``codegen/mathlib.py``)."""
+
+    code: bytes
+    needs: tuple[str, ...]  # symbols of mathlib.SUPPORT_SYMBOLS
+
+
+# A declaration of a support function in IR text (llvmlite quotes the name). Read from the
+# text, not the llvmlite module, so a disk hit needs no IR built and no llvmlite.ir import.
+_SUPPORT_DECLARATION = re.compile(r'^declare [^@\n]*@"?(lazyarr_math_[a-z0-9]+_f(?:32|64))"?\(',
+                                  re.M)
+
+
+def support_needs(text: str) -> tuple[str, ...]:
+    """The support modules the IR ``text`` calls, by symbol."""
+    return tuple(sorted(set(_SUPPORT_DECLARATION.findall(text))))
+
+
+# Disk entries of kernels: a line naming the support modules the object code calls, then
+# the object code (ELF and Mach-O start otherwise, so an entry without the line is refused).
+_NEEDS = b"needs:"
+
+
+def _pack(obj: Object) -> bytes:
+    return _NEEDS + " ".join(obj.needs).encode() + b"\n" + obj.code
+
+
+def _unpack(payload: bytes) -> Object | None:
+    head, newline, code = payload.partition(b"\n")
+    if not newline or not head.startswith(_NEEDS):
+        return None
+    needs = tuple(head[len(_NEEDS):].decode("ascii", "replace").split())
+    # the same pattern the IR declares them with: nothing else reaches the engine
+    if any(not _SUPPORT_DECLARATION.match(f"declare @{n}(") for n in needs):
+        return None
+    return Object(code, needs)
+
+
 def _libm() -> ctypes.CDLL:
     try:  # the usual name first: ctypes.util (find_library) costs ~10 ms to import
         return ctypes.CDLL("libm.so.6")
@@ -117,6 +161,7 @@ class _Jit:
         self.host = (f"llvm {llvm_version}; llvmlite {llvmlite.__version__}; "
                      f"triple {self.triple}; cpu {cpu}; features {features}")
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine())
+        self._support: set[str] = set()  # support modules linked into the engine
         libm = _libm()
         for name in _LIBM_NAMES:
             for full in (name, name + "f"):
@@ -136,6 +181,12 @@ class _Jit:
         return str(build_module(kernel, name, self.triple, self.layout))
 
     def optimise(self, text: str) -> Any:
+        """Parse, verify and optimise IR text at O3. Support modules the IR calls are loaded
+        first, so whatever this JIT optimises can be linked into its engine."""
+        self.require(support_needs(text))
+        return self._o3(text)
+
+    def _o3(self, text: str) -> Any:
         llvm = self.llvm
         mod = llvm.parse_assembly(text)
         mod.verify()
@@ -144,20 +195,66 @@ class _Jit:
         pb.getModulePassManager().run(mod, pb)
         return mod
 
-    def compile(self, kernel: Kernel, name: str) -> tuple[bytes, str, str]:
+    def compile(self, kernel: Kernel, name: str) -> tuple[Object, str, str]:
         """Object code, IR and optimised IR of ``kernel``, exporting ``name``."""
         text = self.ir(kernel, name)
         mod = self.optimise(text)
-        return self.tm.emit_object(mod), text, str(mod)
+        return Object(self.tm.emit_object(mod), support_needs(text)), text, str(mod)
 
-    def load(self, obj: bytes, name: str, kernel: Kernel) -> Any:
-        """Link object code into the engine; the ctypes function named ``name``."""
-        ref = self.llvm.ObjectFileRef.from_data(obj)
+    def require(self, needs: tuple[str, ...]) -> None:
+        """Link the support modules ``needs`` names into the engine, once per process.
+
+        Code calling them must come after: MCJIT resolves symbols when it finalises an
+        object, and one it cannot find then stays a null address (calling it would end the
+        process).
+        """
+        missing = [s for s in needs if s not in self._support]
+        if not missing:
+            return
+        with _lock:  # callers outside a compile too (Compiled.llvm_opt, objcall)
+            for symbol in missing:
+                if symbol not in self._support:
+                    self._load_support(symbol)
+                    self._support.add(symbol)
+
+    def support_key(self, symbol: str) -> bytes:
+        """The disk-cache key of a support module's object code."""
+        return diskcache.entry_key(diskcache.kernel_digest(("mathlib support", symbol)),
+                                   self.host)
+
+    def _load_support(self, symbol: str) -> None:
+        """A support module from the disk cache, or compiled (and stored there)."""
+        key = None
+        if diskcache.enabled():
+            key = self.support_key(symbol)
+            code = diskcache.load(key)
+            if code is not None and self._link(code, symbol):
+                return
+        from lazyarr.codegen import mathlib
+
+        if symbol not in mathlib.SUPPORT_SYMBOLS:
+            raise RuntimeError(f"no support module defines {symbol}")
+        module = mathlib.support_module(symbol, self.triple, self.layout)
+        code = self.tm.emit_object(self._o3(str(module)))
+        if not self._link(code, symbol):
+            raise RuntimeError(f"support module {symbol} did not link")
+        if key is not None:
+            diskcache.store(key, code)
+
+    def _link(self, code: bytes, symbol: str) -> int:
+        """Add object code to the engine; the address of ``symbol`` in it (0: absent)."""
+        ref = self.llvm.ObjectFileRef.from_data(code)
         if not ref._ptr:  # LLVM could not parse it; adding a null object would crash
             raise RuntimeError("not an object file")
         self.engine.add_object_file(ref)
         self.engine.finalize_object()
-        address = self.engine.get_function_address(name)
+        return self.engine.get_function_address(symbol)
+
+    def load(self, obj: Object, name: str, kernel: Kernel) -> Any:
+        """Link object code into the engine (its support modules first); the ctypes
+        function named ``name``."""
+        self.require(obj.needs)
+        address = self._link(obj.code, name)
         if not address:
             raise RuntimeError(f"object code does not define {name}")
         fn = _KERNEL_TYPE(address)
@@ -198,7 +295,8 @@ def _names(kernel: Kernel) -> tuple[str, str | None]:
 
 def _from_disk(kernel: Kernel, name: str, key: bytes) -> Compiled | None:
     t0 = time.perf_counter()
-    obj = diskcache.load(key)
+    payload = diskcache.load(key)
+    obj = None if payload is None else _unpack(payload)
     if obj is None:
         return None
     try:
@@ -215,7 +313,7 @@ def _compile(kernel: Kernel, name: str, key: bytes | None) -> Compiled:
     fn = j.load(obj, name, kernel)
     seconds = time.perf_counter() - t0
     if key is not None:
-        diskcache.store(key, obj)
+        diskcache.store(key, _pack(obj))
     return Compiled(fn, kernel, name, seconds, "compile", text, text_opt)
 
 

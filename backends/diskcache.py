@@ -1,8 +1,10 @@
 """On-disk cache of compiled kernels: object code, content-addressed and verified before use.
 
-An entry is the object file LLVM emitted for one kernel, stored under a SHA-256 of everything
-that determines that code: a stable text of the :class:`~lazyarr.loopir.Kernel` (built here
-field by field, never a ``repr`` of arbitrary objects), the lazyarr version, a fingerprint
+An entry is the object code LLVM emitted for one kernel (after a line naming the math support
+modules it calls, see ``backends/cpu.py``) or for one math support module
+(``codegen/mathlib.py``), stored under a SHA-256 of everything that determines that code: a
+stable text of the :class:`~lazyarr.loopir.Kernel` or of the support module's name (built
+here field by field, never a ``repr`` of arbitrary objects), the lazyarr version, a fingerprint
 of the code generator's source files (so editing the code generator never reuses stale
 code), and the LLVM version, target triple, host CPU name and CPU features.
 

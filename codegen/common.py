@@ -8,7 +8,8 @@ from llvmlite import ir
 
 from lazyarr.loopir import Kernel
 
-from .scalar import I64, memory_type
+from . import mathlib
+from .scalar import I32, I64, memory_type
 
 PTR = ir.PointerType()
 
@@ -41,10 +42,15 @@ class ArgBlock:
 
 def counted_loop(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, step: ir.Value,
                  body: Callable[[ir.Value], None], name: str) -> None:
-    """``for (i = lo; i < hi; i += step) body(i)`` in the form LLVM's vectoriser expects."""
+    """``for (i = lo; i < hi; i += step) body(i)`` in the form LLVM's vectoriser expects.
+
+    An innermost loop calling out-of-line vector math (``mathlib.call_support``) asks the
+    vectoriser for ``mathlib.loop_width`` lanes (see there why).
+    """
     entry = b.block
     head = b.append_basic_block(f"{name}.body")
     done = b.append_basic_block(f"{name}.done")
+    first = len(b.function.blocks)  # blocks from here on are the body's
     b.cbranch(b.icmp_signed("<", lo, hi), head, done)
     b.position_at_end(head)
     i = b.phi(I64, name=name)
@@ -52,5 +58,47 @@ def counted_loop(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, step: ir.Value,
     body(i)
     nxt = b.add(i, step)
     i.add_incoming(nxt, b.block)
-    b.cbranch(b.icmp_signed("<", nxt, hi), head, done)
+    latch = b.cbranch(b.icmp_signed("<", nxt, hi), head, done)
+    inside = b.function.blocks[first:]
+    width = mathlib.loop_width([head, *inside])
+    if width and _innermost(inside):
+        _vectorise_width(latch, width)
     b.position_at_end(done)
+
+
+def _innermost(blocks: list[ir.Block]) -> bool:
+    """Whether a loop body made of ``blocks`` (in order) holds no loop: no branch back."""
+    seen: set[int] = set()
+    for block in blocks:
+        seen.add(id(block))
+        term = block.terminator
+        targets = [] if term is None else [op for op in term.operands
+                                           if isinstance(op, ir.Block)]
+        if any(id(t) in seen for t in targets):
+            return False
+    return True
+
+
+class _LoopID(ir.values.MDValue):
+    """A distinct metadata node whose first operand is itself: the form LLVM requires of a
+    loop's ID (llvmlite's metadata nodes are uniqued and cannot refer to themselves)."""
+
+    def __init__(self, module: ir.Module, hints: list[ir.values.MDValue]) -> None:
+        super().__init__(module, hints, name=str(len(module.metadata)))
+
+    def descr(self, buf: list[str]) -> None:
+        refs = [self.get_reference(), *(h.get_reference() for h in self.operands)]
+        buf += (f"distinct !{{ {', '.join(refs)} }}", "\n")
+
+
+def _vectorise_width(latch: ir.Instruction, width: int) -> None:
+    """Ask LLVM's loop vectoriser for ``width`` lanes in the loop of ``latch``.
+
+    The hint also lets the vectoriser reassociate floating-point reductions of the loop.
+    That changes nothing here: the only ones in innermost loops (codegen/rows.py: block
+    sums, products) carry the ``reassoc`` flag already, and min/max are exact in any order.
+    """
+    module = latch.module
+    hint = module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.width"),
+                                I32(width)])
+    latch.set_metadata("llvm.loop", _LoopID(module, [hint]))

@@ -3,14 +3,22 @@
 LLVM's loop vectoriser will not widen calls to C's ``exp`` or ``sin`` (see DESIGN.md), so the
 CPU target computes them here instead: Cody-Waite range reduction, a minimax polynomial
 evaluated with ``llvm.fma``, and a reconstruction, with every special value (NaN, +-inf, +-0,
-overflow, underflow, subnormals) chosen by ``select`` rather than by a branch. The emitted code
-is straight-line, so when it is inlined into a kernel's loop the vectoriser widens it like any
-other arithmetic. The approach is the one SLEEF and NumPy's SIMD loops take; the code is ours.
+overflow, underflow, subnormals) chosen by ``select`` rather than by a branch. The code is
+straight-line and type generic (:class:`Em`): the same emitters produce scalar code and vector
+code on ``<n x T>``, lane for lane the same bits. The approach is the one SLEEF and NumPy's
+SIMD loops take; the code is ours.
 
-Each function is defined once per module as an internal, always-inlined ``lazyarr.math.*``
-function; :func:`call` declares it on first use and calls it. Nothing here calls libm, so the
-same IR serves targets without one (NVPTX), except the opt-in huge-argument fallback of the
-trigonometric functions (see :func:`_huge_fallback`).
+Two ways to use a function:
+
+* out of line (the CPU, :func:`call_support`): each function is compiled once per process
+  into a support module (:func:`support_module`: a scalar version and vector versions, libm
+  for huge trigonometric arguments) that ``backends/cpu.py`` links before the kernels that
+  call it. A kernel only declares the functions and calls the scalar one with LLVM's vector
+  function ABI attribute naming the vector ones, so the loop vectoriser calls a vector
+  version once per vector, and the kernel's IR stays small (fast to compile);
+* inline (:func:`call`): an internal, always-inlined ``lazyarr.math.*`` function in the
+  caller's module, for targets without libm or a support module (NVPTX); huge
+  trigonometric arguments give NaN there.
 
 Accuracy (measured by ``benchmarks/ulp.py``, reported in ``docs/math.md``): at most 1 ULP from
 the correctly rounded result for exp, log, sin, cos and tanh, at most 4 ULP for the rest.
@@ -58,6 +66,10 @@ FORMATS = {
 
 def format_of(ty: ir.Type) -> Format:
     return FORMATS[str(ty)]
+
+
+def _lanes(ty: ir.Type, width: int) -> ir.Type:
+    return ty if width == 1 else ir.VectorType(ty, width)
 
 
 # -- constants: (float64 value, float32 value); splits hold more bits than one float ----------
@@ -157,21 +169,27 @@ TRIG_LIMIT = (2.0 ** 40, 2.0 ** 17)
 
 
 class Em:
-    """Emits type-generic float and integer arithmetic for one format at a builder."""
+    """Emits type-generic float and integer arithmetic for one format at a builder, on
+    scalars (``width`` 1) or on vectors of ``width`` lanes (every lane computes what the
+    scalar code computes, bit for bit: the same operations, no fast-math)."""
 
-    def __init__(self, b: ir.IRBuilder, fmt: Format) -> None:
-        self.b, self.f, self.ty, self.ity = b, fmt, fmt.ty, fmt.ity
+    def __init__(self, b: ir.IRBuilder, fmt: Format, width: int = 1) -> None:
+        self.b, self.f, self.width = b, fmt, width
+        self.ty, self.ity, self.bool = (_lanes(t, width) for t in (fmt.ty, fmt.ity, I1))
         self.wide = fmt.ty == F64
 
     # -- values ----------------------------------------------------------------------------
+    def _splat(self, ty: ir.Type, value: float | int) -> ir.Constant:
+        return ir.Constant(ty, value if self.width == 1 else [value] * self.width)
+
     def k(self, value: float | tuple[float, float]) -> ir.Constant:
         """A float constant; a (float64, float32) pair picks this format's entry."""
         if isinstance(value, tuple):
             value = value[0 if self.wide else 1]
-        return ir.Constant(self.ty, value)
+        return self._splat(self.ty, value)
 
     def i(self, value: int) -> ir.Constant:
-        return ir.Constant(self.ity, value)
+        return self._splat(self.ity, value)
 
     def table(self, pair: tuple[tuple[float, ...], tuple[float, ...]]) -> tuple[float, ...]:
         return pair[0 if self.wide else 1]
@@ -194,7 +212,8 @@ class Em:
 
     def intrinsic(self, name: str, *args: ir.Value) -> ir.Value:
         module = self.b.module
-        full = f"llvm.{name}.{self.f.suffix}"
+        lanes = "" if self.width == 1 else f"v{self.width}"
+        full = f"llvm.{name}.{lanes}{self.f.suffix}"
         fn = module.globals.get(full)
         if fn is None:
             fn = ir.Function(module, ir.FunctionType(self.ty, [self.ty] * len(args)), full)
@@ -480,39 +499,49 @@ def _sin_cos(m: Em, r: ir.Value, rl: ir.Value) -> tuple[ir.Value, ir.Value]:
     return sin, cos
 
 
-def _trig(m: Em, x: ir.Value, kind: str, fallback: bool) -> ir.Value:
-    """sin, cos or tan of x: reduce |x| by pi/2, pick the quadrant's polynomial and sign."""
+def _trig(m: Em, x: ir.Value, kinds: Sequence[str], fallback: bool) -> list[ir.Value]:
+    """sin, cos or tan of x (one per entry of ``kinds``, from one reduction): reduce |x|
+    by pi/2, pick the quadrant's polynomial and sign."""
     a = m.abs(x)
     limit = TRIG_LIMIT[0 if m.wide else 1]
-    # the libm lanes (one call per vector, to a helper that preserves every register)
-    exact = _huge_fallback(m, x, kind, m.cmp(">", a, m.k(limit))) if fallback else None
+    # the libm lanes; not infinities: libm would set errno for them (NaN below is the same)
+    huge = m.b.and_(m.cmp(">", a, m.k(limit)), m.cmp("<", a, m.k(float("inf"))))
+    exact = [_huge_fallback(m, x, kind, huge) for kind in kinds] if fallback else None
     ok = m.cmp("<=", a, m.k(limit))  # false for inf and NaN
     r, rl, q = _reduce(m, m.sel(ok, a, m.k(0.0)))
     sin, cos = _sin_cos(m, r, rl)
-    odd = m.b.trunc(q, I1)
-    if kind == "tan":
-        y = m.div(m.sel(odd, m.neg(cos), sin), m.sel(odd, sin, cos))
-    else:
-        y = m.sel(odd, cos, sin) if kind == "sin" else m.sel(odd, sin, cos)
-        # quadrants 2 and 3 (sin) or 1 and 2 (cos) are negative
-        q = q if kind == "sin" else m.b.add(q, m.i(1))
-        y = m.flip_sign(y, m.b.shl(q, m.i(m.f.mant + m.exp_bits() - 1)))
-    if kind != "cos":  # odd functions: the sign of x (also gives sin(-0.0) == -0.0)
-        y = m.flip_sign(y, m.bits(x))
-    y = m.sel(ok, y, m.k(float("nan")))
-    return y if exact is None else m.sel(m.cmp(">", a, m.k(limit)), exact, y)
+    odd = m.b.trunc(q, m.bool)
+    out = []
+    for kind in kinds:
+        if kind == "tan":
+            y = m.div(m.sel(odd, m.neg(cos), sin), m.sel(odd, sin, cos))
+        else:
+            y = m.sel(odd, cos, sin) if kind == "sin" else m.sel(odd, sin, cos)
+            # quadrants 2 and 3 (sin) or 1 and 2 (cos) are negative
+            qs = q if kind == "sin" else m.b.add(q, m.i(1))
+            y = m.flip_sign(y, m.b.shl(qs, m.i(m.f.mant + m.exp_bits() - 1)))
+        if kind != "cos":  # odd functions: the sign of x (also gives sin(-0.0) == -0.0)
+            y = m.flip_sign(y, m.bits(x))
+        out.append(m.sel(ok, y, m.k(float("nan"))))
+    return out if exact is None else [m.sel(huge, e, y) for e, y in zip(exact, out,
+                                                                         strict=True)]
 
 
 def _sin(m: Em, x: ir.Value, fallback: bool = False) -> ir.Value:
-    return _trig(m, x, "sin", fallback)
+    return _trig(m, x, ["sin"], fallback)[0]
 
 
 def _cos(m: Em, x: ir.Value, fallback: bool = False) -> ir.Value:
-    return _trig(m, x, "cos", fallback)
+    return _trig(m, x, ["cos"], fallback)[0]
 
 
 def _tan(m: Em, x: ir.Value, fallback: bool = False) -> ir.Value:
-    return _trig(m, x, "tan", fallback)
+    return _trig(m, x, ["tan"], fallback)[0]
+
+
+def _sincos(m: Em, x: ir.Value, fallback: bool = False) -> list[ir.Value]:
+    """sin and cos of the same x: one reduction, each result the bits of _sin and _cos."""
+    return _trig(m, x, ["sin", "cos"], fallback)
 
 
 def _arctan(m: Em, x: ir.Value) -> ir.Value:
@@ -614,40 +643,42 @@ def _pow(m: Em, x: ir.Value, y: ir.Value) -> ir.Value:
     if m.wide:
         return _pow64(m, x, y)
     # float32: the float64 algorithm, rounded once at the end, is correct to ~0.5 ULP
-    d = Em(m.b, FORMATS["double"])
-    r = _pow64(d, m.b.fpext(x, F64), m.b.fpext(y, F64), dd=False)
-    return m.b.fptrunc(r, F32)
+    d = Em(m.b, FORMATS["double"], m.width)
+    r = _pow64(d, m.b.fpext(x, d.ty), m.b.fpext(y, d.ty), dd=False)
+    return m.b.fptrunc(r, m.ty)
 
 
 # -- huge trigonometric arguments: libm for those lanes only --------------------------------
-_VECTOR_WIDTHS = (4, 8)  # AVX2 vectors of float64 and float32 (AVX-512: float64)
-
-
 def _cconv(module: ir.Module) -> str:
-    """The helpers' calling convention: on x86-64 they preserve every register, so the
-    kernel's loop keeps its vector registers across the per-vector call (LLVM gives the
-    vectorised call the variant's convention)."""
+    """The lane helper's calling convention: on x86-64 it preserves every register, so the
+    vector function around it needs no spill code for a call it almost never makes."""
     return "preserve_allcc" if module.triple.startswith("x86_64") else ""
 
 
 def _huge_fallback(m: Em, x: ir.Value, kind: str, huge: ir.Value) -> ir.Value:
     """libm's result where ``huge`` holds (rare lanes), else x: the caller selects with it.
 
-    The call sits in a branch, and a scalar call in a branch would stop the loop vectoriser.
-    So the call goes to a small non-inlined helper that carries a
-    ``vector-function-abi-variant`` attribute naming masked vector versions of itself: the
-    vectoriser then emits one masked call per vector, and each vector version returns at once
-    when no lane is huge (the common case) and calls libm per active lane otherwise.
+    Only the out-of-line functions of :func:`support_module` use this, so a branch costs
+    nothing in a kernel's loop: scalar code calls libm in it, vector code branches when
+    any lane is huge, to a cold function that calls libm lane by lane.
     """
     b = m.b
-    helper = _huge_helper(b.module, kind, m.f)
+    libm = _libm(b.module, kind, m.f)
     entry = b.block
     then = b.append_basic_block(f"{kind}.huge")
     done = b.append_basic_block(f"{kind}.done")
-    b.cbranch(huge, then, done)
+    if m.width == 1:
+        any_huge = huge
+    else:
+        mask = ir.IntType(m.width)
+        any_huge = b.icmp_unsigned("!=", b.bitcast(huge, mask), mask(0))
+    b.cbranch(any_huge, then, done).set_weights([1, 1 << 20])
     b.position_at_end(then)
-    exact = b.call(helper, [x])
-    exact.attributes = _VariantAttributes(_variant_names(helper))
+    if m.width == 1:
+        exact = b.call(libm, [x])
+    else:
+        lanes = _huge_lanes(b.module, f"{b.function.name}.{kind}.lanes", libm, m.ty, m.bool)
+        exact = b.call(lanes, [x, huge], cconv=_cconv(b.module))
     b.branch(done)
     b.position_at_end(done)
     out = b.phi(m.ty)
@@ -656,70 +687,16 @@ def _huge_fallback(m: Em, x: ir.Value, kind: str, huge: ir.Value) -> ir.Value:
     return out
 
 
-class _VariantAttributes(ir.instructions.CallInstrAttributes):
-    """Call-site attributes with LLVM's vector-function ABI variant list (a string attribute,
-    which llvmlite's attribute sets do not list)."""
-
-    def __init__(self, variants: str) -> None:
-        self._known = frozenset({f'"vector-function-abi-variant"="{variants}"'})
-        super().__init__(self._known)
+def _libm(module: ir.Module, kind: str, fmt: Format) -> ir.Function:
+    name = kind + ("f" if fmt.ty == F32 else "")
+    found = module.globals.get(name)
+    return found or ir.Function(module, ir.FunctionType(fmt.ty, [fmt.ty]), name)
 
 
-def _variant_names(helper: ir.Function) -> str:
-    return ",".join(f"_ZGV_LLVM_M{w}v_{helper.name}({helper.name}.v{w})"
-                    for w in _VECTOR_WIDTHS)
-
-
-def _huge_helper(module: ir.Module, kind: str, fmt: Format) -> ir.Function:
-    name = f"lazyarr.math.{kind}_huge.{fmt.suffix}"
-    fn = module.globals.get(name)
-    if fn is not None:
-        return fn
-    libm_name = kind + ("f" if fmt.ty == F32 else "")
-    libm = module.globals.get(libm_name) or ir.Function(
-        module, ir.FunctionType(fmt.ty, [fmt.ty]), libm_name)
-    fn = ir.Function(module, ir.FunctionType(fmt.ty, [fmt.ty]), name)
-    fn.linkage = "internal"
-    for attr in ("noinline", "nounwind", "readnone"):  # readnone: no errno, no state
-        fn.attributes.add(attr)
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    b.ret(b.call(libm, [fn.args[0]]))
-    used = [_huge_vector_helper(module, name, libm, fmt, w) for w in _VECTOR_WIDTHS]
-    _keep_alive(module, used)
-    return fn
-
-
-def _huge_vector_helper(module: ir.Module, name: str, libm: ir.Function, fmt: Format,
-                        width: int) -> ir.Function:
-    """``<w x T> name.v<w>(<w x T> x, <w x i1> mask)``: libm on the masked lanes.
-
-    It runs once per vector in the hot loop, so it is only a mask test; the lane loop is a
-    separate cold, size-optimised function (cheap to compile, rarely run).
-    """
-    vty, mty = ir.VectorType(fmt.ty, width), ir.VectorType(I1, width)
-    fnty = ir.FunctionType(vty, [vty, mty])
-    fn = ir.Function(module, fnty, f"{name}.v{width}")
-    fn.linkage = "internal"
-    fn.calling_convention = _cconv(module)
-    fn.attributes.add("nounwind")
-    lanes = _huge_lanes(module, f"{name}.lanes{width}", libm, fnty, width)
-    x, mask = fn.args
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    work = fn.append_basic_block("work")
-    done = fn.append_basic_block("done")
-    none = b.icmp_unsigned("==", b.bitcast(mask, ir.IntType(width)), ir.IntType(width)(0))
-    b.cbranch(none, done, work)
-    b.position_at_end(work)
-    b.ret(b.call(lanes, [x, mask], cconv=_cconv(module)))
-    b.position_at_end(done)
-    b.ret(x)
-    return fn
-
-
-def _huge_lanes(module: ir.Module, name: str, libm: ir.Function, fnty: ir.FunctionType,
-                width: int) -> ir.Function:
-    """The masked lanes of x through libm, one at a time."""
-    fn = ir.Function(module, fnty, name)
+def _huge_lanes(module: ir.Module, name: str, libm: ir.Function, vty: ir.VectorType,
+                mty: ir.VectorType) -> ir.Function:
+    """The masked lanes of x through libm, one at a time (cold, size-optimised)."""
+    fn = ir.Function(module, ir.FunctionType(vty, [vty, mty]), name)
     fn.linkage = "internal"
     fn.calling_convention = _cconv(module)  # it saves what libm clobbers, only when it runs
     for attr in ("noinline", "nounwind", "cold", "minsize", "optsize"):
@@ -734,13 +711,13 @@ def _huge_lanes(module: ir.Module, name: str, libm: ir.Function, fnty: ir.Functi
     b.branch(loop)
     b.position_at_end(loop)
     i = b.phi(I32)
-    acc = b.phi(fnty.return_type)
+    acc = b.phi(vty)
     b.cbranch(b.extract_element(mask, i), call, nxt)
     b.position_at_end(call)
     new = b.insert_element(acc, b.call(libm, [b.extract_element(x, i)]), i)
     b.branch(nxt)
     b.position_at_end(nxt)
-    out = b.phi(fnty.return_type)
+    out = b.phi(vty)
     out.add_incoming(acc, loop)
     out.add_incoming(new, call)
     i_next = b.add(i, I32(1))
@@ -748,14 +725,156 @@ def _huge_lanes(module: ir.Module, name: str, libm: ir.Function, fnty: ir.Functi
     i.add_incoming(i_next, nxt)
     acc.add_incoming(x, entry)
     acc.add_incoming(out, nxt)
-    b.cbranch(b.icmp_unsigned("<", i_next, I32(width)), loop, done)
+    b.cbranch(b.icmp_unsigned("<", i_next, I32(vty.count)), loop, done)
     b.position_at_end(done)
     b.ret(out)
     return fn
 
 
+# -- the function table ------------------------------------------------------------------------
+Body = Callable[..., ir.Value]
+FUNCTIONS: dict[str, tuple[int, Body]] = {
+    "exp": (1, _exp), "expm1": (1, _expm1), "log": (1, _log), "log1p": (1, _log1p),
+    "sin": (1, _sin), "cos": (1, _cos), "tan": (1, _tan), "tanh": (1, _tanh),
+    "sinh": (1, _sinh), "cosh": (1, _cosh), "arctan": (1, _arctan), "pow": (2, _pow),
+}
+# Support-only functions with several results, returned as a struct: a kernel needing both
+# sin(x) and cos(x) calls sincos(x) (inlined, LLVM shared their reduction; calls cannot).
+PAIRS: dict[str, tuple[int, Body]] = {"sincos": (1, _sincos)}
+_TRIG = frozenset({"sin", "cos", "tan", "sincos"})
+
+
+def _table(name: str) -> tuple[int, Body]:
+    return FUNCTIONS[name] if name in FUNCTIONS else PAIRS[name]
+
+
+def _emit(m: Em, name: str, args: Sequence[ir.Value], libm_fallback: bool
+          ) -> ir.Value | list[ir.Value]:
+    body = _table(name)[1]
+    return body(m, *args, True) if libm_fallback and name in _TRIG else body(m, *args)
+
+
+# -- inline: the whole function in the caller's module (targets without libm) -----------------
+def function(module: ir.Module, name: str, ty: ir.Type) -> ir.Function:
+    """The module's internal, always-inlined ``lazyarr.math.<name>.<f32|f64>``, defined on
+    first use. sin/cos/tan give NaN beyond ``TRIG_LIMIT`` (there is no libm to ask)."""
+    fmt = format_of(ty)
+    full = f"lazyarr.math.{name}.{fmt.suffix}"
+    fn = module.globals.get(full)
+    if fn is not None:
+        return fn
+    fn = ir.Function(module, ir.FunctionType(ty, [ty] * FUNCTIONS[name][0]), full)
+    fn.linkage = "internal"
+    for attr in ("alwaysinline", "nounwind"):
+        fn.attributes.add(attr)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    b.ret(_emit(Em(b, fmt), name, fn.args, libm_fallback=False))
+    return fn
+
+
+def call(builder: ir.IRBuilder, name: str, args: Sequence[ir.Value]) -> ir.Value:
+    """Emit ``name(*args)`` (float or double scalars) inline at the builder's position."""
+    return builder.call(function(builder.module, name, args[0].type), list(args))
+
+
+# -- out of line: one support module per function, compiled once per process (CPU) -------------
+# A kernel that inlined these doubled or tripled its IR (the vector loop and the scalar
+# remainder each hold a copy), and LLVM's time grew with it: 40-80 ms for a ten-op kernel
+# with three functions. So on the CPU each function is compiled once, into a support module
+# (backends/cpu.py loads it, and keeps its object code in the disk cache), with a scalar
+# version and vector versions of it. A kernel only declares them and calls the scalar one,
+# with a ``vector-function-abi-variant`` attribute (LLVM's vector function ABI) naming the
+# vector versions: the loop vectoriser then calls the vector version once per vector.
+SUPPORT_PREFIX = "lazyarr_math_"
+# The lanes a loop calling these computes per call (codegen/common.py's counted_loop asks
+# the vectoriser for them). One AVX2 register holds 4 float64 or 8 float32, and one vector
+# of a function is one long chain of dependent FMAs: inlined, LLVM interleaved the chains
+# of a loop's several functions, but a call runs one function at a time. Four registers
+# per call give the core four independent chains again, and load each constant once for
+# all four (measured on Zen 3: one register per call was 15-40% slower than inlined math,
+# four as fast or faster).
+LOOP_WIDTHS = {"f64": 16, "f32": 32}
+# Vector versions per format: the loop widths (float32 at 16 too, for loops that also call
+# float64 functions: the narrower width wins), and one AVX2 register's worth in case the
+# vectoriser settles on its own width after all (it may narrow a loop it cannot widen
+# that far). Each version costs compile time once per process (or once, with the disk cache).
+VECTOR_WIDTHS = {"f64": (4, 16), "f32": (8, 16, 32)}
+
+
+def support_symbol(name: str, fmt: Format) -> str:
+    """The scalar function's symbol: ``lazyarr_math_<name>_<f32|f64>``."""
+    return f"{SUPPORT_PREFIX}{name}_{fmt.suffix}"
+
+
+def vector_symbol(name: str, fmt: Format, width: int) -> str:
+    """The vector version's symbol, mangled as LLVM's vector function ABI names variants."""
+    return f"_ZGV_LLVM_N{width}{'v' * _table(name)[0]}_{support_symbol(name, fmt)}"
+
+
+SUPPORT_SYMBOLS: dict[str, tuple[str, Format]] = {
+    support_symbol(name, fmt): (name, fmt) for name in [*FUNCTIONS, *PAIRS]
+    for fmt in FORMATS.values()}
+
+
+def _signature(name: str, fmt: Format, width: int) -> ir.FunctionType:
+    ty = _lanes(fmt.ty, width)
+    result = ir.LiteralStructType([ty, ty]) if name in PAIRS else ty
+    return ir.FunctionType(result, [ty] * _table(name)[0])
+
+
+def support_module(symbol: str, triple: str = "", layout: str = "") -> ir.Module:
+    """The support module defining ``symbol`` (a key of ``SUPPORT_SYMBOLS``) and its vector
+    versions, with libm for huge trigonometric arguments."""
+    name, fmt = SUPPORT_SYMBOLS[symbol]
+    module = ir.Module(name=symbol)
+    module.triple, module.data_layout = triple, layout
+    for width in (1, *VECTOR_WIDTHS[fmt.suffix]):
+        fn = ir.Function(module, _signature(name, fmt, width),
+                         symbol if width == 1 else vector_symbol(name, fmt, width))
+        fn.attributes.add("nounwind")
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        result = _emit(Em(b, fmt, width), name, fn.args, libm_fallback=True)
+        if isinstance(result, list):
+            packed = ir.Constant(fn.function_type.return_type, None)
+            for k, value in enumerate(result):
+                packed = b.insert_value(packed, value, k)
+            result = packed
+        b.ret(result)
+    return module
+
+
+class _VariantAttributes(ir.instructions.CallInstrAttributes):
+    """Call-site attributes with LLVM's vector-function ABI variant list (a string attribute,
+    which llvmlite's attribute sets do not list)."""
+
+    def __init__(self, variants: str) -> None:
+        self._known = frozenset({f'"vector-function-abi-variant"="{variants}"'})
+        super().__init__(self._known)
+
+
+def _declare(module: ir.Module, symbol: str, fnty: ir.FunctionType) -> ir.Function:
+    fn = ir.Function(module, fnty, symbol)
+    # pure (huge arguments reach libm only where it sets no errno), so LLVM may vectorise,
+    # hoist or drop the call
+    for attr in ("nounwind", "readnone"):
+        fn.attributes.add(attr)
+    return fn
+
+
+def _declare_support(module: ir.Module, name: str, fmt: Format) -> ir.Function:
+    symbol = support_symbol(name, fmt)
+    fn = module.globals.get(symbol)
+    if fn is None:
+        fn = _declare(module, symbol, _signature(name, fmt, 1))
+        _keep_alive(module, [_declare(module, vector_symbol(name, fmt, w),
+                                      _signature(name, fmt, w))
+                             for w in VECTOR_WIDTHS[fmt.suffix]])
+    return fn
+
+
 def _keep_alive(module: ir.Module, fns: list[ir.Function]) -> None:
-    """Add ``fns`` to @llvm.compiler.used: only an attribute string refers to them."""
+    """Add ``fns`` to @llvm.compiler.used: only an attribute string refers to them, and the
+    vectoriser ignores a variant whose declaration is gone."""
     gv = module.globals.get("llvm.compiler.used")
     if gv is None:
         gv = ir.GlobalVariable(module, ir.ArrayType(PTR, 0), "llvm.compiler.used")
@@ -768,42 +887,23 @@ def _keep_alive(module: ir.Module, fns: list[ir.Function]) -> None:
     gv.initializer = ir.Constant(gv.value_type, items)
 
 
-# -- the public entry point --------------------------------------------------------------------
-Body = Callable[..., ir.Value]
-FUNCTIONS: dict[str, tuple[int, Body]] = {
-    "exp": (1, _exp), "expm1": (1, _expm1), "log": (1, _log), "log1p": (1, _log1p),
-    "sin": (1, _sin), "cos": (1, _cos), "tan": (1, _tan), "tanh": (1, _tanh),
-    "sinh": (1, _sinh), "cosh": (1, _cosh), "arctan": (1, _arctan), "pow": (2, _pow),
-}
-_TRIG = frozenset({"sin", "cos", "tan"})
+def call_support(builder: ir.IRBuilder, name: str, args: Sequence[ir.Value]) -> ir.Value:
+    """Emit a call of the out-of-line ``name`` (float or double scalars; a struct of the
+    results for ``PAIRS``): the loop vectoriser turns it into one call of a vector version
+    per vector."""
+    fmt = format_of(args[0].type)
+    call = builder.call(_declare_support(builder.module, name, fmt), list(args))
+    scalar = support_symbol(name, fmt)
+    call.attributes = _VariantAttributes(",".join(
+        f"_ZGV_LLVM_N{w}{'v' * len(args)}_{scalar}({vector_symbol(name, fmt, w)})"
+        for w in VECTOR_WIDTHS[fmt.suffix]))
+    return call
 
 
-def function(module: ir.Module, name: str, ty: ir.Type, libm_fallback: bool = False
-             ) -> ir.Function:
-    """The module's ``lazyarr.math.<name>.<f32|f64>``, defined on first use.
-
-    ``libm_fallback`` lets sin/cos/tan hand arguments beyond ``TRIG_LIMIT`` to libm (CPU
-    only); without it those lanes are NaN.
-    """
-    fmt = format_of(ty)
-    fallback = libm_fallback and name in _TRIG
-    full = f"lazyarr.math.{name}{'.libm' if fallback else ''}.{fmt.suffix}"
-    fn = module.globals.get(full)
-    if fn is not None:
-        return fn
-    nargs, body = FUNCTIONS[name]
-    fn = ir.Function(module, ir.FunctionType(ty, [ty] * nargs), full)
-    fn.linkage = "internal"
-    for attr in ("alwaysinline", "nounwind"):
-        fn.attributes.add(attr)
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    args = (Em(b, fmt), *fn.args)
-    b.ret(body(*args, fallback) if fallback else body(*args))
-    return fn
-
-
-def call(builder: ir.IRBuilder, name: str, args: Sequence[ir.Value],
-         libm_fallback: bool = False) -> ir.Value:
-    """Emit ``name(*args)`` (float or double scalars) at the builder's position."""
-    fn = function(builder.module, name, args[0].type, libm_fallback)
-    return builder.call(fn, list(args))
+def loop_width(blocks: Sequence[ir.Block]) -> int | None:
+    """The vector width to ask for in a loop made of ``blocks`` (None: it calls no support
+    function, the vectoriser chooses)."""
+    widths = [LOOP_WIDTHS[SUPPORT_SYMBOLS[i.callee.name][1].suffix]
+              for block in blocks for i in block.instructions
+              if isinstance(i, ir.CallInstr) and i.callee.name in SUPPORT_SYMBOLS]
+    return min(widths, default=None)

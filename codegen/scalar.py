@@ -485,9 +485,11 @@ for _op, _name in {
     EMITTERS[_op] = _rounding(_name)
 
 # -- vectorisable math (codegen/mathlib.py) -----------------------------------------------
-# LLVM does not vectorise libm calls, so on the CPU these float ops use lazyarr's own
-# branch-free IR instead. Set False to get the libm / LLVM-intrinsic path back (tests compare
-# the two; clear the CPU backend's kernel cache after changing it).
+# LLVM does not vectorise libm calls, so on the CPU these float ops call lazyarr's own
+# branch-free functions instead, compiled once per process as scalar and vector functions
+# (mathlib.support_module; the loop vectoriser picks the vector ones). Set False to get the
+# libm / LLVM-intrinsic path back (tests compare the two; clear the CPU backend's kernel
+# cache after changing it).
 USE_MATHLIB = True
 MATHLIB_OPS = {
     Op.EXP: "exp", Op.EXPM1: "expm1", Op.LOG: "log", Op.LOG1P: "log1p", Op.SIN: "sin",
@@ -499,8 +501,7 @@ MATHLIB_OPS = {
 def _with_mathlib(name: str, old: Emitter) -> Emitter:
     def emit(c: Ctx, dt: np.dtype, a: Sequence[ir.Value]) -> ir.Value:
         if USE_MATHLIB and c.target == "cpu" and _f(dt):
-            # huge sin/cos/tan arguments go to libm, lane by lane (the CPU has one)
-            return mathlib.call(c.b, name, a, libm_fallback=True)
+            return mathlib.call_support(c.b, name, a)
         return old(c, dt, a)
 
     return emit
@@ -591,10 +592,29 @@ def cast(c: Ctx, x: ir.Value, src: np.dtype, dst: np.dtype) -> ir.Value:
     return x  # same width, other signedness: the same bits
 
 
+_SINCOS = {Op.SIN: (Op.COS, 0), Op.COS: (Op.SIN, 1)}  # the other one, and our result
+
+
+def _sincos(c: Ctx, kernel: Kernel, n: int, arg: ir.Value) -> ir.Value | None:
+    """sin or cos through one sincos call when the kernel needs both of the same value
+    (the twin emits the same call, which LLVM merges with this one), else None."""
+    ins = kernel.body[n]
+    other, which = _SINCOS[ins.op]
+    if not (USE_MATHLIB and c.target == "cpu" and _f(ins.dtype)):
+        return None
+    if not any(i.op is other and i.args == ins.args for i in kernel.body):
+        return None
+    return c.b.extract_value(mathlib.call_support(c.b, "sincos", [arg]), which)
+
+
 def emit_instr(c: Ctx, kernel: Kernel, n: int, vals: Mapping[int, ir.Value],
                load: Callable[[int], ir.Value], scalars: Sequence[ir.Value]) -> ir.Value:
     """Emit body instruction ``n`` (not a REDUCE) given the values of its arguments."""
     ins = kernel.body[n]
+    if ins.op in _SINCOS:
+        pair = _sincos(c, kernel, n, vals[ins.args[0]])
+        if pair is not None:
+            return pair
     if ins.op is Op.LEAF:
         return load(ins.arg)
     if ins.op is Op.SCALAR:

@@ -19,7 +19,7 @@ from kernel_cases import apply_op as _apply
 from kernel_cases import operands as _operands
 from kernel_cases import signatures as _signatures
 from lazyarr.backends import cpu as cpu_backend
-from lazyarr.codegen import cpu
+from lazyarr.codegen import cpu, mathlib
 from lazyarr.codegen.scalar import EMITTERS
 from llvmlite import ir
 
@@ -116,15 +116,48 @@ def test_table_is_broad() -> None:
 _JIT_SYMBOLS = {n + f for n in cpu_backend._LIBM_NAMES for f in ("", "f")}
 
 
+def _support_definitions(symbol: str) -> dict[str, str]:
+    """Name -> type of each function the support module ``symbol`` defines."""
+    module = mathlib.support_module(symbol)
+    return {fn.name: str(fn.function_type) for fn in module.functions if not fn.is_declaration}
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_module_verifies(host: tuple[str, str], case: str) -> None:
     module = cpu.build_module(kernel_of(CASES[case]()), "k", *host)
     parsed = llvm.parse_assembly(str(module))
     parsed.verify()
-    # a call the JIT cannot resolve would only fail when the kernel is loaded
+    # a call the JIT cannot resolve would only fail when the kernel is loaded (MCJIT ends the
+    # process then): libm, or a support module the backend loads first, which must define
+    # every version the kernel declares, with the same type
+    needs = cpu_backend.support_needs(str(module))
+    defined: dict[str, str] = {}
+    for symbol in needs:
+        defined |= _support_definitions(symbol)
     for fn in module.functions:
-        if fn.is_declaration:
-            assert fn.name.startswith("llvm.") or fn.name in _JIT_SYMBOLS, fn.name
+        if fn.is_declaration and not fn.name.startswith("llvm."):
+            assert fn.name in _JIT_SYMBOLS or defined.get(fn.name) == str(fn.function_type), \
+                fn.name
+
+
+def test_support_modules_verify(host: tuple[str, str]) -> None:
+    for symbol in mathlib.SUPPORT_SYMBOLS:
+        module = mathlib.support_module(symbol, *host)
+        llvm.parse_assembly(str(module)).verify()
+        for fn in module.functions:  # only libm (huge sin/cos/tan arguments) from outside
+            if fn.is_declaration:
+                assert fn.name.startswith("llvm.") or fn.name in _JIT_SYMBOLS, fn.name
+
+
+def test_math_kernels_only_declare_their_math() -> None:
+    """The point of the support modules: a kernel's IR stays small, whatever it calls."""
+    x = la.asarray(np.linspace(0.5, 1.5, 100))
+    heavy = module_of([la.exp(-x) * la.sin(x) + la.cos(x) * la.tanh(x) + x ** x])
+    assert cpu_backend.support_needs(str(heavy)) == tuple(sorted(
+        mathlib.support_symbol(f, mathlib.FORMATS["double"])
+        for f in ("exp", "sincos", "tanh", "pow")))  # sin(x) and cos(x): one sincos
+    assert {fn.name for fn in heavy.functions if not fn.is_declaration} == {"k", "k.inner"}
+    assert sum(1 for _ in instructions(heavy)) < 60
 
 
 # -- golden checks -----------------------------------------------------------------------
@@ -225,3 +258,24 @@ def test_float_to_int_casts_saturate(src: np.dtype, dst: np.dtype) -> None:
     calls = {i.callee.name for i in instructions(module) if isinstance(i, ir.CallInstr)}
     width = "f32" if src == np.float32 else "f64"
     assert f"llvm.{kind}.sat.i{8 * dst.itemsize}.{width}" in calls
+
+
+@pytest.mark.parametrize("case", ["element-2d", "row-sum", "full-sum", "plain"])
+def test_only_innermost_math_loops_ask_for_a_vector_width(case: str) -> None:
+    """The width hint also lets LLVM reorder a loop's float reductions: it goes on the
+    innermost loop that calls vector math, never on the loops around it (codegen/rows.py
+    adds Kahan-compensated block sums in an outer loop, in a fixed order)."""
+    x = la.asarray(np.ones((40, 300)))
+    expr = {"element-2d": lambda: la.exp(x[:, ::2]) * 2.0,
+            "row-sum": lambda: la.exp(x).sum(axis=1),
+            "full-sum": lambda: la.sum(la.exp(x)),
+            "plain": lambda: x * 2.0}[case]()
+    text = str(module_of([expr]))
+    hints = re.findall(r"!llvm\.loop (!\d+)", text)
+    assert len(hints) == (case != "plain")
+    if hints:  # the hinted latch closes a loop whose body calls exp (and holds no loop)
+        latch = next(i for i in instructions(module_of([expr]))
+                     if "llvm.loop" in i.metadata)
+        body = latch.operands[1]
+        assert any(isinstance(i, ir.CallInstr) and i.callee.name.startswith("lazyarr_math_exp")
+                   for i in body.instructions)

@@ -18,6 +18,9 @@ from lazyarr import config
 def folder(tmp_path, monkeypatch):
     """A private, empty, enabled disk cache; nothing compiled in memory."""
     where = tmp_path / "kernels"
+    # their math loaded (once per process) while the disk cache is still off: the counts
+    # below are then the kernels' own, whichever test runs first
+    cpu.jit().require(MATH)
     monkeypatch.setattr(config.settings, "cache_dir", str(where))
     monkeypatch.setattr(config.settings, "disk_cache", True)
     la.clear_cache()
@@ -25,8 +28,25 @@ def folder(tmp_path, monkeypatch):
     la.clear_cache()
 
 
+def support_entries() -> set[str]:
+    """File names the math support modules are stored under."""
+    from lazyarr.codegen import mathlib
+
+    jit = cpu.jit()
+    return {diskcache.entry_path(jit.support_key(s)).rsplit(os.sep, 1)[-1]
+            for s in mathlib.SUPPORT_SYMBOLS}
+
+
 def entries(where: Path) -> list[Path]:
-    return sorted(where.glob("*" + diskcache.SUFFIX)) if where.exists() else []
+    """The kernel entries (not the math support modules) in the cache folder."""
+    if not where.exists():
+        return []
+    support = support_entries()
+    return sorted(p for p in where.glob("*" + diskcache.SUFFIX) if p.name not in support)
+
+
+# the math support modules the kernels of evaluate() call
+MATH = ("lazyarr_math_exp_f64", "lazyarr_math_sin_f64")
 
 
 def evaluate(seed: int = 0) -> np.ndarray:
@@ -241,3 +261,63 @@ def test_symbols_are_named_by_content(folder):
     names = {c.name for c in cpu._cache.values()}
     assert all(n.startswith("lazyarr_kernel_") and len(n) == len("lazyarr_kernel_") + 16
                for n in names)
+
+
+# -- kernels calling the math support modules ---------------------------------------------
+MATH_CHILD = """
+    import sys
+    import numpy as np
+    import lazyarr as la
+    from lazyarr.backends import diskcache
+    x = np.linspace(-2, 2, 1001)
+    a = la.asarray(x)
+    got = (la.exp(-a) * 3 + la.sin(a) * 7).eval()
+    assert np.allclose(got, np.exp(-x) * 3 + np.sin(x) * 7)
+    d = diskcache.info()
+    # a process that only loads builds no IR
+    print(la.cache_info().compiles, d.loads, d.stores, d.rejected,
+          "lazyarr.codegen.mathlib" in sys.modules)
+"""
+
+
+def test_math_support_is_cached_on_disk_and_loaded_first(folder):
+    """A fresh process: the kernel and its math support modules come from disk, the support
+    modules linked before the kernel that calls them, and nothing is compiled."""
+    assert run_child(MATH_CHILD, folder).split() == ["1", "0", "3", "0", "True"]
+    assert len(entries(folder)) == 1 and len(list(folder.glob("*" + diskcache.SUFFIX))) == 3
+    assert run_child(MATH_CHILD, folder).split() == ["0", "3", "0", "0", "False"]
+
+
+def test_a_damaged_support_entry_is_recompiled(folder):
+    run_child(MATH_CHILD, folder)
+    exp = diskcache.entry_path(cpu.jit().support_key("lazyarr_math_exp_f64"))
+    data = bytearray(Path(exp).read_bytes())
+    data[-100] ^= 0x40
+    Path(exp).write_bytes(bytes(data))
+    # the kernel still loads from disk; exp's module is rejected, compiled and replaced
+    assert run_child(MATH_CHILD, folder).split() == ["0", "2", "1", "1", "True"]
+    assert run_child(MATH_CHILD, folder).split() == ["0", "3", "0", "0", "False"]
+
+
+def _rewrite_payload(path: Path, payload: bytes) -> None:
+    """Store ``payload`` under the entry's own key: it passes verification."""
+    assert diskcache.store(bytes.fromhex(path.name.removesuffix(diskcache.SUFFIX)), payload)
+
+
+@pytest.mark.parametrize("needs", [None, b"needs:lazyarr_math_nosuch_f64",
+                                   b"needs:../lazyarr_math_exp_f64"])
+def test_an_entry_with_bad_needs_is_recompiled(folder, needs):
+    """The line naming the support modules is checked before anything reaches the JIT: an
+    entry without it, or naming a module that does not exist, is compiled again."""
+    evaluate()
+    (path,) = entries(folder)
+    code = diskcache.load(bytes.fromhex(path.name.removesuffix(diskcache.SUFFIX)))
+    assert code is not None and code.startswith(b"needs:lazyarr_math_exp_f64 ")
+    code = code.partition(b"\n")[2]
+    _rewrite_payload(path, code if needs is None else needs + b"\n" + code)
+    la.clear_cache()
+    evaluate()
+    assert counts() == (0, 1, 1)
+    la.clear_cache()
+    evaluate()  # replaced by a good entry
+    assert counts() == (1, 0, 0)

@@ -150,14 +150,53 @@ _LIBM_CALL = re.compile(r"call [\w<> ]+ @\"?(exp|expm1|log|log1p|sin|cos|tan|tan
                         r"atan|pow)f?\"?\(")
 
 
-def test_exp_kernel_is_vector_math() -> None:
+def _loop(opt: str) -> str:
+    """The vectorised loop of optimised IR."""
+    loop = opt[opt.find("vector.body"):]
+    return loop[:loop.find("middle.block")]
+
+
+def test_exp_kernel_calls_vector_math() -> None:
     a = la.asarray(np.linspace(0.0, 1.0, 1000))
     b = la.asarray(np.linspace(1.0, 2.0, 1000))
     opt = la.explain(2 * a + la.exp(-b)).llvm_opt
     assert "llvm.loop.isvectorized" in opt
-    assert re.search(r"call <(4|8) x double> @llvm\.fma\.v(4|8)f64", opt), "no vector FMA"
-    assert re.search(r"fmul <(4|8) x double>", opt)
+    width = mathlib.LOOP_WIDTHS["f64"]
+    # one call of the out-of-line vector exp per vector, at the width the loop asked for
+    assert re.search(rf"call <{width} x double> @_ZGV_LLVM_N{width}v_lazyarr_math_exp_f64\(",
+                     _loop(opt))
+    assert re.search(rf"fmul <{width} x double>", _loop(opt))
     assert not _LIBM_CALL.search(opt) and not re.search(r"@llvm\.exp\.", opt)
+
+
+def _support_ir(symbol: str) -> str:
+    """A support module's IR after the JIT's O3 pipeline."""
+    from lazyarr.backends import cpu
+
+    jit = cpu.jit()
+    return str(jit.optimise(str(mathlib.support_module(symbol, jit.triple, jit.layout))))
+
+
+def _function(opt: str, name: str) -> str:
+    start = opt.index(f"@{name}(")
+    return opt[start:opt.index("\n}\n", start)]
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", sorted(mathlib.FUNCTIONS))
+def test_support_functions_are_vector_code(name: str, dtype: type) -> None:
+    """Every vector version is straight vector FMA code; libm appears only on the cold
+    path of sin/cos/tan (huge arguments)."""
+    fmt = mathlib.FORMATS["double" if dtype == np.float64 else "float"]
+    opt = _support_ir(mathlib.support_symbol(name, fmt))
+    inner = "double" if name == "pow" or dtype == np.float64 else "float"  # f32 pow: in f64
+    for width in mathlib.VECTOR_WIDTHS[fmt.suffix]:
+        body = _function(opt, mathlib.vector_symbol(name, fmt, width))
+        assert re.search(rf"@llvm\.fma\.v{width}f{64 if inner == 'double' else 32}", body)
+        assert not _LIBM_CALL.search(body), (name, width)
+        calls = re.findall(r"call [^@]*@\"?([\w.]+)", body)
+        assert all(c.startswith("llvm.") or c.endswith(".lanes") for c in calls), calls
+        assert any(c.endswith(".lanes") for c in calls) == (name in ("sin", "cos", "tan"))
 
 
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
@@ -165,13 +204,69 @@ def test_exp_kernel_is_vector_math() -> None:
 def test_every_function_vectorises(name: str, dtype: type) -> None:
     args = [la.asarray(np.linspace(0.5, 1.5, 1000, dtype=dtype))] * (2 if name == "power" else 1)
     opt = la.explain(getattr(la, name)(*args)).llvm_opt
+    suffix = "f64" if dtype == np.float64 else "f32"
+    width = mathlib.LOOP_WIDTHS[suffix]
     ty = "double" if dtype == np.float64 else "float"
+    symbol = mathlib.support_symbol("pow" if name == "power" else name,
+                                    mathlib.FORMATS[ty])
     assert "llvm.loop.isvectorized" in opt
-    assert re.search(rf"<(4|8|16) x {ty}>", opt)
-    # libm appears only inside the huge-argument helpers of sin/cos/tan, never in the loop
-    loop = opt[opt.find("vector.body"):]
-    loop = loop[:loop.find("middle.block")]
+    loop = _loop(opt)
+    assert f"call <{width} x {ty}> @_ZGV_LLVM_N{width}{'v' * len(args)}_{symbol}(" in loop
     assert not _LIBM_CALL.search(loop), name
+
+
+def test_float32_and_float64_math_in_one_loop() -> None:
+    """The loop takes the narrower width; the float32 functions have a version for it."""
+    x = la.asarray(np.linspace(0.5, 1.5, 1000, dtype=np.float32))
+    y = la.asarray(np.linspace(0.5, 1.5, 1000))
+    opt = _loop(la.explain(la.exp(x) + la.sin(y)).llvm_opt)
+    width = min(mathlib.LOOP_WIDTHS.values())
+    assert f"call <{width} x float> @_ZGV_LLVM_N{width}v_lazyarr_math_exp_f32(" in opt
+    assert f"call <{width} x double> @_ZGV_LLVM_N{width}v_lazyarr_math_sin_f64(" in opt
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+def test_reductions_call_vector_math_at_the_loop_width(dtype: type) -> None:
+    """Row loops (codegen/rows.py) ask for the same width as element loops."""
+    x = la.asarray(np.linspace(0.5, 1.5, 4000, dtype=dtype).reshape(4, 1000))
+    opt = la.explain(la.exp(x).sum(axis=1)).llvm_opt
+    suffix = "f64" if dtype == np.float64 else "f32"
+    width = mathlib.LOOP_WIDTHS[suffix]
+    assert f"@_ZGV_LLVM_N{width}v_lazyarr_math_exp_{suffix}(" in opt
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", [*UNARY, "power"])
+def test_scalar_and_vector_versions_agree_bit_for_bit(name: str, dtype: type) -> None:
+    """The vector loop and its scalar remainder call different versions of a function: an
+    element gives the same bits wherever it falls (here: in a long array, or alone)."""
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.standard_normal(40) * 3, _specials(dtype)]).astype(dtype)
+    args = [x, np.abs(x[::-1]) + dtype(0.5)] if name == "power" else [x]
+    together = evaluate(name, *args)
+    alone = np.concatenate([evaluate(name, *[a[k:k + 1] for a in args])
+                            for k in range(len(x))])
+    np.testing.assert_array_equal(together.view(f"u{dtype(0).itemsize}"),
+                                  alone.view(f"u{dtype(0).itemsize}"))
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+def test_sin_and_cos_of_one_value_share_a_call(dtype: type) -> None:
+    """Both in one kernel: one sincos call per vector, each result the bits sin and cos
+    give alone (huge arguments too)."""
+    limit = mathlib.TRIG_LIMIT[0 if dtype == np.float64 else 1]
+    rng = np.random.default_rng(9)
+    x = np.concatenate([rng.uniform(-10, 10, 500), rng.uniform(2, 40, 20) * limit,
+                        _specials(dtype)]).astype(dtype)
+    a = la.asarray(x)
+    opt = la.explain(la.sin(a), la.cos(a)).llvm_opt
+    assert len(re.findall(r"call \{ <\d+ x \w+>, <\d+ x \w+> \} @_ZGV_LLVM_N\d+v_"
+                          r"lazyarr_math_sincos_f(32|64)\(", _loop(opt))) == 1
+    assert "math_sin_f" not in opt and "math_cos_f" not in opt
+    s, c = la.eval(la.sin(a), la.cos(a))
+    bits = f"u{dtype(0).itemsize}"
+    np.testing.assert_array_equal(s.view(bits), evaluate("sin", x).view(bits))
+    np.testing.assert_array_equal(c.view(bits), evaluate("cos", x).view(bits))
 
 
 def test_libm_path_is_still_available(libm_path: None) -> None:
