@@ -36,6 +36,8 @@ class Vectorisation:
     scalar_calls: tuple[str, ...]  # C math functions called (one call per element)
     vector_calls: tuple[str, ...]  # vector math functions (one call per vector)
     other_calls: tuple[str, ...] = ()  # anything else the machine code calls (memset, ...)
+    # lazyarr's own math called one element at a time: the loop's remainder after the vectors
+    remainder_calls: tuple[str, ...] = ()
 
     @property
     def width(self) -> int:
@@ -68,6 +70,9 @@ class Vectorisation:
             text += f"; {names} is called once per element (scalar math library)"
         if self.vector_calls:
             text += f"; vector math calls: {', '.join(self.vector_calls)}"
+        if self.remainder_calls:
+            text += (f"; the remainder after the last whole vector calls "
+                     f"{', '.join(self.remainder_calls)} one element at a time")
         if self.other_calls:
             text += f"; also calls {', '.join(self.other_calls)}"
         return text
@@ -93,9 +98,11 @@ def vectorisation(llvm_opt: str, asm: str = "") -> Vectorisation:
     called = sorted({s for s in _ASM_SYMBOL.findall(asm) if not s.startswith(".")})
     vector_calls = tuple(s for s in called if s.startswith("_ZGV"))
     scalar_calls = tuple(s for s in called if _LIBM.fullmatch(s))
-    other = tuple(s for s in called if s not in vector_calls and s not in scalar_calls)
+    remainder = tuple(s for s in called if s.startswith("lazyarr_math_"))
+    other = tuple(s for s in called
+                  if s not in vector_calls and s not in scalar_calls and s not in remainder)
     return Vectorisation("llvm.loop.isvectorized" in llvm_opt, lanes, register_bits,
-                         scalar_calls, vector_calls, other)
+                         scalar_calls, vector_calls, other, remainder)
 
 
 @dataclass(frozen=True, slots=True)

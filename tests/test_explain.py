@@ -56,6 +56,11 @@ def test_answers_bytes_ops_and_vector_width(ab):
     assert ex.vectorised and ex.vector_width >= 2
     assert f"<{ex.vector_width} x" in ex.llvm_opt
     assert "vectorised: yes" in flat(ex.summary) and "memory per call" in flat(ex.summary)
+    facts = ex.reports[0].vectorisation
+    # exp runs through lazyarr's vector math; its scalar form only serves the loop remainder
+    assert facts.scalar_calls == () and any("exp" in s for s in facts.vector_calls)
+    assert all(s.startswith("lazyarr_math_") for s in facts.remainder_calls)
+    assert "exp" not in " ".join(facts.other_calls)
 
 
 def test_plain_arithmetic_has_no_math_calls(ab):
