@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import stats
+from . import fastpath, stats
 from .array import LazyArray
 from .backends.diskcache import set_disk_cache
 from .backends.threads import get_num_threads, set_num_threads
@@ -47,7 +47,7 @@ globals().update(METHOD_FUNCTIONS)
 
 
 def _node(x: Any) -> Node:
-    return asarray(x)._node
+    return x._node if type(x) is LazyArray else asarray(x)._node
 
 
 def eval(*exprs: Any, out: Any = None, backend: str | None = None,
@@ -60,8 +60,14 @@ def eval(*exprs: Any, out: Any = None, backend: str | None = None,
     are copied there) and returns ``lazyarr.device.DeviceArray`` results; ``target="cpu"``
     copies device arrays back. Without a target, the arrays' location decides.
     """
-    if len(exprs) == 1 and type(exprs[0]) is LazyArray and not isinstance(out, tuple | list):
-        return exprs[0].eval(out=out, backend=backend, target=target)  # its shorter path
+    if backend is None and target is None:  # repeated evaluations: the shortest paths
+        if len(exprs) == 1 and type(exprs[0]) is LazyArray and \
+                not isinstance(out, tuple | list):
+            return exprs[0].eval(out=out)
+        if out is None or (type(out) is tuple and len(out) == len(exprs)):
+            done = fastpath.repeated(exprs, out)
+            if done is not None:
+                return tuple(done)
     from .evaluate import evaluate
 
     if not exprs:

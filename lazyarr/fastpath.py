@@ -70,11 +70,16 @@ class Executor:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def matches(self, roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None) -> bool:
-        if not _same(tuple(r() for r in self.roots), roots):
+        if [r() for r in self.roots] != list(roots):  # nodes compare by identity
             return False
         if self.outs is None or outs is None:
             return self.outs is outs
-        return _same(self.outs, outs) and _strides(outs) == self.out_strides
+        return self.same_outs(outs)
+
+    def same_outs(self, outs: tuple[np.ndarray, ...] | list[np.ndarray]) -> bool:
+        """``outs`` are this executor's ``out=`` arrays, unchanged and writeable."""
+        return list(map(id, outs)) == list(map(id, self.outs)) and \
+            _strides(outs) == self.out_strides and all(o.flags.writeable for o in outs)
 
     def __call__(self) -> list[np.ndarray]:
         if self.pending:
@@ -132,12 +137,8 @@ def _fusable(roots: tuple[Node, ...]) -> bool:
                for r in roots) and 0 not in shape
 
 
-def _same(a: tuple, b: tuple) -> bool:
-    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
-
-
-def _strides(arrays: tuple[np.ndarray, ...]) -> tuple[tuple[int, ...], ...]:
-    return tuple(x.strides for x in arrays)
+def _strides(arrays: tuple[np.ndarray, ...] | list[np.ndarray]) -> tuple[tuple[int, ...], ...]:
+    return tuple([x.strides for x in arrays])
 
 
 def _build(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None
@@ -250,15 +251,29 @@ def into(nodes: tuple[Node, ...] | list[Node], outs: tuple | list) -> list[np.nd
     if entry is None or settings.backend != "cpu" or Buffer.foreign:
         return None
     refs, ex = entry
-    if len(refs) != len(nodes) or len(outs) != len(ex.outs):
+    if [r() for r in refs] != list(nodes) or not ex.same_outs(outs):
         return None
-    for ref, node in zip(refs, nodes, strict=True):
-        if ref() is not node:
-            return None
-    for mine, out, strides in zip(ex.outs, outs, ex.out_strides, strict=True):
-        if mine is not out or out.strides != strides or not out.flags.writeable:
-            return None
-    _recent.append(tuple(r() for r in ex.roots))
+    # the expressions, not the fitted roots: the entry holds the executor itself
+    _recent.append(tuple(nodes))
+    return ex()
+
+
+def repeated(exprs: tuple, outs: tuple | None) -> list[np.ndarray] | None:
+    """``LazyArray`` expressions evaluated as before (fresh results, or into the same
+    ``outs``), else None: ``lazyarr.eval``'s own shortcut."""
+    try:
+        nodes = tuple([e._node for e in exprs])
+    except AttributeError:
+        return None
+    if outs is not None:
+        for o in outs:
+            if type(o) is not np.ndarray:
+                return None
+        return into(nodes, outs)
+    ex = _lookup(nodes, None)
+    if ex is None or settings.backend != "cpu" or Buffer.foreign:
+        return None
+    _recent.append(nodes)
     return ex()
 
 

@@ -462,3 +462,18 @@ def test_small_repeated_evaluations_go_direct_from_the_second_call():
     for r in results:
         np.testing.assert_array_equal(r, x * 3 - 1)
     assert len({id(r) for r in results}) == 3
+
+
+def test_eval_takes_outputs_as_a_list_or_tuple_every_time():
+    x = np.arange(4.0)
+    a = la.asarray(x)
+    o1, o2 = np.empty(4), np.empty(4)
+    for _ in range(3):
+        assert la.eval(a + 1, out=[o1]) is o1
+        np.testing.assert_array_equal(o1, x + 1)
+        r1, r2 = la.eval(a - 1, a * 3, out=[o1, o2])
+        assert r1 is o1 and r2 is o2
+        np.testing.assert_array_equal(o2, x * 3)
+        r1, r2 = la.eval(a - 2, a * 4, out=(o1, None))
+        assert r1 is o1 and r2 is not o2
+        np.testing.assert_array_equal(r2, x * 4)
