@@ -12,6 +12,11 @@ is also the vectorised loop: chunk boundaries fall on multiples of ``ALIGN`` ele
 the vector body and the scalar remainder cover the same elements whatever the split (vector
 and scalar versions of a math function may differ in the last bit).
 
+A full reduction (``a.sum()``) has one outer index, so lowering cuts a large one into a
+fixed number of partial rows (``lazyarr.loopir.split_rows``), one outer index each: chunks of
+partial rows are shared out here like any others, and the kernel itself combines them once
+the last one is done, in an order that does not depend on which thread ran what.
+
 Launches below ``MIN_WORK`` units of work (elements times an estimated per-element cost)
 stay on the calling thread: handing chunks to a worker costs ~20 us here (measured), more
 than such a kernel takes.

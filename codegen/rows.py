@@ -26,6 +26,7 @@ from .common import counted_loop
 from .scalar import (
     I1,
     I8,
+    I32,
     I64,
     Ctx,
     emit_instr,
@@ -65,7 +66,7 @@ class RowEmitter:
 
     def __init__(self, b: ir.IRBuilder, kernel: Kernel, fn: ir.Function, shape: list,
                  strides: list[list], scalars: list, status: ir.Value) -> None:
-        self.b, self.k, self.shape, self.strides = b, kernel, shape, strides
+        self.b, self.k, self.fn, self.shape, self.strides = b, kernel, fn, shape, strides
         self.scalars = scalars
         self.c = Ctx(b, "cpu", status)
         self.entry = ir.IRBuilder(fn.entry_basic_block)
@@ -82,13 +83,14 @@ class RowEmitter:
     def row_loops(self, rows: list[ir.Value],
                   body: Callable[[list[ir.Value]], None],
                   inner: Callable[[ir.Value, ir.Value, Callable[[ir.Value], None]], None]
-                  | None = None, columns: bool = False) -> None:
+                  | None = None, columns: bool = False, shape: list | None = None) -> None:
         """Nested loops over the row dims; ``body`` gets element pointers of every array.
 
         With ``columns`` the row loops only move the pointers (the layout classes describe
-        the tile dimension instead).
+        the tile dimension instead). ``shape``: extents other than the kernel's.
         """
         b, k = self.b, self.k
+        shape = shape or self.shape
         first, last = k.outer_ndim, k.ndim - 1
         if columns:
             last += 1
@@ -98,7 +100,7 @@ class RowEmitter:
                 body(ptrs)
                 return
             if d < last:
-                counted_loop(b, I64(0), self.shape[d], I64(1), lambda i: level(d + 1, [
+                counted_loop(b, I64(0), shape[d], I64(1), lambda i: level(d + 1, [
                     b.gep(p, [b.mul(i, s[d])], source_etype=I8)
                     for p, s in zip(ptrs, self.strides, strict=True)]), f"r{d - first}")
                 return
@@ -108,9 +110,9 @@ class RowEmitter:
                       for p, s, prm in zip(ptrs, self.strides, self.params, strict=True)])
 
             if inner is None:
-                counted_loop(b, I64(0), self.shape[d], I64(1), element, f"r{d - first}")
+                counted_loop(b, I64(0), shape[d], I64(1), element, f"r{d - first}")
             else:
-                inner(I64(0), self.shape[d], element)
+                inner(I64(0), shape[d], element)
 
         level(first, rows)
 
@@ -139,6 +141,9 @@ class RowEmitter:
     # -- the kernel for one outer index ------------------------------------------------
     def outer_body(self, rows: list[ir.Value]) -> None:
         k = self.k
+        if k.split:
+            SplitReduction(self).emit(rows)
+            return
         vals: dict[int, ir.Value] = {}
         outs = [v for v, _ in k.outputs]
         self.values(outs, 0, vals, self.loader(rows, rows), rows)
@@ -158,18 +163,25 @@ class RowEmitter:
 
     # -- reductions --------------------------------------------------------------------
     def reduce(self, n: int, vals: dict[int, ir.Value], rows: list[ir.Value]) -> ir.Value:
+        acc = self.accumulator(n)
+        self.fold_row(n, acc, vals, rows)
+        return acc.result()
+
+    def accumulator(self, n: int) -> Accumulator:
         ins = self.k.body[n]
-        src = ins.args[0]
-        src_dt = self.k.body[src].dtype
-        acc = Accumulator.make(self, ins.arg, ins.dtype, src_dt)
+        return Accumulator.make(self, ins.arg, ins.dtype, self.k.body[ins.args[0]].dtype)
+
+    def fold_row(self, n: int, acc: Accumulator, vals: dict[int, ir.Value],
+                 rows: list[ir.Value], shape: list | None = None) -> None:
+        """Fold the row at ``rows`` (of ``shape``, the kernel's by default) into ``acc``."""
+        src = self.k.body[n].args[0]
 
         def element(ptrs: list[ir.Value]) -> None:
             row_vals = dict(vals)
             self.values([src], 1, row_vals, self.loader(ptrs, rows), rows)
             acc.add(row_vals[src])
 
-        self.row_loops(rows, element, acc.inner_loop)
-        return acc.result()
+        self.row_loops(rows, element, acc.inner_loop, shape=shape)
 
 
 class Accumulator:
@@ -189,6 +201,23 @@ class Accumulator:
         return FoldAccumulator(em, kind, dtype, src)
 
     inner_loop = None  # plain counted loops over the innermost row dimension
+
+    # -- partial states, for split kernels (SplitReduction) --------------------------------
+    def state_dtypes(self) -> list[np.dtype]:
+        """The dtypes of ``state``: at most two, each stored in an 8-byte word."""
+        raise NotImplementedError
+
+    def state(self) -> list[ir.Value]:
+        """What a partial row leaves for the combining step."""
+        raise NotImplementedError
+
+    def merge(self, state: list[ir.Value], first: ir.Value) -> None:
+        """Fold in the state of a partial row whose first element has flat index ``first``
+        (partial rows are merged in row order)."""
+        raise NotImplementedError
+
+    def start_at(self, index: ir.Value) -> None:
+        """The flat index of the next element that ``add`` gets."""
 
 
 _IDENTITY = {ReduceKind.SUM: 0, ReduceKind.PROD: 1, ReduceKind.ANY: 0, ReduceKind.ALL: 1}
@@ -244,6 +273,18 @@ class FoldAccumulator(Accumulator):
     def result(self) -> ir.Value:
         return self.b.load(self.slot, typ=self.ty)
 
+    def state_dtypes(self) -> list[np.dtype]:
+        return [self.dtype]
+
+    def state(self) -> list[ir.Value]:
+        return [self.result()]
+
+    def merge(self, state: list[ir.Value], first: ir.Value) -> None:
+        acc = self.b.load(self.slot, typ=self.ty)
+        # a partial result is of the result's dtype (any/all: already a truth value)
+        self.b.store(fold(self.em.c, self.kind, self.dtype, self.dtype, acc, state[0]),
+                     self.slot)
+
 
 class KahanSum(Accumulator):
     """Vectorisable partial sums in blocks, blocks added with Kahan compensation."""
@@ -261,12 +302,21 @@ class KahanSum(Accumulator):
 
     def flush(self) -> None:
         b, ty = self.b, self.ty
-        y = b.fsub(b.load(self.part, typ=ty), b.load(self.comp, typ=ty))
+        self.compensated_add(b.load(self.part, typ=ty), b.load(self.comp, typ=ty))
+        b.store(ir.Constant(ty, 0.0), self.part)
+
+    def compensated_add(self, x: ir.Value, comp: ir.Value) -> None:
+        """Kahan's step: add ``x`` to the total, less the compensation ``comp``."""
+        b, ty = self.b, self.ty
+        y = b.fsub(x, comp)
         total = b.load(self.total, typ=ty)
         t = b.fadd(total, y)
-        b.store(b.fsub(b.fsub(t, total), y), self.comp)
+        lost = b.fsub(b.fsub(t, total), y)
+        # once the total is inf or NaN, (t - total) - y is NaN: it must not turn a later
+        # finite block into NaN (NumPy's sum of [inf, 1, ...] is inf)
+        finite = b.fcmp_ordered("<", self.em.c.call("fabs", ty, t), ir.Constant(ty, np.inf))
+        b.store(b.select(finite, lost, ir.Constant(ty, 0.0)), self.comp)
         b.store(t, self.total)
-        b.store(ir.Constant(ty, 0.0), self.part)
 
     def inner_loop(self, lo: ir.Value, hi: ir.Value, element: Callable[[ir.Value], None]
                    ) -> None:
@@ -282,6 +332,18 @@ class KahanSum(Accumulator):
 
     def result(self) -> ir.Value:
         return self.b.load(self.total, typ=self.ty)
+
+    def state_dtypes(self) -> list[np.dtype]:
+        return [self.dtype, self.dtype]
+
+    def state(self) -> list[ir.Value]:
+        return [self.result(), self.b.load(self.comp, typ=self.ty)]
+
+    def merge(self, state: list[ir.Value], first: ir.Value) -> None:
+        # a partial's own compensation joins ours: both are far below the totals, so their
+        # sum is all but exact, and none of the partial's low-order bits is dropped
+        b, ty = self.b, self.ty
+        self.compensated_add(state[0], b.fadd(b.load(self.comp, typ=ty), state[1]))
 
 
 class ArgAccumulator(Accumulator):
@@ -318,6 +380,108 @@ class ArgAccumulator(Accumulator):
 
     def result(self) -> ir.Value:
         return self.b.load(self.index, typ=I64)
+
+    def state_dtypes(self) -> list[np.dtype]:
+        return [self.src, np.dtype(np.int64)]
+
+    def state(self) -> list[ir.Value]:
+        return [self.b.load(self.best, typ=self.vty), self.result()]
+
+    def merge(self, state: list[ir.Value], first: ir.Value) -> None:
+        # partials come in row order and only a strictly better one is taken: the first
+        # index of the extreme value (or of the first NaN) wins, as in a single pass
+        b = self.b
+        best = b.load(self.best, typ=self.vty)
+        index = b.load(self.index, typ=I64)
+        take = b.or_(b.icmp_signed("<", index, I64(0)), self.better(state[0], best))
+        b.store(b.select(take, state[0], best), self.best)
+        b.store(b.select(take, b.add(first, state[1]), index), self.index)
+
+    def start_at(self, index: ir.Value) -> None:
+        self.b.store(index, self.count)
+
+
+class SplitReduction:
+    """The body of a split kernel (``loopir.split_rows``) for outer index i0: one partial
+    row of a full reduction.
+
+    Each partial row stores the state of every reduction in its slot of the partials
+    outputs (after the kernel's own outputs), then counts itself done in the status word
+    (zero at every call, and no split kernel reports errors there). The one that completes
+    the count saw every other row's stores (acquire-release), so it combines the partial
+    states in row order, folds the tail rows after the last partial row into them, computes
+    the outputs and zeroes the count again. Which thread does it changes nothing: the
+    order of the arithmetic is fixed by the shape.
+    """
+
+    def __init__(self, em: RowEmitter) -> None:
+        self.em, self.b, self.k = em, em.b, em.k
+        self.reduces = [n for n, ins in enumerate(self.k.body) if ins.op is Op.REDUCE]
+        self.n_out = len(self.k.outputs) - len(self.reduces)  # the kernel's own outputs
+        first = len(self.k.inputs) + self.n_out
+        self.partials = {n: first + j for j, n in enumerate(self.reduces)}  # param index
+
+    def emit(self, rows: list[ir.Value]) -> None:
+        b, em = self.b, self.em
+        vals: dict[int, ir.Value] = {}
+        load = em.loader(rows, rows)
+        for n in self.reduces:
+            em.values([self.k.body[n].args[0]], 0, vals, load, rows)
+            acc = em.accumulator(n)
+            em.fold_row(n, acc, vals, rows)
+            self.store_state(acc, rows[self.partials[n]])
+        parts = em.shape[0]
+        done = b.atomic_rmw("add", em.c.status, I32(1), "acq_rel")
+        with b.if_then(b.icmp_signed("==", b.add(done, I32(1)), b.trunc(parts, I32))):
+            self.finish(rows, vals, load)
+
+    def store_state(self, acc: Accumulator, slot: ir.Value) -> None:
+        for k, (value, dt) in enumerate(zip(acc.state(), acc.state_dtypes(), strict=True)):
+            ptr = self.b.gep(slot, [I64(8 * k)], source_etype=I8)
+            self.b.store(to_memory(self.b, value, dt), ptr)
+
+    def load_state(self, acc: Accumulator, slot: ir.Value) -> list[ir.Value]:
+        out = []
+        for k, dt in enumerate(acc.state_dtypes()):
+            ptr = self.b.gep(slot, [I64(8 * k)], source_etype=I8)
+            out.append(from_memory(self.b, self.b.load(ptr, typ=memory_type(dt)), dt))
+        return out
+
+    def finish(self, rows: list[ir.Value], vals: dict[int, ir.Value],
+               load: Callable[[int], ir.Value]) -> None:
+        b, em, k = self.b, self.em, self.k
+        from .cpu import _Inner  # the wrapper's parameters: the arrays' base pointers
+
+        bases = _Inner(em.fn, k).ptrs
+        parts = em.shape[0]
+        per_part = b.mul(em.shape[1], self.product(em.shape[2:]))  # elements per part row
+        tail_rows = [b.gep(p, [b.mul(parts, s[0])], source_etype=I8)
+                     for p, s in zip(bases, em.strides, strict=True)]
+        tail_shape = [em.shape[0], em.scalars[-1], *em.shape[2:]]
+        for n in self.reduces:
+            acc = em.accumulator(n)
+            slots, stride = bases[self.partials[n]], em.strides[self.partials[n]][0]
+
+            def merge(p: ir.Value, acc: Accumulator = acc, slots: ir.Value = slots,
+                      stride: ir.Value = stride) -> None:
+                slot = b.gep(slots, [b.mul(p, stride)], source_etype=I8)
+                acc.merge(self.load_state(acc, slot), b.mul(p, per_part))
+
+            counted_loop(b, I64(0), parts, I64(1), merge, "parts")
+            acc.start_at(b.mul(parts, per_part))
+            em.fold_row(n, acc, vals, tail_rows, tail_shape)
+            vals[n] = acc.result()
+        outs = k.outputs[:self.n_out]
+        em.values([v for v, _ in outs], 0, vals, load, rows)
+        for j, (v, prm) in enumerate(outs):
+            b.store(to_memory(b, vals[v], prm.dtype), rows[len(k.inputs) + j])
+        b.store(I32(0), em.c.status)
+
+    def product(self, extents: list[ir.Value]) -> ir.Value:
+        out = I64(1)
+        for n in extents:
+            out = self.b.mul(out, n)
+        return out
 
 
 TILE = 1024

@@ -7,6 +7,11 @@ REDUCE instruction is level 0 and consumes a level-1 value: it is a loop over th
 are stored at level 0 (a reduction kernel: one value per outer index) or at level 1 (a
 row-wise kernel such as softmax: every element of the row, after the row's reductions).
 
+A full reduction has a single outer index, so the threads that split the outer loop would
+have nothing to share: a large one is lowered as a *split* kernel instead (``split_rows``),
+whose outer index walks a fixed number of partial rows; the last partial row to finish
+combines them (``codegen/rows.py``).
+
 ``lower_kernel`` turns the graph of one kernel into a :class:`Kernel` (the cache key:
 structure, dtypes and layout classes only) plus a :class:`Launch` (the run-time part: shape,
 buffers, strides and scalar values). Movement ops vanish here: each input is read through one
@@ -16,7 +21,8 @@ strided view of its buffer, found by composing the movement ops between it and t
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -66,22 +72,32 @@ class Kernel:
     out_level: int = 0  # 1: outputs are stored for every row element
     # reduce down columns: rows outermost, a tile of outer indices innermost (vectorised)
     column: bool = False
+    # a full reduction cut into partial rows (see ``split_rows``): outer index i0 is a
+    # partial row, the last of them to finish combines the partials and stores the outputs
+    split: bool = False
 
     @property
     def needs_status(self) -> bool:
         """Whether the kernel can report a run-time error (integer power < 0)."""
-        return any(i.op is Op.POWER and i.dtype.kind == "i" for i in self.body)
+        return reports_errors(self.body)
 
     @property
     def outer_ndim(self) -> int:
         return self.ndim - self.row_ndim
 
 
+def reports_errors(body: tuple[Instr, ...] | list[Instr]) -> bool:
+    """Whether code for ``body`` can set the status word (integer power < 0)."""
+    return any(i.op is Op.POWER and i.dtype.kind == "i" for i in body)
+
+
 def args_words(kernel: Kernel) -> int:
     """Length in 8-byte words of the argument block a compiled kernel reads.
 
     Layout: shape[ndim]; per array (inputs, then outputs): data pointer, byte strides[ndim];
-    one word per scalar (its bits, little end first); then a pointer to an int32 status word.
+    one word per scalar (its bits, little end first); then a pointer to an int32 status word,
+    which must be zero when the kernel is called (a split kernel counts its finished partial
+    rows in it, and leaves it zero).
     """
     arrays = len(kernel.inputs) + len(kernel.outputs)
     return kernel.ndim + arrays * (1 + kernel.ndim) + len(kernel.scalars) + 1
@@ -122,11 +138,15 @@ class Launch:
 
 
 class NeedsMaterialising(Exception):  # noqa: N818 (a signal to the scheduler, not an error)
-    """The kernel cannot fuse these nodes; evaluate them into buffers first."""
+    """The kernel cannot fuse these nodes; evaluate them into buffers first.
 
-    def __init__(self, nodes: list[Node]) -> None:
+    ``reason``: why, when the evaluator cannot tell from the nodes themselves.
+    """
+
+    def __init__(self, nodes: list[Node], reason: str = "") -> None:
         super().__init__(f"{len(nodes)} node(s) must be evaluated first")
         self.nodes = nodes
+        self.reason = reason
 
 
 # An index map sends the kernel's index vector to a node's index vector: one entry per node
@@ -199,6 +219,7 @@ class _Lowering:
         self.memo: dict[tuple[int, IndexMap], int] = {}
         self.views: dict[tuple, int] = {}
         self.blocked: list[Node] = []
+        self.reduce_nodes: dict[int, Node] = {}  # body index of each REDUCE -> its node
 
     @property
     def ndim(self) -> int:
@@ -264,7 +285,9 @@ class _Lowering:
 
     def finish(self, node: Node, m: IndexMap, kids: list[int]) -> int:
         if node.op is Op.REDUCE:
-            return self.emit(Instr(Op.REDUCE, node.dtype, tuple(kids), node.arg[0], 0))
+            index = self.emit(Instr(Op.REDUCE, node.dtype, tuple(kids), node.arg[0], 0))
+            self.reduce_nodes[index] = node
+            return index
         if node.op in ELEMENTWISE:
             level = max((self.body[k].level for k in kids), default=0)
             return self.emit(Instr(node.op, node.dtype, tuple(kids), None, level))
@@ -376,11 +399,14 @@ def choose_row(roots: list[Node], materialised: dict[int, np.ndarray]
 
 
 def lower_kernel(roots: list[Node], outs: list[np.ndarray],
-                 materialised: dict[int, np.ndarray] | None = None) -> Launch:
+                 materialised: dict[int, np.ndarray] | None = None,
+                 split: bool = True) -> Launch:
     """Lower the fused graph of ``roots`` (one shape) writing into ``outs``.
 
     Raises :class:`NeedsMaterialising` naming nodes that must be evaluated into buffers first
-    (opaque ops, and reductions that cannot fuse into this kernel).
+    (opaque ops, and reductions that cannot fuse into this kernel). ``split=False``: never
+    cut a full reduction into partial rows (a split kernel is for the CPU backend only; it
+    is made only for host arrays, but a GPU's kernel plan may be asked for with them).
     """
     materialised = materialised or {}
     outer, row = choose_row(roots, materialised)
@@ -412,7 +438,105 @@ def lower_kernel(roots: list[Node], outs: list[np.ndarray],
         out_level=out_level if row_ndim else 0,
         column=column,
     )
-    return Launch(kernel, dims, low.inputs, out_views, low.scalars)
+    launch = Launch(kernel, dims, low.inputs, out_views, low.scalars)
+    if split and _worth_splitting(launch, low):
+        return split_rows(launch)
+    return launch
+
+
+# A large full reduction is cut into about PARTS partial rows that threads can share (the
+# outer loop is what they split, and a full reduction has one outer index). The cut depends
+# only on the kernel and the shape, never on the thread count, so every thread count does the
+# same arithmetic in the same order: the same bits. 64 partial rows keep 2-16 threads evenly
+# loaded (threads.plan deals out a few chunks per thread) and cost 16 bytes of partial state
+# each. A kernel is split from SPLIT_WORK units of work: the CPU backend's estimate
+# (elements times cpu.element_cost) weighted by the bytes read per element over 8. That is
+# 4x threads.MIN_WORK for float64 a.sum(): a reduction writes nothing per element, and
+# a.sum() reads 8 bytes where 2*a+3*b, on which MIN_WORK was measured, moves 24. Measured on
+# 2 EPYC vCPUs (best of 9, 2 threads against 1 at 2^20 elements): float64 sum(a*b) 0.47x,
+# a.sum() 0.97x; float32 sum(a*b) 1.05x, a.sum() 1.5x (not split: 2^21 is its threshold);
+# float32 sum(exp(a)) at 2^18: 0.77x. Never below SPLIT_MIN elements: a partial row holds
+# at least 1024 (long vector loops).
+PARTS = 64
+SPLIT_MIN = 1 << 16
+SPLIT_WORK = 1 << 20
+# A full reduction that consumes another one of the same row (var: the mean, then the sum
+# of squares) is split by evaluating the inner one first, as a kernel of its own. That takes
+# the evaluator's general path, as repeated evaluations no longer take the fast path: about
+# 1.4 ms more per evaluation. Measured for float64 var at 10^7: 10.0 ms on one thread
+# instead of 8.6 (one fused kernel), 6.3 ms on two. Only from a size where a second core
+# saves several times that.
+NESTED_SPLIT_MIN = 1 << 23
+
+
+def _worth_splitting(launch: Launch, low: _Lowering) -> bool:
+    """Whether to split ``launch`` (see ``split_rows``).
+
+    Raises :class:`NeedsMaterialising` for a large full reduction whose reductions nest,
+    naming the inner ones: evaluated first, they leave a kernel that splits.
+    """
+    kernel, dims = launch.kernel, launch.shape
+    if not kernel.row_ndim or kernel.out_level or dims[0] != 1 or dims[1] < 2:
+        return False  # not a full reduction (dims[0] == 1: every outer dimension is 1)
+    n = math.prod(dims[1:])
+    if n < SPLIT_MIN or reports_errors(kernel.body):
+        return False  # small; or the status word reports errors (a split kernel counts in it)
+    if not all(isinstance(v.array, np.ndarray) for v in launch.inputs + launch.outputs):
+        return False  # device memory: the GPU spreads a reduction its own way
+    from lazyarr.backends.cpu import element_cost  # host arrays: the CPU backend runs it
+
+    read = sum(v.array.dtype.itemsize for v in launch.inputs)  # bytes per element
+    if n * element_cost(kernel) * read < SPLIT_WORK * 8:
+        return False
+    inner = _inner_reductions(kernel.body)
+    if inner and n >= NESTED_SPLIT_MIN:
+        raise NeedsMaterialising(
+            [low.reduce_nodes[k] for k in inner],
+            f"split for threads: a full reduction of {n} elements used by another one "
+            "runs first, so that each splits into partial rows")
+    return not inner
+
+
+def split_rows(launch: Launch) -> Launch:
+    """``launch`` of a full reduction (outer shape ``(1,)``) as a *split* kernel.
+
+    The first row dimension ``r`` is cut into ``parts`` partial rows of ``q`` (a strided
+    view: outer stride ``q`` times the row's), walked by the outer loop, and a tail of
+    ``r - parts*q`` (a scalar argument) that the combining thread reduces itself. With
+    ``r >= PARTS**2`` the tail holds fewer than PARTS of the ``r`` indices; with a short
+    first dimension (rows of several dimensions) the parts are made longer so that the tail
+    stays shorter than one part. Each reduction gets one more output: its partial state per
+    partial row.
+    """
+    kernel, dims = launch.kernel, launch.shape
+    r = dims[1]
+    q = r // PARTS if r >= PARTS * PARTS else -(-r // PARTS)
+    parts, tail = divmod(r, q)
+    for v in launch.inputs + launch.outputs:
+        v.strides = (q * v.strides[1], *v.strides[1:])
+    reduces = [k for k, ins in enumerate(kernel.body) if ins.op is Op.REDUCE]
+    partials = [View(np.empty((parts, 2), np.int64), 0, (16,) + (0,) * kernel.row_ndim)
+                for _ in reduces]
+    state = ArrayParam(np.dtype(np.int64), Layout.ZERO)  # two words per partial row
+    kernel = replace(kernel, scalars=(*kernel.scalars, np.dtype(np.int64)),
+                     outputs=(*kernel.outputs, *((n, state) for n in reduces)), split=True)
+    return Launch(kernel, (parts, q, *dims[2:]), launch.inputs, launch.outputs + partials,
+                  [*launch.scalars, np.int64(tail)])
+
+
+def _inner_reductions(body: tuple[Instr, ...] | list[Instr]) -> list[int]:
+    """Body indices of reductions that another reduction depends on."""
+    feeds: list[set[int]] = []  # reductions each instruction depends on
+    for ins in body:
+        deps = set().union(*(feeds[a] for a in ins.args)) if ins.args else set()
+        feeds.append(deps)
+        if ins.op is Op.REDUCE:
+            feeds[-1] = deps | {len(feeds) - 1}
+    inner: set[int] = set()
+    for k, ins in enumerate(body):
+        if ins.op is Op.REDUCE:
+            inner |= feeds[k] - {k}
+    return sorted(inner)
 
 
 _FOLDS = frozenset({ReduceKind.SUM, ReduceKind.PROD, ReduceKind.MIN, ReduceKind.MAX,
@@ -431,7 +555,7 @@ def _column_friendly(body: list[Instr], inputs: list[View], dims: tuple[int, ...
     if not row_ndim or out_level:
         return False
     reduces = [i for i in body if i.op is Op.REDUCE]
-    if any(i.arg not in _FOLDS for i in reduces) or _nested(body):
+    if any(i.arg not in _FOLDS for i in reduces) or _inner_reductions(body):
         return False
     p, r = len(dims) - row_ndim - 1, len(dims) - 1
     rows = [v for v, ins in zip(inputs, _loads(body), strict=True) if ins.level]
@@ -442,14 +566,6 @@ def _column_friendly(body: list[Instr], inputs: list[View], dims: tuple[int, ...
 
 def _loads(body: list[Instr]) -> list[Instr]:
     return [i for i in body if i.op is Op.LEAF]
-
-
-def _nested(body: list[Instr]) -> bool:
-    """Whether some reduction depends on another one."""
-    depends: list[bool] = []
-    for ins in body:
-        depends.append(ins.op is Op.REDUCE or any(depends[a] for a in ins.args))
-    return any(ins.op is Op.REDUCE and any(depends[a] for a in ins.args) for ins in body)
 
 
 def _output_view(out: np.ndarray, n_outer: int, n_row: int, out_level: int) -> View:
@@ -466,6 +582,8 @@ def format_kernel(kernel: Kernel) -> str:
     head = ", ".join(outer)
     lines = [f"kernel over [{head}]" + (f" with rows [{', '.join(row)}]" if row else "")
              + "  (outer loop i0 split into [start, end) chunks)"]
+    if kernel.split:
+        lines.append("  a full reduction cut into partial rows: i0 walks the partial rows")
     for k, p in enumerate(kernel.inputs):
         lines.append(f"  in{k}: {p.dtype} ({p.layout.value} innermost)")
     for k, dt in enumerate(kernel.scalars):
@@ -485,6 +603,23 @@ def format_kernel(kernel: Kernel) -> str:
         indent = "      " if ins.level else "    "
         lines.append(f"{indent}v{n}: {ins.dtype} = {rhs}")
     idx = every_row if kernel.out_level else head
+    if kernel.split:
+        return "\n".join(lines + _split_lines(kernel))
     for k, (val, p) in enumerate(kernel.outputs):
         lines.append(f"    out{k}[{idx}] = v{val}   ({p.dtype}, {p.layout.value} innermost)")
     return "\n".join(lines)
+
+
+def _split_lines(kernel: Kernel) -> list[str]:
+    """The outputs of a split kernel: partial states per i0, then the combining step."""
+    reduces = sum(1 for i in kernel.body if i.op is Op.REDUCE)
+    real = len(kernel.outputs) - reduces
+    lines = []
+    for k, (val, _) in enumerate(kernel.outputs[real:], real):
+        lines.append(f"    out{k}[i0] = partial state of v{val}")
+    tail = f"s{len(kernel.scalars) - 1}"
+    lines.append(f"  then the last i0 to finish combines out{real}.. in i0 order, adds the "
+                 f"{tail} tail rows and stores")
+    for k, (val, p) in enumerate(kernel.outputs[:real]):
+        lines.append(f"    out{k} = v{val}   ({p.dtype})")
+    return lines

@@ -94,6 +94,7 @@ class _Evaluation:
     opaque_run: Opaque = opaque.run
     materialised: dict[int, np.ndarray] = field(default_factory=dict)
     steps: list[Step] | None = None  # filled in when planning
+    split: bool = True  # cut large full reductions into partial rows (loopir.split_rows)
 
     def record(self, step: Step) -> None:
         if self.steps is not None:
@@ -106,10 +107,14 @@ def evaluate_compiled(roots: list[Node], outs: list[np.ndarray | None], run: Run
     return _evaluate(roots, outs, _Evaluation(run))
 
 
-def plan(roots: list[Node]) -> list[Step]:
-    """The steps evaluating ``roots`` would take, without computing anything."""
+def plan(roots: list[Node], split: bool = True) -> list[Step]:
+    """The steps evaluating ``roots`` would take, without computing anything.
+
+    ``split=False``: the plan of a target that does not split full reductions into partial
+    rows for CPU threads (the GPU): what a CPU evaluation of host arrays would run differs.
+    """
     ev = _Evaluation(lambda launch: None, lambda node, args: np.empty(node.shape, node.dtype),
-                     steps=[])
+                     steps=[], split=split)
     _evaluate(roots, [None] * len(roots), ev)
     return ev.steps
 
@@ -166,10 +171,10 @@ def _materialise(node: Node, ev: _Evaluation, reason: str) -> np.ndarray:
 def _lower(roots: list[Node], outs: list[np.ndarray], ev: _Evaluation) -> Launch:
     while True:
         try:
-            return lower_kernel(roots, outs, ev.materialised)
+            return lower_kernel(roots, outs, ev.materialised, ev.split)
         except NeedsMaterialising as need:
             for node in need.nodes:
-                _materialise(node, ev, break_reason(node))
+                _materialise(node, ev, need.reason or break_reason(node))
 
 
 def _run_group(roots: list[Node], outs: list[np.ndarray], ev: _Evaluation,
@@ -183,6 +188,6 @@ def _run_group(roots: list[Node], outs: list[np.ndarray], ev: _Evaluation,
         return
     # NumPy's rule for overlapping in- and outputs: behave as if the inputs were copied first
     temps = [np.empty(o.shape, o.dtype) if k in unsafe else o for k, o in enumerate(outs)]
-    ev.run(lower_kernel(roots, temps, ev.materialised))
+    ev.run(lower_kernel(roots, temps, ev.materialised, ev.split))
     for k in unsafe:
         np.copyto(outs[k], temps[k])

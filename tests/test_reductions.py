@@ -6,8 +6,10 @@ import tracemalloc
 import numpy as np
 import pytest
 from conftest import kernels_run
+from lazyarr.backends import cpu
 
 import lazyarr as la
+from lazyarr import loopir
 from lazyarr.runtime import plan
 
 DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -226,3 +228,220 @@ def test_fused_reduction_allocates_only_the_result(rng):
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         assert peak < result.nbytes + 100_000
+
+
+# -- large full reductions: cut into partial rows that threads share ------------------------
+SPLIT = loopir.SPLIT_MIN
+# just below and at the threshold, odd sizes (a tail after the partial rows), and one where
+# the first row dimension is long enough for PARTS equal partial rows
+SPLIT_SIZES = [SPLIT - 1, SPLIT, SPLIT + 1, loopir.PARTS**2 * 17 + 63, 10**6 + 3]
+
+
+@pytest.fixture
+def split_early(monkeypatch):
+    """Split every full reduction of SPLIT_MIN elements or more, whatever its work estimate
+    (the differential tests stay small; test_split_thresholds checks the real ones)."""
+    monkeypatch.setattr(loopir, "SPLIT_WORK", 0)
+
+
+def split_flags(expr) -> list[bool]:
+    return [s.kernel.split for s in steps(expr) if s.kind == "kernel"]
+
+
+def test_split_thresholds():
+    work = loopir.SPLIT_WORK
+    cheap, dear = (la.asarray(np.ones(work)) for _ in range(2))
+    assert split_flags(la.sum(cheap * cheap)) == [True]
+    assert split_flags(la.sum(cheap[1:] * cheap[1:])) == [False]
+    n = work // (1 + cpu.CALL_COST) + 1  # exp: a math call per element
+    assert split_flags(la.sum(la.exp(dear[:n]))) == [n >= SPLIT]
+    assert split_flags(la.sum(la.exp(dear[:n - 1]))) == [False]
+    assert split_flags(la.sum(la.exp(la.exp(dear[:SPLIT - 1])))) == [False]
+    assert split_flags(la.sum(la.exp(la.exp(dear[:SPLIT])))) == [True]
+    # work is weighted by the bytes read per element: float32 needs twice the elements
+    single = la.asarray(np.ones(2 * work, np.float32))
+    assert split_flags(single.sum()) == [True]
+    assert split_flags(single[1:].sum()) == [False]
+    assert split_flags(la.sum(single[:work] * single[work:])) == [True]  # 8 bytes again
+
+
+@pytest.mark.usefixtures("split_early")
+@pytest.mark.parametrize("n", SPLIT_SIZES)
+@pytest.mark.parametrize("dtype", ["bool", "int8", "int32", "uint64", "float32", "float64"])
+def test_split_full_reductions_match_numpy(n, dtype):
+    x = data(dtype, (n,), seed=n)
+    for kind in KINDS:
+        expr = call(x, kind)
+        nested = kind in ("var", "std")  # below NESTED_SPLIT_MIN: one unsplit kernel
+        assert split_flags(expr) == [n >= SPLIT and not nested]
+        if kind == "prod" and x.dtype.kind == "f":
+            continue  # the product of so many numbers is 0: see the next test
+        check(expr.eval(), numpy_reduce(x, kind), x.dtype)
+
+
+@pytest.mark.usefixtures("split_early")
+@pytest.mark.parametrize("n", SPLIT_SIZES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_split_float_products(n, dtype):
+    x = (1 + (data(dtype, (n,), seed=n) - 0.75) * 2**-20).astype(dtype)  # product near 1
+    exact = np.prod(x.astype(np.float64))  # float32: NumPy's own is ~1e-4 off here
+    got = call(x, "prod").eval()
+    assert got.dtype == x.dtype
+    np.testing.assert_allclose(got, exact, rtol=5e-4 if dtype == "float32" else 1e-12)
+
+
+@pytest.mark.usefixtures("split_early")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_split_reductions_of_nan_and_inf(dtype):
+    n = 10**6 + 3
+    rng = np.random.default_rng(9)
+    for where in ([0], [5, 500_000], [n - 1], [n - 2, 17]):  # partial rows and the tail
+        x = rng.standard_normal(n).astype(dtype)
+        x[where] = np.nan
+        for kind in ("max", "min", "argmax", "argmin", "sum", "any", "all"):
+            check(call(x, kind).eval(), numpy_reduce(x, kind), x.dtype)
+    x = rng.random(n).astype(dtype)
+    x[[3, n // 2]] = np.inf
+    check(call(x, "sum").eval(), x.sum(), x.dtype)
+    check(call(x, "max").eval(), x.max(), x.dtype)
+    x[n - 1] = -np.inf
+    check(call(x, "sum").eval(), numpy_reduce(x, "sum"), x.dtype)
+
+
+@pytest.mark.usefixtures("split_early")
+@pytest.mark.parametrize("n", [5000, 10**6 + 3])  # one partial row, and split
+def test_sum_that_overflows_stays_infinite(n):
+    """Kahan's compensation of an infinite total is NaN; it must not reach later blocks."""
+    x = np.full(n, 1e303)
+    check(call(x, "sum").eval(), numpy_reduce(x, "sum"), x.dtype)
+    x = np.ones(n)
+    x[0] = np.inf
+    check(call(x, "sum").eval(), x.sum(), x.dtype)
+    check(call(-x, "mean").eval(), (-x).mean(), x.dtype)
+
+
+@pytest.mark.usefixtures("split_early")
+def test_split_arg_reductions_find_the_first_extreme():
+    n = 10**6 + 3
+    x = np.random.default_rng(2).random(n)
+    x[[100, 300_000, n - 1]] = 2.0  # in the first, a middle and the tail partial row
+    x[[200, 400_000, n - 2]] = -1.0
+    for kind in ("argmax", "argmin", "max", "min"):
+        check(call(x, kind).eval(), numpy_reduce(x, kind), x.dtype)
+    for tail in ([n - 1], [n - 3, n - 1]):  # only in the tail (NaN: the first one)
+        y = np.zeros(n)
+        y[tail] = np.nan if len(tail) > 1 else 1.0
+        for kind in ("argmax", "argmin"):
+            check(call(y, kind).eval(), numpy_reduce(y, kind), y.dtype)
+    ints = np.random.default_rng(3).integers(0, 7, n).astype(np.int16)  # many ties
+    for kind in ("argmax", "argmin"):
+        check(call(ints, kind).eval(), numpy_reduce(ints, kind), ints.dtype)
+
+
+@pytest.mark.usefixtures("split_early")
+def test_split_integer_sums_wrap_like_numpy():
+    rng = np.random.default_rng(4)
+    x = rng.integers(2**62, 2**63 - 1, 10**6 + 3, dtype=np.int64)
+    u = rng.integers(0, 2**64 - 1, 10**6 + 3, dtype=np.uint64)
+    check(call(x, "sum").eval(), x.sum(), x.dtype)
+    check(call(u, "sum").eval(), u.sum(), u.dtype)
+    check(call(u, "prod").eval(), u.prod(), u.dtype)
+
+
+@pytest.mark.usefixtures("split_early")
+@pytest.mark.parametrize("layout", ["strided", "reversed", "transposed", "broadcast",
+                                    "broadcast-rows", "3d"])
+def test_split_reductions_of_views(layout):
+    base = np.random.default_rng(5).standard_normal((3000, 1000))
+    x = {"strided": base[::2, 1::3], "reversed": base[::-1, ::-2], "transposed": base.T,
+         "broadcast": np.broadcast_to(base[0], (700, 1000)),
+         "broadcast-rows": np.broadcast_to(base[:, :1], (3000, 700)),
+         "3d": base.reshape(30, 100, 1000).transpose(2, 0, 1)}[layout]
+    assert split_flags(la.asarray(x).sum()) == [True]
+    for kind in ("sum", "max", "argmax", "argmin", "mean", "var", "any"):
+        for keepdims in (False, True):
+            check(call(x, kind, keepdims=keepdims).eval(),
+                  numpy_reduce(x, kind, keepdims=keepdims), x.dtype)
+
+
+@pytest.mark.usefixtures("split_early")
+def test_split_fused_reductions(rng):
+    n = 10**6 + 3
+    an, bn = rng.standard_normal(n), rng.standard_normal(n).astype(np.float32)
+    a, b = la.asarray(an), la.asarray(bn)
+    for expr, ref in [(la.sum(a * b), np.sum(an * bn)), (((a - b) ** 2).mean(),
+                                                         ((an - bn) ** 2).mean()),
+                      (a.sum() * 2 + b.max(), an.sum() * 2 + bn.max()),
+                      (la.sum(a[:-1:2] * a[1::2]), np.sum(an[:-1:2] * an[1::2]))]:
+        assert split_flags(expr) == [True]
+        check(expr.eval(), ref, an.dtype)
+    got = la.eval(a.sum(), a.max(), (a * b).argmin(), la.any(b > 3))  # one kernel, 4 outputs
+    for g, r in zip(got, [an.sum(), an.max(), (an * bn).argmin(), np.any(bn > 3)],
+                    strict=True):
+        check(g, r, an.dtype)
+    out = np.empty(())
+    la.eval(a.sum(), out=out)
+    check(out, an.sum(), an.dtype)
+
+
+@pytest.mark.usefixtures("split_early")
+def test_split_is_as_accurate_as_numpy():
+    x = np.random.default_rng(6).random(3 * 10**6).astype(np.float32) + np.float32(1000)
+    exact = math.fsum(x.astype(np.float64).tolist())
+    assert split_flags(la.asarray(x).sum()) == [True]
+    ours = abs(float(la.asarray(x).sum().eval()) - exact)
+    assert ours <= max(abs(float(x.sum()) - exact), exact * 2**-24)
+
+
+@pytest.mark.usefixtures("split_early")
+def test_nested_split_reductions_run_the_inner_one_first(monkeypatch):
+    """var's mean is needed by every partial row of its sum of squares: above
+    NESTED_SPLIT_MIN it becomes a kernel of its own, and both kernels split."""
+    x = np.random.default_rng(7).standard_normal(10**5 + 7)
+    a = la.asarray(x)
+    assert split_flags(a.var()) == [False]  # nested, below NESTED_SPLIT_MIN: one kernel
+    monkeypatch.setattr(loopir, "NESTED_SPLIT_MIN", SPLIT)
+    for expr, ref in [(a.var(), x.var()), (a.std(ddof=1), x.std(ddof=1)),
+                      (la.logsumexp(a), np.log(np.sum(np.exp(x - x.max()))) + x.max())]:
+        planned = steps(expr)
+        assert [s.kernel.split for s in planned] == [True, True]
+        assert "split for threads" in planned[0].reason
+        check(expr.eval(), ref, x.dtype)
+        check(expr.eval(), ref, x.dtype)  # again (no fast path for two kernels)
+
+
+@pytest.mark.usefixtures("split_early")
+def test_split_reductions_are_repeatable_through_the_fast_path():
+    """The partial rows count themselves done in the status word, which every call
+    starts from zero: repeated evaluations (the fast path) give the same bits."""
+    a = la.asarray(np.random.default_rng(8).standard_normal(10**6 + 3).astype(np.float32))
+    first = la.sum(a * a).eval()
+    assert all(la.sum(a * a).eval().tobytes() == first.tobytes() for _ in range(5))
+
+
+@pytest.mark.usefixtures("split_early")
+def test_what_does_not_split():
+    x = np.random.default_rng(9).random((3000, 400))
+    ints = la.asarray(np.arange(SPLIT * 2) % 7)
+    assert split_flags(la.asarray(x).sum(axis=0)) == [False]  # kept extent > 1
+    assert split_flags(la.asarray(x[:, 0]).sum()) == [False]  # small
+    assert split_flags(la.asarray(x).sum(axis=1, keepdims=True)) == [False]
+    assert split_flags(la.sum(ints ** ints)) == [False]  # integer power reports errors
+    with pytest.raises(ValueError, match="negative integer powers"):
+        la.sum(ints ** (ints - 3)).eval()
+
+
+@pytest.mark.usefixtures("split_early")
+def test_split_kernel_text():
+    a = la.asarray(np.ones(SPLIT))
+    text = la.explain(a.sum() + a.max()).loops
+    assert "cut into partial rows" in text and "partial state of" in text
+    assert "the last i0 to finish combines" in text
+
+
+def test_plans_without_splitting():
+    """A target that does not split (the GPU's kernel plan) can ask for the plain plan."""
+    a = la.asarray(np.ones(loopir.SPLIT_WORK))
+    planned = plan([a.sum()._node], split=False)
+    assert [s.kernel.split for s in planned] == [False]
+    assert planned[0].launch.shape == (1, loopir.SPLIT_WORK)

@@ -160,6 +160,34 @@ def test_row_and_column_reductions_are_bit_identical(axis, counted_plans):
                                rtol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+def test_full_reductions_are_split_and_bit_identical(dtype, counted_plans, monkeypatch):
+    """A full reduction has one outer index; it is cut into partial rows (the same cut for
+    every thread count), so it uses every thread and still gives the same bits."""
+    from lazyarr import loopir
+
+    monkeypatch.setattr(loopir, "NESTED_SPLIT_MIN", loopir.SPLIT_MIN)  # var splits too
+    rng = np.random.default_rng(12)
+    n = 2 * loopir.SPLIT_WORK + 77  # split at the default thresholds, float32 too
+    an, bn = ((rng.standard_normal(n) * 100).astype(dtype) for _ in range(2))
+    a, b = la.asarray(an), la.asarray(bn)
+    cube = la.asarray(rng.random((40, 90, 600)).astype(dtype).transpose(2, 0, 1))
+    exprs = [(la.sum(a * b),), (((a - b) ** 2).mean(),), (a.max(),), (a.argmin(),),
+             (b.argmax(),), (a.var(),), (cube.sum(),), (cube.argmax(),),
+             (a.sum(), (a * b).min())]  # the last: one kernel, two outputs
+
+    def evaluate():
+        return [r for e in exprs for r in (la.eval(*e) if len(e) > 1 else [la.eval(*e)])]
+
+    one = with_threads(1, evaluate)
+    for n_threads in (2, 3, 5):
+        counted_plans.clear()
+        for got, ref in zip(with_threads(n_threads, evaluate), one, strict=True):
+            same_bits(got, ref)
+        assert min(len(p) for p in counted_plans) >= n_threads  # every kernel was shared
+    np.testing.assert_allclose(one[0], np.sum(an.astype(np.float64) * bn), rtol=1e-5)
+
+
 def test_fused_row_kernel_is_bit_identical():
     x = la.asarray(np.random.default_rng(5).random((1500, 999)))
     softmax = lambda: (la.exp(x - x.max(axis=1, keepdims=True))  # noqa: E731
