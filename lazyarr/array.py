@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -99,10 +100,10 @@ class LazyArray:
         return _finish(_reduced(ReduceKind.MAX, self._node, axis, keepdims), out)
 
     def any(self, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
-        return _finish(reductions.simple(ReduceKind.ANY, self._node, axis, keepdims), out)
+        return _finish(_reduced(ReduceKind.ANY, self._node, axis, keepdims), out)
 
     def all(self, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
-        return _finish(reductions.simple(ReduceKind.ALL, self._node, axis, keepdims), out)
+        return _finish(_reduced(ReduceKind.ALL, self._node, axis, keepdims), out)
 
     def argmin(self, axis: int | None = None, out: Any = None, *,
                keepdims: bool = False) -> Any:
@@ -114,15 +115,21 @@ class LazyArray:
 
     def mean(self, axis: Any = None, dtype: Any = None, out: Any = None,
              keepdims: bool = False) -> Any:
-        return _finish(reductions.mean(self._node, axis, dtype, keepdims), out)
+        node = self._node
+        return _finish(_memo(("mean", keepdims, dtype), node, axis,
+                             lambda: reductions.mean(node, axis, dtype, keepdims)), out)
 
     def var(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0,
             keepdims: bool = False) -> Any:
-        return _finish(reductions.var(self._node, axis, dtype, ddof, keepdims), out)
+        node = self._node
+        return _finish(_memo(("var", keepdims, dtype, ddof), node, axis,
+                             lambda: reductions.var(node, axis, dtype, ddof, keepdims)), out)
 
     def std(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0,
             keepdims: bool = False) -> Any:
-        return _finish(reductions.std(self._node, axis, dtype, ddof, keepdims), out)
+        node = self._node
+        return _finish(_memo(("std", keepdims, dtype, ddof), node, axis,
+                             lambda: reductions.std(node, axis, dtype, ddof, keepdims)), out)
 
     # -- matrix products (fusion barriers) -----------------------------------------------
     def __matmul__(self, other: Any) -> Any:
@@ -276,11 +283,19 @@ def _eager_ufunc(ufunc: np.ufunc, method: str, inputs: Any, out: Any, kwargs: An
 
 def _reduced(kind: ReduceKind, node: Node, axis: Any, keepdims: bool, dtype: Any = None
              ) -> Node:
-    """``reductions.simple``, through apply's memo for the usual arguments."""
-    if dtype is not None or not (axis is None or type(axis) is int):
-        return reductions.simple(kind, node, axis, keepdims, dtype)
-    return build.memoised((kind, id(node), axis, bool(keepdims)), [node],
-                          lambda: reductions.simple(kind, node, axis, keepdims))
+    """``reductions.simple`` through :func:`_memo`."""
+    return _memo((kind, keepdims, dtype), node, axis,
+                 lambda: reductions.simple(kind, node, axis, keepdims, dtype))
+
+
+def _memo(args: tuple, node: Node, axis: Any, make_node: Callable[[], Node]) -> Node:
+    """``make_node()``, through apply's memo when the arguments have an exact key: an axis
+    of None or an int, no dtype, plain Python keepdims and ddof (not -0.0 == 0.0 floats)."""
+    name, keepdims, dtype, *rest = args
+    if dtype is not None or not (axis is None or type(axis) is int) or \
+            type(keepdims) is not bool or any(type(r) is not int for r in rest):
+        return make_node()
+    return build.memoised((name, id(node), axis, keepdims, *rest), [node], make_node)
 
 
 def wrap(node: Node) -> LazyArray:

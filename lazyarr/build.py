@@ -211,6 +211,20 @@ def _holds(node: Node, part: Node) -> bool:
     return False
 
 
+def _reaches(node: Node, part: Node) -> bool:
+    """Whether ``part`` is anywhere in ``node``'s graph (compositions such as ``var``)."""
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n is part:
+            return True
+        if id(n) not in seen:
+            seen.add(id(n))
+            stack.extend(n.src)
+    return False
+
+
 def apply(op: Op, *xs: Any) -> Node:
     """Build the node for elementwise ``op`` applied to ``xs`` with NumPy's rules."""
     return _memoised(op, xs, _apply)
@@ -236,7 +250,7 @@ def memoised(key: tuple, parts: list[Node], build: Callable[[], Node]) -> Node:
         node = build()
         # an id in the key is only safe while its node lives; a result that does not hold
         # its operands (a folded comparison) could outlive them and meet a new node there
-        if all(_holds(node, p) for p in parts):
+        if all(_holds(node, p) or _reaches(node, p) for p in parts):
             remember(memo, key, node)
     return node
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import stats
 from .config import settings
-from .graph import OPAQUE, Buffer, Node
+from .graph import OPAQUE, Buffer, Node, remember
 from .loopir import Launch, NeedsMaterialising, lower_kernel
 from .runtime import check_outputs_disjoint, is_view_of_leaf, pack_args, unsafe_outputs
 
@@ -151,6 +151,9 @@ def _build(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None
     try:
         launch = lower_kernel(list(roots), targets)
     except NeedsMaterialising:
+        # several kernels: the general path's, every time; do not lower again to find out
+        if len(roots) == 1:
+            remember(_multi_kernel, id(roots[0]), roots[0])
         return None
     if outs is not None:
         check_outputs_disjoint(launch)
@@ -183,6 +186,15 @@ def _go_direct(ex: Executor) -> None:
                                ex.out_slots if ex.outs is None else [], offset)
     ex.record_address = ex.record.ctypes.data
     ex.direct = entry
+
+
+# one-root expressions that need several kernels (``NeedsMaterialising``), by id
+_multi_kernel: dict[int, weakref.ref] = {}
+
+
+def _known_multi_kernel(root: Node) -> bool:
+    ref = _multi_kernel.get(id(root))
+    return ref is not None and ref() is root
 
 
 def _lookup(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None) -> Executor | None:
@@ -222,6 +234,8 @@ def evaluate(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None = None
     if ex is None:
         from lazyarr.backends import cpu
 
+        if len(roots) == 1 and _known_multi_kernel(roots[0]):
+            return None
         ex = _build(roots, outs)
         if ex is None:
             return None
@@ -313,3 +327,4 @@ def clear() -> None:
     _executors.clear()
     _singles.clear()
     _into.clear()
+    _multi_kernel.clear()

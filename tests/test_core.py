@@ -477,3 +477,21 @@ def test_eval_takes_outputs_as_a_list_or_tuple_every_time():
         r1, r2 = la.eval(a - 2, a * 4, out=(o1, None))
         assert r1 is o1 and r2 is not o2
         np.testing.assert_array_equal(r2, x * 4)
+
+
+def test_memoised_mean_var_std_keep_their_arguments_apart():
+    m = np.arange(12.0).reshape(3, 4) ** 1.5
+    x = la.asarray(m)
+    for _ in range(2):
+        for axis in (None, 0, 1):
+            for ddof in (0, 1):
+                np.testing.assert_allclose(x.var(axis=axis, ddof=ddof).eval(),
+                                           m.var(axis=axis, ddof=ddof), rtol=1e-12)
+                np.testing.assert_allclose(x.std(axis=axis, ddof=ddof).eval(),
+                                           m.std(axis=axis, ddof=ddof), rtol=1e-12)
+            got = x.mean(axis=axis, keepdims=True).eval()
+            np.testing.assert_allclose(got, m.mean(axis=axis, keepdims=True), rtol=1e-12)
+            assert got.shape == m.mean(axis=axis, keepdims=True).shape
+        assert x.mean(dtype=np.float32).dtype == np.float32
+        assert x.any(axis=0).eval().tolist() == [True] * 4
+        assert x.all(axis=1).eval().tolist() == [False, True, True]
