@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 from llvmlite import ir
 
+from lazyarr import ops
 from lazyarr.graph import Op, ReduceKind
 from lazyarr.loopir import Kernel, Layout
 
@@ -61,8 +62,40 @@ def closure(kernel: Kernel, wanted: list[int], level: int, done: dict[int, ir.Va
     return sorted(out)
 
 
+def stash_plan(k: Kernel) -> dict[int, list[tuple[int, int]]]:
+    """Row values to keep in the outputs rather than compute twice: {REDUCE index: [(value,
+    output)]}.
+
+    Softmax computes ``exp(x - max)`` in its sum's pass and again for every output element.
+    When the last reduction's pass computes a math-library value that an output needs too, of
+    the output's own float dtype, that pass stores it in the output element, and the output
+    pass loads it back from cache instead of calling ``exp`` again. Only when the output pass
+    then reads no input: an output written over its own input (``out=x``) stays correct.
+    """
+    reduces = [n for n, ins in enumerate(k.body) if ins.op is Op.REDUCE and ins.level == 0]
+    outs = [v for v, _ in k.outputs]
+    if not reduces or reduces[-1] not in closure(k, outs, 0, {}):
+        return {}
+    last = reduces[-1]
+    computed = set(closure(k, [k.body[last].args[0]], 1, {}))
+    plan = []
+    for j, (v, prm) in enumerate(k.outputs):
+        found = [c for c in closure(k, [v], 1, {}) if c in computed and _costly(k, c, prm)]
+        if found and not any(k.body[n].op is Op.LEAF
+                             for n in closure(k, [v], 1, {found[-1]: None})):
+            plan.append((found[-1], j))
+    return {last: plan} if plan else {}
+
+
+def _costly(k: Kernel, n: int, prm) -> bool:
+    ins = k.body[n]
+    return ins.op in ops.LIBM and ins.dtype == prm.dtype and ins.dtype.kind == "f"
+
+
 class RowEmitter:
     """Emits one kernel-with-rows; the outer loop nest is the caller's."""
+
+    stash: dict[int, list[tuple[int, int]]] = {}  # see stash_plan; set by outer_body
 
     def __init__(self, b: ir.IRBuilder, kernel: Kernel, fn: ir.Function, shape: list,
                  strides: list[list], scalars: list, status: ir.Value) -> None:
@@ -146,6 +179,8 @@ class RowEmitter:
             return
         vals: dict[int, ir.Value] = {}
         outs = [v for v, _ in k.outputs]
+        self.stash = stash_plan(k)
+        stashed = [pair for pairs in self.stash.values() for pair in pairs]
         self.values(outs, 0, vals, self.loader(rows, rows), rows)
         n_in = len(k.inputs)
         if not k.out_level:
@@ -155,6 +190,8 @@ class RowEmitter:
 
         def element(ptrs: list[ir.Value]) -> None:
             row_vals = dict(vals)
+            for c, j in stashed:  # computed by the last reduction's pass and kept in out j
+                row_vals[c] = self.b.load(ptrs[n_in + j], typ=value_type(k.body[c].dtype))
             self.values(outs, 1, row_vals, self.loader(ptrs, rows), rows)
             for j, (v, prm) in enumerate(k.outputs):
                 self.b.store(to_memory(self.b, row_vals[v], prm.dtype), ptrs[n_in + j])
@@ -176,10 +213,16 @@ class RowEmitter:
         """Fold the row at ``rows`` (of ``shape``, the kernel's by default) into ``acc``."""
         src = self.k.body[n].args[0]
 
+        n_in = len(self.k.inputs)
+        stash = self.stash.get(n, ())
+
         def element(ptrs: list[ir.Value]) -> None:
             row_vals = dict(vals)
-            self.values([src], 1, row_vals, self.loader(ptrs, rows), rows)
+            self.values([src, *(c for c, _ in stash)], 1, row_vals, self.loader(ptrs, rows),
+                        rows)
             acc.add(row_vals[src])
+            for c, j in stash:
+                self.b.store(row_vals[c], ptrs[n_in + j])
 
         self.row_loops(rows, element, acc.inner_loop, shape=shape)
 

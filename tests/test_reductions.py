@@ -209,6 +209,59 @@ def test_row_kernels_match_numpy(rng, backend):
                                rtol=1e-4, atol=1e-5)
 
 
+def _math_call_sites(expr) -> int:
+    return sum("call" in line and "lazyarr_math_exp" in line
+               for line in la.explain(expr).llvm.splitlines())
+
+
+def _softmax_ref(xn):
+    e = np.exp(xn - xn.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_computes_exp_once_per_element(rng, dtype):
+    xn = rng.standard_normal((40, 300)).astype(dtype)
+    x = la.asarray(xn)
+    # the sum's pass keeps exp(x - max) in the output; the output pass divides it there
+    assert _math_call_sites(softmax(x)) == 1
+    rtol = 2e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(softmax(x).eval(), _softmax_ref(xn), rtol=rtol)
+    # an output pass that reads the input again recomputes exp instead
+    plus = softmax(x) + x
+    assert _math_call_sites(plus) == 2
+    np.testing.assert_allclose(plus.eval(), _softmax_ref(xn) + xn, rtol=rtol)
+    # and a result of another dtype cannot hold the value
+    wide = softmax(x).astype(np.float64) if dtype == np.float32 else softmax(x).astype(
+        np.float32)
+    assert _math_call_sites(wide) == 2
+
+
+@pytest.mark.parametrize("make", [softmax, lambda x: softmax(x) + x,
+                                  lambda x: la.exp(x - x.max(axis=-1, keepdims=True))
+                                  / la.exp(x - x.max(axis=-1, keepdims=True)).sum(
+                                      axis=-1, keepdims=True) * 2])
+def test_row_kernels_in_place_and_into_strided_outputs(rng, make):
+    xn = rng.standard_normal((30, 257))
+    want = np.asarray(make(la.asarray(xn.copy())).eval())
+    inplace = xn.copy()
+    la.eval(make(la.asarray(inplace)), out=inplace)  # written over its own input
+    np.testing.assert_allclose(inplace, want, rtol=1e-14)
+    big = np.zeros((30, 514))
+    la.eval(make(la.asarray(xn)), out=big[:, ::2])  # a strided output row
+    np.testing.assert_allclose(big[:, ::2], want, rtol=1e-14)
+    assert not big[:, 1::2].any()
+
+
+def test_several_outputs_each_keep_their_own_value(rng):
+    xn = rng.standard_normal((20, 100)).astype(np.float32)
+    x = la.asarray(xn)
+    e = la.exp(x - x.max(axis=-1, keepdims=True))
+    s, e_out = la.eval(e / e.sum(axis=-1, keepdims=True), e)
+    np.testing.assert_allclose(s, _softmax_ref(xn), rtol=2e-6)
+    np.testing.assert_allclose(e_out, np.exp(xn - xn.max(-1, keepdims=True)), rtol=2e-6)
+
+
 def test_reduction_over_other_axis_splits_with_reason(rng):
     x = la.asarray(rng.random((8, 5)))
     expr = x - x.max(axis=0, keepdims=True)
