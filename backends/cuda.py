@@ -360,7 +360,9 @@ class _Evaluation:
     def run_group(self, roots: list[Node], outs: list[DeviceArray]) -> None:
         while True:
             try:
-                launch = lower_kernel(roots, outs, self.materialised)
+                # never the CPU's partial rows (codegen.nvptx refuses them): a long row is
+                # spread over thread blocks at launch instead (choose_variant: "split")
+                launch = lower_kernel(roots, outs, self.materialised, split=False)
                 break
             except NeedsMaterialising as need:
                 for node in need.nodes:

@@ -164,6 +164,21 @@ def check_supported(kernel: Kernel, libdevice: bool = False) -> None:
             raise UnsupportedOnTarget(f"cannot compile for CUDA: {reason}")
 
 
+def check_not_split(kernel: Kernel) -> None:
+    """Refuse a full reduction cut into the CPU's partial rows (``loopir.split_rows``).
+
+    Only the CPU's row code (``rows.SplitReduction``) emits the step that combines the
+    partial rows and folds in the tail; the wrappers here would take each partial row for a
+    row of its own, store its partial result over the one output and never read the tail.
+    The CUDA target lowers with ``split=False`` and spreads a long row over thread blocks
+    its own way (``nvptx_rows``: split/combine).
+    """
+    if kernel.split:
+        raise UnsupportedOnTarget(
+            "cannot compile for CUDA: this full reduction is cut into partial rows for CPU "
+            "threads (loopir.split_rows); lower it with split=False for the CUDA target")
+
+
 def _allowed(name: str, libdevice: bool) -> bool:
     return (name in _LOWERED or name.startswith(_LOWERED_PREFIXES) or name in _ROW_LOWERED
             or name.startswith(_ROW_PREFIXES) or (libdevice and name in LIBDEVICE_NAMES))
@@ -274,6 +289,7 @@ def new_kernel(kernel: Kernel, name: str, extra: int = 0
 def build_module(kernel: Kernel, name: str, variant: Variant | None = None,
                  libdevice: bool = False) -> ir.Module:
     """The kernel's LLVM module (llvmlite IR objects only: safe to build in-process)."""
+    check_not_split(kernel)
     variant = variant or Variant(strategy="block" if kernel.row_ndim else "flat")
     check_supported(kernel, libdevice)
     if kernel.row_ndim:

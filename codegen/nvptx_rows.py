@@ -44,6 +44,7 @@ from .nvptx import (
     ParamBlock,
     Variant,
     _sreg,
+    check_not_split,
     element_ptrs,
     new_kernel,
     thread_index,
@@ -78,6 +79,7 @@ def splittable(kernel: Kernel) -> bool:
 
 
 def build_rows(kernel: Kernel, name: str, variant: Variant) -> ir.Module:
+    check_not_split(kernel)  # also when called without build_module's checks
     extra = SPLIT_PARAMS if variant.strategy in ("split", "combine") else 0
     if extra and not splittable(kernel):
         raise ValueError("this kernel's reductions cannot be split across blocks")

@@ -73,7 +73,9 @@ class Explanation:
     @cached_property
     def plan(self) -> list[PlannedStep]:
         """Every step evaluation takes: fused kernels and opaque ops, in order."""
-        return build_plan(self.roots)
+        # the CUDA target copies host leaves to the device and never cuts a full reduction
+        # into the CPU's partial rows: its plan (and PTX) must come from unsplit kernels
+        return build_plan(self.roots, split=self.target == "cpu")
 
     @property
     def kernel_steps(self) -> list[PlannedStep]:
@@ -184,7 +186,8 @@ class Explanation:
     @property
     def ptx(self) -> str:
         """PTX for NVIDIA GPUs (sm_90), whatever the target; raises NotImplementedError for
-        ops the GPU path cannot lower yet (exp, sin, ...)."""
+        ops the GPU path cannot lower yet (exp, sin, ...), and for the CPU target's full
+        reductions cut into partial rows (explain with target="cuda" for the GPU's kernels)."""
         from .codegen.nvptx import emit_ptx
 
         return self._per_kernel(emit_ptx)

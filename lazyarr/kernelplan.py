@@ -9,6 +9,7 @@ figures; nothing is computed or compiled.
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,13 +62,17 @@ def fused_nodes(roots: tuple[Node, ...], materialised: dict[int, np.ndarray]
     return toposort(roots, is_read), reads
 
 
-def build_plan(roots: list[Node]) -> list[PlannedStep]:
+def build_plan(roots: list[Node], split: bool = True) -> list[PlannedStep]:
+    """The steps evaluating ``roots`` takes. ``split=False``: the plan of the CUDA target,
+    which never cuts a full reduction into partial rows (``loopir.split_rows``) even when the
+    leaves are host arrays: it copies them to the device and spreads the reduction its own way.
+    """
     from .runtime import plan as dry_run
 
     materialised: dict[int, np.ndarray] = {}
     steps: list[PlannedStep] = []
     counts = {"kernel": 0, "opaque": 0}
-    for step in dry_run(roots):
+    for step in dry_run(roots, split=split):
         step_roots = tuple(step.roots)
         launch = step.launch  # the dry run's own lowering: exact sizes and strides
         nodes, reads = fused_nodes(step_roots, materialised) if step.kind == "kernel" \
@@ -88,9 +93,29 @@ def _loop_text(step: PlannedStep) -> str:
         return f"a {kernel.ndim}-D loop over {outer} elements"
     row = "x".join(map(str, shape[kernel.outer_ndim:]))
     kinds = ", ".join(sorted({i.arg.value for i in kernel.body if i.op is Op.REDUCE}))
+    if kernel.split:
+        return _split_text(step, kinds)
     writes = "writes every row element" if kernel.out_level else "writes one value per row"
     return (f"a loop over {outer} rows of {row} elements; per row it reduces ({kinds}) "
             f"and {writes}")
+
+
+def _split_text(step: PlannedStep, kinds: str) -> str:
+    """What a split full reduction (``loopir.split_rows``) does: its outer loop walks partial
+    rows, so "a loop over 64 rows" would read as 64 separate results."""
+    kernel, launch = step.kernel, step.launch
+    parts, inner = launch.shape[0], math.prod(launch.shape[2:])
+    per_part = launch.shape[1] * inner
+    tail = int(launch.scalars[-1]) * inner  # elements after the last partial row
+    values = len(kernel.outputs) - sum(1 for i in kernel.body if i.op is Op.REDUCE)
+    text = (f"a full reduction ({kinds}) of {parts * per_part + tail} elements cut into "
+            f"{parts} partial rows of {per_part} elements that threads share (the same cut "
+            "for any thread count); the last partial row to finish combines the partial "
+            "results in a fixed order")
+    if tail:
+        text += f", folds in the {tail}-element tail"
+    written = "one value" if values == 1 else f"{values} values"
+    return f"{text} and writes {written}: the same bits for any thread count"
 
 
 def _wrap(line: str, width: int = 96) -> str:

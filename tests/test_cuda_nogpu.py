@@ -344,6 +344,41 @@ def test_reduction_kernels_are_no_longer_refused() -> None:
     nvptx.build_module(kernel, "k", Variant(strategy="thread"))
 
 
+@pytest.fixture
+def split_early(monkeypatch: pytest.MonkeyPatch) -> np.ndarray:
+    """A host array whose full reductions the CPU cuts into partial rows (any work)."""
+    from lazyarr import loopir
+
+    monkeypatch.setattr(loopir, "SPLIT_WORK", 0)
+    return np.random.default_rng(5).standard_normal(loopir.PARTS**2 * 17 + 63)
+
+
+def test_cpu_split_kernels_are_refused(split_early: np.ndarray) -> None:
+    from lazyarr.codegen.nvptx_rows import build_rows
+
+    (kernel,) = _kernels([la.asarray(split_early).sum()])
+    assert kernel.split
+    for strategy in ("block", "thread", "split", "combine"):
+        with pytest.raises(NotImplementedError, match="partial rows for CPU threads"):
+            nvptx.build_module(kernel, "k", Variant(strategy=strategy))
+    with pytest.raises(nvptx.UnsupportedOnTarget, match="split=False"):
+        build_rows(kernel, "k", Variant(strategy="block"))
+
+
+def test_cuda_explain_of_a_big_full_reduction_assembles(split_early: np.ndarray,
+                                                        tmp_path: Path) -> None:
+    x = la.asarray(split_early)
+    for expr in (x.sum(), x.argmax(), x.mean()):
+        ex = la.explain(expr, target="cuda")
+        assert not any(k.split for k in ex.kernel_objects)
+        assert "partial rows" not in ex.kernel_plan
+        path = tmp_path / "reduction.ptx"
+        path.write_text(ex.ptx)
+        if shutil.which("ptxas"):
+            complaint = test_ptx._ptxas(path)
+            assert complaint is None, f"ptxas -arch=sm_90 rejects it: {complaint}"
+
+
 # -- device arrays without a driver ----------------------------------------------------------------
 FAKE = 0x7F00_0000_1000
 
@@ -1023,6 +1058,19 @@ def test_emulated_split_reductions(emulated: Emulator, monkeypatch: pytest.Monke
     else:
         _assert_like(got, expected)
     assert [v.strategy for v, _, _ in emulated.launches[-2:]] == ["split", "combine"]
+
+
+def test_emulated_host_full_reductions_are_not_cut_for_cpu_threads(
+        emulated: Emulator, split_early: np.ndarray) -> None:
+    # host leaves that the CPU would split: target="cuda" copies them and lowers without
+    # partial rows (the emulator builds through nvptx.build_module, which refuses them)
+    x = la.asarray(split_early)
+    assert [k.split for k in la.explain(x.sum()).kernel_objects] == [True]
+    got = la.eval(x.sum(), target="cuda").to_numpy()
+    _assert_rounding_only(got, np.asarray(split_early.sum()), split_early, "sum", None)
+    assert [v.strategy for v, _, _ in emulated.launches[-2:]] == ["split", "combine"]
+    _assert_like(la.eval(x.argmax(), target="cuda").to_numpy(),
+                 np.asarray(split_early.argmax()))
 
 
 def test_emulated_reductions_are_deterministic(emulated: Emulator) -> None:

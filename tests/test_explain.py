@@ -140,6 +140,46 @@ def test_reduction_boundary_and_row_kernel():
     assert "rows of 6 elements" in plan and "(max, sum)" in plan
 
 
+@pytest.fixture
+def split_early(monkeypatch):
+    """Split full reductions from loopir.SPLIT_MIN elements, whatever the work estimate."""
+    from lazyarr import loopir
+
+    monkeypatch.setattr(loopir, "SPLIT_WORK", 0)
+    # 64 partial rows of 1088 elements and a tail of 63
+    return la.asarray(np.ones(loopir.PARTS**2 * 17 + 63))
+
+
+def test_split_full_reduction_plan_says_partial_rows(split_early):
+    x = split_early
+    ex = la.explain(x.sum())
+    assert [k.split for k in ex.kernel_objects] == [True]
+    plan = flat(ex.kernel_plan)
+    assert ("runs as a full reduction (sum) of 69695 elements cut into 64 partial rows of "
+            "1088 elements that threads share") in plan
+    assert "combines the partial results in a fixed order" in plan
+    assert "folds in the 63-element tail and writes one value" in plan
+    assert "loop over 64 rows" not in plan
+    # the CPU's split kernel has no PTX: explain for target cuda shows the GPU's kernels
+    with pytest.raises(NotImplementedError, match="partial rows"):
+        _ = ex.ptx
+    both = flat(la.explain(x.argmax(), x.max()).kernel_plan)
+    assert "full reduction (argmax, max)" in both and "writes 2 values" in both
+    rows = flat(la.explain(la.asarray(np.ones((2, 70000))).sum(axis=1)).kernel_plan)
+    assert "a loop over 2 rows of 70000 elements; per row it reduces (sum)" in rows
+
+
+def test_cuda_explain_of_a_big_full_reduction_is_not_split(split_early):
+    x = split_early
+    ex = la.explain(x.sum(), target="cuda")
+    assert [k.split for k in ex.kernel_objects] == [False]
+    plan = flat(ex.kernel_plan)
+    assert "a loop over 1 rows of 69695 elements; per row it reduces (sum)" in plan
+    assert "partial rows" not in plan and "partial rows" not in ex.loops
+    assert ".entry" in ex.ptx  # emit_ptx verifies the module before LLVM compiles it
+    assert "not available" not in str(ex)
+
+
 @pytest.mark.skipif(not hasattr(la, "matmul"), reason="matmul not in this lazyarr yet")
 def test_opaque_op_is_a_barrier():
     x = la.asarray(np.ones((3, 3)))
