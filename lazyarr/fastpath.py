@@ -18,7 +18,6 @@ from __future__ import annotations
 import ctypes
 import threading
 import weakref
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +33,23 @@ from .runtime import check_outputs_disjoint, is_view_of_leaf, pack_args, unsafe_
 RECENT = 8
 PER_ROOT = 4  # executors kept per root (fresh results, and a few ``out=`` targets)
 
-_recent: deque[tuple[Node, ...]] = deque(maxlen=RECENT)
+# the last RECENT distinct expressions evaluated, oldest first: id of the first root -> roots.
+# Distinct, not the last RECENT calls: a loop evaluating one expression many times must not
+# push out the expression evaluated just before it.
+_recent: dict[int, tuple[Node, ...]] = {}
+_newest: list[Node | None] = [None]  # first root of the newest entry (a cheap "still newest")
+
+
+def _keep(roots: tuple[Node, ...]) -> None:
+    first = roots[0]
+    if _newest[0] is first:
+        return
+    key = id(first)  # safe: an entry holds its roots, so the id is not reused meanwhile
+    _recent.pop(key, None)
+    _recent[key] = roots
+    _newest[0] = first
+    if len(_recent) > RECENT:
+        del _recent[next(iter(_recent))]
 # id of the first root -> its executors; entries leave when that root dies
 _executors: dict[int, list[Executor]] = {}
 _singles: dict[int, Executor] = {}  # the same, for one root evaluated to a fresh result
@@ -240,11 +255,11 @@ def evaluate(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None = None
         if ex is None:
             return None
         _remember(ex, roots[0])
-        _recent.append(roots)
+        _keep(roots)
         results = ex()
         ex.pending = cpu.runs_inline(ex.fn, ex.launch)
         return results
-    _recent.append(roots)
+    _keep(roots)
     return ex()
 
 
@@ -254,7 +269,8 @@ def single(node: Node) -> np.ndarray | None:
     ex = _singles.get(id(node))
     if ex is None or ex.roots[0]() is not node or settings.backend != "cpu" or Buffer.foreign:
         return None
-    _recent.append((node,))
+    if _newest[0] is not node:
+        _keep((node,))
     return ex.one()
 
 
@@ -268,7 +284,7 @@ def into(nodes: tuple[Node, ...] | list[Node], outs: tuple | list) -> list[np.nd
     if [r() for r in refs] != list(nodes) or not ex.same_outs(outs):
         return None
     # the expressions, not the fitted roots: the entry holds the executor itself
-    _recent.append(tuple(nodes))
+    _keep(tuple(nodes))
     return ex()
 
 
@@ -287,7 +303,7 @@ def repeated(exprs: tuple, outs: tuple | None) -> list[np.ndarray] | None:
     ex = _lookup(nodes, None)
     if ex is None or settings.backend != "cpu" or Buffer.foreign:
         return None
-    _recent.append(nodes)
+    _keep(nodes)
     return ex()
 
 
@@ -300,7 +316,7 @@ def single_into(node: Node, out: np.ndarray) -> np.ndarray | None:
     if len(refs) != 1 or refs[0]() is not node or ex.outs[0] is not out or \
             (out.strides,) != ex.out_strides or not out.flags.writeable:
         return None
-    _recent.append((ex.roots[0](),))
+    _keep((ex.roots[0](),))
     ex()
     return out
 
@@ -324,6 +340,7 @@ def _drop_into(key: int, ref: weakref.ref) -> None:
 
 def clear() -> None:
     _recent.clear()
+    _newest[0] = None
     _executors.clear()
     _singles.clear()
     _into.clear()

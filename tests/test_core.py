@@ -495,3 +495,17 @@ def test_memoised_mean_var_std_keep_their_arguments_apart():
         assert x.mean(dtype=np.float32).dtype == np.float32
         assert x.any(axis=0).eval().tolist() == [True] * 4
         assert x.all(axis=1).eval().tolist() == [False, True, True]
+
+
+def test_a_loop_over_one_expression_keeps_the_previous_one_ready():
+    from lazyarr import fastpath
+
+    x, y = la.asarray(np.arange(5.0)), la.asarray(np.ones(5))
+    out = np.empty(5)
+    la.eval(x + 1, out=out)
+    key = id((x + 1)._node)
+    for _ in range(3 * fastpath.RECENT):  # many calls, one other expression
+        (y * 2).eval()
+    assert id((x + 1)._node) == key and key in fastpath._into
+    assert la.eval(x + 1, out=out) is out
+    np.testing.assert_array_equal(out, np.arange(5.0) + 1)
