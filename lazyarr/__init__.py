@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import fastpath, stats
+from . import fastpath, outputs, stats
 from .array import LazyArray
 from .backends.diskcache import set_disk_cache
 from .backends.threads import get_num_threads, set_num_threads
@@ -92,11 +92,11 @@ def cache_info() -> stats.CacheInfo:
 
 
 def clear_cache() -> None:
-    """Forget compiled kernels and reset the counters."""
-    from . import fastpath
+    """Forget compiled kernels and pooled result memory, and reset the counters."""
     from .backends import cpu
 
     fastpath.clear()
+    outputs.clear()
     cpu.clear_cache()
     stats.reset()
 

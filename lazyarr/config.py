@@ -22,6 +22,7 @@ class Settings:
     num_threads: int = 0  # 0: the CPUs this process may use (see backends/threads.py)
     disk_cache: bool = True  # keep compiled object code on disk between processes
     cache_dir: str = ""  # where; "" until read (never empty after _read)
+    pool_bytes: int = 256 << 20  # most memory the pool of big results keeps (lazyarr/outputs.py)
 
 
 def _int_env(name: str, default: int) -> int:
@@ -61,12 +62,16 @@ def _read() -> Settings:
     if threads < 0:
         raise ValueError(f"LAZYARR_NUM_THREADS must be >= 0 (0: automatic), got {threads}")
     cache_dir = os.environ.get("LAZYARR_CACHE_DIR", "").strip()
+    pool_mb = _int_env("LAZYARR_POOL_MB", 256)
+    if pool_mb < 0:
+        raise ValueError(f"LAZYARR_POOL_MB must be >= 0 (0: no pool), got {pool_mb}")
     return Settings(
         backend=backend,
         debug=_int_env("LAZYARR_DEBUG", 0),
         num_threads=threads,
         disk_cache=_bool_env("LAZYARR_DISK_CACHE", True),
         cache_dir=os.path.expanduser(cache_dir) if cache_dir else default_cache_dir(),
+        pool_bytes=pool_mb << 20,
     )
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from . import stats
+from . import outputs, stats
 from .config import settings
 from .graph import OPAQUE, Buffer, Node, remember
 from .loopir import Launch, NeedsMaterialising, lower_kernel
@@ -100,7 +100,7 @@ class Executor:
         if self.pending:
             _go_direct(self)
         fresh = self.outs is None
-        outs = [np.empty(shape, dtype) for shape, dtype in self.results] if fresh else \
+        outs = [outputs.empty(shape, dtype) for shape, dtype in self.results] if fresh else \
             list(self.outs)
         self.lock.acquire()  # one argument block: one caller at a time
         try:
@@ -120,7 +120,7 @@ class Executor:
         if self.direct is None:
             return self()[0]  # which may go direct
         shape, dtype = self.results[0]
-        out = np.empty(shape, dtype)
+        out = np.empty(shape, dtype)  # a direct launch is far below outputs.POOL_MIN
         lock = self.lock
         lock.acquire()
         try:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import opaque
+from . import opaque, outputs
 from .graph import MOVEMENT, OPAQUE, Node, Op, toposort
 from .loopir import Kernel, Launch, NeedsMaterialising, View, args_words, lower_kernel
 from .schedule import schedule
@@ -134,7 +134,7 @@ def _evaluate(roots: list[Node], outs: list[np.ndarray | None], ev: _Evaluation,
             else:
                 todo.append(k)
                 if results[k] is None:
-                    results[k] = np.empty(roots[k].shape, roots[k].dtype)
+                    results[k] = outputs.empty(roots[k].shape, roots[k].dtype)
         if todo and 0 not in group.shape:
             _run_group([roots[k] for k in todo], [results[k] for k in todo], ev, reason)
     return results
