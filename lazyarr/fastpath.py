@@ -97,18 +97,19 @@ class Executor:
             _strides(outs) == self.out_strides and all(o.flags.writeable for o in outs)
 
     def __call__(self) -> list[np.ndarray]:
-        if self.pending:
-            _go_direct(self)
         fresh = self.outs is None
         outs = [outputs.empty(shape, dtype) for shape, dtype in self.results] if fresh else \
             list(self.outs)
         self.lock.acquire()  # one argument block: one caller at a time
         try:
+            if self.pending:  # under the lock: the block's words must match the entry used
+                _go_direct(self)
+            direct = self.direct
             if fresh:
                 # objcall swaps an id for the data pointer; a threaded launch needs addresses
                 for slot, out in zip(self.out_slots, outs, strict=True):
-                    self.block[slot] = id(out) if self.direct is not None else out.ctypes.data
-            self._launch()
+                    self.block[slot] = id(out) if direct is not None else out.ctypes.data
+            self._launch(direct)
         finally:
             self.lock.release()
         stats.counts["hits"] += 1
@@ -133,9 +134,9 @@ class Executor:
         stats.counts["hits"] += 1
         return out
 
-    def _launch(self) -> None:
-        if self.direct is not None:
-            self.direct(self.record_address)
+    def _launch(self, direct: Any) -> None:
+        if direct is not None:
+            direct(self.record_address)
         else:
             self.call(self.fn, self.launch.block_address, self.launch.shape[0])
         if self.status[0]:

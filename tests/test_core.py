@@ -509,3 +509,27 @@ def test_a_loop_over_one_expression_keeps_the_previous_one_ready():
     assert id((x + 1)._node) == key and key in fastpath._into
     assert la.eval(x + 1, out=out) is out
     np.testing.assert_array_equal(out, np.arange(5.0) + 1)
+
+
+def test_threads_evaluating_one_small_expression_while_it_goes_direct():
+    import threading
+
+    x = np.arange(64.0)
+    a = la.asarray(x)
+    wrong = []
+
+    def work(k: int) -> None:
+        for _ in range(300):
+            r = (a * 2 + k).eval()
+            if not np.array_equal(r, x * 2 + k):
+                wrong.append(k)
+            (a * 2 + 0).eval(out=(o := np.empty(64)))
+            if not np.array_equal(o, x * 2):
+                wrong.append(-1)
+
+    threads = [threading.Thread(target=work, args=(k % 2,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong
