@@ -102,3 +102,19 @@ def _vectorise_width(latch: ir.Instruction, width: int) -> None:
     hint = module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.width"),
                                 I32(width)])
     latch.set_metadata("llvm.loop", _LoopID(module, [hint]))
+
+
+class InnerArgs:
+    """The CPU inner function's parameters, unpacked (codegen/cpu.py makes the function;
+    codegen/rows.py reads the arrays' base pointers from it)."""
+
+    def __init__(self, fn: ir.Function, kernel: Kernel) -> None:
+        nd, n = kernel.ndim, len(kernel.inputs) + len(kernel.outputs)
+        a = list(fn.args)
+        self.start, self.end = a[0], a[1]
+        self.shape = a[2:2 + nd]
+        self.ptrs = a[2 + nd:2 + nd + n]
+        flat = a[2 + nd + n:2 + nd + n + n * nd]
+        self.strides = [flat[k * nd:(k + 1) * nd] for k in range(n)]
+        self.scalars = a[2 + nd + n + n * nd:-1]
+        self.status = a[-1]

@@ -13,7 +13,7 @@ from llvmlite import ir
 
 from lazyarr.loopir import Kernel, Layout
 
-from .common import PTR, ArgBlock, counted_loop
+from .common import PTR, ArgBlock, InnerArgs, counted_loop
 from .rows import ColumnEmitter, RowEmitter
 from .scalar import I8, I64, emit_body, from_memory, memory_type, to_memory, value_type
 
@@ -25,21 +25,6 @@ def _inner_signature(kernel: Kernel) -> list[ir.Type]:
         + [I64] * (n_arrays * kernel.ndim) + scalars + [PTR]
 
 
-class _Inner:
-    """Unpacks the inner function's parameters."""
-
-    def __init__(self, fn: ir.Function, kernel: Kernel) -> None:
-        nd, n = kernel.ndim, len(kernel.inputs) + len(kernel.outputs)
-        a = list(fn.args)
-        self.start, self.end = a[0], a[1]
-        self.shape = a[2:2 + nd]
-        self.ptrs = a[2 + nd:2 + nd + n]
-        flat = a[2 + nd + n:2 + nd + n + n * nd]
-        self.strides = [flat[k * nd:(k + 1) * nd] for k in range(n)]
-        self.scalars = a[2 + nd + n + n * nd:-1]
-        self.status = a[-1]
-
-
 def _element_ptr(b: ir.IRBuilder, row: ir.Value, i: ir.Value, stride: ir.Value,
                  dtype, layout: Layout) -> ir.Value:
     if layout is Layout.CONTIG:
@@ -49,7 +34,7 @@ def _element_ptr(b: ir.IRBuilder, row: ir.Value, i: ir.Value, stride: ir.Value,
     return b.gep(row, [b.mul(i, stride)], source_etype=I8)
 
 
-def _emit_loops(b: ir.IRBuilder, p: _Inner, kernel: Kernel) -> None:
+def _emit_loops(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel) -> None:
     params = list(kernel.inputs) + [o for _, o in kernel.outputs]
     last = kernel.outer_ndim - 1
 
@@ -98,7 +83,7 @@ def build_module(kernel: Kernel, name: str, triple: str = "", layout: str = "") 
     for arg in inner.args[2 + kernel.ndim:2 + kernel.ndim + n_arrays]:
         arg.add_attribute("noalias")
     b = ir.IRBuilder(inner.append_basic_block("entry"))
-    _emit_loops(b, _Inner(inner, kernel), kernel)
+    _emit_loops(b, InnerArgs(inner, kernel), kernel)
     b.ret_void()
 
     outer = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, I64, I64]), name)

@@ -23,7 +23,7 @@ from lazyarr import ops
 from lazyarr.graph import Op, ReduceKind
 from lazyarr.loopir import Kernel, Layout
 
-from .common import counted_loop
+from .common import InnerArgs, counted_loop
 from .scalar import (
     I1,
     I8,
@@ -493,9 +493,7 @@ class SplitReduction:
     def finish(self, rows: list[ir.Value], vals: dict[int, ir.Value],
                load: Callable[[int], ir.Value]) -> None:
         b, em, k = self.b, self.em, self.k
-        from .cpu import _Inner  # the wrapper's parameters: the arrays' base pointers
-
-        bases = _Inner(em.fn, k).ptrs
+        bases = InnerArgs(em.fn, k).ptrs  # the arrays' base pointers
         parts = em.shape[0]
         per_part = b.mul(em.shape[1], self.product(em.shape[2:]))  # elements per part row
         tail_rows = [b.gep(p, [b.mul(parts, s[0])], source_etype=I8)
