@@ -533,3 +533,24 @@ def test_threads_evaluating_one_small_expression_while_it_goes_direct():
     for t in threads:
         t.join()
     assert not wrong
+
+
+def test_fast_path_without_the_objcall_entry(monkeypatch):
+    """Where the array layout check fails, repeated evaluations take the ctypes path."""
+    from lazyarr.backends import objcall
+
+    from lazyarr import fastpath
+
+    monkeypatch.setattr(objcall, "_checked", False)
+    monkeypatch.setattr(objcall, "_entry", None)
+    monkeypatch.setattr(objcall, "data_offset", lambda: None)
+    fastpath.clear()
+    x = np.arange(9.0)
+    e = la.asarray(x) - 4
+    out = np.empty(9)
+    for _ in range(3):
+        np.testing.assert_array_equal(e.eval(), x - 4)
+        assert e.eval(out=out) is out
+        np.testing.assert_array_equal(out, x - 4)
+    assert fastpath._singles[id(e._node)].direct is None
+    fastpath.clear()
