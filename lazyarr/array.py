@@ -322,7 +322,7 @@ def _binary(op: Op):
             return NotImplemented
 
     def reflected(self: LazyArray, other: Any) -> Any:
-        t = type(other)  # a probe of apply's memo for Python scalars (see build.key_part)
+        t = type(other)  # a probe of apply's memo for Python scalars (see build._key_part)
         if t is int or t is bool or (t is float and other != 0.0):
             ref = build.memo.get((op, (t, other), id(self._node)))
             node = None if ref is None else ref()
