@@ -91,7 +91,7 @@ def entry() -> tuple[Any, int] | None:
                 if _offset is not None:
                     _entry = _compile(cpu.jit())
                 _checked = True
-    return None if _entry is None else (_entry, _offset)
+    return None if _entry is None or _offset is None else (_entry, _offset)
 
 
 def _compile(jit: Any) -> Any:

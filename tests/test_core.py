@@ -543,6 +543,7 @@ def test_fast_path_without_the_objcall_entry(monkeypatch):
 
     monkeypatch.setattr(objcall, "_checked", False)
     monkeypatch.setattr(objcall, "_entry", None)
+    monkeypatch.setattr(objcall, "_offset", objcall._offset)  # entry() sets it
     monkeypatch.setattr(objcall, "data_offset", lambda: None)
     fastpath.clear()
     x = np.arange(9.0)
