@@ -4,9 +4,11 @@ and a child-process runner for emissions that may abort the process (NVPTX)."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -87,4 +89,25 @@ def run_child(script: str, workdir: Path, ids: list[str], timeout: int = 300
                 break
             results[started] = {"status": "crashed", "detail": detail}
         todo = [c for c in todo if c not in results]
+    return results
+
+
+def run_children(script: str, root: Path, ids: list[str], workers: int,
+                 assemble: Callable[[Path, list[dict[str, Any]]], None],
+                 timeout: int = 300) -> dict[str, dict[str, Any]]:
+    """``ids`` split round-robin over ``workers`` children of :func:`run_child`, each in its
+    own folder under ``root``; ``assemble(folder, ok_records)`` then runs in each when
+    ``ptxas`` is installed."""
+    def one(workdir: Path, part: list[str]) -> dict[str, dict[str, Any]]:
+        workdir.mkdir()
+        results = run_child(script, workdir, part, timeout)
+        if shutil.which("ptxas"):
+            assemble(workdir, [r for r in results.values() if r["status"] == "ok"])
+        return results
+
+    results: dict[str, dict[str, Any]] = {}
+    with ThreadPoolExecutor(workers) as pool:
+        for part in pool.map(one, [root / f"w{k}" for k in range(workers)],
+                             [ids[k::workers] for k in range(workers)]):
+            results |= part
     return results

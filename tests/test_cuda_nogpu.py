@@ -31,7 +31,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for the child process
 
 import test_ptx  # the elementwise case table and ptxas helpers
-from kernel_cases import run_child
+from kernel_cases import run_children
 from lazyarr.codegen import nvptx
 from lazyarr.codegen.nvptx import Variant
 
@@ -199,15 +198,8 @@ def _assemble(workdir: Path, records: list[dict[str, Any]]) -> None:
         plain = not any(re.search(r"^\.(func|global|const)\b", t, re.M) for t in texts)
         (batch if plain else alone).append(rec)
     if batch:
-        heads, bodies = set(), []
-        for k, path in enumerate(p for rec in batch for p in rec["paths"]):
-            text = Path(path).read_text()
-            end = test_ptx._HEADER_END.search(text).end()
-            heads.add(text[:end])
-            bodies.append(text[end:].replace("lazyarr_kernel", f"kernel_{k}"))
-        whole = workdir / "batch.ptx"
-        whole.write_text(heads.pop() + "".join(bodies))
-        if len(heads) == 0 and test_ptx._ptxas(whole) is None:
+        whole = test_ptx.batch_file(workdir, [p for rec in batch for p in rec["paths"]])
+        if whole is not None and test_ptx._ptxas(whole) is None:
             for rec in batch:
                 rec["ptxas"] = None
         else:
@@ -217,25 +209,12 @@ def _assemble(workdir: Path, records: list[dict[str, Any]]) -> None:
         rec["ptxas"] = next((c for c in complaints if c), None)
 
 
-def _emit_and_assemble(workdir: Path, ids: list[str]) -> dict[str, dict[str, Any]]:
-    workdir.mkdir()
-    results = run_child(__file__, workdir, ids, timeout=600)
-    if shutil.which("ptxas"):
-        _assemble(workdir, [r for r in results.values() if r["status"] == "ok"])
-    return results
-
-
 @pytest.fixture(scope="module")
 def emitted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    root = tmp_path_factory.mktemp("cuda-ptx")
     ids = sorted(c for c in CASES if LIBDEVICE or not _needs_libdevice(c))
     n = max(2, min(os.cpu_count() or 1, 8))
-    results: dict[str, dict[str, Any]] = {}
-    with ThreadPoolExecutor(n) as pool:
-        for part in pool.map(_emit_and_assemble, [root / f"w{k}" for k in range(n)],
-                             [ids[k::n] for k in range(n)]):
-            results |= part
-    return results
+    return run_children(__file__, tmp_path_factory.mktemp("cuda-ptx"), ids, n, _assemble,
+                        timeout=600)
 
 
 def _ptx(emitted: dict[str, dict[str, Any]], case: str) -> list[str]:

@@ -17,14 +17,13 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from kernel_cases import apply_op as _apply
-from kernel_cases import cast_cases, run_child
+from kernel_cases import cast_cases, run_children
 from kernel_cases import operands as _operands
 from kernel_cases import signatures as _signatures
 from lazyarr.codegen import nvptx
@@ -152,50 +151,43 @@ def _ptxas(path: Path) -> str | None:
 _HEADER_END = re.compile(r"^\.address_size \d+\n", re.M)
 
 
-def _assemble(workdir: Path, records: list[dict[str, Any]]) -> None:
-    """Set ``rec["ptxas"]`` for each record: all in one ptxas run, or one by one on failure.
-
-    ptxas spends most of a small file's time starting up, so the kernels go into one module
-    (one header, entries renamed apart); only a failing batch pays for per-file runs, which
-    name the culprit.
-    """
+def batch_file(workdir: Path, paths: list[str]) -> Path | None:
+    """The PTX files as one module (one header, entries renamed apart), or None when their
+    headers (.version/.target) differ."""
     heads, bodies = set(), []
-    for k, rec in enumerate(records):
-        text = Path(rec["path"]).read_text()
+    for k, path in enumerate(paths):
+        text = Path(path).read_text()
         end = _HEADER_END.search(text).end()
         heads.add(text[:end])
         bodies.append(text[end:].replace("lazyarr_kernel", f"kernel_{k}"))
-    if len(heads) == 1:  # one .version/.target for all: they can share a module
-        batch = workdir / "batch.ptx"
-        batch.write_text(heads.pop() + "".join(bodies))
-        if _ptxas(batch) is None:
-            for rec in records:
-                rec["ptxas"] = None
-            return
+    if len(heads) != 1:
+        return None
+    batch = workdir / "batch.ptx"
+    batch.write_text(heads.pop() + "".join(bodies))
+    return batch
+
+
+def _assemble(workdir: Path, records: list[dict[str, Any]]) -> None:
+    """Set ``rec["ptxas"]`` for each record: all in one ptxas run, or one by one on failure.
+
+    ptxas spends most of a small file's time starting up, so the kernels go into one module;
+    only a failing batch pays for per-file runs, which name the culprit.
+    """
+    batch = batch_file(workdir, [rec["path"] for rec in records])
+    if batch is not None and _ptxas(batch) is None:
+        for rec in records:
+            rec["ptxas"] = None
+        return
     for rec in records:
         rec["ptxas"] = _ptxas(Path(rec["path"]))
-
-
-def _emit_and_assemble(workdir: Path, ids: list[str]) -> dict[str, dict[str, Any]]:
-    workdir.mkdir()
-    results = run_child(__file__, workdir, ids)
-    if shutil.which("ptxas"):
-        _assemble(workdir, [r for r in results.values() if r["status"] == "ok"])
-    return results
 
 
 @pytest.fixture(scope="module")
 def emitted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """Every PTX case emitted (and assembled), split round-robin over one child per core."""
-    root = tmp_path_factory.mktemp("ptx")
-    ids = sorted(PTX_CASES)
     n = max(1, min(os.cpu_count() or 1, 4))
-    results: dict[str, dict[str, Any]] = {}
-    with ThreadPoolExecutor(n) as pool:
-        for part in pool.map(_emit_and_assemble, [root / f"w{k}" for k in range(n)],
-                             [ids[k::n] for k in range(n)]):
-            results |= part
-    return results
+    return run_children(__file__, tmp_path_factory.mktemp("ptx"), sorted(PTX_CASES), n,
+                        _assemble)
 
 
 def _ptx(emitted: dict[str, dict[str, Any]], case: str) -> str:
