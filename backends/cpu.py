@@ -224,22 +224,36 @@ class _Jit:
 
     def _load_support(self, symbol: str) -> None:
         """A support module from the disk cache, or compiled (and stored there)."""
-        key = None
-        if diskcache.enabled():
-            key = self.support_key(symbol)
-            code = diskcache.load(key)
-            if code is not None and self._link(code, symbol):
-                return
-        from lazyarr.codegen import mathlib
+        def make() -> bytes:
+            from lazyarr.codegen import mathlib  # not on a disk hit: it is big to import
 
-        if symbol not in mathlib.SUPPORT_SYMBOLS:
-            raise RuntimeError(f"no support module defines {symbol}")
-        module = mathlib.support_module(symbol, self.triple, self.layout)
-        code = self.tm.emit_object(self._o3(str(module)))
-        if not self._link(code, symbol):
-            raise RuntimeError(f"support module {symbol} did not link")
+            if symbol not in mathlib.SUPPORT_SYMBOLS:
+                raise RuntimeError(f"no support module defines {symbol}")
+            module = mathlib.support_module(symbol, self.triple, self.layout)
+            return self.tm.emit_object(self._o3(str(module)))
+
+        key = self.support_key(symbol) if diskcache.enabled() else None
+        self.link_cached(key, symbol, make)
+
+    def link_cached(self, key: bytes | None, symbol: str, make: Callable[[], bytes]) -> int:
+        """Link object code defining ``symbol``: the disk cache's entry ``key`` when it is
+        there and usable, else ``make()`` (stored under ``key``); the symbol's address."""
+        if key is not None:
+            code = diskcache.load(key)
+            if code is not None:
+                try:
+                    address = self._link(code, symbol)
+                except RuntimeError:
+                    address = 0  # unusable: made again below, and the entry replaced
+                if address:
+                    return address
+        code = make()
+        address = self._link(code, symbol)
+        if not address:
+            raise RuntimeError(f"object code for {symbol} did not link")
         if key is not None:
             diskcache.store(key, code)
+        return address
 
     def _link(self, code: bytes, symbol: str) -> int:
         """Add object code to the engine; the address of ``symbol`` in it (0: absent)."""

@@ -100,27 +100,13 @@ def _compile(jit: Any) -> Any:
     from . import diskcache
 
     text = str(_module(jit.triple, jit.layout))
-    key = obj = None
+    key = None
     if diskcache.enabled():
-        digest = hashlib.sha256(text.encode()).hexdigest()
-        key = diskcache.entry_key(digest, jit.host)
-        obj = diskcache.load(key)
-    if obj is None or not _load(jit, obj):
-        # no optimisation pipeline: a handful of instructions
+        key = diskcache.entry_key(hashlib.sha256(text.encode()).hexdigest(), jit.host)
+
+    def make() -> bytes:  # no optimisation pipeline: a handful of instructions
         mod = jit.llvm.parse_assembly(text)
         mod.verify()
-        obj = jit.tm.emit_object(mod)
-        if not _load(jit, obj):
-            raise RuntimeError(f"could not load {NAME}")
-        if key is not None:
-            diskcache.store(key, obj)
-    return _TYPE(jit.engine.get_function_address(NAME))
+        return jit.tm.emit_object(mod)
 
-
-def _load(jit: Any, obj: bytes) -> bool:
-    ref = jit.llvm.ObjectFileRef.from_data(obj)
-    if not ref._ptr:  # not an object file: adding it would crash
-        return False
-    jit.engine.add_object_file(ref)
-    jit.engine.finalize_object()
-    return bool(jit.engine.get_function_address(NAME))
+    return _TYPE(jit.link_cached(key, NAME, make))
