@@ -60,20 +60,20 @@ def eval(*exprs: Any, out: Any = None, backend: str | None = None,
     are copied there) and returns ``lazyarr.device.DeviceArray`` results; ``target="cpu"``
     copies device arrays back. Without a target, the arrays' location decides.
     """
-    if backend is None and target is None:  # repeated evaluations: the shortest paths
-        if len(exprs) == 1 and type(exprs[0]) is LazyArray and \
-                not isinstance(out, tuple | list):
-            return exprs[0].eval(out=out)
-        if out is None or (type(out) is tuple and len(out) == len(exprs)):
-            done = fastpath.repeated(exprs, out)
-            if done is not None:
-                return tuple(done)
-    from .evaluate import evaluate
-
     if not exprs:
         raise TypeError("eval() needs at least one expression")
-    outs = out if isinstance(out, tuple | list) else (None if out is None else [out])
-    results = evaluate([_node(e) for e in exprs], outs, backend, target)
+    several = isinstance(out, tuple | list)
+    results = None
+    if backend is None and target is None:  # repeated evaluations: the shortest paths
+        if len(exprs) == 1 and type(exprs[0]) is LazyArray and not several:
+            return exprs[0].eval(out=out)
+        if out is None or (several and len(out) == len(exprs)):
+            results = fastpath.repeated(exprs, out)
+    if results is None:
+        from .evaluate import evaluate
+
+        outs = out if several else (None if out is None else [out])
+        results = evaluate([_node(e) for e in exprs], outs, backend, target)
     return results[0] if len(exprs) == 1 else tuple(results)
 
 

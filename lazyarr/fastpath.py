@@ -289,7 +289,7 @@ def into(nodes: tuple[Node, ...] | list[Node], outs: tuple | list) -> list[np.nd
     return ex()
 
 
-def repeated(exprs: tuple, outs: tuple | None) -> list[np.ndarray] | None:
+def repeated(exprs: tuple, outs: tuple | list | None) -> list[np.ndarray] | None:
     """``LazyArray`` expressions evaluated as before (fresh results, or into the same
     ``outs``), else None: ``lazyarr.eval``'s own shortcut."""
     try:

@@ -471,6 +471,8 @@ def test_eval_takes_outputs_as_a_list_or_tuple_every_time():
     for _ in range(3):
         assert la.eval(a + 1, out=[o1]) is o1
         np.testing.assert_array_equal(o1, x + 1)
+        assert la.eval(a + 5, out=(o2,)) is o2  # one expression: the array, every time
+        np.testing.assert_array_equal(o2, x + 5)
         r1, r2 = la.eval(a - 1, a * 3, out=[o1, o2])
         assert r1 is o1 and r2 is o2
         np.testing.assert_array_equal(o2, x * 3)
