@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 from lazyarr import stats
 from lazyarr.config import settings
 from lazyarr.loopir import Kernel, Launch
-from lazyarr.runtime import pack_args
+from lazyarr.runtime import NEGATIVE_POWER, pack_args
 
 from . import diskcache, threads
 
@@ -398,7 +398,7 @@ def runs_inline(fn: Callable[[int, int, int], None], launch: Launch) -> bool:
 
 def check_status(status) -> None:
     if status[0]:
-        raise ValueError("Integers to negative integer powers are not allowed.")
+        raise ValueError(NEGATIVE_POWER)
 
 
 def run(launch: Launch) -> None:

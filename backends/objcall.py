@@ -1,33 +1,73 @@
-"""Call a kernel with output arrays named by their Python objects, not their addresses.
+"""Small launches as builtin functions: a kernel call that costs what a NumPy ufunc call does.
 
-Asking NumPy for an array's address (``arr.ctypes.data``) costs over a microsecond, more
-than a one-element kernel. CPython's ``id`` of an object is its address, and NumPy's array
-struct (``PyArrayObject_fields``, public in ``ndarraytypes.h``) starts with the data pointer
-right after the object header. So the fast path writes ``id(out)`` into the argument block
-and a small compiled entry point, made once per process, replaces each such word by the
-data pointer it finds there before calling the kernel. The offset is not assumed: it is
-checked against ``ctypes.data`` on a few arrays first, and without a match (another
-interpreter or NumPy layout) nothing here is used.
+A ctypes call costs ~0.4 us, asking NumPy for an array's address (``arr.ctypes.data``) over
+a microsecond and ``np.empty`` ~0.3 us: together more than a kernel over a thousand
+elements. So a repeated small evaluation calls a builtin function instead (a
+``PyCFunction``, called by the interpreter like ``len``): a compiled entry point, made once
+per process, bound to one launch's record. It takes the output arrays as Python objects
+(or, for a launch with one fresh output, makes it through NumPy's C API), writes their data
+pointers into the kernel's argument block, runs the kernel on the calling thread and
+returns the first output.
+
+What this relies on is checked, not assumed: ``id`` of an object is its address; NumPy's
+array struct (``PyArrayObject_fields``, public in ``ndarraytypes.h``) keeps the data pointer
+right after the object header (compared with ``ctypes.data`` on a few arrays); NumPy's C API
+table (``_ARRAY_API``, ``__multiarray_api.h``) holds ``PyArray_Type`` at slot 2 and
+``PyArray_New`` at slot 93 (the type compared with ``id(np.ndarray)``, the function called
+once through ctypes). Without the data pointer, or on an interpreter without a GIL, nothing
+here is used and the fast path calls kernels through ctypes; without the table, outputs
+come from ``np.empty``.
+
+The builtin holds the GIL from start to end (it never runs Python code), so calls of one
+launch never interleave: its argument block needs no lock.
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
+import sysconfig
 from typing import Any
 
 import numpy as np
 
-NAME = "lazyarr_call_objects"
-# one argument, the address of a record of int64 words: kernel address, block address,
-# extent, number of fix-ups, data-pointer offset, then the block slots to fix (a ctypes call
-# costs ~0.2 us plus ~0.2 us per argument: one argument is cheapest)
-_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
-HEADER = 5
+from lazyarr import stats
+from lazyarr.runtime import NEGATIVE_POWER
 
-_entry: Any = None
+NAME = "lazyarr_call_launch"
+METH_FASTCALL = 0x0080
+# a record's words: kernel address, argument block address, extent of the outer loop, number
+# of output slots, status word address, launch counter (stats.direct_hits); the interpreter's
+# functions and objects the entry uses; for a launch that makes its one output: PyArray_New
+# (else 0), the ndarray type, the output's dimension count and type number. Then the block
+# slots that receive the outputs' data pointers, in argument order, and the output's shape.
+(KERNEL, BLOCK, EXTENT, COUNT, STATUS, HITS, SET_ERROR, VALUE_ERROR, POWER_MESSAGE, INCREF,
+ DECREF, NONE, TYPE_ERROR, COUNT_MESSAGE, NEW, NDARRAY, NDIM, TYPE_NUM, HEADER) = range(19)
+_TABLE_TYPE, _TABLE_NEW = 2, 93  # PyArray_Type, PyArray_New in NumPy's C API table
+
+_POWER_MESSAGE = ctypes.create_string_buffer(NEGATIVE_POWER.encode())
+_COUNT_MESSAGE = ctypes.create_string_buffer(b"lazyarr launch: wrong number of output arrays")
+
+
+class _MethodDef(ctypes.Structure):
+    """CPython's ``PyMethodDef``."""
+    _fields_ = [("name", ctypes.c_char_p), ("meth", ctypes.c_void_p), ("flags", ctypes.c_int),
+                ("doc", ctypes.c_char_p)]
+
+
+_entry: _MethodDef | None = None  # kept for the life of the process: builtins point to it
 _offset: int | None = None
+_new_array = 0  # PyArray_New's address, 0 when the C API table did not check out
 _checked = False
+
+_api = ctypes.pythonapi
+_new_builtin = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_void_p, ctypes.py_object,
+                                 ctypes.c_void_p)(("PyCFunction_NewEx", _api))
+_capsule_pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c_char_p)(
+    ("PyCapsule_GetPointer", _api))
+_PyArrayNew = ctypes.PYFUNCTYPE(
+    ctypes.py_object, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
+    ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
 
 
 def data_offset() -> int | None:
@@ -41,65 +81,200 @@ def data_offset() -> int | None:
     return head
 
 
-def _module(triple: str, layout: str) -> Any:
+def array_new() -> int:
+    """``PyArray_New``'s address from NumPy's C API table, after a trial call; 0 where the
+    table is not the one expected."""
+    try:
+        table = _capsule_pointer(np._core.multiarray._ARRAY_API, None)
+        words = (ctypes.c_void_p * (_TABLE_NEW + 1)).from_address(table)
+        if words[_TABLE_TYPE] != id(np.ndarray):
+            return 0
+        dims = (ctypes.c_int64 * 2)(3, 5)
+        probe = _PyArrayNew(words[_TABLE_NEW])(id(np.ndarray), 2, ctypes.addressof(dims),
+                                               np.dtype(np.float32).num, None, None, 0, 0,
+                                               None)
+    except (AttributeError, ValueError, TypeError):
+        return 0
+    ok = type(probe) is np.ndarray and probe.shape == (3, 5) and \
+        probe.dtype == np.float32 and probe.flags.c_contiguous and probe.flags.writeable
+    return words[_TABLE_NEW] if ok else 0
+
+
+class _Entry:
+    """Builds ``PyObject *entry(PyObject *record, PyObject *const *args, Py_ssize_t nargs)``
+    in addresses (i64) throughout: it moves words and calls what the record names."""
+
+    def __init__(self, ir: Any, fn: Any, offset: int) -> None:
+        self.ir, self.fn, self.offset = ir, fn, offset
+        self.i64, self.i32 = ir.IntType(64), ir.IntType(32)
+        self.b = ir.IRBuilder(fn.append_basic_block("entry"))
+        self.this, self.args, self.nargs = fn.args
+        self.rec = self.word(self.b.add(self.this, self.i64(offset)))
+
+    def block(self, name: str) -> Any:
+        return self.fn.append_basic_block(name)
+
+    def word(self, address: Any, index: Any = 0, ty: Any = None) -> Any:
+        """The ``ty`` (i64) word at ``address`` + 8 * ``index``."""
+        b, i64 = self.b, self.i64
+        step = i64(8 * index) if isinstance(index, int) else b.mul(index, i64(8))
+        return b.load(b.inttoptr(b.add(address, step), (ty or i64).as_pointer()))
+
+    def field(self, index: Any) -> Any:
+        return self.word(self.rec, index)
+
+    def call(self, index: int, args: list, ret: Any = None) -> Any:
+        """Call the function whose address is record word ``index``."""
+        ir = self.ir
+        ty = ir.FunctionType(ret or ir.VoidType(), [a.type for a in args])
+        return self.b.call(self.b.inttoptr(self.field(index), ty.as_pointer()), args)
+
+    def raise_error(self, error: int, message: int) -> None:
+        self.call(SET_ERROR, [self.field(error), self.field(message)])
+        self.b.ret(self.i64(0))
+
+    def store_data(self, array: Any, slot: Any) -> None:
+        """Block word ``slot`` = the data pointer of ``array``."""
+        b, i64 = self.b, self.i64
+        data = self.word(b.add(array, i64(self.offset)))
+        b.store(data, b.inttoptr(b.add(self.field(BLOCK), b.mul(slot, i64(8))),
+                                 i64.as_pointer()))
+
+
+def _module(triple: str, layout: str, offset: int) -> Any:
     from llvmlite import ir
 
-    i64 = ir.IntType(64)
     mod = ir.Module(name=NAME)
     mod.triple, mod.data_layout = triple, layout
-    fn = ir.Function(mod, ir.FunctionType(ir.VoidType(), [i64]), NAME)
-    entry, loop, done = (fn.append_basic_block(n) for n in ("entry", "loop", "done"))
-    b = ir.IRBuilder(entry)
-    rec = b.inttoptr(fn.args[0], i64.as_pointer())
-    kernel, block, extent, count, offset = (b.load(b.gep(rec, [i64(k)])) for k in range(5))
-    words = b.inttoptr(block, i64.as_pointer())
-    b.cbranch(b.icmp_signed(">", count, i64(0)), loop, done)
-    b.position_at_end(loop)
+    i64 = ir.IntType(64)
+    e = _Entry(ir, ir.Function(mod, ir.FunctionType(i64, [i64, i64, i64]), NAME), offset)
+    b = e.b
+    start = b.block
+    count = e.field(COUNT)
+    given, make, wrong, run = (e.block(n) for n in ("given", "make", "wrong", "run"))
+    maker = b.and_(b.icmp_signed("==", e.nargs, i64(0)),
+                   b.icmp_signed("!=", e.field(NEW), i64(0)))
+    b.cbranch(b.icmp_signed("==", e.nargs, count), given, e.block("make?"))
+    b.position_at_end(b.function.blocks[-1])
+    b.cbranch(maker, make, wrong)
+    b.position_at_end(wrong)
+    e.raise_error(TYPE_ERROR, COUNT_MESSAGE)
+
+    b.position_at_end(given)  # block[slot i] = data pointer of args[i]
     i = b.phi(i64)
-    i.add_incoming(i64(0), entry)
-    slot = b.gep(words, [b.load(b.gep(rec, [b.add(i, i64(HEADER))]))])
-    obj = b.load(slot)
-    b.store(b.load(b.inttoptr(b.add(obj, offset), i64.as_pointer())), slot)
+    i.add_incoming(i64(0), start)
+    more = b.icmp_signed("<", i, count)
+    with b.if_then(more):
+        e.store_data(e.word(e.args, i), e.field(b.add(i, i64(HEADER))))
     nxt = b.add(i, i64(1))
-    i.add_incoming(nxt, loop)
-    b.cbranch(b.icmp_signed("<", nxt, count), loop, done)
-    b.position_at_end(done)
-    byte_ptr = ir.IntType(8).as_pointer()
-    target = b.inttoptr(kernel, ir.FunctionType(ir.VoidType(), [byte_ptr, i64, i64]).as_pointer())
-    b.call(target, [b.inttoptr(block, byte_ptr), i64(0), extent])
-    b.ret_void()
+    looped = b.block
+    i.add_incoming(nxt, looped)
+    b.cbranch(more, given, run)
+
+    b.position_at_end(make)  # the one output, made here: PyArray_New(ndarray, nd, dims, type)
+    i32 = ir.IntType(32)
+    dims = b.add(e.rec, b.mul(b.add(count, i64(HEADER)), i64(8)))
+    made = e.call(NEW, [e.field(NDARRAY), b.trunc(e.field(NDIM), i32), dims,
+                        b.trunc(e.field(TYPE_NUM), i32), i64(0), i64(0), i32(0), i32(0),
+                        i64(0)], i64)
+    ok = e.block("made")
+    b.cbranch(b.icmp_signed("==", made, i64(0)), e.block("no memory"), ok)
+    b.position_at_end(b.function.blocks[-1])
+    b.ret(i64(0))  # PyArray_New set MemoryError
+    b.position_at_end(ok)
+    e.store_data(made, e.field(HEADER))
+    b.branch(run)
+
+    b.position_at_end(run)
+    new = b.phi(i64)  # the array made here, or 0
+    new.add_incoming(i64(0), looped)
+    new.add_incoming(made, ok)
+    e.call(KERNEL, [e.field(BLOCK), i64(0), e.field(EXTENT)])
+    status = b.inttoptr(e.field(STATUS), i32.as_pointer())
+    failed, done = e.block("failed"), e.block("done")
+    b.cbranch(b.icmp_signed("!=", b.load(status), i32(0)), failed, done)
+    b.position_at_end(failed)
+    b.store(i32(0), status)
+    with b.if_then(b.icmp_signed("!=", new, i64(0))):
+        e.call(DECREF, [new])
+    e.raise_error(VALUE_ERROR, POWER_MESSAGE)
+
+    b.position_at_end(done)  # counted; then a new reference: the array made, args[0], or None
+    hits = b.inttoptr(e.field(HITS), i64.as_pointer())
+    b.store(b.add(b.load(hits), i64(1)), hits)
+    returns = {n: e.block(n) for n in ("made", "first", "none")}
+    b.cbranch(b.icmp_signed("!=", new, i64(0)), returns["made"], e.block("given?"))
+    b.position_at_end(b.function.blocks[-1])
+    b.cbranch(b.icmp_signed(">", e.nargs, i64(0)), returns["first"], returns["none"])
+    b.position_at_end(returns["made"])
+    b.ret(new)
+    for name, index in (("first", None), ("none", NONE)):
+        b.position_at_end(returns[name])  # args may be NULL when nargs is 0: no load before
+        value = e.word(e.args) if index is None else e.field(index)
+        e.call(INCREF, [value])
+        b.ret(value)
     return mod
 
 
-def record(kernel: Any, block_address: int, extent: int, slots: list[int],
-           offset: int) -> np.ndarray:
-    """The argument record of one launch (keep it alive while it may be called)."""
-    return np.array([ctypes.cast(kernel, ctypes.c_void_p).value, block_address, extent,
-                     len(slots), offset, *slots], dtype=np.int64)
+def _address(obj: Any) -> int:
+    return ctypes.cast(obj, ctypes.c_void_p).value
 
 
-def entry() -> tuple[Any, int] | None:
-    """The compiled entry point and the data-pointer offset, or None where the array
-    layout check failed. Compiled on first use (the JIT is loaded by then)."""
-    global _entry, _offset, _checked
+def bind(kernel: Any, block_address: int, extent: int, status_address: int,
+         slots: list[int], make: tuple[tuple[int, ...], np.dtype] | None = None) -> Any:
+    """A builtin running ``kernel`` on its argument block over ``[0, extent)``: called with
+    one output array per slot in ``slots`` (none when the block holds them already), it
+    returns the first of them (or None), or raises ValueError when the kernel set its
+    status word (and clears it). Each call that ran counts a cache hit. With ``make``
+    (shape and dtype of a launch's one output) it may also be called with no argument, and
+    returns the output it made. Only for launches small enough to run on the calling
+    thread, after :func:`entry` returned True."""
+    words = [0] * HEADER
+    words[KERNEL], words[BLOCK], words[EXTENT] = _address(kernel), block_address, extent
+    words[COUNT], words[STATUS] = len(slots), status_address
+    words[HITS] = stats.direct_hits.ctypes.data
+    words[SET_ERROR] = _address(_api.PyErr_SetString)
+    words[INCREF], words[DECREF] = _address(_api.Py_IncRef), _address(_api.Py_DecRef)
+    words[VALUE_ERROR], words[POWER_MESSAGE] = id(ValueError), ctypes.addressof(_POWER_MESSAGE)
+    words[TYPE_ERROR], words[COUNT_MESSAGE] = id(TypeError), ctypes.addressof(_COUNT_MESSAGE)
+    words[NONE], words[NDARRAY] = id(None), id(np.ndarray)
+    shape: tuple[int, ...] = ()
+    if make is not None and _new_array and len(slots) == 1:
+        shape, dtype = make
+        words[NEW], words[NDIM], words[TYPE_NUM] = _new_array, len(shape), dtype.num
+    record = np.array(words + list(slots) + list(shape), dtype=np.int64)
+    return _new_builtin(ctypes.addressof(_entry), record, None)  # it holds the record
+
+
+def makes_outputs() -> bool:
+    """Whether builtins bound with ``make`` may be called without arguments."""
+    return bool(_new_array)
+
+
+def entry() -> bool:
+    """Whether :func:`bind` may be used here: compiled on first use (the JIT is loaded by
+    then), False where the array layout check failed or the interpreter has no GIL."""
+    global _entry, _offset, _new_array, _checked
     if not _checked:
         from . import cpu
 
         with cpu._lock:
             if not _checked:
                 _offset = data_offset()
-                if _offset is not None:
-                    _entry = _compile(cpu.jit())
+                if _offset is not None and not sysconfig.get_config_var("Py_GIL_DISABLED"):
+                    _new_array = array_new()
+                    address = _compile(cpu.jit(), _offset)
+                    _entry = _MethodDef(NAME.encode(), address, METH_FASTCALL, None)
                 _checked = True
-    return None if _entry is None or _offset is None else (_entry, _offset)
+    return _entry is not None and _offset is not None
 
 
-def _compile(jit: Any) -> Any:
-    """Load the entry point, from the disk cache when it is there: the first code generation
-    in a process costs ~15 ms, more than a whole warm start should."""
+def _compile(jit: Any, offset: int) -> int:
+    """The entry point's address, from the disk cache when it is there: the first code
+    generation in a process costs ~15 ms, more than a whole warm start should."""
     from . import diskcache
 
-    text = str(_module(jit.triple, jit.layout))
+    text = str(_module(jit.triple, jit.layout, offset))
     key = None
     if diskcache.enabled():
         key = diskcache.entry_key(hashlib.sha256(text.encode()).hexdigest(), jit.host)
@@ -109,4 +284,4 @@ def _compile(jit: Any) -> Any:
         mod.verify()
         return jit.tm.emit_object(mod)
 
-    return _TYPE(jit.link_cached(key, NAME, make))
+    return jit.link_cached(key, NAME, make)

@@ -60,15 +60,22 @@ def eval(*exprs: Any, out: Any = None, backend: str | None = None,
     are copied there) and returns ``lazyarr.device.DeviceArray`` results; ``target="cpu"``
     copies device arrays back. Without a target, the arrays' location decides.
     """
+    if len(exprs) == 1 and backend is None and target is None and type(exprs[0]) is LazyArray:
+        # a repeated evaluation of one expression: the shortest paths
+        if out is None:
+            result = fastpath.single(exprs[0]._node)
+        else:
+            one = out[0] if (type(out) is tuple or type(out) is list) and len(out) == 1 else out
+            result = fastpath.single_into(exprs[0]._node, one)
+        if result is not None:
+            return result
     if not exprs:
         raise TypeError("eval() needs at least one expression")
     several = isinstance(out, tuple | list)
     results = None
-    if backend is None and target is None:  # repeated evaluations: the shortest paths
-        if len(exprs) == 1 and type(exprs[0]) is LazyArray and not several:
-            return exprs[0].eval(out=out)
-        if out is None or (several and len(out) == len(exprs)):
-            results = fastpath.repeated(exprs, out)
+    if backend is None and target is None and (out is None or
+                                               (several and len(out) == len(exprs))):
+        results = fastpath.repeated(exprs, out)  # repeated evaluations
     if results is None:
         from .evaluate import evaluate
 

@@ -107,11 +107,13 @@ class LazyArray:
 
     def argmin(self, axis: int | None = None, out: Any = None, *,
                keepdims: bool = False) -> Any:
-        return _finish(reductions.arg(ReduceKind.ARGMIN, self._node, axis, keepdims), out)
+        return _finish(LazyArray(reductions.arg(ReduceKind.ARGMIN, self._node, axis,
+                                                   keepdims)), out)
 
     def argmax(self, axis: int | None = None, out: Any = None, *,
                keepdims: bool = False) -> Any:
-        return _finish(reductions.arg(ReduceKind.ARGMAX, self._node, axis, keepdims), out)
+        return _finish(LazyArray(reductions.arg(ReduceKind.ARGMAX, self._node, axis,
+                                                   keepdims)), out)
 
     def mean(self, axis: Any = None, dtype: Any = None, out: Any = None,
              keepdims: bool = False) -> Any:
@@ -178,11 +180,8 @@ class LazyArray:
              target: str | None = None) -> np.ndarray:
         """The value: a NumPy array, or a ``DeviceArray`` when evaluated on CUDA."""
         if backend is None and target is None:
-            if out is None:
-                result = fastpath.single(self._node)
-            else:
-                result = fastpath.single_into(self._node, out) if type(out) is np.ndarray \
-                    else None
+            result = fastpath.single(self._node) if out is None else \
+                fastpath.single_into(self._node, out)
             if result is not None:
                 return result
         return evaluate([self._node], out=None if out is None else [out], backend=backend,
@@ -223,7 +222,7 @@ class LazyArray:
             node = reductions.simple(kind, x, kwargs.pop("axis", 0),
                                      kwargs.pop("keepdims", False), kwargs.pop("dtype", None))
             if not kwargs:
-                return _finish(node, out[0] if isinstance(out, tuple) else out)
+                return _finish(LazyArray(node), out[0] if isinstance(out, tuple) else out)
         if ufunc is np.matmul and method == "__call__" and not kwargs and out is None:
             a, b = (build.operand_node(x, "matmul") for x in inputs)
             return LazyArray(opaque.matmul(a, b))
@@ -250,9 +249,8 @@ _UFUNC_REDUCE = {
 }
 
 
-def _finish(node: Node, out: Any) -> Any:
+def _finish(result: LazyArray, out: Any) -> Any:
     """A lazy result, or with ``out=`` (NumPy's reduction signature) the filled array."""
-    result = LazyArray(node)
     if out is None:
         return result
     result.eval(out=out)
@@ -282,54 +280,86 @@ def _eager_ufunc(ufunc: np.ufunc, method: str, inputs: Any, out: Any, kwargs: An
 
 
 def _reduced(kind: ReduceKind, node: Node, axis: Any, keepdims: bool, dtype: Any = None
-             ) -> Node:
-    """``reductions.simple`` through :func:`_memo`."""
+             ) -> LazyArray:
+    """``reductions.simple`` through :func:`_memo`, whose probe is inlined here."""
+    if dtype is None and (axis is None or type(axis) is int) and type(keepdims) is bool:
+        found = wrapper_get((kind, id(node), axis, keepdims))
+        if found is not None:
+            return found
     return _memo((kind, keepdims, dtype), node, axis,
                  lambda: reductions.simple(kind, node, axis, keepdims, dtype))
 
 
-def _memo(args: tuple, node: Node, axis: Any, make_node: Callable[[], Node]) -> Node:
+def _memo(args: tuple, node: Node, axis: Any, make_node: Callable[[], Node]) -> LazyArray:
     """``make_node()``, through apply's memo when the arguments have an exact key: an axis
     of None or an int, no dtype, plain Python keepdims and ddof (not -0.0 == 0.0 floats)."""
     name, keepdims, dtype, *rest = args
     if dtype is not None or not (axis is None or type(axis) is int) or \
             type(keepdims) is not bool or any(type(r) is not int for r in rest):
-        return make_node()
-    return build.memoised((name, id(node), axis, keepdims, *rest), [node], make_node)
+        return LazyArray(make_node())
+    key = (name, id(node), axis, keepdims, *rest)
+    found = wrapper_get(key)
+    return found if found is not None else \
+        _wrapped(key, build.memoised(key, [node], make_node))
 
 
 def wrap(node: Node) -> LazyArray:
     return LazyArray(node)
 
 
+# Writing an operation again (a loop body) returns the lazy array it returned before, kept
+# in fastpath.wrappers: the same object, immutable like every LazyArray, without making one
+# (a third of an operator's cost).
+wrapper_get = fastpath.wrappers.get
+_memo_get = build.memo.get
+
+
+def _wrapped(key: tuple, node: Node) -> LazyArray:
+    """A lazy array of ``node``, kept under ``key`` when the memo holds ``node`` there (so
+    the ids in ``key`` belong to operands ``node`` keeps alive)."""
+    result = LazyArray(node)
+    ref = _memo_get(key)
+    if ref is not None and ref() is node:
+        fastpath.keep_wrapper(key, result)
+    return result
+
+
+def operation(key: tuple, make: Callable[[], Node]) -> LazyArray:
+    """The lazy array of a memoised operation: its kept wrapper, the memo's node, or
+    ``make()``."""
+    ref = _memo_get(key)
+    node = None if ref is None else ref()
+    return _wrapped(key, make() if node is None else node)
+
+
 def _binary(op: Op):
+    # the probes of apply's memo, inlined: the common cases (see build._key_part)
     def forward(self: LazyArray, other: Any) -> Any:
-        t = type(other)  # a probe of apply's memo, inlined: the common cases
+        t = type(other)
         if t is LazyArray:
             key = (op, id(self._node), id(other._node))
-        elif t is int or t is bool or (t is float and other != 0.0):
+        elif (t is float and other != 0.0) or t is int or t is bool:
             key = (op, id(self._node), (t, other))
         else:
             key = None
-        if key is not None:
-            ref = build.memo.get(key)
-            node = None if ref is None else ref()
-            if node is not None:
-                return LazyArray(node)
         try:
-            return LazyArray(build.apply(op, self, other))
+            if key is None:
+                return LazyArray(build.apply(op, self, other))
+            found = wrapper_get(key)
+            return found if found is not None else \
+                operation(key, lambda: build.apply(op, self, other))
         except build.UnsupportedOperand:
             return NotImplemented
 
     def reflected(self: LazyArray, other: Any) -> Any:
-        t = type(other)  # a probe of apply's memo for Python scalars (see build._key_part)
-        if t is int or t is bool or (t is float and other != 0.0):
-            ref = build.memo.get((op, (t, other), id(self._node)))
-            node = None if ref is None else ref()
-            if node is not None:
-                return LazyArray(node)
+        t = type(other)
         try:
-            return LazyArray(build.apply(op, other, self))
+            if not ((t is float and other != 0.0) or t is int or t is bool):
+                return LazyArray(build.apply(op, other, self))
+            key = (op, (t, other), id(self._node))
+            found = wrapper_get(key)
+            return found if found is not None else \
+                operation(key, lambda: build.apply(op, other, self))
         except build.UnsupportedOperand:
             return NotImplemented
 
@@ -338,7 +368,9 @@ def _binary(op: Op):
 
 def _unary(op: Op):
     def method(self: LazyArray) -> LazyArray:
-        return LazyArray(build.apply(op, self))
+        key = (op, id(self._node))
+        found = wrapper_get(key)
+        return found if found is not None else operation(key, lambda: build.apply(op, self))
 
     return method
 

@@ -177,14 +177,21 @@ def _fast_apply(op: Op, nodes: list[Node]) -> Node | None:
 memo: dict[tuple, weakref.ref] = {}
 
 
-def _memo_key(op: Op, xs: tuple) -> tuple[tuple, list[Node]] | None:
+def memo_key(op: Op, xs: tuple) -> tuple[tuple, list[Node]] | None:
     """The memo key of ``op`` on ``xs`` and the nodes among them; None when an operand
     has no exact key (NumPy scalars, arrays, -0.0 which equals 0.0)."""
-    parts = [_key_part(x) for x in xs]
-    if None in parts:
-        return None
-    nodes = [p for p in parts if type(p) is Node]
-    return (op, *[id(p) if type(p) is Node else p for p in parts]), nodes
+    key: list = [op]
+    nodes = []
+    for x in xs:
+        part = _key_part(x)
+        if type(part) is Node:
+            key.append(id(part))
+            nodes.append(part)
+        elif part is None:
+            return None
+        else:
+            key.append(part)
+    return tuple(key), nodes
 
 
 def _key_part(x: Any) -> Any:
@@ -234,10 +241,15 @@ def _memoised(op: Op, xs: tuple, build: Callable[[Op, tuple, list[Node] | None],
               ) -> Node:
     """``build(op, xs, nodes)``, or the node it built last time for the same operands
     while that node lives (``nodes``: the lazy operands, None when ``xs`` has no key)."""
-    found = _memo_key(op, xs)
+    found = memo_key(op, xs)
     if found is None:
         return build(op, xs, None)
     key, nodes = found
+    ref = memo.get(key)
+    if ref is not None:
+        node = ref()
+        if node is not None:
+            return node
     return memoised(key, nodes, lambda: build(op, xs, nodes))
 
 

@@ -7,14 +7,17 @@ and its argument block, packed once. A repeated evaluation then allocates its ou
 writes them into the block and calls the kernel.
 
 Keeping roots alive keeps their captured arrays alive until ``RECENT`` other expressions have
-been evaluated (or ``lazyarr.clear_cache()``): the price of the fast path.
+been evaluated (or ``lazyarr.clear_cache()``): the price of the fast path. The lazy arrays
+operators returned (``wrappers``) are kept on the same terms.
 
-Small launches (run on the calling thread) go through :mod:`lazyarr.backends.objcall`, which
-takes output arrays by ``id``: asking NumPy for an address costs more than such a kernel.
+Small launches (run on the calling thread) become builtin functions
+(:mod:`lazyarr.backends.objcall`) from their second call: the interpreter calls compiled
+code that makes the output, fills in its address and runs the kernel.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import threading
 import weakref
@@ -28,7 +31,14 @@ from . import outputs, stats
 from .config import settings
 from .graph import OPAQUE, Buffer, Node, remember
 from .loopir import Launch, NeedsMaterialising, lower_kernel
-from .runtime import check_outputs_disjoint, is_view_of_leaf, pack_args, unsafe_outputs
+from .runtime import (
+    NEGATIVE_POWER,
+    check_outputs_disjoint,
+    is_view_of_leaf,
+    pack_args,
+    unsafe_outputs,
+)
+from .stats import counts
 
 RECENT = 8
 PER_ROOT = 4  # executors kept per root (fresh results, and a few ``out=`` targets)
@@ -50,13 +60,31 @@ def _keep(roots: tuple[Node, ...]) -> None:
     _newest[0] = first
     if len(_recent) > RECENT:
         del _recent[next(iter(_recent))]
+        wrappers.clear()  # they may belong to the expression that left
+
+
+# The lazy arrays that memoised operations returned, by memo key (see array.wrapper_get),
+# at most WRAPPERS of them, and none older than the last expression that left ``_recent``:
+# a loop body's operators find theirs, and what they hold is released about as soon as the
+# fast path releases its roots.
+WRAPPERS = 64
+wrappers: dict[tuple, Any] = {}
+
+
+def keep_wrapper(key: tuple, wrapper: Any) -> None:
+    wrappers[key] = wrapper
+    if len(wrappers) > WRAPPERS:
+        with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+            del wrappers[next(iter(wrappers))]  # unless another thread trimmed it meanwhile
+
+
 # id of the first root -> its executors; entries leave when that root dies
 _executors: dict[int, list[Executor]] = {}
 _singles: dict[int, Executor] = {}  # the same, for one root evaluated to a fresh result
+_singles_get = _singles.get
 # id of the first of expressions last evaluated into ``out=`` arrays -> (weak references to
 # the expressions, executor); the executor's roots are them fitted to ``out`` (cast, broadcast)
 _into: dict[int, tuple[tuple[weakref.ref, ...], Executor]] = {}
-_NEGATIVE_POWER = "Integers to negative integer powers are not allowed."
 
 
 @dataclass(slots=True, eq=False)
@@ -74,14 +102,14 @@ class Executor:
     # and ``arr.strides = ...`` change an array in place: identity alone is not enough)
     outs: tuple[np.ndarray, ...] | None = None
     out_strides: tuple[tuple[int, ...], ...] = ()
-    # for small launches (run on the calling thread): the objcall entry point, its argument
-    # record and that record's address
+    # for small launches (run on the calling thread): a builtin that runs the kernel
+    # (:mod:`lazyarr.backends.objcall`), called with this executor's fresh outputs
     direct: Any = None
+    # and for one fresh output: a call of no arguments returning that output
+    one: Callable[[], np.ndarray] | None = None
     # a small launch not yet direct: it goes direct on its second call (so that a one-off
     # evaluation never waits for the objcall entry point)
     pending: bool = False
-    record: np.ndarray | None = None
-    record_address: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def matches(self, roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None) -> bool:
@@ -100,51 +128,26 @@ class Executor:
         fresh = self.outs is None
         outs = [outputs.empty(shape, dtype) for shape, dtype in self.results] if fresh else \
             list(self.outs)
-        self.lock.acquire()  # one argument block: one caller at a time
-        try:
-            if self.pending:  # under the lock: the block's words must match the entry used
-                _go_direct(self)
-            direct = self.direct
-            if fresh:
-                # objcall swaps an id for the data pointer; a threaded launch needs addresses
-                for slot, out in zip(self.out_slots, outs, strict=True):
-                    self.block[slot] = id(out) if direct is not None else out.ctypes.data
-            self._launch(direct)
-        finally:
-            self.lock.release()
-        stats.counts["hits"] += 1
+        if self.direct is not None:  # holds the GIL throughout: no lock; counts its hits
+            self.direct(*outs) if fresh else self.direct()
+        else:
+            self._through_ctypes(outs if fresh else ())
         return outs
 
-    def one(self) -> np.ndarray:
-        """``self()[0]`` for one fresh output, in a straight line (the per-call cost of a
-        small repeated evaluation is mostly Python)."""
-        if self.direct is None:
-            return self()[0]  # which may go direct
-        shape, dtype = self.results[0]
-        out = np.empty(shape, dtype)  # a direct launch is far below outputs.POOL_MIN
-        lock = self.lock
-        lock.acquire()
-        try:
-            self.block[self.out_slots[0]] = id(out)
-            self.direct(self.record_address)
-            if self.status[0]:
-                self._fail()
-        finally:
-            lock.release()
-        stats.counts["hits"] += 1
-        return out
-
-    def _launch(self, direct: Any) -> None:
-        if direct is not None:
-            direct(self.record_address)
-        else:
+    def _through_ctypes(self, fresh: list[np.ndarray] | tuple) -> None:
+        with self.lock:  # one argument block; ctypes lets other threads run meanwhile
+            if self.pending:
+                _go_direct(self)
+            if self.direct is not None:
+                self.direct(*fresh)
+                return
+            for slot, out in zip(self.out_slots, fresh, strict=False):
+                self.block[slot] = out.ctypes.data
             self.call(self.fn, self.launch.block_address, self.launch.shape[0])
-        if self.status[0]:
-            self._fail()
-
-    def _fail(self) -> None:
-        self.status[0] = 0
-        raise ValueError(_NEGATIVE_POWER)
+            if self.status[0]:
+                self.status[0] = 0
+                raise ValueError(NEGATIVE_POWER)
+        counts["hits"] += 1
 
 
 def _fusable(roots: tuple[Node, ...]) -> bool:
@@ -193,15 +196,17 @@ def _go_direct(ex: Executor) -> None:
     from lazyarr.backends import objcall
 
     ex.pending = False
-    found = objcall.entry()
-    if found is None:
+    if not objcall.entry():
         return
-    entry, offset = found
-    # ``out=`` arrays are in the block already: nothing to swap
-    ex.record = objcall.record(ex.fn, ex.launch.block_address, ex.launch.shape[0],
-                               ex.out_slots if ex.outs is None else [], offset)
-    ex.record_address = ex.record.ctypes.data
-    ex.direct = entry
+    if ex.outs is not None:  # ``out=`` arrays are in the block already: no arguments
+        ex.direct = objcall.bind(ex.fn, ex.launch.block_address, ex.launch.shape[0],
+                                 ctypes.addressof(ex.status), [])
+        return
+    make = ex.results[0] if len(ex.results) == 1 else None
+    direct = ex.direct = objcall.bind(ex.fn, ex.launch.block_address, ex.launch.shape[0],
+                                      ctypes.addressof(ex.status), ex.out_slots, make)
+    if make is not None:
+        ex.one = direct if objcall.makes_outputs() else lambda: direct(np.empty(*make))
 
 
 # one-root expressions that need several kernels (``NeedsMaterialising``), by id
@@ -267,12 +272,13 @@ def evaluate(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None = None
 def single(node: Node) -> np.ndarray | None:
     """``node`` evaluated with a fresh result when it was evaluated that way before (the
     shortest path: what ``LazyArray.eval()`` tries first), else None."""
-    ex = _singles.get(id(node))
+    ex = _singles_get(id(node))
     if ex is None or ex.roots[0]() is not node or settings.backend != "cpu" or Buffer.foreign:
         return None
     if _newest[0] is not node:
         _keep((node,))
-    return ex.one()
+    one = ex.one
+    return ex()[0] if one is None else one()
 
 
 def into(nodes: tuple[Node, ...] | list[Node], outs: tuple | list) -> list[np.ndarray] | None:
@@ -308,17 +314,20 @@ def repeated(exprs: tuple, outs: tuple | list | None) -> list[np.ndarray] | None
     return ex()
 
 
-def single_into(node: Node, out: np.ndarray) -> np.ndarray | None:
+def single_into(node: Node, out: Any) -> np.ndarray | None:
     """:func:`into` for one expression, in a straight line."""
     entry = _into.get(id(node))
-    if entry is None or settings.backend != "cpu" or Buffer.foreign:
+    if entry is None or type(out) is not np.ndarray or settings.backend != "cpu" or \
+            Buffer.foreign:
         return None
     refs, ex = entry
     if len(refs) != 1 or refs[0]() is not node or ex.outs[0] is not out or \
-            (out.strides,) != ex.out_strides or not out.flags.writeable:
+            out.strides != ex.out_strides[0] or not out.flags.writeable:
         return None
-    _keep((ex.roots[0](),))
-    ex()
+    if _newest[0] is not node:
+        _keep((node,))
+    direct = ex.direct
+    direct() if direct is not None else ex()
     return out
 
 
@@ -341,6 +350,7 @@ def _drop_into(key: int, ref: weakref.ref) -> None:
 
 def clear() -> None:
     _recent.clear()
+    wrappers.clear()
     _newest[0] = None
     _executors.clear()
     _singles.clear()

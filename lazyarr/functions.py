@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from . import array as lazy
 from . import build, dtypes, opaque, reductions, views
 from .array import _ARRAY_FUNCTIONS, LazyArray
 from .graph import Node, Op
@@ -46,11 +47,11 @@ def _ufunc_function(op: Op):
     spec = SPECS[op]
 
     def fn(*args: Any) -> LazyArray:
-        if len(args) == 1 and type(args[0]) is LazyArray:  # apply's memo, probed inline
-            ref = build.memo.get((op, id(args[0]._node)))
-            node = None if ref is None else ref()
-            if node is not None and spec.nin == 1:
-                return LazyArray(node)
+        if len(args) == 1 and type(args[0]) is LazyArray and spec.nin == 1:
+            key = (op, id(args[0]._node))  # apply's memo key
+            found = lazy.wrapper_get(key)
+            return found if found is not None else \
+                lazy.operation(key, lambda: build.apply(op, *args))
         if len(args) != spec.nin:
             raise TypeError(f"{spec.name}() takes {spec.nin} arguments ({len(args)} given)")
         return LazyArray(build.apply(op, *args))
@@ -62,7 +63,12 @@ def _ufunc_function(op: Op):
 
 def where(condition: Any, x: Any, y: Any) -> LazyArray:
     """Lazy ``numpy.where(condition, x, y)`` (the three-argument form)."""
-    return LazyArray(build.where(condition, x, y))
+    found = build.memo_key(Op.WHERE, (condition, x, y))
+    if found is None:
+        return LazyArray(build.where(condition, x, y))
+    hit = lazy.wrapper_get(found[0])
+    return hit if hit is not None else \
+        lazy.operation(found[0], lambda: build.where(condition, x, y))
 
 
 def clip(a: Any, a_min: Any = None, a_max: Any = None) -> LazyArray:
@@ -105,8 +111,10 @@ def _n(x: Any) -> Node:
 def _lazy(fn):
     """A NumPy-named function of one array returning a lazy array (method-style wrappers)."""
 
+    method = getattr(LazyArray, fn)
+
     def wrapper(x: Any, *args: Any, **kwargs: Any) -> Any:
-        return getattr(asarray(x), fn)(*args, **kwargs)
+        return method(x if type(x) is LazyArray else asarray(x), *args, **kwargs)
 
     wrapper.__name__ = wrapper.__qualname__ = fn
     wrapper.__doc__ = f"Lazy ``numpy.{fn}``."

@@ -18,6 +18,10 @@ import numpy as np
 
 
 class Op(enum.Enum):
+    # members are singletons: identity hashing is exact, and C-level (Enum's own hashes the
+    # name in Python, a measurable part of an operator's memo probe)
+    __hash__ = object.__hash__
+
     # sources
     LEAF = "leaf"  # a NumPy array, read in place
     SCALAR = "scalar"  # a scalar passed to the kernel at run time
@@ -105,6 +109,8 @@ class Op(enum.Enum):
 
 
 class ReduceKind(enum.Enum):
+    __hash__ = object.__hash__  # as Op's
+
     SUM = "sum"
     PROD = "prod"
     MIN = "min"

@@ -12,6 +12,9 @@ from .graph import MOVEMENT, OPAQUE, Node, Op, toposort
 from .loopir import Kernel, Launch, NeedsMaterialising, View, args_words, lower_kernel
 from .schedule import schedule
 
+# what the status word the kernel sets means (integer power with a negative exponent)
+NEGATIVE_POWER = "Integers to negative integer powers are not allowed."
+
 
 def pack_args(launch: Launch) -> tuple[np.ndarray, np.ndarray]:
     """The argument block of ``launch`` and the status word the kernel may set."""
