@@ -283,7 +283,7 @@ def _reduced(kind: ReduceKind, node: Node, axis: Any, keepdims: bool, dtype: Any
              ) -> LazyArray:
     """``reductions.simple`` through :func:`_memo`, whose probe is inlined here."""
     if dtype is None and (axis is None or type(axis) is int) and type(keepdims) is bool:
-        found = wrapper_get((kind, id(node), axis, keepdims))
+        found = wrapper_get((kind, node, axis, keepdims))
         if found is not None:
             return found
     return _memo((kind, keepdims, dtype), node, axis,
@@ -297,10 +297,10 @@ def _memo(args: tuple, node: Node, axis: Any, make_node: Callable[[], Node]) -> 
     if dtype is not None or not (axis is None or type(axis) is int) or \
             type(keepdims) is not bool or any(type(r) is not int for r in rest):
         return LazyArray(make_node())
-    key = (name, id(node), axis, keepdims, *rest)
+    key = (name, node, axis, keepdims, *rest)
     found = wrapper_get(key)
     return found if found is not None else \
-        _wrapped(key, build.memoised(key, [node], make_node))
+        operation(key, lambda: build.memoised((name, id(node), *key[2:]), [node], make_node))
 
 
 def wrap(node: Node) -> LazyArray:
@@ -309,37 +309,36 @@ def wrap(node: Node) -> LazyArray:
 
 # Writing an operation again (a loop body) returns the lazy array it returned before, kept
 # in fastpath.wrappers: the same object, immutable like every LazyArray, without making one
-# (a third of an operator's cost).
+# (a third of an operator's cost). Their keys are apply's memo keys with nodes in place of
+# node ids (hashing a node is cheaper than asking for its id, and a key holds nothing its
+# wrapper does not).
 wrapper_get = fastpath.wrappers.get
 _memo_get = build.memo.get
 
 
-def _wrapped(key: tuple, node: Node) -> LazyArray:
-    """A lazy array of ``node``, kept under ``key`` when the memo holds ``node`` there (so
-    the ids in ``key`` belong to operands ``node`` keeps alive)."""
+def operation(key: tuple, make: Callable[[], Node]) -> LazyArray:
+    """The lazy array of a memoised operation whose kept wrapper was not found: the memo's
+    node, or ``make()``; kept when the memo holds it (so it keeps the nodes of ``key``)."""
+    memo_key = tuple([id(k) if type(k) is Node else k for k in key])
+    ref = _memo_get(memo_key)
+    node = None if ref is None else ref()
+    if node is None:
+        node = make()
+        ref = _memo_get(memo_key)
     result = LazyArray(node)
-    ref = _memo_get(key)
     if ref is not None and ref() is node:
         fastpath.keep_wrapper(key, result)
     return result
 
 
-def operation(key: tuple, make: Callable[[], Node]) -> LazyArray:
-    """The lazy array of a memoised operation: its kept wrapper, the memo's node, or
-    ``make()``."""
-    ref = _memo_get(key)
-    node = None if ref is None else ref()
-    return _wrapped(key, make() if node is None else node)
-
-
 def _binary(op: Op):
-    # the probes of apply's memo, inlined: the common cases (see build._key_part)
+    # the probes of apply's memo, inlined: the common cases (see build.key_part)
     def forward(self: LazyArray, other: Any) -> Any:
         t = type(other)
         if t is LazyArray:
-            key = (op, id(self._node), id(other._node))
+            key = (op, self._node, other._node)
         elif (t is float and other != 0.0) or t is int or t is bool:
-            key = (op, id(self._node), (t, other))
+            key = (op, self._node, (t, other))
         else:
             key = None
         try:
@@ -356,7 +355,7 @@ def _binary(op: Op):
         try:
             if not ((t is float and other != 0.0) or t is int or t is bool):
                 return LazyArray(build.apply(op, other, self))
-            key = (op, (t, other), id(self._node))
+            key = (op, (t, other), self._node)
             found = wrapper_get(key)
             return found if found is not None else \
                 operation(key, lambda: build.apply(op, other, self))
@@ -368,7 +367,7 @@ def _binary(op: Op):
 
 def _unary(op: Op):
     def method(self: LazyArray) -> LazyArray:
-        key = (op, id(self._node))
+        key = (op, self._node)
         found = wrapper_get(key)
         return found if found is not None else operation(key, lambda: build.apply(op, self))
 

@@ -177,13 +177,13 @@ def _fast_apply(op: Op, nodes: list[Node]) -> Node | None:
 memo: dict[tuple, weakref.ref] = {}
 
 
-def memo_key(op: Op, xs: tuple) -> tuple[tuple, list[Node]] | None:
+def _memo_key(op: Op, xs: tuple) -> tuple[tuple, list[Node]] | None:
     """The memo key of ``op`` on ``xs`` and the nodes among them; None when an operand
     has no exact key (NumPy scalars, arrays, -0.0 which equals 0.0)."""
     key: list = [op]
     nodes = []
     for x in xs:
-        part = _key_part(x)
+        part = key_part(x)
         if type(part) is Node:
             key.append(id(part))
             nodes.append(part)
@@ -194,7 +194,7 @@ def memo_key(op: Op, xs: tuple) -> tuple[tuple, list[Node]] | None:
     return tuple(key), nodes
 
 
-def _key_part(x: Any) -> Any:
+def key_part(x: Any) -> Any:
     """The node of a lazy operand, (type, value) of a Python scalar, else None."""
     t = type(x)
     if t is Node:
@@ -241,7 +241,7 @@ def _memoised(op: Op, xs: tuple, build: Callable[[Op, tuple, list[Node] | None],
               ) -> Node:
     """``build(op, xs, nodes)``, or the node it built last time for the same operands
     while that node lives (``nodes``: the lazy operands, None when ``xs`` has no key)."""
-    found = memo_key(op, xs)
+    found = _memo_key(op, xs)
     if found is None:
         return build(op, xs, None)
     key, nodes = found

@@ -48,7 +48,7 @@ def _ufunc_function(op: Op):
 
     def fn(*args: Any) -> LazyArray:
         if len(args) == 1 and type(args[0]) is LazyArray and spec.nin == 1:
-            key = (op, id(args[0]._node))  # apply's memo key
+            key = (op, args[0]._node)
             found = lazy.wrapper_get(key)
             return found if found is not None else \
                 lazy.operation(key, lambda: build.apply(op, *args))
@@ -63,12 +63,11 @@ def _ufunc_function(op: Op):
 
 def where(condition: Any, x: Any, y: Any) -> LazyArray:
     """Lazy ``numpy.where(condition, x, y)`` (the three-argument form)."""
-    found = build.memo_key(Op.WHERE, (condition, x, y))
-    if found is None:
+    key = (Op.WHERE, *[build.key_part(v) for v in (condition, x, y)])
+    if None in key:
         return LazyArray(build.where(condition, x, y))
-    hit = lazy.wrapper_get(found[0])
-    return hit if hit is not None else \
-        lazy.operation(found[0], lambda: build.where(condition, x, y))
+    hit = lazy.wrapper_get(key)
+    return hit if hit is not None else lazy.operation(key, lambda: build.where(condition, x, y))
 
 
 def clip(a: Any, a_min: Any = None, a_max: Any = None) -> LazyArray:

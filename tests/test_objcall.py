@@ -1,0 +1,147 @@
+"""Repeated small evaluations as builtin functions (lazyarr/backends/objcall.py), and the lazy
+arrays operators keep for expressions written again (fastpath.wrappers)."""
+
+import gc
+import sys
+import weakref
+
+import numpy as np
+import pytest
+from lazyarr.backends import objcall
+
+import lazyarr as la
+from lazyarr import fastpath
+
+pytestmark = pytest.mark.skipif(not objcall.entry(), reason="no builtin entry on this build")
+
+DTYPES = ["bool", "int8", "uint16", "int32", "int64", "float32", "float64"]
+SHAPES = [(), (1,), (7,), (3, 5), (2, 3, 4)]
+
+
+def _executor(expr: la.LazyArray) -> fastpath.Executor:
+    return fastpath._singles[id(expr._node)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_builtin_results_match_numpy(dtype, shape):
+    rng = np.random.default_rng(7)
+    x = (rng.random(shape) * 50).astype(dtype)
+    a = la.asarray(x)
+    cases = [(a * 3 + 1, x * 3 + 1)]
+    if shape:  # reductions, full (a 0-d result) and over one axis
+        cases += [(a.sum(), x.sum()), (a.max(axis=0), x.max(axis=0))]
+    for expr, want in cases:
+        results = [expr.eval() for _ in range(4)]
+        ex = _executor(expr)
+        assert ex.direct is not None and ex.one is ex.direct  # made by the builtin
+        for r in results:
+            assert type(r) is np.ndarray and r.dtype == want.dtype and r.shape == want.shape
+            assert r.flags.c_contiguous and r.flags.writeable and r.flags.owndata
+            np.testing.assert_array_equal(r, want)
+        assert len({id(r) for r in results}) == len(results)
+
+
+def test_builtin_errors_leave_the_launch_usable():
+    base, exponent = np.array([2, 3], np.int32), np.array([1, 2], np.int32)
+    e = la.asarray(base) ** la.asarray(exponent)
+    e.eval()
+    e.eval()
+    assert _executor(e).direct is not None
+    exponent[1] = -1
+    for _ in range(4):
+        with pytest.raises(ValueError, match="negative integer powers"):
+            e.eval()
+    exponent[1] = 2
+    np.testing.assert_array_equal(e.eval(), [2, 9])
+
+
+def test_builtin_refuses_a_wrong_number_of_outputs():
+    e = la.asarray(np.arange(4.0)) + 2
+    for _ in range(2):
+        e.eval()
+    ex = _executor(e)
+    with pytest.raises(TypeError, match="wrong number of output arrays"):
+        ex.direct(np.empty(4), np.empty(4))
+    out = np.empty(4)
+    assert ex.direct(out) is out  # the launch's own calling form still works
+    np.testing.assert_array_equal(out, np.arange(4.0) + 2)
+
+
+def test_builtin_results_are_released_and_references_balance():
+    x = np.arange(6.0)
+    e = la.asarray(x) * 2
+    into = la.asarray(x) - 1
+    o = np.empty(6)
+    for _ in range(3):
+        e.eval()
+        into.eval(out=o)
+    r = e.eval()
+    assert sys.getrefcount(r) == 2  # the name here and getrefcount's argument: no more
+    ref = weakref.ref(r)
+    del r
+    assert ref() is None
+    before = sys.getrefcount(None), sys.getrefcount(o)
+    for _ in range(3000):  # a reference gained or lost per call would show as 3000
+        into.eval(out=o)  # None returned from compiled code
+        la.eval(e, into)  # two fresh outputs passed in, the first one returned
+    assert fastpath._into[id(into._node)][1].direct is not None
+    assert fastpath._lookup((e._node, into._node), None).direct is not None
+    gc.collect()
+    after = sys.getrefcount(None), sys.getrefcount(o)
+    assert abs(after[0] - before[0]) < 1000 and after[1] == before[1]
+
+
+def test_builtin_launches_count_as_cache_hits():
+    e = la.asarray(np.arange(3.0)) + 5
+    e.eval()
+    e.eval()
+    before = la.cache_info().hits
+    for _ in range(10):
+        e.eval()
+    assert la.cache_info().hits - before == 10
+
+
+def test_outputs_from_np_empty_when_numpy_api_table_is_not_used(monkeypatch):
+    monkeypatch.setattr(objcall, "_new_array", 0)
+    fastpath.clear()
+    x = np.arange(5, dtype=np.int16)
+    e = la.asarray(x) * 3
+    results = [e.eval() for _ in range(3)]
+    ex = _executor(e)
+    assert ex.direct is not None and ex.one is not ex.direct
+    for r in results:
+        np.testing.assert_array_equal(r, x * 3)
+        assert r.dtype == np.int16
+    fastpath.clear()
+
+
+def test_numpy_api_table_checks_out_here():
+    assert objcall.array_new() != 0  # NumPy 2: PyArray_New at slot 93, PyArray_Type at 2
+
+
+def test_operators_written_again_return_the_same_lazy_array():
+    a, b = la.asarray(np.arange(3.0)), la.asarray(np.ones(3))
+    first = [a * b, a + 1.5, 2 * a, -a, la.sqrt(a), a.sum(), a.mean(), la.where(a > 1, a, b)]
+    again = [a * b, a + 1.5, 2 * a, -a, la.sqrt(a), a.sum(), a.mean(), la.where(a > 1, a, b)]
+    assert all(x is y for x, y in zip(first, again, strict=True))
+    assert (a + 0.0) is not (a + -0.0)  # -0.0 == 0.0: never a key
+    assert np.signbit((la.asarray(np.array([-0.0])) + -0.0).eval()[0])
+    kept = a * b
+    la.clear_cache()
+    assert (a * b) is not kept
+
+
+def test_kept_lazy_arrays_are_bounded_and_release_their_arrays():
+    x = np.ones(4)
+    ref = weakref.ref(x)
+    la.asarray(x) * 2  # written, never evaluated
+    del x
+    gc.collect()
+    assert ref() is not None  # kept for a loop that writes it again
+    y = la.asarray(np.zeros(4))
+    for k in range(fastpath.WRAPPERS):
+        y + k  # built, never evaluated
+    gc.collect()
+    assert ref() is None
+    assert len(fastpath.wrappers) <= fastpath.WRAPPERS
