@@ -1,22 +1,23 @@
 """Small launches as builtin functions: a kernel call that costs what a NumPy ufunc call does.
 
 A ctypes call costs ~0.4 us, asking NumPy for an array's address (``arr.ctypes.data``) over
-a microsecond and ``np.empty`` ~0.3 us: together more than a kernel over a thousand
-elements. So a repeated small evaluation calls a builtin function instead (a
-``PyCFunction``, called by the interpreter like ``len``): a compiled entry point, made once
-per process, bound to one launch's record. It takes the output arrays as Python objects
-(or, for a launch with one fresh output, makes it through NumPy's C API), writes their data
-pointers into the kernel's argument block, runs the kernel on the calling thread and
-returns the first output.
+a microsecond, ``np.empty`` ~0.3 us and checking an ``out=`` array's flags and strides
+~0.25 us: together more than a kernel over a thousand elements. So a repeated small
+evaluation calls a builtin function instead (a ``PyCFunction``, called by the interpreter
+like ``len``): a compiled entry point, made once per process, bound to one launch's record.
+It takes the output arrays as Python objects (or, for a launch with one fresh output, makes
+it through NumPy's C API), writes their data pointers into the kernel's argument block (or
+checks that the ``out=`` arrays already there are unchanged and writeable), runs the kernel
+on the calling thread and returns the first output.
 
 What this relies on is checked, not assumed: ``id`` of an object is its address; NumPy's
-array struct (``PyArrayObject_fields``, public in ``ndarraytypes.h``) keeps the data pointer
-right after the object header (compared with ``ctypes.data`` on a few arrays); NumPy's C API
-table (``_ARRAY_API``, ``__multiarray_api.h``) holds ``PyArray_Type`` at slot 2 and
-``PyArray_New`` at slot 93 (the type compared with ``id(np.ndarray)``, the function called
-once through ctypes). Without the data pointer, or on an interpreter without a GIL, nothing
-here is used and the fast path calls kernels through ctypes; without the table, outputs
-come from ``np.empty``.
+array struct (``PyArrayObject_fields``, public in ``ndarraytypes.h``) keeps the data
+pointer, dimension count, strides and flags where :func:`layout` expects them (compared
+with what NumPy reports for a few arrays); NumPy's C API table (``_ARRAY_API``,
+``__multiarray_api.h``) holds ``PyArray_Type`` at slot 2 and ``PyArray_New`` at slot 93 (the
+type compared with ``id(np.ndarray)``, the function called once through ctypes). Without
+the layout, or on an interpreter without a GIL, nothing here is used and the fast path
+calls kernels through ctypes; without the table, outputs come from ``np.empty``.
 
 The builtin holds the GIL from start to end (it never runs Python code), so calls of one
 launch never interleave: its argument block needs no lock.
@@ -27,7 +28,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import sysconfig
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -41,8 +42,11 @@ METH_FASTCALL = 0x0080
 # functions and objects the entry uses; for a launch that makes its one output: PyArray_New
 # (else 0), the ndarray type, the output's dimension count and type number. Then the block
 # slots that receive the outputs' data pointers, in argument order, and the output's shape.
+# For ``out=`` arrays passed to be checked: their number, where their entries start, False.
 (KERNEL, BLOCK, EXTENT, COUNT, STATUS, HITS, SET_ERROR, VALUE_ERROR, POWER_MESSAGE, INCREF,
- DECREF, NONE, TYPE_ERROR, COUNT_MESSAGE, NEW, NDARRAY, NDIM, TYPE_NUM, HEADER) = range(19)
+ DECREF, NONE, TYPE_ERROR, COUNT_MESSAGE, NEW, NDARRAY, NDIM, TYPE_NUM, FIXED, CHECKS, FALSE,
+ HEADER) = range(22)
+WRITEABLE = 0x0400  # NPY_ARRAY_WRITEABLE
 _TABLE_TYPE, _TABLE_NEW = 2, 93  # PyArray_Type, PyArray_New in NumPy's C API table
 
 _POWER_MESSAGE = ctypes.create_string_buffer(NEGATIVE_POWER.encode())
@@ -56,7 +60,7 @@ class _MethodDef(ctypes.Structure):
 
 
 _entry: _MethodDef | None = None  # kept for the life of the process: builtins point to it
-_offset: int | None = None
+_layout: Layout | None = None
 _new_array = 0  # PyArray_New's address, 0 when the C API table did not check out
 _checked = False
 
@@ -70,15 +74,33 @@ _PyArrayNew = ctypes.PYFUNCTYPE(
     ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
 
 
-def data_offset() -> int | None:
-    """Where an ndarray keeps its data pointer, relative to ``id(array)``; None if the
-    layout is not the one expected."""
-    head = 2 * ctypes.sizeof(ctypes.c_void_p)  # reference count and type pointer
-    probes = (np.empty(3), np.empty((2, 5), np.float32), np.zeros(7, np.int8)[2:])
+class Layout(NamedTuple):
+    """Offsets of ``PyArrayObject_fields`` members from ``id(array)``."""
+    data: int
+    nd: int
+    strides: int
+    flags: int
+
+
+def layout() -> Layout | None:
+    """Where an ndarray keeps its data pointer, dimension count, strides and flags (after the
+    object header, one pointer-sized word each, ``nd`` padded, ``flags`` after ``base`` and
+    ``descr``), checked on a few arrays; None if the layout is not that."""
+    word = ctypes.sizeof(ctypes.c_void_p)
+    found = Layout(data=2 * word, nd=3 * word, strides=5 * word, flags=8 * word)
+    read_only = np.arange(4.0)
+    read_only.flags.writeable = False
+    probes = (np.empty(3), np.empty((2, 5), np.float32), np.zeros((7, 3), np.int8)[2:, ::2],
+              read_only)
     for arr in probes:
-        if ctypes.c_void_p.from_address(id(arr) + head).value != arr.ctypes.data:
+        base = id(arr)
+        strides = ctypes.c_void_p.from_address(base + found.strides).value
+        if ctypes.c_void_p.from_address(base + found.data).value != arr.ctypes.data or \
+                ctypes.c_int.from_address(base + found.nd).value != arr.ndim or \
+                tuple((ctypes.c_int64 * arr.ndim).from_address(strides)) != arr.strides or \
+                ctypes.c_int.from_address(base + found.flags).value != arr.flags.num:
             return None
-    return head
+    return found
 
 
 def array_new() -> int:
@@ -104,15 +126,21 @@ class _Entry:
     """Builds ``PyObject *entry(PyObject *record, PyObject *const *args, Py_ssize_t nargs)``
     in addresses (i64) throughout: it moves words and calls what the record names."""
 
-    def __init__(self, ir: Any, fn: Any, offset: int) -> None:
-        self.ir, self.fn, self.offset = ir, fn, offset
+    def __init__(self, ir: Any, fn: Any, layout: Layout) -> None:
+        self.ir, self.fn, self.layout = ir, fn, layout
         self.i64, self.i32 = ir.IntType(64), ir.IntType(32)
         self.b = ir.IRBuilder(fn.append_basic_block("entry"))
         self.this, self.args, self.nargs = fn.args
-        self.rec = self.word(self.b.add(self.this, self.i64(offset)))
+        self.rec = self.word(self.b.add(self.this, self.i64(layout.data)))
 
     def block(self, name: str) -> Any:
         return self.fn.append_basic_block(name)
+
+    def at(self, name: str) -> Any:
+        """A new block, and the builder in it."""
+        block = self.block(name)
+        self.b.position_at_end(block)
+        return block
 
     def word(self, address: Any, index: Any = 0, ty: Any = None) -> Any:
         """The ``ty`` (i64) word at ``address`` + 8 * ``index``."""
@@ -122,6 +150,10 @@ class _Entry:
 
     def field(self, index: Any) -> Any:
         return self.word(self.rec, index)
+
+    def member(self, array: Any, offset: int, ty: Any = None) -> Any:
+        """A field of the array struct at ``array``."""
+        return self.word(self.b.add(array, self.i64(offset)), 0, ty)
 
     def call(self, index: int, args: list, ret: Any = None) -> Any:
         """Call the function whose address is record word ``index``."""
@@ -133,43 +165,100 @@ class _Entry:
         self.call(SET_ERROR, [self.field(error), self.field(message)])
         self.b.ret(self.i64(0))
 
+    def give(self, obj: Any) -> None:
+        """Return a new reference to ``obj``."""
+        self.call(INCREF, [obj])
+        self.b.ret(obj)
+
     def store_data(self, array: Any, slot: Any) -> None:
         """Block word ``slot`` = the data pointer of ``array``."""
         b, i64 = self.b, self.i64
-        data = self.word(b.add(array, i64(self.offset)))
-        b.store(data, b.inttoptr(b.add(self.field(BLOCK), b.mul(slot, i64(8))),
-                                 i64.as_pointer()))
+        b.store(self.member(array, self.layout.data),
+                b.inttoptr(b.add(self.field(BLOCK), b.mul(slot, i64(8))), i64.as_pointer()))
+
+    def counted_loop(self, name: str, count: Any, body: Any) -> Any:
+        """``for (i = 0; i < count; i++) body(i)`` from the current block; ``body`` may
+        branch away (it ends where the loop goes on). Returns the block the loop leaves."""
+        b, i64 = self.b, self.i64
+        before = b.block
+        head = self.at(name)
+        b.position_at_end(before)
+        b.branch(head)
+        b.position_at_end(head)
+        i = b.phi(i64)
+        i.add_incoming(i64(0), before)
+        body_block, leave = self.block(name + ".body"), self.block(name + ".end")
+        b.cbranch(b.icmp_signed("<", i, count), body_block, leave)
+        b.position_at_end(body_block)
+        body(i)
+        i.add_incoming(b.add(i, i64(1)), b.block)
+        b.branch(head)
+        b.position_at_end(leave)
+        return leave
+
+    def check_fixed(self, stale: Any) -> None:
+        """The ``out=`` arrays passed are the launch's own, writeable, with the strides they
+        had when it was bound; else to ``stale``. Entries: id, ndim, strides."""
+        b, i64, i32 = self.b, self.i64, self.i32
+        pos = b.alloca(i64)
+        b.store(self.field(CHECKS), pos)
+
+        def one(k: Any) -> None:
+            at = b.load(pos)
+            obj = self.word(self.args, k)
+            fields = self.block("check.fields")
+            b.cbranch(b.icmp_signed("==", obj, self.field(at)), fields, stale)
+            b.position_at_end(fields)  # the executor holds this array: its fields are safe
+            writeable = b.and_(self.member(obj, self.layout.flags, i32), i32(WRITEABLE))
+            nd = b.sext(self.member(obj, self.layout.nd, i32), i64)
+            same = b.and_(b.icmp_signed("!=", writeable, i32(0)),
+                          b.icmp_signed("==", nd, self.field(b.add(at, i64(1)))))
+            strides = self.block("check.strides")
+            b.cbranch(same, strides, stale)
+            b.position_at_end(strides)
+            pointer = self.member(obj, self.layout.strides)
+
+            def stride(j: Any) -> None:
+                ok = self.block("check.stride.ok")
+                want = self.field(b.add(at, b.add(j, i64(2))))
+                b.cbranch(b.icmp_signed("==", self.word(pointer, j), want), ok, stale)
+                b.position_at_end(ok)
+
+            self.counted_loop("check.stride", nd, stride)
+            b.store(b.add(at, b.add(nd, i64(2))), pos)
+
+        self.counted_loop("check", self.field(FIXED), one)
 
 
-def _module(triple: str, layout: str, offset: int) -> Any:
+def _module(triple: str, data_layout: str, layout: Layout) -> Any:
     from llvmlite import ir
 
     mod = ir.Module(name=NAME)
-    mod.triple, mod.data_layout = triple, layout
+    mod.triple, mod.data_layout = triple, data_layout
     i64 = ir.IntType(64)
-    e = _Entry(ir, ir.Function(mod, ir.FunctionType(i64, [i64, i64, i64]), NAME), offset)
+    e = _Entry(ir, ir.Function(mod, ir.FunctionType(i64, [i64, i64, i64]), NAME), layout)
     b = e.b
-    start = b.block
-    count = e.field(COUNT)
-    given, make, wrong, run = (e.block(n) for n in ("given", "make", "wrong", "run"))
-    maker = b.and_(b.icmp_signed("==", e.nargs, i64(0)),
-                   b.icmp_signed("!=", e.field(NEW), i64(0)))
-    b.cbranch(b.icmp_signed("==", e.nargs, count), given, e.block("make?"))
+    count, fixed = e.field(COUNT), e.field(FIXED)
+    given, make, wrong, checked, stale = (e.block(n) for n in
+                                          ("given", "make", "wrong", "checked", "stale"))
+    # nargs == count + fixed: outputs to fix (and arrays to check); 0 when it makes one
+    b.cbranch(b.icmp_signed("==", e.nargs, b.add(count, fixed)), checked, e.block("make?"))
     b.position_at_end(b.function.blocks[-1])
-    b.cbranch(maker, make, wrong)
+    b.cbranch(b.and_(b.icmp_signed("==", e.nargs, i64(0)),
+                     b.icmp_signed("!=", e.field(NEW), i64(0))), make, wrong)
     b.position_at_end(wrong)
     e.raise_error(TYPE_ERROR, COUNT_MESSAGE)
+    b.position_at_end(stale)
+    e.give(e.field(FALSE))
 
+    b.position_at_end(checked)
+    e.check_fixed(stale)
+    b.branch(given)
     b.position_at_end(given)  # block[slot i] = data pointer of args[i]
-    i = b.phi(i64)
-    i.add_incoming(i64(0), start)
-    more = b.icmp_signed("<", i, count)
-    with b.if_then(more):
-        e.store_data(e.word(e.args, i), e.field(b.add(i, i64(HEADER))))
-    nxt = b.add(i, i64(1))
-    looped = b.block
-    i.add_incoming(nxt, looped)
-    b.cbranch(more, given, run)
+    looped = e.counted_loop("slots", count, lambda i: e.store_data(
+        e.word(e.args, i), e.field(b.add(i, i64(HEADER)))))
+    run = e.block("run")
+    b.branch(run)
 
     b.position_at_end(make)  # the one output, made here: PyArray_New(ndarray, nd, dims, type)
     i32 = ir.IntType(32)
@@ -189,6 +278,14 @@ def _module(triple: str, layout: str, offset: int) -> Any:
     new = b.phi(i64)  # the array made here, or 0
     new.add_incoming(i64(0), looped)
     new.add_incoming(made, ok)
+    _run(e, new)
+    return mod
+
+
+def _run(e: _Entry, new: Any) -> None:
+    """Run the kernel; raise if it set its status, else count the hit and return the array
+    made (``new``, when not 0), args[0], or None."""
+    b, i64, i32 = e.b, e.i64, e.i32
     e.call(KERNEL, [e.field(BLOCK), i64(0), e.field(EXTENT)])
     status = b.inttoptr(e.field(STATUS), i32.as_pointer())
     failed, done = e.block("failed"), e.block("done")
@@ -199,21 +296,20 @@ def _module(triple: str, layout: str, offset: int) -> Any:
         e.call(DECREF, [new])
     e.raise_error(VALUE_ERROR, POWER_MESSAGE)
 
-    b.position_at_end(done)  # counted; then a new reference: the array made, args[0], or None
+    b.position_at_end(done)
     hits = b.inttoptr(e.field(HITS), i64.as_pointer())
     b.store(b.add(b.load(hits), i64(1)), hits)
-    returns = {n: e.block(n) for n in ("made", "first", "none")}
-    b.cbranch(b.icmp_signed("!=", new, i64(0)), returns["made"], e.block("given?"))
-    b.position_at_end(b.function.blocks[-1])
-    b.cbranch(b.icmp_signed(">", e.nargs, i64(0)), returns["first"], returns["none"])
-    b.position_at_end(returns["made"])
+    made, given = e.block("return.made"), e.block("return.given")
+    b.cbranch(b.icmp_signed("!=", new, i64(0)), made, given)
+    b.position_at_end(made)
     b.ret(new)
-    for name, index in (("first", None), ("none", NONE)):
-        b.position_at_end(returns[name])  # args may be NULL when nargs is 0: no load before
-        value = e.word(e.args) if index is None else e.field(index)
-        e.call(INCREF, [value])
-        b.ret(value)
-    return mod
+    b.position_at_end(given)
+    first, none = e.block("return.first"), e.block("return.none")
+    b.cbranch(b.icmp_signed(">", e.nargs, i64(0)), first, none)
+    b.position_at_end(first)  # args may be NULL when nargs is 0: no load before
+    e.give(e.word(e.args))
+    b.position_at_end(none)
+    e.give(e.field(NONE))
 
 
 def _address(obj: Any) -> int:
@@ -221,14 +317,18 @@ def _address(obj: Any) -> int:
 
 
 def bind(kernel: Any, block_address: int, extent: int, status_address: int,
-         slots: list[int], make: tuple[tuple[int, ...], np.dtype] | None = None) -> Any:
+         slots: list[int], make: tuple[tuple[int, ...], np.dtype] | None = None,
+         fixed: tuple[np.ndarray, ...] = ()) -> Any:
     """A builtin running ``kernel`` on its argument block over ``[0, extent)``: called with
-    one output array per slot in ``slots`` (none when the block holds them already), it
-    returns the first of them (or None), or raises ValueError when the kernel set its
-    status word (and clears it). Each call that ran counts a cache hit. With ``make``
-    (shape and dtype of a launch's one output) it may also be called with no argument, and
-    returns the output it made. Only for launches small enough to run on the calling
-    thread, after :func:`entry` returned True."""
+    one output array per slot in ``slots``, it returns the first of them, or raises
+    ValueError when the kernel set its status word (and clears it). Each call that ran
+    counts a cache hit. With ``make`` (shape and dtype of a launch's one output) it may also
+    be called with no argument, and returns the output it made. With ``fixed``, the
+    ``out=`` arrays already in the block (no ``slots`` then), it is called with those
+    arrays: it returns the first, or False without running when one is not the same
+    object, not writeable or has other strides than now. Only for launches small enough
+    to run on the calling thread, after :func:`entry` returned True."""
+    assert not (slots and fixed), "fresh outputs or out= arrays, not both"
     words = [0] * HEADER
     words[KERNEL], words[BLOCK], words[EXTENT] = _address(kernel), block_address, extent
     words[COUNT], words[STATUS] = len(slots), status_address
@@ -242,7 +342,12 @@ def bind(kernel: Any, block_address: int, extent: int, status_address: int,
     if make is not None and _new_array and len(slots) == 1:
         shape, dtype = make
         words[NEW], words[NDIM], words[TYPE_NUM] = _new_array, len(shape), dtype.num
-    record = np.array(words + list(slots) + list(shape), dtype=np.int64)
+    checks: list[int] = []
+    for out in fixed:  # the caller keeps them alive (ids stay theirs)
+        checks += [id(out), out.ndim, *out.strides]
+    words[FIXED], words[FALSE] = len(fixed), id(False)
+    words[CHECKS] = HEADER + len(slots) + len(shape)
+    record = np.array(words + list(slots) + list(shape) + checks, dtype=np.int64)
     return _new_builtin(ctypes.addressof(_entry), record, None)  # it holds the record
 
 
@@ -254,27 +359,27 @@ def makes_outputs() -> bool:
 def entry() -> bool:
     """Whether :func:`bind` may be used here: compiled on first use (the JIT is loaded by
     then), False where the array layout check failed or the interpreter has no GIL."""
-    global _entry, _offset, _new_array, _checked
+    global _entry, _layout, _new_array, _checked
     if not _checked:
         from . import cpu
 
         with cpu._lock:
             if not _checked:
-                _offset = data_offset()
-                if _offset is not None and not sysconfig.get_config_var("Py_GIL_DISABLED"):
+                _layout = layout()
+                if _layout is not None and not sysconfig.get_config_var("Py_GIL_DISABLED"):
                     _new_array = array_new()
-                    address = _compile(cpu.jit(), _offset)
+                    address = _compile(cpu.jit(), _layout)
                     _entry = _MethodDef(NAME.encode(), address, METH_FASTCALL, None)
                 _checked = True
-    return _entry is not None and _offset is not None
+    return _entry is not None and _layout is not None
 
 
-def _compile(jit: Any, offset: int) -> int:
+def _compile(jit: Any, offsets: Layout) -> int:
     """The entry point's address, from the disk cache when it is there: the first code
     generation in a process costs ~15 ms, more than a whole warm start should."""
     from . import diskcache
 
-    text = str(_module(jit.triple, jit.layout, offset))
+    text = str(_module(jit.triple, jit.layout, offsets))
     key = None
     if diskcache.enabled():
         key = diskcache.entry_key(hashlib.sha256(text.encode()).hexdigest(), jit.host)

@@ -103,7 +103,8 @@ class Executor:
     outs: tuple[np.ndarray, ...] | None = None
     out_strides: tuple[tuple[int, ...], ...] = ()
     # for small launches (run on the calling thread): a builtin that runs the kernel
-    # (:mod:`lazyarr.backends.objcall`), called with this executor's fresh outputs
+    # (:mod:`lazyarr.backends.objcall`), called with the fresh outputs or the ``out=``
+    # arrays (which it checks as ``same_outs`` does)
     direct: Any = None
     # and for one fresh output: a call of no arguments returning that output
     one: Callable[[], np.ndarray] | None = None
@@ -129,19 +130,23 @@ class Executor:
         outs = [outputs.empty(shape, dtype) for shape, dtype in self.results] if fresh else \
             list(self.outs)
         if self.direct is not None:  # holds the GIL throughout: no lock; counts its hits
-            self.direct(*outs) if fresh else self.direct()
+            self._direct(outs)
         else:
-            self._through_ctypes(outs if fresh else ())
+            self._through_ctypes(outs, fresh)
         return outs
 
-    def _through_ctypes(self, fresh: list[np.ndarray] | tuple) -> None:
+    def _direct(self, outs: list[np.ndarray]) -> None:
+        if self.direct(*outs) is False:  # callers checked them: another thread changed them
+            raise ValueError("eval: an out= array changed while it was being evaluated into")
+
+    def _through_ctypes(self, outs: list[np.ndarray], fresh: bool) -> None:
         with self.lock:  # one argument block; ctypes lets other threads run meanwhile
             if self.pending:
                 _go_direct(self)
             if self.direct is not None:
-                self.direct(*fresh)
+                self._direct(outs)
                 return
-            for slot, out in zip(self.out_slots, fresh, strict=False):
+            for slot, out in zip(self.out_slots, outs if fresh else (), strict=False):
                 self.block[slot] = out.ctypes.data
             self.call(self.fn, self.launch.block_address, self.launch.shape[0])
             if self.status[0]:
@@ -198,9 +203,9 @@ def _go_direct(ex: Executor) -> None:
     ex.pending = False
     if not objcall.entry():
         return
-    if ex.outs is not None:  # ``out=`` arrays are in the block already: no arguments
+    if ex.outs is not None:  # ``out=`` arrays are in the block already: checked, not fixed
         ex.direct = objcall.bind(ex.fn, ex.launch.block_address, ex.launch.shape[0],
-                                 ctypes.addressof(ex.status), [])
+                                 ctypes.addressof(ex.status), [], fixed=ex.outs)
         return
     make = ex.results[0] if len(ex.results) == 1 else None
     direct = ex.direct = objcall.bind(ex.fn, ex.launch.block_address, ex.launch.shape[0],
@@ -234,7 +239,8 @@ def _remember(ex: Executor, root: Node) -> None:
         known = _executors[key] = []
     # the list leaves with its root (ids are reused once an object dies); every executor
     # carries the callback, as evicted ones take theirs with them
-    ex.roots = (weakref.ref(root, lambda _, k=key, lst=known: _forget(k, lst)),
+    # (callbacks bind what they use: they may run while the interpreter tears modules down)
+    ex.roots = (weakref.ref(root, lambda _, k=key, lst=known, f=_forget: f(k, lst)),
                 *ex.roots[1:])
     known.insert(0, ex)
     del known[PER_ROOT:]
@@ -242,10 +248,11 @@ def _remember(ex: Executor, root: Node) -> None:
         _singles[key] = ex
 
 
-def _forget(key: int, known: list[Executor]) -> None:
-    if _executors.get(key) is known:
-        del _executors[key]
-        _singles.pop(key, None)
+def _forget(key: int, known: list[Executor], executors: dict = _executors,
+            singles: dict = _singles) -> None:
+    if executors.get(key) is known:
+        del executors[key]
+        singles.pop(key, None)
 
 
 def evaluate(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None = None
@@ -288,11 +295,17 @@ def into(nodes: tuple[Node, ...] | list[Node], outs: tuple | list) -> list[np.nd
     if entry is None or settings.backend != "cpu" or Buffer.foreign:
         return None
     refs, ex = entry
-    if [r() for r in refs] != list(nodes) or not ex.same_outs(outs):
+    if [r() for r in refs] != list(nodes):
+        return None
+    direct = ex.direct
+    if direct is None:
+        if not ex.same_outs(outs):
+            return None
+    elif direct(*outs) is False:  # it checks what same_outs does
         return None
     # the expressions, not the fitted roots: the entry holds the executor itself
     _keep(tuple(nodes))
-    return ex()
+    return ex() if direct is None else list(outs)
 
 
 def repeated(exprs: tuple, outs: tuple | list | None) -> list[np.ndarray] | None:
@@ -321,13 +334,16 @@ def single_into(node: Node, out: Any) -> np.ndarray | None:
             Buffer.foreign:
         return None
     refs, ex = entry
-    if len(refs) != 1 or refs[0]() is not node or ex.outs[0] is not out or \
-            out.strides != ex.out_strides[0] or not out.flags.writeable:
+    if len(refs) != 1 or refs[0]() is not node:
         return None
     if _newest[0] is not node:
         _keep((node,))
     direct = ex.direct
-    direct() if direct is not None else ex()
+    if direct is not None:  # it checks the array as below
+        return out if direct(out) is out else None
+    if ex.outs[0] is not out or out.strides != ex.out_strides[0] or not out.flags.writeable:
+        return None
+    ex()
     return out
 
 
@@ -337,15 +353,15 @@ def link_into(nodes: list[Node], fitted: list[Node], outs: list[np.ndarray]) -> 
     if ex is None:
         return
     key = id(nodes[0])
-    refs = (weakref.ref(nodes[0], lambda ref, k=key: _drop_into(k, ref)),
+    refs = (weakref.ref(nodes[0], lambda ref, k=key, f=_drop_into: f(k, ref)),
             *map(weakref.ref, nodes[1:]))
     _into[key] = (refs, ex)
 
 
-def _drop_into(key: int, ref: weakref.ref) -> None:
-    entry = _into.get(key)
+def _drop_into(key: int, ref: weakref.ref, into: dict = _into) -> None:
+    entry = into.get(key)
     if entry is not None and entry[0][0] is ref:
-        del _into[key]
+        del into[key]
 
 
 def clear() -> None:

@@ -407,10 +407,11 @@ def test_repeated_evaluation_of_several_outputs():
         np.testing.assert_array_equal(p, x * 2)
 
 
-def test_objcall_finds_the_array_data_pointer():
+def test_objcall_finds_the_array_struct_layout():
     from lazyarr.backends import objcall
 
-    assert objcall.data_offset() == 2 * np.dtype(np.intp).itemsize  # CPython, NumPy 2
+    word = np.dtype(np.intp).itemsize  # CPython, NumPy 2: PyArrayObject_fields
+    assert objcall.layout() == (2 * word, 3 * word, 5 * word, 8 * word)
 
 
 def test_repeated_evaluation_into_several_outputs_follows_the_arrays():
@@ -545,8 +546,8 @@ def test_fast_path_without_the_objcall_entry(monkeypatch):
 
     monkeypatch.setattr(objcall, "_checked", False)
     monkeypatch.setattr(objcall, "_entry", None)
-    monkeypatch.setattr(objcall, "_offset", objcall._offset)  # entry() sets it
-    monkeypatch.setattr(objcall, "data_offset", lambda: None)
+    monkeypatch.setattr(objcall, "_layout", objcall._layout)  # entry() sets it
+    monkeypatch.setattr(objcall, "layout", lambda: None)
     fastpath.clear()
     x = np.arange(9.0)
     e = la.asarray(x) - 4

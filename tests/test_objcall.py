@@ -81,15 +81,18 @@ def test_builtin_results_are_released_and_references_balance():
     ref = weakref.ref(r)
     del r
     assert ref() is None
-    before = sys.getrefcount(None), sys.getrefcount(o)
+    before = sys.getrefcount(o)
     for _ in range(3000):  # a reference gained or lost per call would show as 3000
-        into.eval(out=o)  # None returned from compiled code
-        la.eval(e, into)  # two fresh outputs passed in, the first one returned
+        assert into.eval(out=o) is o  # returned by compiled code
     assert fastpath._into[id(into._node)][1].direct is not None
+    assert sys.getrefcount(o) == before
+    for _ in range(3):  # two fresh outputs passed in, the first one returned and dropped
+        pair = la.eval(e, into)
     assert fastpath._lookup((e._node, into._node), None).direct is not None
-    gc.collect()
-    after = sys.getrefcount(None), sys.getrefcount(o)
-    assert abs(after[0] - before[0]) < 1000 and after[1] == before[1]
+    refs = [weakref.ref(r) for r in pair]
+    assert [sys.getrefcount(r) for r in pair] == [3, 3]  # the tuple, the name r, the argument
+    del pair
+    assert [r() for r in refs] == [None, None]
 
 
 def test_builtin_launches_count_as_cache_hits():
@@ -145,3 +148,44 @@ def test_kept_lazy_arrays_are_bounded_and_release_their_arrays():
     gc.collect()
     assert ref() is None
     assert len(fastpath.wrappers) <= fastpath.WRAPPERS
+
+
+def test_out_arrays_are_checked_by_the_builtin():
+    x = np.arange(6.0)
+    e = la.asarray(x) + 1
+    o = np.zeros(6)
+    for _ in range(3):
+        assert la.eval(e, out=o) is o
+    assert fastpath._into[id(e._node)][1].direct is not None
+    o.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        la.eval(e, out=o)
+    o.flags.writeable = True
+    o[:] = 0
+    o.shape = (2, 3)  # in place: other dimensions and strides, same object
+    with pytest.raises(ValueError):
+        la.eval(e, out=o)
+    assert not o.any()
+    o.shape = (6,)
+    assert e.eval(out=o) is o
+    np.testing.assert_array_equal(o, x + 1)
+    other = np.zeros(6)
+    assert la.eval(e, out=(other,)) is other
+    np.testing.assert_array_equal(other, x + 1)
+
+
+def test_several_out_arrays_are_checked_by_the_builtin():
+    x = np.arange(4.0)
+    a = la.asarray(x)
+    o1, o2 = np.zeros(4), np.zeros(4)
+    for _ in range(3):
+        la.eval(a + 1, a * 2, out=(o1, o2))
+    assert fastpath._into[id((a + 1)._node)][1].direct is not None
+    o2.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        la.eval(a + 1, a * 2, out=(o1, o2))
+    o2.flags.writeable = True
+    for first, second in ((o2, o1), (o1, o2)):
+        la.eval(a + 1, a * 2, out=(first, second))
+        np.testing.assert_array_equal(first, x + 1)
+        np.testing.assert_array_equal(second, x * 2)
