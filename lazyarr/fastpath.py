@@ -276,16 +276,21 @@ def evaluate(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None = None
     return ex()
 
 
-def single(node: Node) -> np.ndarray | None:
-    """``node`` evaluated with a fresh result when it was evaluated that way before (the
-    shortest path: what ``LazyArray.eval()`` tries first), else None."""
+def single(lazy: Any) -> np.ndarray | None:
+    """A ``LazyArray`` evaluated with a fresh result when its node was evaluated that way
+    before (what ``LazyArray.eval()`` tries first), else None. A builtin launch is handed to
+    the array for its next time (``_ready``)."""
+    node = lazy._node
     ex = _singles_get(id(node))
     if ex is None or ex.roots[0]() is not node or settings.backend != "cpu" or Buffer.foreign:
         return None
     if _newest[0] is not node:
         _keep((node,))
     one = ex.one
-    return ex()[0] if one is None else one()
+    if one is None:
+        return ex()[0]
+    lazy._ready = ex
+    return one()
 
 
 def into(nodes: tuple[Node, ...] | list[Node], outs: tuple | list) -> list[np.ndarray] | None:
@@ -327,8 +332,10 @@ def repeated(exprs: tuple, outs: tuple | list | None) -> list[np.ndarray] | None
     return ex()
 
 
-def single_into(node: Node, out: Any) -> np.ndarray | None:
-    """:func:`into` for one expression, in a straight line."""
+def single_into(lazy: Any, out: Any) -> np.ndarray | None:
+    """:func:`into` for one ``LazyArray``, in a straight line (which hands a builtin launch
+    to the array as :func:`single` does)."""
+    node = lazy._node
     entry = _into.get(id(node))
     if entry is None or type(out) is not np.ndarray or settings.backend != "cpu" or \
             Buffer.foreign:
@@ -340,7 +347,10 @@ def single_into(node: Node, out: Any) -> np.ndarray | None:
         _keep((node,))
     direct = ex.direct
     if direct is not None:  # it checks the array as below
-        return out if direct(out) is out else None
+        if direct(out) is not out:
+            return None
+        lazy._ready = ex
+        return out
     if ex.outs[0] is not out or out.strides != ex.out_strides[0] or not out.flags.writeable:
         return None
     ex()
