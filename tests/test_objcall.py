@@ -189,3 +189,25 @@ def test_several_out_arrays_are_checked_by_the_builtin():
         la.eval(a + 1, a * 2, out=(first, second))
         np.testing.assert_array_equal(first, x + 1)
         np.testing.assert_array_equal(second, x * 2)
+
+
+def test_an_evaluated_lazy_array_keeps_its_launch(monkeypatch):
+    from lazyarr.config import settings
+
+    x = np.arange(5.0)
+    e = la.asarray(x) * 4
+    results = [e.eval() for _ in range(3)] + [la.eval(e), la.eval(e, out=(None,))]
+    assert e._ready is not None and e._ready.one is not None
+    for r in results:
+        np.testing.assert_array_equal(r, x * 4)
+    assert len({id(r) for r in results}) == len(results)
+    o, other = np.empty(5), np.empty(5)
+    for target in (o, o, o, other, o):  # into one array, then another: each checked
+        assert e.eval(out=target) is target
+        np.testing.assert_array_equal(target, x * 4)
+    assert e._ready.outs is not None  # the launch into o now
+    np.testing.assert_array_equal(e.eval(), x * 4)
+    monkeypatch.setattr(settings, "backend", "interp")  # another backend: no launch of ours
+    before = la.cache_info().hits
+    np.testing.assert_array_equal(e.eval(), x * 4)
+    assert la.cache_info().hits == before
