@@ -12,8 +12,8 @@ on the calling thread and returns the first output.
 
 What this relies on is checked, not assumed: ``id`` of an object is its address; NumPy's
 array struct (``PyArrayObject_fields``, public in ``ndarraytypes.h``) keeps the data
-pointer, dimension count, strides and flags where :func:`layout` expects them (compared
-with what NumPy reports for a few arrays); NumPy's C API table (``_ARRAY_API``,
+pointer, dimension count, strides and flags where ``lazyarr.arraystruct.layout`` expects
+them (compared with what NumPy reports for a few arrays); NumPy's C API table (``_ARRAY_API``,
 ``__multiarray_api.h``) holds ``PyArray_Type`` at slot 2 and ``PyArray_New`` at slot 93 (the
 type compared with ``id(np.ndarray)``, the function called once through ctypes). Without
 the layout, or on an interpreter without a GIL, nothing here is used and the fast path
@@ -28,11 +28,12 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import sysconfig
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from lazyarr import stats
+from lazyarr.arraystruct import LAYOUT, Layout
 from lazyarr.runtime import NEGATIVE_POWER
 
 NAME = "lazyarr_call_launch"
@@ -72,35 +73,6 @@ _capsule_pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c
 _PyArrayNew = ctypes.PYFUNCTYPE(
     ctypes.py_object, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
     ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
-
-
-class Layout(NamedTuple):
-    """Offsets of ``PyArrayObject_fields`` members from ``id(array)``."""
-    data: int
-    nd: int
-    strides: int
-    flags: int
-
-
-def layout() -> Layout | None:
-    """Where an ndarray keeps its data pointer, dimension count, strides and flags (after the
-    object header, one pointer-sized word each, ``nd`` padded, ``flags`` after ``base`` and
-    ``descr``), checked on a few arrays; None if the layout is not that."""
-    word = ctypes.sizeof(ctypes.c_void_p)
-    found = Layout(data=2 * word, nd=3 * word, strides=5 * word, flags=8 * word)
-    read_only = np.arange(4.0)
-    read_only.flags.writeable = False
-    probes = (np.empty(3), np.empty((2, 5), np.float32), np.zeros((7, 3), np.int8)[2:, ::2],
-              read_only)
-    for arr in probes:
-        base = id(arr)
-        strides = ctypes.c_void_p.from_address(base + found.strides).value
-        if ctypes.c_void_p.from_address(base + found.data).value != arr.ctypes.data or \
-                ctypes.c_int.from_address(base + found.nd).value != arr.ndim or \
-                tuple((ctypes.c_int64 * arr.ndim).from_address(strides)) != arr.strides or \
-                ctypes.c_int.from_address(base + found.flags).value != arr.flags.num:
-            return None
-    return found
 
 
 def array_new() -> int:
@@ -365,7 +337,7 @@ def entry() -> bool:
 
         with cpu._lock:
             if not _checked:
-                _layout = layout()
+                _layout = LAYOUT
                 if _layout is not None and not sysconfig.get_config_var("Py_GIL_DISABLED"):
                     _new_array = array_new()
                     address = _compile(cpu.jit(), _layout)

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from . import outputs, stats
+from . import outputs, rebind, stats
+from .arraystruct import data_pointer
 from .config import settings
 from .graph import OPAQUE, Buffer, Node, remember
 from .loopir import Launch, NeedsMaterialising, lower_kernel
@@ -147,7 +148,7 @@ class Executor:
                 self._direct(outs)
                 return
             for slot, out in zip(self.out_slots, outs if fresh else (), strict=False):
-                self.block[slot] = out.ctypes.data
+                self.block[slot] = data_pointer(out)
             self.call(self.fn, self.launch.block_address, self.launch.shape[0])
             if self.status[0]:
                 self.status[0] = 0
@@ -171,6 +172,11 @@ def _build(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None
 
     if not _fusable(roots):
         return None
+    found = rebind.structure(roots) if outs is None else None
+    template = None if found is None else rebind.find(found)
+    if template is not None:  # the same graph over other arrays: lowered before
+        results = [np.empty(r.shape, r.dtype) for r in roots]
+        return _executor(roots, outs, rebind.launch_of(template, found, results), template.fn)
     targets = list(outs) if outs is not None else [np.empty(r.shape, r.dtype) for r in roots]
     try:
         launch = lower_kernel(list(roots), targets)
@@ -185,16 +191,24 @@ def _build(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None
             return None  # overlapping in- and outputs need a temporary: the general path
     fn = cpu.compiled(launch.kernel).function
     stats.undo_hit()  # the executor's own call counts this evaluation
+    if found is not None:
+        rebind.record(found, launch, fn)
+    return _executor(roots, outs, launch, fn)
+
+
+def _executor(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None, launch: Launch,
+              fn: Any) -> Executor:
+    from lazyarr.backends import cpu
+
     block, status = pack_args(launch)
-    launch.block_address = block.ctypes.data
+    launch.block_address = data_pointer(block)
     nd = launch.kernel.ndim
     first = nd + len(launch.inputs) * (1 + nd)
     slots = [first + j * (1 + nd) for j in range(len(roots))]
-    ex = Executor(tuple(weakref.ref(r) for r in roots),
-                  tuple((r.shape, r.dtype) for r in roots), launch, fn, block,
-                  (ctypes.c_int32 * 1).from_buffer(status), slots, cpu.call, outs,
-                  () if outs is None else _strides(outs))
-    return ex
+    return Executor(tuple(weakref.ref(r) for r in roots),
+                    tuple((r.shape, r.dtype) for r in roots), launch, fn, block,
+                    (ctypes.c_int32 * 1).from_buffer(status), slots, cpu.call, outs,
+                    () if outs is None else _strides(outs))
 
 
 def _go_direct(ex: Executor) -> None:
@@ -375,6 +389,7 @@ def _drop_into(key: int, ref: weakref.ref, into: dict = _into) -> None:
 
 
 def clear() -> None:
+    rebind.clear()
     _recent.clear()
     wrappers.clear()
     _newest[0] = None

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .arraystruct import data_pointer
 from .graph import ELEMENTWISE, OPAQUE, Node, Op, ReduceKind
 
 
@@ -110,7 +111,7 @@ def data_address(array) -> int:
     kind of array (``lazyarr.device.DeviceArray`` for GPU memory).
     """
     if isinstance(array, np.ndarray):
-        return array.ctypes.data
+        return data_pointer(array)
     return array.ptr
 
 
@@ -135,6 +136,7 @@ class Launch:
     outputs: list[View]
     scalars: list[np.generic] = field(default_factory=list)
     block_address: int = 0  # of the packed argument block, once packed for reuse
+    scalar_nodes: list = field(default_factory=list)  # the SCALAR node of each scalar
 
 
 class NeedsMaterialising(Exception):  # noqa: N818 (a signal to the scheduler, not an error)
@@ -215,6 +217,7 @@ class _Lowering:
         self.body: list[Instr] = []
         self.inputs: list[View] = []
         self.scalars: list[np.generic] = []
+        self.scalar_nodes: list[Node] = []
         self.scalar_dtypes: list[np.dtype] = []
         self.memo: dict[tuple[int, IndexMap], int] = {}
         self.views: dict[tuple, int] = {}
@@ -234,6 +237,7 @@ class _Lowering:
 
     def scalar(self, node: Node) -> int:
         self.scalars.append(node.arg)
+        self.scalar_nodes.append(node)
         self.scalar_dtypes.append(node.dtype)
         return self.emit(Instr(Op.SCALAR, node.dtype, (), len(self.scalars) - 1))
 
@@ -438,7 +442,8 @@ def lower_kernel(roots: list[Node], outs: list[np.ndarray],
         out_level=out_level if row_ndim else 0,
         column=column,
     )
-    launch = Launch(kernel, dims, low.inputs, out_views, low.scalars)
+    launch = Launch(kernel, dims, low.inputs, out_views, low.scalars,
+                    scalar_nodes=low.scalar_nodes)
     if split and _worth_splitting(launch, low):
         return split_rows(launch)
     return launch

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import opaque, outputs
-from .graph import MOVEMENT, OPAQUE, Node, Op, toposort
+from .arraystruct import data_pointer
+from .graph import MOVEMENT, OPAQUE, Node, Op
 from .loopir import Kernel, Launch, NeedsMaterialising, View, args_words, lower_kernel
 from .schedule import schedule
 
@@ -18,22 +19,17 @@ NEGATIVE_POWER = "Integers to negative integer powers are not allowed."
 
 def pack_args(launch: Launch) -> tuple[np.ndarray, np.ndarray]:
     """The argument block of ``launch`` and the status word the kernel may set."""
-    nd = launch.kernel.ndim
-    words = np.zeros(args_words(launch.kernel), dtype=np.int64)
-    words[:nd] = launch.shape
-    pos = nd
+    words = list(launch.shape)  # built as a list: item by item, an array costs microseconds
     for v in launch.inputs + launch.outputs:
-        words[pos] = v.address
-        words[pos + 1:pos + 1 + nd] = v.strides
-        pos += 1 + nd
-    raw = words.view(np.uint8)
-    for s in launch.scalars:
-        bits = s.tobytes()
-        raw[8 * pos:8 * pos + len(bits)] = np.frombuffer(bits, dtype=np.uint8)
-        pos += 1
+        words.append(v.address)
+        words.extend(v.strides)
+    for s in launch.scalars:  # its bits, little end first, in the low bytes of a word
+        words.append(int.from_bytes(s.tobytes().ljust(8, b"\0"), "little", signed=True))
     status = np.zeros(1, dtype=np.int32)
-    words[pos] = status.ctypes.data
-    return words, status
+    words.append(data_pointer(status))
+    if len(words) != args_words(launch.kernel):
+        raise AssertionError("argument block does not match the kernel's layout")
+    return np.array(words, dtype=np.int64), status
 
 
 def _extent(v: View, shape: tuple[int, ...]) -> tuple[int, int]:
@@ -73,7 +69,9 @@ def check_outputs_disjoint(launch: Launch) -> None:
 
 
 def is_view_of_leaf(node: Node) -> bool:
-    return all(n.op in MOVEMENT or n.op is Op.LEAF for n in toposort([node]))
+    while node.op in MOVEMENT:  # each has one source
+        node = node.src[0]
+    return node.op is Op.LEAF
 
 
 Run = Callable[[Launch], None]

@@ -1,0 +1,132 @@
+"""The same expression over other arrays: reuse a lowered launch instead of lowering again.
+
+A layer's forward pass, or a notebook cell run on new data, writes the same expression over
+new arrays each time: every node is new, so neither the operator memo nor the fast path's
+executors find anything, and lowering the graph again costs a few hundred microseconds,
+far more than the kernel at small sizes. But lowering depends only on the graph's structure
+(ops, dtypes, shapes, each leaf's strides, which nodes are shared), never on the data: the
+kernel, its loop shape and every input's offset and strides come out the same. So a fresh
+evaluation that lowers its graph also records a :class:`Template`, filed under the graph's
+:func:`structure`, and the next graph of that structure is rebound to it: each input view is
+its leaf's array at the recorded offset and strides, each scalar its node's value.
+
+Only what the fast path evaluates into fresh results is rebound: one kernel, not split into
+partial rows, every leaf a host array read through its own view (a leaf whose memory another
+leaf's view stood for cannot be told apart by structure).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .graph import Node, Op
+from .loopir import Kernel, Launch, View
+
+LIMIT = 64  # templates kept, newest last
+_LEAF, _SCALAR = Op.LEAF, Op.SCALAR  # enum attribute lookups are slow in a loop
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    kernel: Kernel
+    fn: Any  # the compiled kernel
+    dims: tuple[int, ...]
+    inputs: tuple[tuple[int, int, tuple[int, ...]], ...]  # leaf index, byte offset, strides
+    outputs: tuple[tuple[int, tuple[int, ...]], ...]  # byte offset, strides
+    scalars: tuple[int, ...]  # the index of each launch scalar among the graph's scalars
+
+
+@dataclass(slots=True)
+class Structure:
+    """A graph's structure (``key``) and, in the order it names them, its leaves' arrays and
+    its scalar nodes."""
+    key: tuple
+    arrays: list[np.ndarray]
+    scalars: list[Node]
+
+
+_templates: dict[tuple, Template] = {}
+
+
+def structure(roots: tuple[Node, ...]) -> Structure | None:
+    """Nodes in post-order, each by op, dtype, shape and its sources' positions (a leaf by
+    its strides, a scalar by its dtype alone); None for graphs that cannot be rebound."""
+    position: dict[int, int] = {}
+    records: list[tuple] = []
+    arrays: list[np.ndarray] = []
+    scalars: list[Node] = []
+    stack = list(reversed(roots))
+    while stack:
+        node = stack[-1]
+        if id(node) in position:
+            stack.pop()
+            continue
+        waiting = [s for s in node.src if id(s) not in position]
+        if waiting:
+            stack.extend(reversed(waiting))
+            continue
+        stack.pop()
+        position[id(node)] = len(records)
+        op = node.op
+        if op is _LEAF:
+            array = node.arg.array
+            if type(array) is not np.ndarray:
+                return None
+            arrays.append(array)
+            records.append((op, node.dtype, node.shape, array.strides))
+        elif op is _SCALAR:
+            scalars.append(node)
+            records.append((op, node.dtype))
+        else:
+            records.append((op, node.dtype, node.shape, node.arg,
+                            tuple([position[id(s)] for s in node.src])))
+    key = (tuple(records), tuple([position[id(r)] for r in roots]))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return Structure(key, arrays, scalars)
+
+
+def find(found: Structure) -> Template | None:
+    return _templates.get(found.key)
+
+
+def record(found: Structure, launch: Launch, fn: Any) -> None:
+    """File ``launch`` (lowered from the graph ``found`` describes) as a template."""
+    if launch.kernel.split:
+        return  # its partial rows are scratch memory of one launch
+    index = {id(a): j for j, a in enumerate(found.arrays)}
+    inputs = []
+    for view in launch.inputs:
+        j = index.get(id(view.array))
+        if j is None:
+            return
+        inputs.append((j, view.offset, view.strides))
+    if len({j for j, _, _ in inputs}) != len(found.arrays):
+        return  # a leaf read through another leaf's view: aliasing, not structure
+    where = {id(n): k for k, n in enumerate(found.scalars)}
+    scalars = tuple(where[id(n)] for n in launch.scalar_nodes)
+    outputs = tuple((v.offset, v.strides) for v in launch.outputs)
+    _templates.pop(found.key, None)
+    _templates[found.key] = Template(launch.kernel, fn, launch.shape, tuple(inputs), outputs,
+                                     scalars)
+    if len(_templates) > LIMIT:
+        del _templates[next(iter(_templates))]
+
+
+def launch_of(template: Template, found: Structure, results: list[np.ndarray]) -> Launch:
+    """The launch of the graph ``found`` describes, writing ``results``."""
+    inputs = [View(found.arrays[j], offset, strides) for j, offset, strides in template.inputs]
+    outputs = [View(r, offset, strides)
+               for r, (offset, strides) in zip(results, template.outputs, strict=True)]
+    nodes = [found.scalars[k] for k in template.scalars]
+    return Launch(template.kernel, template.dims, inputs, outputs, [n.arg for n in nodes],
+                  scalar_nodes=nodes)
+
+
+def clear() -> None:
+    _templates.clear()
