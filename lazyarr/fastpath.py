@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from lazyarr.backends import cpu
+
 from . import outputs, rebind, stats
 from .arraystruct import data_pointer
 from .config import settings
@@ -168,8 +170,6 @@ def _strides(arrays: tuple[np.ndarray, ...] | list[np.ndarray]) -> tuple[tuple[i
 
 def _build(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None
            ) -> Executor | None:
-    from lazyarr.backends import cpu
-
     if not _fusable(roots):
         return None
     found = rebind.structure(roots) if outs is None else None
@@ -198,8 +198,6 @@ def _build(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None
 
 def _executor(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None, launch: Launch,
               fn: Any) -> Executor:
-    from lazyarr.backends import cpu
-
     block, status = pack_args(launch)
     launch.block_address = data_pointer(block)
     nd = launch.kernel.ndim
@@ -274,8 +272,6 @@ def evaluate(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None = None
     """Results through the fast path, or None when it does not apply."""
     ex = _lookup(roots, outs)
     if ex is None:
-        from lazyarr.backends import cpu
-
         if len(roots) == 1 and _known_multi_kernel(roots[0]):
             return None
         ex = _build(roots, outs)
