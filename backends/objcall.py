@@ -63,6 +63,7 @@ class _MethodDef(ctypes.Structure):
 _entry: _MethodDef | None = None  # kept for the life of the process: builtins point to it
 _layout: Layout | None = None
 _new_array = 0  # PyArray_New's address, 0 when the C API table did not check out
+_process_words: list[int] = []  # set by entry(): see _words_of_the_process
 _checked = False
 
 _api = ctypes.pythonapi
@@ -301,15 +302,9 @@ def bind(kernel: Any, block_address: int, extent: int, status_address: int,
     object, not writeable or has other strides than now. Only for launches small enough
     to run on the calling thread, after :func:`entry` returned True."""
     assert not (slots and fixed), "fresh outputs or out= arrays, not both"
-    words = [0] * HEADER
+    words = list(_process_words)
     words[KERNEL], words[BLOCK], words[EXTENT] = _address(kernel), block_address, extent
     words[COUNT], words[STATUS] = len(slots), status_address
-    words[HITS] = stats.direct_hits.ctypes.data
-    words[SET_ERROR] = _address(_api.PyErr_SetString)
-    words[INCREF], words[DECREF] = _address(_api.Py_IncRef), _address(_api.Py_DecRef)
-    words[VALUE_ERROR], words[POWER_MESSAGE] = id(ValueError), ctypes.addressof(_POWER_MESSAGE)
-    words[TYPE_ERROR], words[COUNT_MESSAGE] = id(TypeError), ctypes.addressof(_COUNT_MESSAGE)
-    words[NONE], words[NDARRAY] = id(None), id(np.ndarray)
     shape: tuple[int, ...] = ()
     if make is not None and _new_array and len(slots) == 1:
         shape, dtype = make
@@ -317,10 +312,23 @@ def bind(kernel: Any, block_address: int, extent: int, status_address: int,
     checks: list[int] = []
     for out in fixed:  # the caller keeps them alive (ids stay theirs)
         checks += [id(out), out.ndim, *out.strides]
-    words[FIXED], words[FALSE] = len(fixed), id(False)
+    words[FIXED] = len(fixed)
     words[CHECKS] = HEADER + len(slots) + len(shape)
     record = np.array(words + list(slots) + list(shape) + checks, dtype=np.int64)
     return _new_builtin(ctypes.addressof(_entry), record, None)  # it holds the record
+
+
+def _words_of_the_process() -> list[int]:
+    """A record's words that every launch of this process shares: the interpreter's
+    functions and objects, the messages, the hit counter."""
+    words = [0] * HEADER
+    words[HITS] = stats.direct_hits.ctypes.data
+    words[SET_ERROR] = _address(_api.PyErr_SetString)
+    words[INCREF], words[DECREF] = _address(_api.Py_IncRef), _address(_api.Py_DecRef)
+    words[VALUE_ERROR], words[POWER_MESSAGE] = id(ValueError), ctypes.addressof(_POWER_MESSAGE)
+    words[TYPE_ERROR], words[COUNT_MESSAGE] = id(TypeError), ctypes.addressof(_COUNT_MESSAGE)
+    words[NONE], words[NDARRAY], words[FALSE] = id(None), id(np.ndarray), id(False)
+    return words
 
 
 def makes_outputs() -> bool:
@@ -340,6 +348,7 @@ def entry() -> bool:
                 _layout = LAYOUT
                 if _layout is not None and not sysconfig.get_config_var("Py_GIL_DISABLED"):
                     _new_array = array_new()
+                    _process_words[:] = _words_of_the_process()
                     address = _compile(cpu.jit(), _layout)
                     _entry = _MethodDef(NAME.encode(), address, METH_FASTCALL, None)
                 _checked = True

@@ -172,12 +172,11 @@ def _build(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None
            ) -> Executor | None:
     if not _fusable(roots):
         return None
+    targets = list(outs) if outs is not None else [np.empty(r.shape, r.dtype) for r in roots]
     found = rebind.structure(roots) if outs is None else None
     template = None if found is None else rebind.find(found)
     if template is not None:  # the same graph over other arrays: lowered before
-        results = [np.empty(r.shape, r.dtype) for r in roots]
-        return _executor(roots, outs, rebind.launch_of(template, found, results), template.fn)
-    targets = list(outs) if outs is not None else [np.empty(r.shape, r.dtype) for r in roots]
+        return _executor(roots, outs, rebind.launch_of(template, found, targets), template.fn)
     try:
         launch = lower_kernel(list(roots), targets)
     except NeedsMaterialising:
@@ -361,7 +360,7 @@ def single_into(lazy: Any, out: Any) -> np.ndarray | None:
             return None
         lazy._ready = ex
         return out
-    if ex.outs[0] is not out or out.strides != ex.out_strides[0] or not out.flags.writeable:
+    if not ex.same_outs((out,)):
         return None
     ex()
     return out

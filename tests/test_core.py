@@ -388,10 +388,20 @@ def test_repeated_evaluation_into_out_rechecks_the_array():
     assert out.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
 
 
-def test_repeated_integer_negative_power_raises_every_time():
-    base, exponent = np.array([2, 3]), np.array([1, -1])
+@pytest.mark.parametrize(("direct_first", "dtype"), [(False, np.int64), (True, np.int32)])
+def test_repeated_integer_negative_power_raises_every_time(direct_first, dtype):
+    """From the first evaluation on, or after the launch went direct (a builtin, whose
+    error must leave it usable)."""
+    from lazyarr import fastpath
+
+    base, exponent = np.array([2, 3], dtype), np.array([1, 2 if direct_first else -1], dtype)
     e = la.asarray(base) ** la.asarray(exponent)
-    for _ in range(3):
+    if direct_first:
+        e.eval()
+        e.eval()
+        assert fastpath._singles[id(e._node)].direct is not None
+        exponent[1] = -1
+    for _ in range(4):
         with pytest.raises(ValueError, match="negative integer powers"):
             e.eval()
     exponent[1] = 2
