@@ -9,6 +9,8 @@ in-place update), where each element is read before it is written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from llvmlite import ir
 
 from lazyarr.loopir import Kernel, Layout
@@ -34,8 +36,33 @@ def _element_ptr(b: ir.IRBuilder, row: ir.Value, i: ir.Value, stride: ir.Value,
     return b.gep(row, [b.mul(i, stride)], source_etype=I8)
 
 
-def _emit_loops(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel) -> None:
+def _element_ptrs(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel, rows: list[ir.Value],
+                  i: ir.Value, d: int) -> list[ir.Value]:
     params = list(kernel.inputs) + [o for _, o in kernel.outputs]
+    return [_element_ptr(b, r, i, s[d], prm.dtype, prm.layout)
+            for r, s, prm in zip(rows, p.strides, params, strict=True)]
+
+
+def _values(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel, ptrs: list[ir.Value]
+            ) -> list[ir.Value]:
+    """The outputs' values of one element whose arrays are at ``ptrs``."""
+    def load(k: int) -> ir.Value:
+        dt = kernel.inputs[k].dtype
+        return from_memory(b, b.load(ptrs[k], typ=memory_type(dt)), dt)
+
+    return emit_body(b, kernel, "cpu", load, p.scalars, p.status)
+
+
+def _element(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel, rows: list[ir.Value],
+             i: ir.Value, d: int) -> None:
+    ptrs = _element_ptrs(b, p, kernel, rows, i, d)
+    n_in = len(kernel.inputs)
+    for k, (v, (_, prm)) in enumerate(zip(_values(b, p, kernel, ptrs), kernel.outputs,
+                                          strict=True)):
+        b.store(to_memory(b, v, prm.dtype), ptrs[n_in + k])
+
+
+def _emit_loops(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel, stream: bool) -> None:
     last = kernel.outer_ndim - 1
 
     def level(d: int, rows: list[ir.Value]) -> None:
@@ -56,20 +83,106 @@ def _emit_loops(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel) -> None:
                     RowEmitter(b, kernel, b.function, p.shape, p.strides, p.scalars,
                                p.status).outer_body(inner)
                 return
-            ptrs = [_element_ptr(b, r, i, s[d], prm.dtype, prm.layout)
-                    for r, s, prm in zip(rows, p.strides, params, strict=True)]
+            _element(b, p, kernel, rows, i, d)
 
-            def load(k: int) -> ir.Value:
-                dt = kernel.inputs[k].dtype
-                return from_memory(b, b.load(ptrs[k], typ=memory_type(dt)), dt)
-
-            values = emit_body(b, kernel, "cpu", load, p.scalars, p.status)
-            for k, (v, (_, prm)) in enumerate(zip(values, kernel.outputs, strict=True)):
-                b.store(to_memory(b, v, prm.dtype), ptrs[len(kernel.inputs) + k])
-
-        counted_loop(b, lo, hi, I64(1), body, f"i{d}")
+        if stream:
+            _streaming_loops(b, p, kernel, body)
+        else:
+            counted_loop(b, lo, hi, I64(1), body, f"i{d}")
 
     level(0, list(p.ptrs))
+
+
+# -- streaming stores (loopir.stream_outputs) --------------------------------------------------
+# A streaming store must write a whole aligned vector, which the loop vectoriser does not
+# arrange (it neither peels for alignment nor keeps non-temporal hints it cannot prove
+# aligned), so a streaming kernel's loop is written out: ordinary elements up to the first
+# 32-byte boundary of the outputs, then groups of one AVX register per output (the body once
+# per lane; the SLP vectoriser joins the lanes), then ordinary elements again.
+GROUP_BYTES = 32
+STREAM_FENCE = "llvm.x86.sse.sfence"
+
+
+def _address(b: ir.IRBuilder, row: ir.Value, i: ir.Value, dtype) -> ir.Value:
+    return b.ptrtoint(b.gep(row, [i], source_etype=memory_type(dtype)), I64)
+
+
+def _stream_range(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel
+                  ) -> tuple[ir.Value, ir.Value, ir.Value]:
+    """(whether to stream, first and end index of the grouped part) for ``[start, end)``:
+    the outputs must reach a 32-byte boundary at the same index (their addresses agree
+    modulo 32 and are multiples of the itemsize) and hold at least one group after it."""
+    outs = p.ptrs[len(kernel.inputs):]
+    dt = kernel.outputs[0][1].dtype
+    item, lanes = dt.itemsize, GROUP_BYTES // dt.itemsize
+    first = _address(b, outs[0], p.start, dt)
+    mis = b.and_(first, I64(GROUP_BYTES - 1))
+    ok = b.icmp_unsigned("==", b.and_(mis, I64(item - 1)), I64(0))
+    for row in outs[1:]:
+        apart = b.sub(_address(b, row, p.start, dt), first)
+        ok = b.and_(ok, b.icmp_unsigned("==", b.and_(apart, I64(GROUP_BYTES - 1)), I64(0)))
+    peel = b.lshr(b.and_(b.sub(I64(GROUP_BYTES), mis), I64(GROUP_BYTES - 1)),
+                  I64(item.bit_length() - 1))
+    lo = b.add(p.start, peel)
+    room = b.sub(p.end, lo)
+    ok = b.and_(ok, b.icmp_signed(">=", room, I64(lanes)))
+    hi = b.add(lo, b.mul(b.sdiv(room, I64(lanes)), I64(lanes)))
+    return ok, lo, hi
+
+
+def _group(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel, i: ir.Value) -> None:
+    """Elements ``[i, i + lanes)``: the body once per lane, one streaming store per output."""
+    n_in = len(kernel.inputs)
+    dt = kernel.outputs[0][1].dtype
+    lanes = GROUP_BYTES // dt.itemsize
+    per_lane = [_values(b, p, kernel, _element_ptrs(b, p, kernel, list(p.ptrs),
+                                                    b.add(i, I64(j)), 0))
+                for j in range(lanes)]
+    hint = b.module.add_metadata([ir.IntType(32)(1)])
+    for k, (_, prm) in enumerate(kernel.outputs):
+        vec: ir.Value = ir.VectorType(memory_type(prm.dtype), lanes)(ir.Undefined)
+        for j in range(lanes):
+            vec = b.insert_element(vec, to_memory(b, per_lane[j][k], prm.dtype), I64(j))
+        ptr = b.gep(p.ptrs[n_in + k], [i], source_etype=memory_type(prm.dtype))
+        b.store(vec, ptr, align=GROUP_BYTES).set_metadata("nontemporal", hint)
+
+
+def _sfence(b: ir.IRBuilder) -> None:
+    """Order the streaming stores before whatever follows (they are weakly ordered: the
+    thread that joins this one must see them)."""
+    fn = b.module.globals.get(STREAM_FENCE) or ir.Function(
+        b.module, ir.FunctionType(ir.VoidType(), []), STREAM_FENCE)
+    b.call(fn, [])
+
+
+def _streaming_loops(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel,
+                     body: Callable[[ir.Value], None]) -> None:
+    """``[start, end)`` as: ordinary loop to the boundary, groups, ordinary loop to the end.
+    The ordinary loop is emitted once and run twice (a two-pass outer loop), not copied."""
+    ok, lo, hi = _stream_range(b, p, kernel)
+    first_hi = b.select(ok, lo, p.end)
+    entry = b.block
+    segment = b.append_basic_block("segment")
+    grouped = b.append_basic_block("grouped")
+    b.branch(segment)
+    b.position_at_end(segment)
+    seg_lo, seg_hi = b.phi(I64, "seg.lo"), b.phi(I64, "seg.hi")
+    first = b.phi(ir.IntType(1), "seg.first")
+    seg_lo.add_incoming(p.start, entry)
+    seg_hi.add_incoming(first_hi, entry)
+    first.add_incoming(ok, entry)
+    counted_loop(b, seg_lo, seg_hi, I64(1), body, "i0")
+    done = b.append_basic_block("streamed")
+    b.cbranch(first, grouped, done)
+    b.position_at_end(grouped)
+    counted_loop(b, lo, hi, I64(GROUP_BYTES // kernel.outputs[0][1].dtype.itemsize),
+                 lambda i: _group(b, p, kernel, i), "g0")
+    _sfence(b)
+    seg_lo.add_incoming(hi, b.block)
+    seg_hi.add_incoming(p.end, b.block)
+    first.add_incoming(ir.IntType(1)(0), b.block)
+    b.branch(segment)
+    b.position_at_end(done)
 
 
 def build_module(kernel: Kernel, name: str, triple: str = "", layout: str = "") -> ir.Module:
@@ -83,7 +196,9 @@ def build_module(kernel: Kernel, name: str, triple: str = "", layout: str = "") 
     for arg in inner.args[2 + kernel.ndim:2 + kernel.ndim + n_arrays]:
         arg.add_attribute("noalias")
     b = ir.IRBuilder(inner.append_basic_block("entry"))
-    _emit_loops(b, InnerArgs(inner, kernel), kernel)
+    # streaming stores and the fence are x86's (other targets: ordinary stores)
+    _emit_loops(b, InnerArgs(inner, kernel), kernel,
+                kernel.stream and triple.startswith("x86_64"))
     b.ret_void()
 
     outer = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, I64, I64]), name)

@@ -28,6 +28,7 @@ import numpy as np
 
 from .arraystruct import data_pointer
 from .graph import ELEMENTWISE, OPAQUE, Node, Op, ReduceKind
+from .ops import LIBM, SPECS
 
 
 class Layout(enum.Enum):
@@ -76,6 +77,9 @@ class Kernel:
     # a full reduction cut into partial rows (see ``split_rows``): outer index i0 is a
     # partial row, the last of them to finish combines the partials and stores the outputs
     split: bool = False
+    # outputs written with streaming (non-temporal) stores in aligned 32-byte groups (the
+    # CPU's big 1-D elementwise kernels: see ``stream_outputs``)
+    stream: bool = False
 
     @property
     def needs_status(self) -> bool:
@@ -408,9 +412,10 @@ def lower_kernel(roots: list[Node], outs: list[np.ndarray],
     """Lower the fused graph of ``roots`` (one shape) writing into ``outs``.
 
     Raises :class:`NeedsMaterialising` naming nodes that must be evaluated into buffers first
-    (opaque ops, and reductions that cannot fuse into this kernel). ``split=False``: never
-    cut a full reduction into partial rows (a split kernel is for the CPU backend only; it
-    is made only for host arrays, but a GPU's kernel plan may be asked for with them).
+    (opaque ops, and reductions that cannot fuse into this kernel). ``split=False``: the
+    plan of a target other than the CPU, which never cuts a full reduction into partial rows
+    nor streams its stores (those kernels are for the CPU backend only; they are made only
+    for host arrays, but a GPU's kernel plan may be asked for with them).
     """
     materialised = materialised or {}
     outer, row = choose_row(roots, materialised)
@@ -446,6 +451,37 @@ def lower_kernel(roots: list[Node], outs: list[np.ndarray],
                     scalar_nodes=low.scalar_nodes)
     if split and _worth_splitting(launch, low):
         return split_rows(launch)
+    return stream_outputs(launch) if split else launch
+
+
+# Big results are written with non-temporal ("streaming") stores on the CPU: they bypass the
+# caches, so the core no longer reads every line it is about to overwrite (for a*b+c*d that
+# read is a sixth of the memory traffic; for 2*a+3*b a quarter). Measured on 2 EPYC vCPUs with
+# hand-written AVX2 C, float64 a*b+c*d into a preallocated output, one thread: 17.3 -> 14.0 ms
+# at 10^7, 1.73 -> 1.15 ms at 10^6, no loss at 10^5. A smaller result probably stays in
+# the cache (32 MiB L3 there) for whatever reads it next, which streaming would throw away.
+STREAM_MIN = 4 << 20
+
+
+def _calls_math(ins: Instr) -> bool:
+    spec = SPECS.get(ins.op)
+    return ins.op in LIBM or bool(spec and spec.float_libm and ins.dtype.kind == "f")
+
+
+def stream_outputs(launch: Launch) -> Launch:
+    """``launch``, its kernel marked ``stream`` when its stores should be streaming ones: a
+    1-D elementwise kernel whose contiguous outputs share one itemsize of 4 or 8 bytes (the
+    32-byte groups hold 8 or 4 lanes) and hold at least STREAM_MIN bytes. Kernels calling
+    math routines are left alone: compute-bound, and their vector math comes from the loop
+    vectoriser, which the grouped loop would bypass."""
+    k = launch.kernel
+    sizes = {p.dtype.itemsize for _, p in k.outputs}
+    if (k.ndim != 1 or k.row_ndim or k.column or k.split or len(sizes) != 1
+            or not sizes <= {4, 8} or any(p.layout is not Layout.CONTIG for _, p in k.outputs)
+            or launch.shape[0] * len(k.outputs) * sizes.pop() < STREAM_MIN
+            or any(_calls_math(ins) for ins in k.body)):
+        return launch
+    launch.kernel = replace(k, stream=True)
     return launch
 
 
@@ -589,6 +625,9 @@ def format_kernel(kernel: Kernel) -> str:
              + "  (outer loop i0 split into [start, end) chunks)"]
     if kernel.split:
         lines.append("  a full reduction cut into partial rows: i0 walks the partial rows")
+    if kernel.stream:
+        lines.append("  outputs written by streaming stores (past the caches) in aligned "
+                     "32-byte groups")
     for k, p in enumerate(kernel.inputs):
         lines.append(f"  in{k}: {p.dtype} ({p.layout.value} innermost)")
     for k, dt in enumerate(kernel.scalars):

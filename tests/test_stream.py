@@ -1,0 +1,192 @@
+"""Streaming (non-temporal) stores for big 1-D results (loopir.stream_outputs, codegen/cpu.py).
+
+``STREAM_MIN`` is lowered to 0 in most tests so that small arrays take the grouped loop: its
+peel, its groups and its tail are then all exercised over every alignment and length.
+"""
+
+from __future__ import annotations
+
+import itertools
+import platform
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lazyarr.backends import cpu
+
+import lazyarr as la
+from lazyarr import loopir
+from lazyarr.runtime import pack_args
+
+DTYPES = ["float32", "float64", "int32", "int64"]
+X86 = platform.machine().lower() in ("x86_64", "amd64")
+
+
+@pytest.fixture
+def streaming(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loopir, "STREAM_MIN", 0)
+    la.clear_cache()
+    yield
+    la.clear_cache()
+
+
+def _values(n: int, dt: str, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if dt.startswith("int"):
+        return rng.integers(-1000, 1000, n).astype(dt)
+    return rng.standard_normal(n).astype(dt)
+
+
+def _kernel(expr) -> loopir.Kernel:
+    kernels = la.explain(expr).kernel_objects
+    assert len(kernels) == 1
+    return kernels[0]
+
+
+def _unaligned(n: int, dt: str, shift: int) -> np.ndarray:
+    """``n`` elements of ``dt`` starting ``shift`` bytes past a 64-byte boundary."""
+    item = np.dtype(dt).itemsize
+    raw = np.empty(n * item + 128, np.uint8)
+    start = (-raw.ctypes.data) % 64 + shift
+    return raw[start:start + n * item].view(dt)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("n", [0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 100, 1001])
+@pytest.mark.parametrize("shift", [0, 1, 2, 3, 5])
+def test_out_at_every_alignment_and_length(streaming: None, dt: str, n: int, shift: int) -> None:
+    item = np.dtype(dt).itemsize
+    a, b = _values(n, dt, 1), _values(n, dt, 2)
+    out = _unaligned(n, dt, shift * item)
+    x, y = la.asarray(a), la.asarray(b)
+    expr = x * y + 3 * x
+    assert n == 0 or _kernel(expr).stream  # zero-size: no kernel at all
+    got = la.eval(expr, out=out)
+    assert got is out
+    np.testing.assert_array_equal(out, a * b + 3 * a)
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+def test_fresh_results_and_misaligned_inputs(streaming: None, dt: str) -> None:
+    n = 1003
+    a = _unaligned(n, dt, np.dtype(dt).itemsize)
+    a[...] = _values(n, dt)
+    b = _values(n + 1, dt)[1:]
+    r = (la.sqrt(la.abs(la.asarray(a))) - la.asarray(b) / 2).eval()
+    np.testing.assert_array_equal(r, np.sqrt(np.abs(a)) - b / 2)
+    assert r.dtype == np.dtype(dt) and r.shape == (n,)
+
+
+def test_special_values_pass_through(streaming: None) -> None:
+    a = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 1e308, -1e-320, 5.0] * 5)
+    r = (la.asarray(a) * 1.0 + 0.0).eval()
+    np.testing.assert_array_equal(r, a * 1.0 + 0.0)
+    assert np.array_equal(np.signbit(r), np.signbit(a * 1.0 + 0.0))
+
+
+def test_any_chunking_gives_the_whole_result(streaming: None) -> None:
+    """Threads run ``[start, end)`` chunks: every chunk aligns its own groups."""
+    n = 203
+    a, b = _values(n, "float64", 1), _values(n, "float64", 2)
+    out = np.full(n, -1.0)
+    x, y = la.asarray(a), la.asarray(b)
+    launch = loopir.lower_kernel([(x * y - y)._node], [out])
+    assert launch.kernel.stream
+    fn = cpu.compiled(launch.kernel).function
+    block, status = pack_args(launch)
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        out[:] = -1.0
+        cuts = np.sort(rng.integers(0, n + 1, rng.integers(0, 8)))
+        edges = [0, *cuts.tolist(), n]
+        for lo, hi in itertools.pairwise(edges):
+            fn(block.ctypes.data, lo, hi)
+        np.testing.assert_array_equal(out, a * b - b)
+    assert status[0] == 0
+
+
+def test_two_outputs_aligned_alike_and_not(streaming: None) -> None:
+    n = 101
+    a = _values(n, "float64")
+    x = la.asarray(a)
+    for shift in (0, 8, 16):  # 8 and 16: the second output is never 32-byte aligned with the first
+        o1, o2 = _unaligned(n, "float64", 0), _unaligned(n, "float64", shift)
+        la.eval(x + 1, x * x, out=(o1, o2))
+        np.testing.assert_array_equal(o1, a + 1)
+        np.testing.assert_array_equal(o2, a * a)
+
+
+def test_output_not_aligned_to_its_itemsize(streaming: None) -> None:
+    n = 77
+    a = _values(n, "float64")
+    out = _unaligned(n, "float64", 3)
+    assert not out.flags.aligned
+    la.eval(la.asarray(a) * 2, out=out)
+    np.testing.assert_array_equal(out, a * 2)
+
+
+def test_in_place_update_streams_correctly(streaming: None) -> None:
+    p = _values(1000, "float64")
+    g = _values(1000, "float64", 3)
+    want = p - 0.1 * g
+    la.eval(la.asarray(p) - 0.1 * la.asarray(g), out=p)
+    np.testing.assert_array_equal(p, want)
+
+
+def test_negative_integer_power_still_raises(streaming: None) -> None:
+    a = np.arange(1, 50, dtype=np.int64)
+    e = np.ones(49, np.int64)
+    e[30] = -1
+    with pytest.raises(ValueError, match="negative"):
+        (la.asarray(a) ** la.asarray(e)).eval()
+
+
+def test_which_kernels_stream(streaming: None) -> None:
+    f64 = la.asarray(_values(64, "float64"))
+    m = la.asarray(_values(64, "float64").reshape(8, 8))
+    assert _kernel(m * 2 + 1).stream  # contiguous 2-D: one dimension after coalescing
+    assert not _kernel(m.T * 2 + 1).stream  # a transposed input: two loop dimensions
+    assert not _kernel(la.exp(f64)).stream  # math routines: left to the loop vectoriser
+    assert not _kernel(f64 > 0).stream  # bool results: 1-byte lanes
+    assert not _kernel(la.asarray(_values(64, "int32").astype(np.int16)) + 1).stream
+    assert not _kernel((m * 2).sum(axis=1)).stream  # reductions
+    # outputs of two itemsizes
+    assert not la.explain(f64 + 1, (f64 * 2).astype(np.float32)).kernel_objects[0].stream
+
+
+def test_only_big_results_stream() -> None:
+    la.clear_cache()
+    item = 8
+    big = la.asarray(np.ones(loopir.STREAM_MIN // item))
+    small = la.asarray(np.ones(loopir.STREAM_MIN // item - 1))
+    assert _kernel(big * 2).stream
+    assert not _kernel(small * 2).stream
+    assert "streaming stores" in la.explain(big * 2).loops
+    r = (big * 2 + 1).eval()
+    assert r.shape == big.shape and (r == 3).all()
+
+
+@pytest.mark.skipif(not X86, reason="streaming stores are emitted for x86-64 only")
+def test_assembly_has_streaming_stores_and_a_fence(streaming: None) -> None:
+    asm = la.explain(la.asarray(np.ones(64)) * 2).asm
+    assert "vmovntp" in asm or "movntp" in asm
+    assert "sfence" in asm
+    plain = la.explain(la.exp(la.asarray(np.ones(64)))).asm
+    assert "movnt" not in plain
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 300), shift=st.integers(0, 7), dt=st.sampled_from(DTYPES),
+       scale=st.sampled_from([2, -1, 3]))
+def test_property_streamed_equals_numpy(n: int, shift: int, dt: str, scale: int) -> None:
+    before = loopir.STREAM_MIN
+    loopir.STREAM_MIN = 0
+    la.clear_cache()  # kernels of these shapes made before without streaming
+    try:
+        a, b = _values(n, dt, 7), _values(n, dt, 8)
+        out = _unaligned(n, dt, shift * np.dtype(dt).itemsize)
+        la.eval(la.asarray(a) - la.asarray(b) * scale, out=out)
+        np.testing.assert_array_equal(out, a - b * scale)
+    finally:
+        loopir.STREAM_MIN = before
