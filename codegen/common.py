@@ -41,11 +41,12 @@ class ArgBlock:
 
 
 def counted_loop(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, step: ir.Value,
-                 body: Callable[[ir.Value], None], name: str) -> None:
+                 body: Callable[[ir.Value], None], name: str, vectorise: bool = True) -> None:
     """``for (i = lo; i < hi; i += step) body(i)`` in the form LLVM's vectoriser expects.
 
     An innermost loop calling out-of-line vector math (``mathlib.call_support``) asks the
-    vectoriser for ``mathlib.loop_width`` lanes (see there why).
+    vectoriser for ``mathlib.loop_width`` lanes (see there why). ``vectorise=False`` asks it
+    to leave the loop scalar (and not to interleave it).
     """
     entry = b.block
     head = b.append_basic_block(f"{name}.body")
@@ -61,7 +62,11 @@ def counted_loop(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, step: ir.Value,
     latch = b.cbranch(b.icmp_signed("<", nxt, hi), head, done)
     inside = b.function.blocks[first:]
     width = mathlib.loop_width([head, *inside])
-    if width and _innermost(inside):
+    if not vectorise:
+        _loop_hints(latch, [("llvm.loop.vectorize.enable", ir.IntType(1)(0)),
+                            ("llvm.loop.interleave.count", I32(1)),
+                            ("llvm.loop.unroll.disable", None)])
+    elif width and _innermost(inside):
         _vectorise_width(latch, width)
     b.position_at_end(done)
 
@@ -98,10 +103,15 @@ def _vectorise_width(latch: ir.Instruction, width: int) -> None:
     That changes nothing here: the only ones in innermost loops (codegen/rows.py: block
     sums, products) carry the ``reassoc`` flag already, and min/max are exact in any order.
     """
+    _loop_hints(latch, [("llvm.loop.vectorize.width", I32(width))])
+
+
+def _loop_hints(latch: ir.Instruction, hints: list[tuple[str, ir.Constant | None]]) -> None:
     module = latch.module
-    hint = module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.width"),
-                                I32(width)])
-    latch.set_metadata("llvm.loop", _LoopID(module, [hint]))
+    nodes = [module.add_metadata([ir.MetaDataString(module, name)]
+                                 + ([] if value is None else [value]))
+             for name, value in hints]
+    latch.set_metadata("llvm.loop", _LoopID(module, nodes))
 
 
 class InnerArgs:

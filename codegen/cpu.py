@@ -171,12 +171,14 @@ def _streaming_loops(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel,
     seg_lo.add_incoming(p.start, entry)
     seg_hi.add_incoming(first_hi, entry)
     first.add_incoming(ok, entry)
-    counted_loop(b, seg_lo, seg_hi, I64(1), body, "i0")
+    # scalar: it runs the few elements around the groups, or (outputs that cannot be
+    # aligned alike, rare) the whole chunk, still memory-bound at these sizes
+    counted_loop(b, seg_lo, seg_hi, I64(1), body, "i0", vectorise=False)
     done = b.append_basic_block("streamed")
     b.cbranch(first, grouped, done)
     b.position_at_end(grouped)
     counted_loop(b, lo, hi, I64(GROUP_BYTES // kernel.outputs[0][1].dtype.itemsize),
-                 lambda i: _group(b, p, kernel, i), "g0")
+                 lambda i: _group(b, p, kernel, i), "g0", vectorise=False)
     _sfence(b)
     seg_lo.add_incoming(hi, b.block)
     seg_hi.add_incoming(p.end, b.block)
