@@ -187,18 +187,22 @@ class _Jit:
         return self._o3(text)
 
     def _o3(self, text: str) -> Any:
-        from lazyarr.codegen.cpu import STREAM_FENCE
-
         llvm = self.llvm
         mod = llvm.parse_assembly(text)
         mod.verify()
-        pto = llvm.create_pipeline_tuning_options(speed_level=3)
+        pb = llvm.create_pass_builder(self.tm, self.pipeline_options(text))
+        pb.getModulePassManager().run(mod, pb)
+        return mod
+
+    def pipeline_options(self, text: str) -> Any:
+        """O3's tuning options for the module ``text``."""
+        from lazyarr.codegen.cpu import STREAM_FENCE
+
+        pto = self.llvm.create_pipeline_tuning_options(speed_level=3)
         # a streaming kernel's groups are one copy of the body per lane: SLP joins them
         # (off otherwise: the loop vectoriser does the rest, and SLP costs compile time)
         pto.slp_vectorization = STREAM_FENCE in text
-        pb = llvm.create_pass_builder(self.tm, pto)
-        pb.getModulePassManager().run(mod, pb)
-        return mod
+        return pto
 
     def compile(self, kernel: Kernel, name: str) -> tuple[Object, str, str]:
         """Object code, IR and optimised IR of ``kernel``, exporting ``name``."""

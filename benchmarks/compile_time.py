@@ -21,6 +21,7 @@ into a preallocated ``out=``, on one thread, best of ``--reps``.
 
     python benchmarks/compile_time.py            # the default expression set, best of 5
     python benchmarks/compile_time.py --reps 9 --only gelu
+    python benchmarks/compile_time.py --only arith --elements 10000000   # streaming kernels
     python benchmarks/compile_time.py --runtime --n 10000000 --reps 7
     python benchmarks/compile_time.py --support   # the once-per-process math modules
 """
@@ -53,8 +54,8 @@ EXPRESSIONS: dict[str, Expr] = {
 _symbols = itertools.count()
 
 
-def _kernel(expr: Expr, dtype: type) -> Any:
-    a, b, c = (la.asarray(np.linspace(0.1, 1.0, 1000, dtype=dtype) + k) for k in range(3))
+def _kernel(expr: Expr, dtype: type, n: int) -> Any:
+    a, b, c = (la.asarray(np.linspace(0.1, 1.0, n, dtype=dtype) + k) for k in range(3))
     (kernel,) = la.explain(expr(a, b, c)).kernel_objects
     return kernel
 
@@ -69,7 +70,7 @@ def _phases(jit: Any, kernel: Any) -> dict[str, float]:
     mod = llvm.parse_assembly(text)
     mod.verify()
     t.append(time.perf_counter())
-    pb = llvm.create_pass_builder(jit.tm, llvm.create_pipeline_tuning_options(speed_level=3))
+    pb = llvm.create_pass_builder(jit.tm, jit.pipeline_options(text))
     pb.getModulePassManager().run(mod, pb)
     t.append(time.perf_counter())
     obj = jit.tm.emit_object(mod)
@@ -152,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runtime", action="store_true", help="time the compiled code instead")
     p.add_argument("--n", type=int, default=10_000_000, help="elements for --runtime")
     p.add_argument("--support", action="store_true", help="time the math support modules")
+    p.add_argument("--elements", type=int, default=1000,
+                   help="array size the kernels are made for (from 4 MiB of output: "
+                        "streaming stores)")
     a = p.parse_args(argv)
     la.set_disk_cache(False)
     if a.runtime:
@@ -170,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     for dtname in a.dtypes.split(","):
         dt = np.dtype(dtname).type
         for name in names:
-            kernel = _kernel(EXPRESSIONS[name], dt)
+            kernel = _kernel(EXPRESSIONS[name], dt, a.elements)
             _through_backend(kernel)  # untimed: loads LLVM and the math it calls
             runs = [_phases(jit, kernel) for _ in range(a.reps)]
             best = {k: 1e3 * min(r[k] for r in runs) for k in runs[0]}
