@@ -4,9 +4,9 @@ Compilation: a :class:`~lazyarr.loopir.Kernel` plus the launch-time :class:`Vari
 (vector loads when the arrays are aligned for them, 32-bit index division when the index
 space is small, the row strategy) is the cache key, as on the CPU: sizes, pointers, strides
 and scalar values are kernel parameters, never baked in. PTX is cached in memory and in the
-on-disk cache (``diskcache.py``; the key includes the target architecture and libdevice),
-and each PTX is loaded once per CUDA context (``cuModuleLoadDataEx`` JIT-compiles it for the
-device).
+on-disk cache (``diskcache.py``; the key includes the target architecture, libdevice and
+``nvptx.USE_MATHLIB``), and each PTX is loaded once per CUDA context (``cuModuleLoadDataEx``
+JIT-compiles it for the device).
 
 Launch: the argument block (``runtime.pack_args``, the CPU's layout) is passed as the
 kernel's by-value parameters, one 64-bit word each. The driver copies parameters at launch
@@ -106,10 +106,12 @@ def _disk_key(key: Key) -> bytes | None:
     except diskcache.NotCacheable:
         return None
     import llvmlite.binding as llvm
+    from lazyarr.codegen import nvptx
 
     lib = _file_digest(key.libdevice) if key.libdevice else "none"
+    # the math switch decides between mathlib and libdevice for the same kernel
     host = (f"ptx; llvm {'.'.join(map(str, llvm.llvm_version_info))}; arch {key.arch}; "
-            f"variant {key.variant}; libdevice {lib}")
+            f"variant {key.variant}; libdevice {lib}; mathlib {nvptx.USE_MATHLIB}")
     return diskcache.entry_key(digest, host)
 
 

@@ -14,11 +14,12 @@ driver's own message; ``CUDA_ERROR_OUT_OF_MEMORY`` is also a :class:`MemoryError
 from __future__ import annotations
 
 import ctypes
-import os
 import sys
 import threading
 from dataclasses import dataclass
 from typing import Any
+
+from lazyarr import config
 
 # CUresult values lazyarr looks at (cuda.h)
 SUCCESS = 0
@@ -107,7 +108,7 @@ class CudaOutOfMemoryError(CudaError, MemoryError):
 
 
 def _library_names() -> list[str]:
-    override = os.environ.get("LAZYARR_LIBCUDA", "").strip()
+    override = config.libcuda_override()
     if override:
         return [override]
     if sys.platform == "win32":

@@ -18,7 +18,8 @@ Two ways to use a function:
   version once per vector, and the kernel's IR stays small (fast to compile);
 * inline (:func:`call`): an internal, always-inlined ``lazyarr.math.*`` function in the
   caller's module, for targets without libm or a support module (NVPTX); huge
-  trigonometric arguments give NaN there.
+  trigonometric arguments take an exact Payne-Hanek reduction there with ``reduce_huge``
+  (what NVPTX asks for), else give NaN.
 
 Accuracy (measured by ``benchmarks/ulp.py``, reported in ``docs/math.md``): at most 1 ULP from
 the correctly rounded result for exp, log, sin, cos and tanh, at most 4 ULP for the rest.
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from llvmlite import ir
 
@@ -164,7 +166,8 @@ ATAN_P = (
 # Largest |x| the trigonometric reduction handles (float64: q*pi/2 stays exact in the
 # double-double reduction; float32: the float32 2/pi makes q off by one near half-integers,
 # so |r| may pass pi/4 by 0.0053, which the float32 polynomials cover). Beyond it the CPU
-# target calls libm for those lanes only (see _huge_fallback); without that the result is NaN.
+# target calls libm for those lanes only (see _huge_fallback), NVPTX reduces them exactly
+# (_payne_hanek); without either the result is NaN.
 TRIG_LIMIT = (2.0 ** 40, 2.0 ** 17)
 
 
@@ -499,9 +502,14 @@ def _sin_cos(m: Em, r: ir.Value, rl: ir.Value) -> tuple[ir.Value, ir.Value]:
     return sin, cos
 
 
-def _trig(m: Em, x: ir.Value, kinds: Sequence[str], fallback: bool) -> list[ir.Value]:
+def _trig(m: Em, x: ir.Value, kinds: Sequence[str], fallback: bool,
+          reduce_huge: bool = False) -> list[ir.Value]:
     """sin, cos or tan of x (one per entry of ``kinds``, from one reduction): reduce |x|
-    by pi/2, pick the quadrant's polynomial and sign."""
+    by pi/2, pick the quadrant's polynomial and sign.
+
+    ``reduce_huge`` (scalar code only): arguments beyond ``TRIG_LIMIT`` are reduced exactly
+    in integer arithmetic (:func:`_payne_hanek`) instead of giving NaN, for targets without
+    libm."""
     a = m.abs(x)
     limit = TRIG_LIMIT[0 if m.wide else 1]
     # the libm lanes; not infinities: libm would set errno for them (NaN below is the same)
@@ -509,6 +517,10 @@ def _trig(m: Em, x: ir.Value, kinds: Sequence[str], fallback: bool) -> list[ir.V
     exact = [_huge_fallback(m, x, kind, huge) for kind in kinds] if fallback else None
     ok = m.cmp("<=", a, m.k(limit))  # false for inf and NaN
     r, rl, q = _reduce(m, m.sel(ok, a, m.k(0.0)))
+    if reduce_huge:
+        hr, hrl, hq = _huge_reduced(m, a, huge)
+        r, rl, q = m.sel(huge, hr, r), m.sel(huge, hrl, rl), m.b.select(huge, hq, q)
+        ok = m.b.or_(ok, huge)
     sin, cos = _sin_cos(m, r, rl)
     odd = m.b.trunc(q, m.bool)
     out = []
@@ -527,21 +539,25 @@ def _trig(m: Em, x: ir.Value, kinds: Sequence[str], fallback: bool) -> list[ir.V
                                                                          strict=True)]
 
 
-def _sin(m: Em, x: ir.Value, fallback: bool = False) -> ir.Value:
-    return _trig(m, x, ["sin"], fallback)[0]
+def _sin(m: Em, x: ir.Value, fallback: bool = False, reduce_huge: bool = False
+         ) -> ir.Value:
+    return _trig(m, x, ["sin"], fallback, reduce_huge)[0]
 
 
-def _cos(m: Em, x: ir.Value, fallback: bool = False) -> ir.Value:
-    return _trig(m, x, ["cos"], fallback)[0]
+def _cos(m: Em, x: ir.Value, fallback: bool = False, reduce_huge: bool = False
+         ) -> ir.Value:
+    return _trig(m, x, ["cos"], fallback, reduce_huge)[0]
 
 
-def _tan(m: Em, x: ir.Value, fallback: bool = False) -> ir.Value:
-    return _trig(m, x, ["tan"], fallback)[0]
+def _tan(m: Em, x: ir.Value, fallback: bool = False, reduce_huge: bool = False
+         ) -> ir.Value:
+    return _trig(m, x, ["tan"], fallback, reduce_huge)[0]
 
 
-def _sincos(m: Em, x: ir.Value, fallback: bool = False) -> list[ir.Value]:
+def _sincos(m: Em, x: ir.Value, fallback: bool = False, reduce_huge: bool = False
+            ) -> list[ir.Value]:
     """sin and cos of the same x: one reduction, each result the bits of _sin and _cos."""
-    return _trig(m, x, ["sin", "cos"], fallback)
+    return _trig(m, x, ["sin", "cos"], fallback, reduce_huge)
 
 
 def _arctan(m: Em, x: ir.Value) -> ir.Value:
@@ -731,6 +747,147 @@ def _huge_lanes(module: ir.Module, name: str, libm: ir.Function, vty: ir.VectorT
     return fn
 
 
+# -- huge trigonometric arguments without libm: Payne-Hanek reduction -------------------------
+# Where there is no libm (NVPTX), arguments beyond TRIG_LIMIT are reduced exactly: x = m 2^e
+# with m an integer, so x * 2/pi mod 4 needs only the bits of 2/pi from 2^(1-e) on (the
+# earlier ones contribute multiples of 4). A window of 192 of them times m gives the quadrant
+# and 128 bits of the fraction, enough for the worst cancellation (float64's hardest argument
+# is within 2**-61 quarter turns of a multiple of pi/2, leaving 66 good bits). Integer code,
+# computed only for such lanes (a branch: scalar code only).
+I128 = ir.IntType(128)
+PH_WINDOW_WORDS = 3  # 64-bit words of 2/pi taken per argument
+# a window starts at 2/pi's bit e - 1 (e >= -62 here), stored after 64 zero bits
+PH_START = 62
+
+
+@cache  # 0.2 ms: computed on first use, not when lazyarr is imported
+def two_over_pi_words(count: int) -> tuple[int, ...]:
+    """floor(2/pi * 2**(64 * (count - 1))) as ``count`` 64-bit words, most significant first
+    (the first is 0: 2/pi < 1), from Machin's formula in integers with 64 guard bits.
+    ``tests/test_cuda_nogpu.py`` checks the words against mpmath."""
+    bits = 64 * (count - 1)
+    one = 1 << (bits + 64)
+
+    def arccot(n: int) -> int:  # atan(1/n) * one
+        total = term = one // n
+        k, sign = 3, -1
+        while term:
+            term //= n * n
+            total += sign * (term // k)
+            k, sign = k + 2, -sign
+        return total
+
+    pi = 4 * (4 * arccot(5) - arccot(239))
+    value = (one << (bits + 1)) // pi
+    return tuple((value >> (64 * (count - 1 - k))) & ((1 << 64) - 1) for k in range(count))
+
+
+# float64's largest exponent puts the window's last word at index 19
+PH_TABLE_WORDS = 20
+
+
+def _two_over_pi_table(module: ir.Module) -> ir.GlobalVariable:
+    name = "lazyarr.math.two_over_pi"
+    gv = module.globals.get(name)
+    if gv is None:
+        words = two_over_pi_words(PH_TABLE_WORDS)
+        ty = ir.ArrayType(I64, len(words))
+        gv = ir.GlobalVariable(module, ty, name)
+        gv.linkage = "internal"
+        gv.global_constant = True
+        gv.align = 8
+        # as signed values: what LLVM's parser reads back as the same bits
+        gv.initializer = ir.Constant(ty, [w - (1 << 64) if w >> 63 else w for w in words])
+    return gv
+
+
+def _window(b: ir.IRBuilder, table: ir.GlobalVariable, start: ir.Value, k: int) -> ir.Value:
+    """Bits start + 64k .. start + 64k + 63 of the table, as an i64."""
+    word = b.add(b.lshr(start, I64(6)), I64(k))
+
+    def load(index: ir.Value) -> ir.Value:
+        ptr = b.gep(table, [I32(0), index], inbounds=True, source_etype=table.value_type)
+        return b.zext(b.load(ptr, typ=I64), I128)
+
+    pair = b.or_(b.shl(load(word), I128(64)), load(b.add(word, I64(1))))
+    shifted = b.shl(pair, b.zext(b.and_(start, I64(63)), I128))
+    return b.trunc(b.lshr(shifted, I128(64)), I64)
+
+
+def _quarter_turns(m: Em, a: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """(q, f) with a * 2/pi = q + f * 2**-128 (mod 4): q an i64, f a signed i128 (so the
+    fraction lies in [-1/2, 1/2)), for finite a of exponent at least mant - 62 (here: a
+    beyond TRIG_LIMIT). f is truncated, not rounded: it is low by less than 2**0.1."""
+    b, fmt = m.b, m.f
+    bits = m.bits(a) if m.wide else b.zext(m.bits(a), I64)
+    mant = b.or_(b.and_(bits, I64((1 << fmt.mant) - 1)), I64(1 << fmt.mant))
+    e = b.sub(b.lshr(bits, I64(fmt.mant)), I64(fmt.bias + fmt.mant))  # a = mant * 2**e
+    start = b.add(e, I64(PH_START))
+    table = _two_over_pi_table(b.module)
+    wide_mant = b.zext(mant, I128)
+    # mant * window = the product's words p0 (least significant) .. p2; its bits above 2**190
+    # are whole quarter turns, of which only two bits matter
+    words, carry = [], I128(0)
+    for k in reversed(range(PH_WINDOW_WORDS)):
+        t = b.add(b.mul(wide_mant, b.zext(_window(b, table, start, k), I128)), carry)
+        words.append(b.trunc(t, I64))
+        carry = b.lshr(t, I128(64))
+    p0, p1, p2 = words
+    frac = b.or_(b.or_(b.shl(b.zext(p2, I128), I128(66)), b.shl(b.zext(p1, I128), I128(2))),
+                 b.lshr(b.zext(p0, I128), I128(62)))
+    return b.lshr(p2, I64(62)), frac
+
+
+def _payne_hanek(m: Em, a: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value]:
+    """(r_hi, r_lo, q) with a = q*pi/2 + r_hi + r_lo (mod 2pi), |r| <= pi/4, for any finite
+    a beyond ``TRIG_LIMIT``: exact quadrant, r to about twice the format's precision."""
+    b, prec = m.b, m.f.mant + 1
+    q, frac = _quarter_turns(m, a)
+    # a fraction of one half or more is one of the next quarter turn, less than one half
+    neg = b.icmp_signed("<", frac, I128(0))
+    q = b.add(q, b.zext(neg, I64))
+    mag = b.select(neg, b.sub(I128(0), frac), frac)
+    # normalise, then split into two floats of ``prec`` bits each (both conversions exact)
+    lz = b.ctlz(mag, ir.Constant(I1, 0))
+    lz = b.select(b.icmp_unsigned(">", lz, I128(127)), I128(127), lz)  # only for mag == 0
+    norm = b.shl(mag, lz)
+    hi_bits = b.trunc(b.lshr(norm, I128(128 - prec)), I64)
+    lo_bits = b.and_(b.trunc(b.lshr(norm, I128(128 - 2 * prec)), I64), I64((1 << prec) - 1))
+    shift = b.trunc(lz, m.ity)
+    hi = m.scale(b.uitofp(hi_bits, m.ty), b.sub(m.i(-prec), shift))
+    lo = m.scale(b.uitofp(lo_bits, m.ty), b.sub(m.i(-2 * prec), shift))
+    hi, lo = m.sel(neg, m.neg(hi), hi), m.sel(neg, m.neg(lo), lo)
+    # times pi/2 in double-word arithmetic
+    p, pe = m.two_prod(hi, m.k(PIO2_HI))
+    r_hi, r_lo = m.fast_two_sum(p, m.fma(hi, m.k(PIO2_LO), m.fma(lo, m.k(PIO2_HI), pe)))
+    qi = q if m.wide else b.trunc(q, m.ity)
+    return r_hi, r_lo, qi
+
+
+def _huge_reduced(m: Em, a: ir.Value, huge: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value]:
+    """:func:`_payne_hanek` of a where ``huge`` holds (zeros elsewhere), behind a branch:
+    ordinary arguments skip its ~100 integer instructions."""
+    if m.width != 1:
+        raise NotImplementedError("the Payne-Hanek reduction is emitted for scalars only")
+    b = m.b
+    entry = b.block
+    then = b.append_basic_block("trig.huge")
+    done = b.append_basic_block("trig.reduced")
+    b.cbranch(huge, then, done).set_weights([1, 1 << 20])
+    b.position_at_end(then)
+    reduced = _payne_hanek(m, a)
+    end = b.block
+    b.branch(done)
+    b.position_at_end(done)
+    out = []
+    for value, zero in zip(reduced, (m.k(0.0), m.k(0.0), m.i(0)), strict=True):
+        phi = b.phi(value.type)
+        phi.add_incoming(value, end)
+        phi.add_incoming(zero, entry)
+        out.append(phi)
+    return out[0], out[1], out[2]
+
+
 # -- the function table ------------------------------------------------------------------------
 Body = Callable[..., ir.Value]
 FUNCTIONS: dict[str, tuple[int, Body]] = {
@@ -748,18 +905,24 @@ def _table(name: str) -> tuple[int, Body]:
     return FUNCTIONS[name] if name in FUNCTIONS else PAIRS[name]
 
 
-def _emit(m: Em, name: str, args: Sequence[ir.Value], libm_fallback: bool
-          ) -> ir.Value | list[ir.Value]:
+def _emit(m: Em, name: str, args: Sequence[ir.Value], libm_fallback: bool,
+          reduce_huge: bool = False) -> ir.Value | list[ir.Value]:
     body = _table(name)[1]
+    if reduce_huge and name in _TRIG:
+        return body(m, *args, reduce_huge=True)
     return body(m, *args, True) if libm_fallback and name in _TRIG else body(m, *args)
 
 
 # -- inline: the whole function in the caller's module (targets without libm) -----------------
-def function(module: ir.Module, name: str, ty: ir.Type) -> ir.Function:
+def function(module: ir.Module, name: str, ty: ir.Type, reduce_huge: bool = False
+             ) -> ir.Function:
     """The module's internal, always-inlined ``lazyarr.math.<name>.<f32|f64>``, defined on
-    first use. sin/cos/tan give NaN beyond ``TRIG_LIMIT`` (there is no libm to ask)."""
+    first use. sin/cos/tan give NaN beyond ``TRIG_LIMIT`` (there is no libm to ask), unless
+    ``reduce_huge``: then such arguments take the Payne-Hanek reduction (``_payne_hanek``,
+    under a branch), and every finite argument gets a result (NVPTX uses this)."""
     fmt = format_of(ty)
-    full = f"lazyarr.math.{name}.{fmt.suffix}"
+    exact = reduce_huge and name in _TRIG
+    full = f"lazyarr.math.{name}.{fmt.suffix}{'.ph' if exact else ''}"
     fn = module.globals.get(full)
     if fn is not None:
         return fn
@@ -768,13 +931,15 @@ def function(module: ir.Module, name: str, ty: ir.Type) -> ir.Function:
     for attr in ("alwaysinline", "nounwind"):
         fn.attributes.add(attr)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    b.ret(_emit(Em(b, fmt), name, fn.args, libm_fallback=False))
+    b.ret(_emit(Em(b, fmt), name, fn.args, libm_fallback=False, reduce_huge=exact))
     return fn
 
 
-def call(builder: ir.IRBuilder, name: str, args: Sequence[ir.Value]) -> ir.Value:
+def call(builder: ir.IRBuilder, name: str, args: Sequence[ir.Value],
+         reduce_huge: bool = False) -> ir.Value:
     """Emit ``name(*args)`` (float or double scalars) inline at the builder's position."""
-    return builder.call(function(builder.module, name, args[0].type), list(args))
+    fn = function(builder.module, name, args[0].type, reduce_huge)
+    return builder.call(fn, list(args))
 
 
 # -- out of line: one support module per function, compiled once per process (CPU) -------------

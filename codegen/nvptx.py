@@ -17,11 +17,15 @@ array (16 bytes for float32: ``ld.global.v4``), then a scalar loop handles the t
 Kernels with rows (reductions, softmax-like row kernels) are built by ``nvptx_rows.py``.
 
 Math: NVPTX has no libm, and LLVM aborts the process on a math intrinsic it cannot lower.
-Without libdevice such ops are refused (``UnsupportedOnTarget``) before LLVM sees anything.
-With NVIDIA's libdevice bitcode (``emit_ptx(..., libdevice=path)``) the module's libm calls,
-math intrinsics and ``frem`` are renamed to libdevice's ``__nv_*`` functions in the IR text,
-libdevice is linked in (only the functions used), internalised and optimised, and what is
-left is checked against a whitelist before the code generator runs.
+The functions lazyarr's own math library implements (``mathlib``: exp, expm1, log, log1p,
+sin, cos, tan, tanh, sinh, cosh, arctan, float power; ``MATHLIB_NAMES``) are inlined from it
+(:func:`use_mathlib`), with or without libdevice: the same IR as the CPU's, so the same bits,
+and huge trigonometric arguments take an exact Payne-Hanek reduction instead of libm. For the
+rest, with NVIDIA's libdevice bitcode (``emit_ptx(..., libdevice=path)``) the module's libm
+calls, math intrinsics and ``frem`` are renamed to libdevice's ``__nv_*`` functions in the IR
+text, libdevice is linked in (only the functions used), internalised and optimised, and what
+is left is checked against a whitelist before the code generator runs. Without libdevice
+those ops are refused (``UnsupportedOnTarget``) before LLVM sees anything.
 """
 
 from __future__ import annotations
@@ -31,12 +35,14 @@ import re
 import threading
 from dataclasses import dataclass
 
+import numpy as np
 from llvmlite import ir
 
-from lazyarr import ops
+from lazyarr import config, ops
 from lazyarr.graph import Op
 from lazyarr.loopir import Kernel, Layout
 
+from . import mathlib
 from .common import counted_loop
 from .scalar import (
     EMITTERS,
@@ -45,6 +51,7 @@ from .scalar import (
     I8,
     I32,
     I64,
+    MATHLIB_OPS,
     emit_body,
     from_memory,
     memory_type,
@@ -92,6 +99,35 @@ _LOWERED_PREFIXES = ("llvm.nvvm.read.ptx.sreg.", "llvm.fptosi.sat.", "llvm.fptou
 _ROW_LOWERED = frozenset(f"llvm.{name}.{ty}" for name in ("maximum", "minimum")
                          for ty in ("f32", "f64"))
 _ROW_PREFIXES = ("llvm.nvvm.shfl.sync.", "llvm.nvvm.barrier")
+# what mathlib's inlined functions add: FMA (fma.rn), and a 128-bit leading-zero count in the
+# Payne-Hanek reduction (tests/test_cuda_nogpu.py assembles every function)
+_MATHLIB_LOWERED = frozenset({"llvm.fma.f32", "llvm.fma.f64", "llvm.ctlz.i128"})
+
+# -- mathlib -----------------------------------------------------------------------------------
+# Prefer lazyarr's own math (codegen/mathlib.py) to libdevice for the functions it has: its
+# accuracy is measured (docs/math.md), and it is the CPU's code, so both targets give the same
+# bits. False: libdevice for these too (where it is found), as before; clear the CUDA backend's
+# caches (lazyarr.backends.cuda.clear_cache()) after changing it.
+USE_MATHLIB = True
+# C math names and LLVM intrinsics the emitters call for MATHLIB_OPS -> mathlib's function
+_MATHLIB_C = {"expm1": "expm1", "log1p": "log1p", "tan": "tan", "tanh": "tanh", "sinh": "sinh",
+              "cosh": "cosh", "atan": "arctan"}
+_MATHLIB_INTRINSICS = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "pow": "pow"}
+
+
+def _mathlib_names() -> dict[str, str]:
+    names = {}
+    for c, fn in _MATHLIB_C.items():
+        names[c] = names[c + "f"] = fn
+    for i, fn in _MATHLIB_INTRINSICS.items():
+        names[f"llvm.{i}.f64"] = names[f"llvm.{i}.f32"] = fn
+    return names
+
+
+MATHLIB_NAMES = _mathlib_names()
+# ops on float loops whose every math call is in MATHLIB_NAMES (logaddexp: exp and log1p), so
+# they compile without libdevice; check_module still refuses a call an emitter adds later
+GPU_MATHLIB_OPS = frozenset(MATHLIB_OPS) | {Op.LOGADDEXP}
 
 # -- libdevice -------------------------------------------------------------------------------
 # C math names (the emitters' libm calls) that libdevice provides as __nv_<name>[f]
@@ -117,7 +153,8 @@ LIBDEVICE_OPS = ops.LIBM | {op for op, spec in ops.SPECS.items() if spec.float_l
 
 # After the module is optimised (and libdevice linked), what may still be declared: NVVM
 # intrinsics (libdevice is written for NVPTX) and generic intrinsics that NVPTX lowers
-# (libdevice's fma/copysign/bit counting; integer min/max and assumptions the optimiser forms).
+# (libdevice's and mathlib's fma/copysign/bit counting; integer min/max, floating-point class
+# tests and assumptions the optimiser forms).
 _OPTIMISED_PREFIXES = ("llvm.nvvm.", "llvm.fma.", "llvm.fmuladd.", "llvm.copysign.", "llvm.fabs.",
                     "llvm.sqrt.", "llvm.floor.", "llvm.ceil.", "llvm.trunc.", "llvm.rint.",
                     "llvm.nearbyint.", "llvm.roundeven.", "llvm.ctlz.", "llvm.cttz.",
@@ -126,16 +163,15 @@ _OPTIMISED_PREFIXES = ("llvm.nvvm.", "llvm.fma.", "llvm.fmuladd.", "llvm.copysig
                     "llvm.fshr.", "llvm.maximum.", "llvm.minimum.", "llvm.maxnum.",
                     "llvm.minnum.", "llvm.fptosi.sat.", "llvm.fptoui.sat.", "llvm.assume",
                     "llvm.lifetime.", "llvm.experimental.noalias.scope.decl",
-                    "llvm.vector.reduce.")
+                    "llvm.vector.reduce.", "llvm.is.fpclass.")
 
 
 def find_libdevice() -> str | None:
     """Path of NVIDIA's ``libdevice.10.bc``: ``LAZYARR_LIBDEVICE``, else a CUDA toolkit."""
-    override = os.environ.get("LAZYARR_LIBDEVICE", "").strip()
+    override = config.libdevice_override()
     if override:
         return override if os.path.isfile(override) else None
-    roots = [os.environ.get(v, "") for v in ("CUDA_HOME", "CUDA_PATH")] + ["/usr/local/cuda"]
-    for root in filter(None, roots):
+    for root in config.cuda_toolkit_roots():
         path = os.path.join(root, "nvvm", "libdevice", "libdevice.10.bc")
         if os.path.isfile(path):
             return path
@@ -143,6 +179,18 @@ def find_libdevice() -> str | None:
 
 
 # -- checks before LLVM ----------------------------------------------------------------------
+def refusal(op: Op, loop_dtype: np.dtype, libdevice: bool = False) -> str | None:
+    """Why the CUDA target cannot compute ``op`` on ``loop_dtype`` (None: it can), by the op
+    tables: ``ops.target_support``'s math refusals, less what mathlib (float loops) and
+    libdevice provide."""
+    if libdevice and op in LIBDEVICE_OPS:
+        return None
+    if USE_MATHLIB and op in GPU_MATHLIB_OPS and loop_dtype.kind == "f":
+        return None
+    reason = ops.target_support(op, loop_dtype, "nvptx")
+    return reason and f"cannot compile for CUDA: {reason}"
+
+
 def check_supported(kernel: Kernel, libdevice: bool = False) -> None:
     """Refuse, by the op tables, a kernel this wrapper cannot compile (before any LLVM)."""
     for ins in kernel.body:
@@ -156,12 +204,9 @@ def check_supported(kernel: Kernel, libdevice: bool = False) -> None:
             raise UnsupportedOnTarget(
                 f"cannot compile for CUDA: {ins.op.value} kernels are not supported on the "
                 "CUDA target yet")
-        if libdevice and ins.op in LIBDEVICE_OPS:
-            continue
-        loop_dtype = kernel.body[ins.args[-1]].dtype
-        reason = ops.target_support(ins.op, loop_dtype, "nvptx")
+        reason = refusal(ins.op, kernel.body[ins.args[-1]].dtype, libdevice)
         if reason:
-            raise UnsupportedOnTarget(f"cannot compile for CUDA: {reason}")
+            raise UnsupportedOnTarget(reason)
 
 
 def check_not_split(kernel: Kernel) -> None:
@@ -181,7 +226,8 @@ def check_not_split(kernel: Kernel) -> None:
 
 def _allowed(name: str, libdevice: bool) -> bool:
     return (name in _LOWERED or name.startswith(_LOWERED_PREFIXES) or name in _ROW_LOWERED
-            or name.startswith(_ROW_PREFIXES) or (libdevice and name in LIBDEVICE_NAMES))
+            or name.startswith(_ROW_PREFIXES) or name in _MATHLIB_LOWERED
+            or (libdevice and name in LIBDEVICE_NAMES))
 
 
 def check_module(module: ir.Module, libdevice: bool = False) -> None:
@@ -306,8 +352,35 @@ def build_module(kernel: Kernel, name: str, variant: Variant | None = None,
             counted_loop(b, tid, _total(b, blk.shape), stride,
                          lambda flat: _element(b, blk, kernel, flat, variant.narrow), "flat")
         b.ret_void()
+    if USE_MATHLIB:
+        use_mathlib(module)
     check_module(module, libdevice)
     return module
+
+
+def use_mathlib(module: ir.Module) -> None:
+    """Point every call of a libm routine or math intrinsic in ``MATHLIB_NAMES`` at mathlib's
+    always-inlined function for it (with the Payne-Hanek reduction for huge trigonometric
+    arguments), and drop the declaration.
+
+    The emitters are shared with the CPU, which calls the out-of-line versions of the same
+    functions (``scalar.MATHLIB_OPS``); redirecting calls here leaves the CPU's code alone.
+    """
+    targets = {}
+    for fn in list(module.functions):
+        name = MATHLIB_NAMES.get(fn.name)
+        if name is not None and fn.is_declaration:
+            targets[fn.name] = mathlib.function(module, name, fn.function_type.return_type,
+                                               reduce_huge=True)
+    if not targets:
+        return
+    for fn in module.functions:
+        for block in fn.blocks:
+            for ins in block.instructions:
+                if isinstance(ins, ir.CallInstr) and ins.callee.name in targets:
+                    ins.replace_callee(targets[ins.callee.name])
+    for name in targets:
+        del module.globals[name]
 
 
 def _total(b: ir.IRBuilder, shape: list[ir.Value]) -> ir.Value:
@@ -529,12 +602,11 @@ def _target_machine(arch: str = DEFAULT_ARCH):
     return tm
 
 
-def emit_ptx(kernel: Kernel, name: str = "lazyarr_kernel", variant: Variant | None = None,
-             libdevice: str | None = None, arch: str = DEFAULT_ARCH) -> str:
-    """PTX text for ``kernel``; refuses unsupported ops before LLVM runs.
-
-    ``libdevice``: path of ``libdevice.10.bc``; without it, math ops are refused.
-    """
+def optimised_module(kernel: Kernel, name: str = "lazyarr_kernel",
+                     variant: Variant | None = None, libdevice: str | None = None,
+                     arch: str = DEFAULT_ARCH):
+    """The kernel's module as the code generator gets it: legalised, libdevice linked where
+    used, optimised (an ``llvmlite.binding`` module). Refuses unsupported ops before LLVM."""
     import llvmlite.binding as llvm
 
     text = str(build_module(kernel, name, variant, libdevice is not None))
@@ -552,5 +624,15 @@ def emit_ptx(kernel: Kernel, name: str = "lazyarr_kernel", variant: Variant | No
     pb = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=3))
     pb.getModulePassManager().run(mod, pb)
     check_optimised(mod)
-    return tm.emit_assembly(mod)
+    return mod
 
+
+def emit_ptx(kernel: Kernel, name: str = "lazyarr_kernel", variant: Variant | None = None,
+             libdevice: str | None = None, arch: str = DEFAULT_ARCH) -> str:
+    """PTX text for ``kernel``; refuses unsupported ops before LLVM runs.
+
+    ``libdevice``: path of ``libdevice.10.bc``; without it, math ops that mathlib does not
+    provide are refused.
+    """
+    mod = optimised_module(kernel, name, variant, libdevice, arch)
+    return _target_machine(arch).emit_assembly(mod)

@@ -2,7 +2,9 @@
 
 Every tunable of lazyarr is read here once, at import, into a plain settings object; the rest
 of the code asks this module and never touches ``os.environ`` itself. Functions such as
-``lazyarr.set_num_threads`` change these settings at run time (tests monkeypatch them).
+``lazyarr.set_num_threads`` change these settings at run time (tests monkeypatch them). The
+CUDA paths are read when first needed (``libcuda_override`` and the next two), as the driver
+is opened lazily.
 """
 
 from __future__ import annotations
@@ -52,6 +54,23 @@ def default_cache_dir() -> str:
     if not base or not os.path.isabs(base):  # the XDG spec says to ignore relative paths
         base = os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "lazyarr")
+
+
+# -- read when asked (tests set these between calls) -------------------------------------------
+def libcuda_override() -> str:
+    """``LAZYARR_LIBCUDA``: a CUDA driver library to open instead of the system's."""
+    return os.environ.get("LAZYARR_LIBCUDA", "").strip()
+
+
+def libdevice_override() -> str:
+    """``LAZYARR_LIBDEVICE``: the path of NVIDIA's ``libdevice.10.bc``."""
+    return os.environ.get("LAZYARR_LIBDEVICE", "").strip()
+
+
+def cuda_toolkit_roots() -> list[str]:
+    """Where a CUDA toolkit may be: ``CUDA_HOME``, ``CUDA_PATH``, then ``/usr/local/cuda``."""
+    roots = [os.environ.get(v, "").strip() for v in ("CUDA_HOME", "CUDA_PATH")]
+    return [r for r in roots if r] + ["/usr/local/cuda"]
 
 
 def _read() -> Settings:

@@ -186,8 +186,9 @@ class Explanation:
     @property
     def ptx(self) -> str:
         """PTX for NVIDIA GPUs (sm_90), whatever the target; raises NotImplementedError for
-        ops the GPU path cannot lower yet (exp, sin, ...), and for the CPU target's full
-        reductions cut into partial rows (explain with target="cuda" for the GPU's kernels)."""
+        ops the GPU path cannot lower without libdevice (arcsin, exp2, ...), and for the CPU
+        target's full reductions cut into partial rows (explain with target="cuda" for the
+        GPU's kernels)."""
         from .codegen.nvptx import emit_ptx
 
         return self._per_kernel(emit_ptx)

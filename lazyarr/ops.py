@@ -15,8 +15,9 @@ import numpy as np
 from . import dtypes
 from .graph import Op
 
-# The GPU has no libm: these ops need math routines that the NVPTX path does not have yet,
-# so asking for them there is refused before LLVM sees the module (LLVM would abort).
+# Ops that need math routines. The GPU has no libm: there they compile only through
+# lazyarr's own math library or NVIDIA's libdevice (codegen/nvptx.refusal says which); the
+# rest are refused before LLVM sees the module (LLVM would abort).
 LIBM = frozenset({
     Op.EXP, Op.EXPM1, Op.EXP2, Op.LOG, Op.LOG1P, Op.LOG2, Op.LOG10, Op.CBRT,
     Op.SIN, Op.COS, Op.TAN, Op.ARCSIN, Op.ARCCOS, Op.ARCTAN, Op.ARCTAN2,
@@ -128,5 +129,6 @@ def target_support(op: Op, loop_dtype: np.dtype, target: str) -> str | None:
     if target != "nvptx":
         return None
     if op in LIBM or (SPECS.get(op) and SPECS[op].float_libm and loop_dtype.kind == "f"):
-        return f"{op.value} on {loop_dtype} needs math routines the CUDA target does not have yet"
+        return (f"{op.value} on {loop_dtype} needs math routines that the CUDA target takes "
+                "from NVIDIA's libdevice, which was not found (LAZYARR_LIBDEVICE, CUDA_HOME)")
     return None

@@ -5,6 +5,9 @@
   swapped for a shim whose ``eval`` evaluates on the GPU and copies the result back, and
   their backend list is just "cuda". Ops the GPU cannot compile here (no libdevice found)
   are skipped with the refusal's message, not failed.
+* lazyarr's own math (``mathlib``) on the device: NumPy's special values and the differential
+  bound, the CPU target's bits (the same IR; NaN payloads aside), huge trigonometric
+  arguments against mpmath.
 * Interchange round trips with CuPy, PyTorch and Numba, each when installed.
 * The caching allocator, out-of-memory errors, and a context that survives a failed launch.
 
@@ -26,6 +29,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_differential
 import test_reductions
 from lazyarr.backends import cuda_driver
+from test_cuda_nogpu import (
+    MATH_DTYPES,
+    MATHLIB_BINARY,
+    MATHLIB_UNARY,
+    _math_expr,
+    _math_operands,
+    _trig_limit,
+)
 
 import lazyarr as la
 from lazyarr import device
@@ -146,6 +157,37 @@ def test_reductions_are_deterministic_on_the_gpu() -> None:
     for _ in range(3):
         assert x.sum(axis=1).eval().to_numpy().tobytes() == first.tobytes()
     np.testing.assert_allclose(first, h.astype(np.float64).sum(axis=1), rtol=1e-4, atol=1e-2)
+
+
+# -- mathlib on the device -----------------------------------------------------------------------
+@pytest.mark.parametrize("dt", MATH_DTYPES)
+@pytest.mark.parametrize("name", MATHLIB_UNARY + MATHLIB_BINARY)
+def test_mathlib_on_the_gpu_is_the_cpus_bits(name: str, dt: str) -> None:
+    """The GPU runs the IR the CPU runs, so it must give the CPU target's bits: this checks
+    NVPTX code generation and the device's IEEE arithmetic (no contraction, no flushing of
+    subnormals, correctly rounded division). Not compared: NaN payloads (a GPU makes every
+    NaN it computes canonical), arguments beyond the trigonometric reduction (Payne-Hanek
+    here, the C library on the CPU: at most 2 ULP apart) and logaddexp (libm on the CPU)."""
+    args = _math_operands(name, dt)
+    expr = _math_expr(name, *map(la.asarray, args))
+    gpu = la.eval(expr, target="cuda").to_numpy()
+    cpu = np.asarray(la.eval(expr, target="cpu"))
+    with np.errstate(all="ignore"):
+        expected = getattr(np, name)(*args)
+    bound = 0 if name == "sqrt" else test_differential.TRANSCENDENTAL
+    test_differential.assert_same(gpu, expected, bound, what=f"{name} {dt}")
+    if name == "logaddexp":
+        return
+    skip = np.isnan(cpu)
+    if name in ("sin", "cos", "tan"):
+        a = np.abs(args[0])
+        huge = (a > _trig_limit(np.dtype(dt))) & np.isfinite(a)
+        assert test_differential.ulp_distance(gpu[huge], cpu[huge]).max() <= 2
+        skip |= huge
+    assert (np.isnan(gpu) == np.isnan(cpu)).all()
+    bits = f"u{np.dtype(dt).itemsize}"
+    differ = gpu.view(bits) != cpu.view(bits)
+    assert not (differ & ~skip).any(), (args[0][differ & ~skip][:5], gpu[differ & ~skip][:5])
 
 
 # -- interchange -------------------------------------------------------------------------------
