@@ -25,6 +25,8 @@ class Settings:
     disk_cache: bool = True  # keep compiled object code on disk between processes
     cache_dir: str = ""  # where; "" until read (never empty after _read)
     pool_bytes: int = 256 << 20  # most memory the pool of big results keeps (lazyarr/outputs.py)
+    # results from this size are written with streaming stores, 0: never (loopir.stream_outputs)
+    stream_bytes: int = 4 << 20
 
 
 def _int_env(name: str, default: int) -> int:
@@ -84,6 +86,9 @@ def _read() -> Settings:
     pool_mb = _int_env("LAZYARR_POOL_MB", 256)
     if pool_mb < 0:
         raise ValueError(f"LAZYARR_POOL_MB must be >= 0 (0: no pool), got {pool_mb}")
+    stream_mb = _int_env("LAZYARR_STREAM_MB", 4)
+    if stream_mb < 0:
+        raise ValueError(f"LAZYARR_STREAM_MB must be >= 0 (0: never stream), got {stream_mb}")
     return Settings(
         backend=backend,
         debug=_int_env("LAZYARR_DEBUG", 0),
@@ -91,6 +96,7 @@ def _read() -> Settings:
         disk_cache=_bool_env("LAZYARR_DISK_CACHE", True),
         cache_dir=os.path.expanduser(cache_dir) if cache_dir else default_cache_dir(),
         pool_bytes=pool_mb << 20,
+        stream_bytes=stream_mb << 20,
     )
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .arraystruct import data_pointer
+from .config import settings
 from .graph import ELEMENTWISE, OPAQUE, Node, Op, ReduceKind
 from .ops import LIBM, SPECS
 
@@ -459,8 +460,8 @@ def lower_kernel(roots: list[Node], outs: list[np.ndarray],
 # read is a sixth of the memory traffic; for 2*a+3*b a quarter). Measured on 2 EPYC vCPUs with
 # hand-written AVX2 C, float64 a*b+c*d into a preallocated output, one thread: 17.3 -> 14.0 ms
 # at 10^7, 1.73 -> 1.15 ms at 10^6, no loss at 10^5. A smaller result probably stays in
-# the cache (32 MiB L3 there) for whatever reads it next, which streaming would throw away.
-STREAM_MIN = 4 << 20
+# the cache (32 MiB L3 there) for whatever reads it next, which streaming would throw away:
+# hence streaming from settings.stream_bytes of results (4 MiB; LAZYARR_STREAM_MB, 0: never).
 
 
 def _calls_math(ins: Instr) -> bool:
@@ -468,18 +469,25 @@ def _calls_math(ins: Instr) -> bool:
     return ins.op in LIBM or bool(spec and spec.float_libm and ins.dtype.kind == "f")
 
 
+def _in_place(launch: Launch) -> bool:
+    return any(np.may_share_memory(o.array, i.array)
+               for o in launch.outputs for i in launch.inputs)
+
+
 def stream_outputs(launch: Launch) -> Launch:
     """``launch``, its kernel marked ``stream`` when its stores should be streaming ones: a
     1-D elementwise kernel whose contiguous outputs share one itemsize of 4 or 8 bytes (the
-    32-byte groups hold 8 or 4 lanes) and hold at least STREAM_MIN bytes. Kernels calling
+    32-byte groups hold 8 or 4 lanes) and hold at least ``settings.stream_bytes``. Kernels calling
     math routines are left alone: compute-bound, and their vector math comes from the loop
-    vectoriser, which the grouped loop would bypass."""
-    k = launch.kernel
+    vectoriser, which the grouped loop would bypass. Nor are updates in place (an output
+    over an input): the line was just read, so there is no read to save, and a streaming
+    store would evict it (measured: Adam float32 at 10^7 in place, 14 ms instead of 9)."""
+    k, least = launch.kernel, settings.stream_bytes
     sizes = {p.dtype.itemsize for _, p in k.outputs}
-    if (k.ndim != 1 or k.row_ndim or k.column or k.split or len(sizes) != 1
+    if (not least or k.ndim != 1 or k.row_ndim or k.column or k.split or len(sizes) != 1
             or not sizes <= {4, 8} or any(p.layout is not Layout.CONTIG for _, p in k.outputs)
-            or launch.shape[0] * len(k.outputs) * sizes.pop() < STREAM_MIN
-            or any(_calls_math(ins) for ins in k.body)):
+            or launch.shape[0] * len(k.outputs) * sizes.pop() < least
+            or any(_calls_math(ins) for ins in k.body) or _in_place(launch)):
         return launch
     launch.kernel = replace(k, stream=True)
     return launch

@@ -1,7 +1,7 @@
 """Streaming (non-temporal) stores for big 1-D results (loopir.stream_outputs, codegen/cpu.py).
 
-``STREAM_MIN`` is lowered to 0 in most tests so that small arrays take the grouped loop: its
-peel, its groups and its tail are then all exercised over every alignment and length.
+``settings.stream_bytes`` is lowered to 1 in most tests so that small arrays take the grouped
+loop: its peel, its groups and its tail are then all exercised over every alignment and length.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from lazyarr.backends import cpu
 
 import lazyarr as la
-from lazyarr import loopir
+from lazyarr import config, loopir
 from lazyarr.runtime import pack_args
 
 DTYPES = ["float32", "float64", "int32", "int64"]
@@ -25,7 +25,7 @@ X86 = platform.machine().lower() in ("x86_64", "amd64")
 
 @pytest.fixture
 def streaming(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loopir, "STREAM_MIN", 0)
+    monkeypatch.setattr(config.settings, "stream_bytes", 1)
     la.clear_cache()
     yield
     la.clear_cache()
@@ -126,14 +126,6 @@ def test_output_not_aligned_to_its_itemsize(streaming: None) -> None:
     np.testing.assert_array_equal(out, a * 2)
 
 
-def test_in_place_update_streams_correctly(streaming: None) -> None:
-    p = _values(1000, "float64")
-    g = _values(1000, "float64", 3)
-    want = p - 0.1 * g
-    la.eval(la.asarray(p) - 0.1 * la.asarray(g), out=p)
-    np.testing.assert_array_equal(p, want)
-
-
 def test_negative_integer_power_still_raises(streaming: None) -> None:
     a = np.arange(1, 50, dtype=np.int64)
     e = np.ones(49, np.int64)
@@ -155,16 +147,38 @@ def test_which_kernels_stream(streaming: None) -> None:
     assert not la.explain(f64 + 1, (f64 * 2).astype(np.float32)).kernel_objects[0].stream
 
 
-def test_only_big_results_stream() -> None:
+def test_only_big_results_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     la.clear_cache()
-    item = 8
-    big = la.asarray(np.ones(loopir.STREAM_MIN // item))
-    small = la.asarray(np.ones(loopir.STREAM_MIN // item - 1))
+    least = config.settings.stream_bytes
+    assert least == 4 << 20  # the documented default
+    big = la.asarray(np.ones(least // 8))
+    small = la.asarray(np.ones(least // 8 - 1))
     assert _kernel(big * 2).stream
     assert not _kernel(small * 2).stream
     assert "streaming stores" in la.explain(big * 2).loops
     r = (big * 2 + 1).eval()
     assert r.shape == big.shape and (r == 3).all()
+    monkeypatch.setattr(config.settings, "stream_bytes", 0)  # LAZYARR_STREAM_MB=0: never
+    assert not _kernel(big * 3).stream
+
+
+def test_updates_in_place_do_not_stream(streaming: None) -> None:
+    p, g = _values(1000, "float64"), _values(1000, "float64", 4)
+    x, y = la.asarray(p), la.asarray(g)
+    launch = loopir.lower_kernel([(x - 0.5 * y)._node], [p])
+    assert not launch.kernel.stream
+    assert loopir.lower_kernel([(x - 0.5 * y)._node], [np.empty_like(p)]).kernel.stream
+    want = p - 0.5 * g
+    la.eval(x - 0.5 * y, out=p)
+    np.testing.assert_array_equal(p, want)
+
+
+def test_stream_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAZYARR_STREAM_MB", "16")
+    assert config._read().stream_bytes == 16 << 20
+    monkeypatch.setenv("LAZYARR_STREAM_MB", "-1")
+    with pytest.raises(ValueError, match="LAZYARR_STREAM_MB"):
+        config._read()
 
 
 @pytest.mark.skipif(not X86, reason="streaming stores are emitted for x86-64 only")
@@ -180,8 +194,8 @@ def test_assembly_has_streaming_stores_and_a_fence(streaming: None) -> None:
 @given(n=st.integers(0, 300), shift=st.integers(0, 7), dt=st.sampled_from(DTYPES),
        scale=st.sampled_from([2, -1, 3]))
 def test_property_streamed_equals_numpy(n: int, shift: int, dt: str, scale: int) -> None:
-    before = loopir.STREAM_MIN
-    loopir.STREAM_MIN = 0
+    before = config.settings.stream_bytes
+    config.settings.stream_bytes = 1
     la.clear_cache()  # kernels of these shapes made before without streaming
     try:
         a, b = _values(n, dt, 7), _values(n, dt, 8)
@@ -189,4 +203,4 @@ def test_property_streamed_equals_numpy(n: int, shift: int, dt: str, scale: int)
         la.eval(la.asarray(a) - la.asarray(b) * scale, out=out)
         np.testing.assert_array_equal(out, a - b * scale)
     finally:
-        loopir.STREAM_MIN = before
+        config.settings.stream_bytes = before
