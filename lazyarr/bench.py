@@ -536,9 +536,11 @@ def run_cell(w: Workload, size: int, ctx: Context, cfg: Config) -> dict[str, Any
     times = time_round_robin({**fns, **triads}, cfg.repeat, cfg.min_sample_s)
     cell["times"] = {k: times[k] for k in fns}
     if triads:
-        best = min(triads, key=lambda k: times[k])
-        cell["triad"] = {"impl": best, "gbps": 3 * size * np.dtype(ctx.dtype).itemsize
-                         / times[best] / 1e9}
+        moved = 3 * size * np.dtype(ctx.dtype).itemsize
+        gbps = {k: moved / times[k] / 1e9 for k in triads}
+        best = reference_triad(gbps)
+        cell["triad"] = {"impl": best, "gbps": gbps[best],
+                         "streaming_gbps": gbps[STREAMING_TRIAD]}
     bytes_moved = sum(a.nbytes for a in arrays.values())
     bytes_moved += sum(np.asarray(r).nbytes for r in ctx.reference)
     shape = list(arrays["x"].shape) if w.matrix else [size]
@@ -547,26 +549,56 @@ def run_cell(w: Workload, size: int, ctx: Context, cfg: Config) -> dict[str, Any
 
 
 # -- bandwidth, overhead, compile latency -----------------------------------------------------
+STREAMING_TRIAD = "lazyarr (streaming stores, out=a)"
+
+
 def triad_fns(ctx: Context, n: int, dtype: str) -> dict[str, Callable[[], Any]]:
     """Single-pass STREAM triads ``a = b + s*c`` of ``n`` elements: lazyarr's fused kernel
-    and, when Numba is there, its loop (parallel too when threads > 1)."""
+    with ordinary stores (as STREAM compiled plainly, and Numba, do it), the same with
+    streaming stores (``STREAMING_TRIAD``; no write-allocate read, so faster, but not the
+    reference: see :func:`reference_triad`) and, when Numba is there, its loop (parallel
+    too when threads > 1)."""
     a, b, c = np.zeros(n, dtype), np.full(n, 1.0, dtype), np.full(n, 2.0, dtype)
+    a2, b2, c2 = a.copy(), b.copy(), c.copy()  # another expression: its own kernel
     s = np.dtype(dtype).type(3.0)
     la = ctx.la
-    lb, lc = la.asarray(b), la.asarray(c)
+    lb, lc, lb2, lc2 = (la.asarray(x) for x in (b, c, b2, c2))
     fns: dict[str, Callable[[], Any]] = {
-        "lazyarr (one fused kernel, out=a)": lambda: la.eval(lb + 3.0 * lc, out=a)}
+        "lazyarr (one fused kernel, out=a)":
+            partial(_without_streaming, lambda: la.eval(lb + 3.0 * lc, out=a)),
+        STREAMING_TRIAD: lambda: la.eval(lb2 + 3.0 * lc2, out=a2)}
     for parallel, label in ((False, "numba (@njit loop)"), (True, "numba (parallel=True)")):
         if parallel in ctx.numba_kernels:
             fns[label] = partial(ctx.numba_kernels[parallel]["nb_triad"], a, b, c, s)
     return fns
 
 
+def _without_streaming(fn: Callable[[], Any]) -> Any:
+    """``fn()`` lowered (if it must be) with streaming stores off."""
+    from lazyarr.config import settings
+
+    before, settings.stream_bytes = settings.stream_bytes, 0
+    try:
+        return fn()
+    finally:
+        settings.stream_bytes = before
+
+
+def reference_triad(gbps: dict[str, float]) -> str:
+    """The reference among triads' GB/s: the fastest single pass with ordinary stores. The
+    issue's 90% goal was set against such a triad; a streaming triad moves the same bytes
+    without the write-allocate read that STREAM does not count, which no read-only kernel
+    (the sums) can match."""
+    ordinary = {k: v for k, v in gbps.items()
+                if k != STREAMING_TRIAD and not k.startswith("numpy")}
+    return max(ordinary, key=ordinary.get)
+
+
 def triad(ctx: Context, cfg: Config) -> dict[str, Any]:
     """STREAM triad in float64, bytes counted as STREAM does (two arrays read, one written;
     the write-allocate read of ``a`` is not counted). The reference is the fastest
-    single-pass kernel; NumPy needs two in-place operations (five array passes) and is
-    shown for scale."""
+    single-pass kernel with ordinary stores (:func:`reference_triad`); lazyarr's streaming
+    one and NumPy's two in-place operations (five array passes) are shown for scale."""
     n = cfg.triad_size
     fns = triad_fns(ctx, n, "float64")
     a, b, c = np.zeros(n), np.full(n, 1.0), np.full(n, 2.0)
@@ -577,8 +609,7 @@ def triad(ctx: Context, cfg: Config) -> dict[str, Any]:
     times = time_round_robin(fns, max(cfg.repeat, 5), cfg.min_sample_s)
     bytes_moved = 3 * 8 * n
     impls = {k: {"seconds": t, "gbps": bytes_moved / t / 1e9} for k, t in times.items()}
-    single_pass = {k: v for k, v in impls.items() if not k.startswith("numpy")}
-    ref = max(single_pass, key=lambda k: single_pass[k]["gbps"])
+    ref = reference_triad({k: v["gbps"] for k, v in impls.items()})
     return {"n": n, "bytes": bytes_moved, "impls": impls, "reference": ref,
             "gbps": impls[ref]["gbps"]}
 
@@ -1074,11 +1105,19 @@ def table_ratios(run: dict[str, Any], dtype: str) -> list[str]:
     return lines
 
 
+def _streaming_triad(r: dict[str, Any], run: dict[str, Any]) -> float | None:
+    """GB/s of lazyarr's streaming triad timed with ``r`` (else the run's); None in JSON
+    files written before it was measured."""
+    if "triad" in r:
+        return r["triad"].get("streaming_gbps")
+    return run["triad"]["impls"].get(STREAMING_TRIAD, {}).get("gbps")
+
+
 def table_bandwidth(run: dict[str, Any]) -> list[str]:
     """Effective GB/s of every non-matmul workload at its largest size; for memory-bound ones
     also % of the triad timed in the same rounds (the run's triad line where there is none)."""
     impls = run["impls"]
-    head = (f"{'workload':<22}{'dtype':>8}{'size':>10}{'MB':>7}{'triad':>7}"
+    head = (f"{'workload':<22}{'dtype':>8}{'size':>10}{'MB':>7}{'triad':>7}{'stream':>7}"
             + "".join(f"{SHORT[i]:>9}" for i in impls) + f"{'la:out%':>9}{'la%':>6}")
     lines = [head]
     largest = max((r["n"] for r in run["results"] if len(r["shape"]) == 1), default=0)
@@ -1092,8 +1131,10 @@ def table_bandwidth(run: dict[str, Any]) -> list[str]:
                for i in ("lazyarr:out", "lazyarr")]
         mark = "*" if r["memory_bound"] else " "
         triad_text = f"{ref:.1f}" if ref else "-"
+        streamed = _streaming_triad(r, run) if ref else None
+        stream_text = f"{streamed:.1f}" if streamed else "-"
         lines.append(f"{r['name'] + mark:<22}{r['dtype']:>8}{size_label(r):>10}"
-                     f"{r['bytes'] / 1e6:>7.0f}{triad_text:>7}"
+                     f"{r['bytes'] / 1e6:>7.0f}{triad_text:>7}{stream_text:>7}"
                      + "".join(f"{c:>9}" for c in cells) + f"{pct[0]:>9}{pct[1]:>6}")
     return lines
 
@@ -1275,7 +1316,8 @@ def _run_report(run: dict[str, Any]) -> list[str]:
         out += table_ratios(run, dtype)
     out += ["", f"== effective bandwidth, GB/s (inputs read once + outputs written once, "
                 f"1 GB = 1e9 B), {n} thread(s); * memory-bound: % of the triad (GB/s, "
-                "same dtype and size, timed in the same rounds) =="]
+                "same dtype and size, timed in the same rounds; ordinary stores, as STREAM "
+                "counts them; stream: lazyarr's streaming-store triad, for scale) =="]
     out += table_bandwidth(run)
     out += ["", "== first call minus warm call, ms (compile; smallest size) =="]
     out += table_first_calls(run)
