@@ -17,7 +17,6 @@ code that makes the output, fills in its address and runs the kernel.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import threading
 import weakref
@@ -77,8 +76,10 @@ wrappers: dict[tuple, Any] = {}
 def keep_wrapper(key: tuple, wrapper: Any) -> None:
     wrappers[key] = wrapper
     if len(wrappers) > WRAPPERS:
-        with contextlib.suppress(KeyError, RuntimeError, StopIteration):
-            del wrappers[next(iter(wrappers))]  # unless another thread trimmed it meanwhile
+        try:  # noqa: SIM105 (contextlib.suppress costs 0.4 us more on every new operation)
+            del wrappers[next(iter(wrappers))]
+        except (KeyError, RuntimeError, StopIteration):
+            pass  # another thread trimmed it meanwhile
 
 
 # id of the first root -> its executors; entries leave when that root dies
@@ -128,10 +129,15 @@ class Executor:
         return list(map(id, outs)) == list(map(id, self.outs)) and \
             _strides(outs) == self.out_strides and all(o.flags.writeable for o in outs)
 
-    def __call__(self) -> list[np.ndarray]:
+    def __call__(self, made: list[np.ndarray] | None = None) -> list[np.ndarray]:
+        """Run the launch. ``made``: fresh outputs already allocated (by ``_build``)."""
         fresh = self.outs is None
-        outs = [outputs.empty(shape, dtype) for shape, dtype in self.results] if fresh else \
-            list(self.outs)
+        if made is not None:
+            outs = made
+        elif fresh:
+            outs = [outputs.empty(shape, dtype) for shape, dtype in self.results]
+        else:
+            outs = list(self.outs)
         if self.direct is not None:  # holds the GIL throughout: no lock; counts its hits
             self._direct(outs)
         else:
@@ -169,14 +175,18 @@ def _strides(arrays: tuple[np.ndarray, ...] | list[np.ndarray]) -> tuple[tuple[i
 
 
 def _build(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None
-           ) -> Executor | None:
+           ) -> tuple[Executor, list[np.ndarray]] | None:
+    """An executor for ``roots`` and the outputs lowered against (``outs``, or fresh ones
+    that its first call fills)."""
     if not _fusable(roots):
         return None
-    targets = list(outs) if outs is not None else [np.empty(r.shape, r.dtype) for r in roots]
+    targets = list(outs) if outs is not None else \
+        [outputs.empty(r.shape, r.dtype) for r in roots]
     found = rebind.structure(roots) if outs is None else None
     template = None if found is None else rebind.find(found)
     if template is not None:  # the same graph over other arrays: lowered before
-        return _executor(roots, outs, rebind.launch_of(template, found, targets), template.fn)
+        launch = rebind.launch_of(template, found, targets)
+        return _executor(roots, outs, launch, template.fn), targets
     try:
         launch = lower_kernel(list(roots), targets)
     except NeedsMaterialising:
@@ -192,13 +202,19 @@ def _build(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None
     stats.undo_hit()  # the executor's own call counts this evaluation
     if found is not None:
         rebind.record(found, launch, fn)
-    return _executor(roots, outs, launch, fn)
+    return _executor(roots, outs, launch, fn), targets
 
 
 def _executor(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None, launch: Launch,
               fn: Any) -> Executor:
     block, status = pack_args(launch)
     launch.block_address = data_pointer(block)
+    if outs is None:
+        # fresh outputs are written into the block on every call: holding the first ones
+        # would keep the caller's first result (and its pooled block) alive with the
+        # executor. What follows them (a split reduction's partial states) is scratch
+        # memory the block points to: kept.
+        launch.outputs = launch.outputs[len(roots):]
     nd = launch.kernel.ndim
     first = nd + len(launch.inputs) * (1 + nd)
     slots = [first + j * (1 + nd) for j in range(len(roots))]
@@ -273,12 +289,13 @@ def evaluate(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None = None
     if ex is None:
         if len(roots) == 1 and _known_multi_kernel(roots[0]):
             return None
-        ex = _build(roots, outs)
-        if ex is None:
+        built = _build(roots, outs)
+        if built is None:
             return None
+        ex, targets = built
         _remember(ex, roots[0])
         _keep(roots)
-        results = ex()
+        results = ex(targets if outs is None else None)
         ex.pending = cpu.runs_inline(ex.fn, ex.launch)
         return results
     _keep(roots)

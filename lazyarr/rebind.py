@@ -51,42 +51,45 @@ class Structure:
 _templates: dict[tuple, Template] = {}
 
 
+class _NotRebindableError(Exception):
+    pass
+
+
 def structure(roots: tuple[Node, ...]) -> Structure | None:
     """Nodes in post-order, each by op, dtype, shape and its sources' positions (a leaf by
-    its strides, a scalar by its dtype alone); None for graphs that cannot be rebound."""
+    its strides, a scalar by its dtype alone); None for graphs that cannot be rebound (a
+    leaf that is not a NumPy array, an unhashable op argument, or a graph too deep for the
+    recursive walk, which is the fastest for the small graphs this serves)."""
     position: dict[int, int] = {}
     records: list[tuple] = []
     arrays: list[np.ndarray] = []
     scalars: list[Node] = []
-    stack = list(reversed(roots))
-    while stack:
-        node = stack[-1]
-        if id(node) in position:
-            stack.pop()
-            continue
-        waiting = [s for s in node.src if id(s) not in position]
-        if waiting:
-            stack.extend(reversed(waiting))
-            continue
-        stack.pop()
-        position[id(node)] = len(records)
+
+    def visit(node: Node) -> int:
+        p = position.get(id(node))
+        if p is not None:
+            return p
         op = node.op
         if op is _LEAF:
             array = node.arg.array
             if type(array) is not np.ndarray:
-                return None
+                raise _NotRebindableError
             arrays.append(array)
             records.append((op, node.dtype, node.shape, array.strides))
         elif op is _SCALAR:
             scalars.append(node)
             records.append((op, node.dtype))
         else:
-            records.append((op, node.dtype, node.shape, node.arg,
-                            tuple([position[id(s)] for s in node.src])))
-    key = (tuple(records), tuple([position[id(r)] for r in roots]))
+            srcs = tuple([visit(s) for s in node.src])
+            records.append((op, node.dtype, node.shape, node.arg, srcs))
+        p = position[id(node)] = len(records) - 1
+        return p
+
     try:
+        outs = tuple([visit(r) for r in roots])
+        key = (tuple(records), outs)
         hash(key)
-    except TypeError:
+    except (_NotRebindableError, RecursionError, TypeError):
         return None
     return Structure(key, arrays, scalars)
 

@@ -1,6 +1,8 @@
 """The same expression over new arrays reuses the launch lowered for the first ones
 (lazyarr/rebind.py): values must be those of the new arrays, whatever was shared before."""
 
+import weakref
+
 import numpy as np
 import pytest
 
@@ -90,3 +92,25 @@ def test_rebuilt_structures_over_new_arrays_match_numpy():
             np.testing.assert_array_equal(got, w)
 
     check()
+
+
+def test_graphs_too_deep_for_the_walk_are_evaluated_without_a_template():
+    x = np.linspace(0, 1, 17)
+    expr = la.asarray(x)
+    for k in range(3000):  # deeper than the recursion limit of the structure walk
+        expr = expr + float(k % 3)
+    assert rebind.structure((expr._node,)) is None
+    np.testing.assert_allclose(expr.eval(), x + sum(k % 3 for k in range(3000)))
+    assert not rebind._templates
+
+
+def test_the_first_fresh_result_is_not_kept_by_its_launch():
+    x = np.arange(1000.0)
+    e = la.asarray(x) * 3
+    first = e.eval()
+    assert first.base is None  # small: not from the pool
+    gone = weakref.ref(first)
+    second = e.eval()
+    np.testing.assert_array_equal(second, x * 3)
+    del first
+    assert gone() is None
