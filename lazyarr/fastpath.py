@@ -130,7 +130,8 @@ class Executor:
             _strides(outs) == self.out_strides and all(o.flags.writeable for o in outs)
 
     def __call__(self, made: list[np.ndarray] | None = None) -> list[np.ndarray]:
-        """Run the launch. ``made``: fresh outputs already allocated (by ``_build``)."""
+        """Run the launch. ``made``: the outputs ``_build`` lowered against (fresh ones it
+        allocated, or the ``out=`` arrays)."""
         fresh = self.outs is None
         if made is not None:
             outs = made
@@ -295,7 +296,7 @@ def evaluate(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None = None
         ex, targets = built
         _remember(ex, roots[0])
         _keep(roots)
-        results = ex(targets if outs is None else None)
+        results = ex(targets)
         ex.pending = cpu.runs_inline(ex.fn, ex.launch)
         return results
     _keep(roots)
@@ -326,17 +327,22 @@ def into(nodes: tuple[Node, ...] | list[Node], outs: tuple | list) -> list[np.nd
     if entry is None or settings.backend != "cpu" or Buffer.foreign:
         return None
     refs, ex = entry
-    if [r() for r in refs] != list(nodes):
-        return None
-    direct = ex.direct
-    if direct is None:
-        if not ex.same_outs(outs):
-            return None
-    elif direct(*outs) is False:  # it checks what same_outs does
+    if [r() for r in refs] != list(nodes) or not _run_into(ex, outs):
         return None
     # the expressions, not the fitted roots: the entry holds the executor itself
     _keep(tuple(nodes))
-    return ex() if direct is None else list(outs)
+    return list(outs)
+
+
+def _run_into(ex: Executor, outs: tuple | list) -> bool:
+    """Run ``ex`` if ``outs`` are its ``out=`` arrays, unchanged and writeable (its builtin
+    checks that itself, else ``same_outs``); False, without running, if not."""
+    if ex.direct is not None:
+        return ex.direct(*outs) is not False
+    if not ex.same_outs(outs):
+        return False
+    ex()
+    return True
 
 
 def repeated(exprs: tuple, outs: tuple | list | None) -> list[np.ndarray] | None:
@@ -367,19 +373,12 @@ def single_into(lazy: Any, out: Any) -> np.ndarray | None:
             Buffer.foreign:
         return None
     refs, ex = entry
-    if len(refs) != 1 or refs[0]() is not node:
+    if len(refs) != 1 or refs[0]() is not node or not _run_into(ex, (out,)):
         return None
     if _newest[0] is not node:
         _keep((node,))
-    direct = ex.direct
-    if direct is not None:  # it checks the array as below
-        if direct(out) is not out:
-            return None
+    if ex.direct is not None:
         lazy._ready = ex
-        return out
-    if not ex.same_outs((out,)):
-        return None
-    ex()
     return out
 
 
