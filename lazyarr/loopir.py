@@ -29,7 +29,7 @@ import numpy as np
 from .arraystruct import data_pointer
 from .config import settings
 from .graph import ELEMENTWISE, OPAQUE, Node, Op, ReduceKind
-from .ops import LIBM, SPECS
+from .ops import needs_math
 
 
 class Layout(enum.Enum):
@@ -464,11 +464,6 @@ def lower_kernel(roots: list[Node], outs: list[np.ndarray],
 # hence streaming from settings.stream_bytes of results (4 MiB; LAZYARR_STREAM_MB, 0: never).
 
 
-def _calls_math(ins: Instr) -> bool:
-    spec = SPECS.get(ins.op)
-    return ins.op in LIBM or bool(spec and spec.float_libm and ins.dtype.kind == "f")
-
-
 def _in_place(launch: Launch) -> bool:
     return any(np.may_share_memory(o.array, i.array)
                for o in launch.outputs for i in launch.inputs)
@@ -487,7 +482,7 @@ def stream_outputs(launch: Launch) -> Launch:
     if (not least or k.ndim != 1 or k.row_ndim or k.column or k.split or len(sizes) != 1
             or not sizes <= {4, 8} or any(p.layout is not Layout.CONTIG for _, p in k.outputs)
             or launch.shape[0] * len(k.outputs) * sizes.pop() < least
-            or any(_calls_math(ins) for ins in k.body) or _in_place(launch)):
+            or any(needs_math(ins.op, ins.dtype) for ins in k.body) or _in_place(launch)):
         return launch
     launch.kernel = replace(k, stream=True)
     return launch

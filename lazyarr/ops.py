@@ -124,11 +124,17 @@ def _names(operands: tuple) -> str:
     return "(" + ", ".join(o.__name__ if isinstance(o, type) else str(o) for o in operands) + ")"
 
 
+def needs_math(op: Op, loop_dtype: np.dtype) -> bool:
+    """Whether ``op`` on ``loop_dtype`` calls a math routine (libm on the CPU)."""
+    spec = SPECS.get(op)
+    return op in LIBM or bool(spec and spec.float_libm and loop_dtype.kind == "f")
+
+
 def target_support(op: Op, loop_dtype: np.dtype, target: str) -> str | None:
     """None if ``target`` can lower ``op`` on ``loop_dtype``, else the reason it cannot."""
     if target != "nvptx":
         return None
-    if op in LIBM or (SPECS.get(op) and SPECS[op].float_libm and loop_dtype.kind == "f"):
+    if needs_math(op, loop_dtype):
         return (f"{op.value} on {loop_dtype} needs math routines that the CUDA target takes "
                 "from NVIDIA's libdevice, which was not found (LAZYARR_LIBDEVICE, CUDA_HOME)")
     return None
