@@ -151,7 +151,9 @@ class _Entry:
 
     def counted_loop(self, name: str, count: Any, body: Any) -> Any:
         """``for (i = 0; i < count; i++) body(i)`` from the current block; ``body`` may
-        branch away (it ends where the loop goes on). Returns the block the loop leaves."""
+        branch away (it ends where the loop goes on). Returns the block the loop leaves.
+        (Not ``codegen.common.counted_loop``: importing codegen costs 26 ms, and this module
+        is built in every process that goes direct, disk cache or not.)"""
         b, i64 = self.b, self.i64
         before = b.block
         head = self.at(name)
