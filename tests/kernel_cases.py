@@ -17,9 +17,16 @@ import numpy as np
 import lazyarr as la
 from lazyarr import dtypes, ops
 from lazyarr.graph import Op
+from lazyarr.loopir import Kernel
 
 DTYPES = sorted(dtypes.SUPPORTED, key=lambda d: (d.kind, d.itemsize))
 
+
+
+def kernel_of(exprs: list[la.LazyArray]) -> Kernel:
+    """The one fused kernel that evaluates ``exprs``."""
+    (kernel,) = la.explain(*exprs).kernel_objects
+    return kernel
 
 def apply_op(op: Op, *args: Any) -> la.LazyArray:
     if op is Op.WHERE:

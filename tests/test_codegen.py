@@ -14,7 +14,7 @@ from typing import Any
 import llvmlite.binding as llvm
 import numpy as np
 import pytest
-from kernel_cases import DTYPES, cast_cases
+from kernel_cases import DTYPES, cast_cases, kernel_of
 from kernel_cases import apply_op as _apply
 from kernel_cases import operands as _operands
 from kernel_cases import signatures as _signatures
@@ -26,16 +26,10 @@ from llvmlite import ir
 import lazyarr as la
 from lazyarr import ops
 from lazyarr.graph import Op
-from lazyarr.loopir import Kernel
 
 INTS = [d for d in DTYPES if d.kind in "iu"]
 FLOATS = [d for d in DTYPES if d.kind == "f"]
 Build = Callable[[], list[la.LazyArray]]
-
-
-def kernel_of(exprs: list[la.LazyArray]) -> Kernel:
-    (kernel,) = la.explain(*exprs).kernel_objects
-    return kernel
 
 
 def module_of(exprs: list[la.LazyArray]) -> ir.Module:

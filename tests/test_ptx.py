@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 from kernel_cases import apply_op as _apply
-from kernel_cases import cast_cases, run_children
+from kernel_cases import cast_cases, kernel_of, run_children
 from kernel_cases import operands as _operands
 from kernel_cases import signatures as _signatures
 from lazyarr.codegen import nvptx
@@ -36,12 +36,6 @@ from lazyarr.graph import Op
 from lazyarr.loopir import ArrayParam, Instr, Kernel, Layout
 
 Build = Callable[[], list[la.LazyArray]]
-
-
-def kernel_of(exprs: list[la.LazyArray]) -> Kernel:
-    """The one fused kernel that evaluates ``exprs``."""
-    (kernel,) = la.explain(*exprs).kernel_objects
-    return kernel
 
 
 # -- the case table ----------------------------------------------------------------------

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kernel_cases import kernel_of
 from lazyarr.backends import cpu
 
 import lazyarr as la
@@ -38,12 +39,6 @@ def _values(n: int, dt: str, seed: int = 0) -> np.ndarray:
     return rng.standard_normal(n).astype(dt)
 
 
-def _kernel(expr) -> loopir.Kernel:
-    kernels = la.explain(expr).kernel_objects
-    assert len(kernels) == 1
-    return kernels[0]
-
-
 def _unaligned(n: int, dt: str, shift: int) -> np.ndarray:
     """``n`` elements of ``dt`` starting ``shift`` bytes past a 64-byte boundary."""
     item = np.dtype(dt).itemsize
@@ -61,7 +56,7 @@ def test_out_at_every_alignment_and_length(streaming: None, dt: str, n: int, shi
     out = _unaligned(n, dt, shift * item)
     x, y = la.asarray(a), la.asarray(b)
     expr = x * y + 3 * x
-    assert n == 0 or _kernel(expr).stream  # zero-size: no kernel at all
+    assert n == 0 or kernel_of([expr]).stream  # zero-size: no kernel at all
     got = la.eval(expr, out=out)
     assert got is out
     np.testing.assert_array_equal(out, a * b + 3 * a)
@@ -137,14 +132,14 @@ def test_negative_integer_power_still_raises(streaming: None) -> None:
 def test_which_kernels_stream(streaming: None) -> None:
     f64 = la.asarray(_values(64, "float64"))
     m = la.asarray(_values(64, "float64").reshape(8, 8))
-    assert _kernel(m * 2 + 1).stream  # contiguous 2-D: one dimension after coalescing
-    assert not _kernel(m.T * 2 + 1).stream  # a transposed input: two loop dimensions
-    assert not _kernel(la.exp(f64)).stream  # math routines: left to the loop vectoriser
-    assert not _kernel(f64 > 0).stream  # bool results: 1-byte lanes
-    assert not _kernel(la.asarray(_values(64, "int32").astype(np.int16)) + 1).stream
-    assert not _kernel((m * 2).sum(axis=1)).stream  # reductions
+    assert kernel_of([m * 2 + 1]).stream  # contiguous 2-D: one dimension after coalescing
+    assert not kernel_of([m.T * 2 + 1]).stream  # a transposed input: two loop dimensions
+    assert not kernel_of([la.exp(f64)]).stream  # math routines: left to the loop vectoriser
+    assert not kernel_of([f64 > 0]).stream  # bool results: 1-byte lanes
+    assert not kernel_of([la.asarray(_values(64, "int32").astype(np.int16)) + 1]).stream
+    assert not kernel_of([(m * 2).sum(axis=1)]).stream  # reductions
     # outputs of two itemsizes
-    assert not la.explain(f64 + 1, (f64 * 2).astype(np.float32)).kernel_objects[0].stream
+    assert not kernel_of([f64 + 1, (f64 * 2).astype(np.float32)]).stream
 
 
 def test_only_big_results_stream(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,13 +148,13 @@ def test_only_big_results_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     assert least == 4 << 20  # the documented default
     big = la.asarray(np.ones(least // 8))
     small = la.asarray(np.ones(least // 8 - 1))
-    assert _kernel(big * 2).stream
-    assert not _kernel(small * 2).stream
+    assert kernel_of([big * 2]).stream
+    assert not kernel_of([small * 2]).stream
     assert "streaming stores" in la.explain(big * 2).loops
     r = (big * 2 + 1).eval()
     assert r.shape == big.shape and (r == 3).all()
     monkeypatch.setattr(config.settings, "stream_bytes", 0)  # LAZYARR_STREAM_MB=0: never
-    assert not _kernel(big * 3).stream
+    assert not kernel_of([big * 3]).stream
 
 
 def test_updates_in_place_do_not_stream(streaming: None) -> None:
