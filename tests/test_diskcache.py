@@ -1,9 +1,14 @@
 """The on-disk kernel cache: hits without compiles, verification, recovery, concurrent writers."""
 
 import os
+import re
+import shutil
+import stat
 import subprocess
 import sys
 import textwrap
+import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -321,3 +326,226 @@ def test_an_entry_with_bad_needs_is_recompiled(folder, needs):
     la.clear_cache()
     evaluate()  # replaced by a good entry
     assert counts() == (1, 0, 0)
+
+
+# -- what is at an entry's name, and whose folder it is ------------------------------------
+ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+NOBODY = 65534
+
+
+def key_of(path: Path) -> bytes:
+    return bytes.fromhex(path.name.removesuffix(diskcache.SUFFIX))
+
+
+def finishes(fn, fifo: Path, seconds: float = 30.0) -> None:
+    """Run ``fn`` in a thread and fail, rather than hang, when it waits on ``fifo``: then a
+    writer opens the FIFO, so the reader sees its end and the thread lets go of the JIT."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as e:  # re-raised below, in the test's thread
+            failed.append(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(seconds)
+        pytest.fail(f"evaluation waited on the FIFO {fifo} for {seconds} s")
+    if failed:
+        raise failed[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_at_an_entry_is_not_waited_on(folder):
+    evaluate()
+    (path,) = entries(folder)
+    path.unlink()
+    os.mkfifo(path)
+    rejected = diskcache.info().rejected
+    la.clear_cache()
+    finishes(evaluate, path)
+    assert counts() == (0, 1, 1) and diskcache.info().rejected == rejected + 1
+    assert stat.S_ISREG(path.lstat().st_mode)  # the new entry replaced the FIFO
+    la.clear_cache()
+    evaluate()
+    assert counts() == (1, 0, 0)
+
+
+def test_a_folder_at_an_entry_is_rejected_and_not_fatal(folder):
+    evaluate()
+    (path,) = entries(folder)
+    path.unlink()
+    path.mkdir()
+    before = diskcache.info()
+    la.clear_cache()
+    evaluate()
+    after = diskcache.info()
+    assert counts() == (0, 1, 1)
+    # not read (rejected); the store cannot rename over a folder (an error, not a crash)
+    assert (after.rejected, after.errors, after.stores) == \
+        (before.rejected + 1, before.errors + 1, before.stores)
+    assert path.is_dir() and not diskcache.store(key_of(path), b"code")
+    assert not [p for p in folder.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_a_symlink_at_an_entry_is_not_followed(folder, tmp_path):
+    evaluate()
+    (path,) = entries(folder)
+    target = tmp_path / "elsewhere.lzo"
+    path.rename(target)  # a whole, valid entry of ours: only the link stands in the way
+    path.symlink_to(target)
+    rejected = diskcache.info().rejected
+    la.clear_cache()
+    evaluate()
+    assert counts() == (0, 1, 1) and diskcache.info().rejected == rejected + 1
+    assert not path.is_symlink() and path.is_file()  # the store replaced the link itself
+
+
+def test_a_store_replaces_a_symlink_and_writes_nothing_where_it_points(folder, tmp_path):
+    folder.mkdir(mode=0o700)
+    target = tmp_path / "not-the-cache"
+    target.write_bytes(b"keep me")
+    key = bytes(32)
+    link = Path(diskcache.entry_path(key))
+    link.symlink_to(target)
+    assert diskcache.store(key, b"object code")
+    assert target.read_bytes() == b"keep me"
+    assert not link.is_symlink() and diskcache.load(key) == b"object code"
+
+
+@pytest.mark.skipif(not ROOT, reason="needs root to give a file away")
+def test_an_entry_of_another_user_is_rejected(folder):
+    evaluate()
+    (path,) = entries(folder)
+    os.chown(path, NOBODY, NOBODY)
+    rejected = diskcache.info().rejected
+    la.clear_cache()
+    evaluate()
+    assert counts() == (0, 1, 1) and diskcache.info().rejected == rejected + 1
+    assert path.stat().st_uid == os.geteuid()  # replaced by an entry of ours
+
+
+def copy_of(folder: Path, where: Path) -> Path:
+    """``where`` holding the valid entries evaluate() stores in ``folder``: what another user
+    could plant in a folder they may write to."""
+    evaluate()
+    shutil.copytree(folder, where)
+    return where
+
+
+def assert_refused(where: Path, monkeypatch, why: str) -> None:
+    """With the cache in ``where``: one warning naming it and why, correct results, and
+    nothing loaded from, stored in or counted for that folder."""
+    monkeypatch.setattr(config.settings, "cache_dir", str(where))
+    files = sorted((p.name, p.stat().st_mtime_ns) for p in where.iterdir())
+    before = diskcache.info()
+    la.clear_cache()
+    with pytest.warns(diskcache.UnsafeCacheDirWarning) as caught:
+        evaluate()
+    (warning,) = [w for w in caught if w.category is diskcache.UnsafeCacheDirWarning]
+    assert re.search(re.escape(str(where)) + ".*" + why, str(warning.message))
+    la.clear_cache()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once per folder: silent from now on
+        evaluate()
+    assert counts() == (0, 1, 1) and diskcache.info() == before
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in where.iterdir()) == files
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o1777], ids=oct)
+def test_a_folder_others_may_write_to_is_not_used(folder, tmp_path, monkeypatch, mode):
+    shared = copy_of(folder, tmp_path / "shared")
+    shared.chmod(mode)
+    assert_refused(shared, monkeypatch, f"{mode:04o}.*chmod 700")
+
+
+@pytest.mark.skipif(not ROOT, reason="needs root to give a folder away")
+def test_a_folder_of_another_user_is_not_used(folder, tmp_path, monkeypatch):
+    theirs = copy_of(folder, tmp_path / "theirs")
+    os.chown(theirs, NOBODY, NOBODY)  # mode 0700: only the owner matters
+    assert_refused(theirs, monkeypatch, f"owned by uid {NOBODY}")
+
+
+def test_a_link_to_a_folder_is_checked_where_it_points(folder, tmp_path, monkeypatch):
+    shared = copy_of(folder, tmp_path / "shared")
+    shared.chmod(0o777)
+    link = tmp_path / "link"
+    link.symlink_to(shared)
+    assert_refused(link, monkeypatch, f"a link to {re.escape(str(shared))}.*chmod 700")
+
+
+def test_a_link_to_a_private_folder_is_used_and_kept(folder, tmp_path, monkeypatch):
+    (tmp_path / "other").mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(folder, target_is_directory=True)
+    evaluate()  # stored in folder, by its own name
+    monkeypatch.setattr(config.settings, "cache_dir", str(link))
+    la.clear_cache()
+    evaluate()
+    assert counts() == (1, 0, 0)  # loaded through the link
+    link.unlink()
+    link.symlink_to(tmp_path / "other", target_is_directory=True)
+    la.clear_cache()
+    evaluate()  # the folder checked is the folder used: re-pointing the link does not move it
+    assert counts() == (1, 0, 0) and not list((tmp_path / "other").iterdir())
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o277], ids=oct)
+def test_a_new_folder_is_made_private(folder, tmp_path, monkeypatch, umask):
+    where = tmp_path / "new" / "kernels"
+    monkeypatch.setattr(config.settings, "cache_dir", str(where))
+    stores = diskcache.info().stores
+    old = os.umask(umask)
+    try:
+        evaluate()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(where.stat().st_mode) == 0o700
+    assert len(entries(where)) == 1 and diskcache.info().stores == stores + 1
+
+
+def test_the_folder_is_checked_once_per_path(folder, tmp_path, monkeypatch):
+    checked = []
+    check = diskcache._check
+
+    def counted(configured: str, create: bool) -> str | None:
+        checked.append(configured)
+        return check(configured, create)
+
+    monkeypatch.setattr(diskcache, "_check", counted)
+    folder.mkdir(mode=0o700)
+    for seed in (2, 4):
+        evaluate(seed)
+        la.clear_cache()
+        evaluate(seed)  # from disk
+    a = la.asarray(np.arange(5.0))
+    np.testing.assert_array_equal((a * 2).eval(), np.arange(5.0) * 2)  # another kernel
+    assert checked == [str(folder)]
+    elsewhere = str(tmp_path / "elsewhere")
+    monkeypatch.setattr(config.settings, "cache_dir", elsewhere)
+    la.clear_cache()
+    evaluate()
+    evaluate()
+    # missing, it is looked at by the load; the store makes it, and that check is kept
+    assert checked[1:] == [elsewhere, elsewhere] and len(entries(tmp_path / "elsewhere")) == 1
+
+
+def test_set_disk_cache_checks_a_fixed_folder_again(folder, tmp_path, monkeypatch):
+    shared = copy_of(folder, tmp_path / "shared")
+    shared.chmod(0o777)
+    monkeypatch.setattr(config.settings, "cache_dir", str(shared))
+    loads = diskcache.info().loads
+    la.clear_cache()
+    with pytest.warns(diskcache.UnsafeCacheDirWarning):
+        evaluate()
+    shared.chmod(0o700)
+    la.set_disk_cache(True, shared)
+    la.clear_cache()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        evaluate()
+    assert counts() == (1, 0, 0) and diskcache.info().loads == loads + 1
