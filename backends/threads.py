@@ -31,7 +31,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from lazyarr.config import settings
+from lazyarr.config import MAX_THREADS, settings
 
 Kernel = Callable[[int, int, int], None]
 
@@ -86,9 +86,11 @@ def get_num_threads() -> int:
 
 def set_num_threads(n: int) -> None:
     """Run large kernels on ``n`` threads (the calling thread included); 1 turns threads off.
-    Results do not depend on it: every output element is computed the same way."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"set_num_threads: n must be a positive integer, got {n!r}")
+    Results do not depend on it: every output element is computed the same way. At most
+    ``MAX_THREADS`` (256)."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"set_num_threads: n must be an integer from 1 to {MAX_THREADS}, "
+                         f"got {n!r}")
     settings.num_threads = n
     if _pool is not None:
         _pool.shrink(n - 1)

@@ -227,10 +227,12 @@ class LazyArray:
         out = kwargs.pop("out", None)
         if method == "reduce" and ufunc in _UFUNC_REDUCE and len(inputs) == 1:
             kind = _UFUNC_REDUCE[ufunc]
-            x = build.operand_node(inputs[0], ufunc.__name__)
-            node = reductions.simple(kind, x, kwargs.pop("axis", 0),
-                                     kwargs.pop("keepdims", False), kwargs.pop("dtype", None))
-            if not kwargs:
+            rest = dict(kwargs)  # NumPy runs what lazyarr does not take (initial=, where=)
+            axis, keepdims = rest.pop("axis", 0), rest.pop("keepdims", False)
+            dtype = rest.pop("dtype", None)
+            if not rest:
+                x = build.operand_node(inputs[0], ufunc.__name__)
+                node = reductions.simple(kind, x, axis, keepdims, dtype)
                 return _finish(LazyArray(node), out[0] if isinstance(out, tuple) else out)
         if ufunc is np.matmul and method == "__call__" and not kwargs and out is None:
             a, b = (build.operand_node(x, "matmul") for x in inputs)

@@ -13,6 +13,9 @@ import os
 from dataclasses import dataclass
 
 BACKENDS = ("cpu", "interp")
+# The most threads lazyarr runs kernels on (numexpr has such a cap too, its MAX_THREADS): more
+# than the CPUs only adds switching, and a typo such as 1000 would start that many OS threads.
+MAX_THREADS = 256
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -80,8 +83,9 @@ def _read() -> Settings:
     if backend not in BACKENDS:
         raise ValueError(f"LAZYARR_BACKEND must be one of {BACKENDS}, got {backend!r}")
     threads = _int_env("LAZYARR_NUM_THREADS", 0)
-    if threads < 0:
-        raise ValueError(f"LAZYARR_NUM_THREADS must be >= 0 (0: automatic), got {threads}")
+    if not 0 <= threads <= MAX_THREADS:
+        raise ValueError(f"LAZYARR_NUM_THREADS must be 0 (automatic) to {MAX_THREADS}, "
+                         f"got {threads}")
     cache_dir = os.environ.get("LAZYARR_CACHE_DIR", "").strip()
     pool_mb = _int_env("LAZYARR_POOL_MB", 256)
     if pool_mb < 0:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from . import build, views
+from . import build, dtypes, views
 from .graph import Node, Op, ReduceKind, make
 
 _NUMPY = {
@@ -27,9 +27,18 @@ _NAMES = {ReduceKind.MIN: "minimum", ReduceKind.MAX: "maximum"}
 
 @cache
 def result_dtype(name: str, dtype: np.dtype, dtype_arg: np.dtype | None) -> np.dtype:
+    """NumPy's result dtype of reduction ``name``; a TypeError for one lazyarr cannot make."""
+    where = name if dtype_arg is None else f"{name}(dtype={dtype_arg})"
+    if dtype_arg is not None:
+        dtypes.check(dtype_arg, where)  # before NumPy: object or void would not say dtype
     probe = np.ones(1, dtype)
     kwargs = {} if dtype_arg is None else {"dtype": dtype_arg}
-    return np.dtype(getattr(np, name)(probe, **kwargs).dtype)
+    return dtypes.check(getattr(np, name)(probe, **kwargs).dtype, where)
+
+
+# Added or multiplied as bool, NumPy's add and multiply are logical or and and (a sum of
+# bools in another dtype counts them instead: the source is cast first).
+_BOOL_FOLD = {ReduceKind.SUM: ReduceKind.ANY, ReduceKind.PROD: ReduceKind.ALL}
 
 
 def axes_of(axis: Any, ndim: int) -> tuple[int, ...]:
@@ -53,6 +62,8 @@ def reduce(kind: ReduceKind, x: Node, axes: tuple[int, ...], keepdims: bool = Fa
     else:
         out = result_dtype(kind.value, x.dtype, dtype)
         src = build.cast(x, out)
+        if out.kind == "b":
+            kind = _BOOL_FOLD.get(kind, kind)
     if not axes:
         return build.cast(src, out)
     _check_not_empty(kind, x, axes)
@@ -88,27 +99,31 @@ def _count(x: Node, axes: tuple[int, ...]) -> int:
     return math.prod(x.shape[a] for a in axes)
 
 
-def _mean_dtype(x: Node, dtype: Any) -> np.dtype:
+def _mean_dtype(x: Node, dtype: Any, name: str) -> np.dtype:
     if dtype is not None:
-        return np.dtype(dtype)
+        dtype = np.dtype(dtype)
+        return dtypes.check(dtype, f"{name}(dtype={dtype})")
     return np.dtype(np.float64) if x.dtype.kind in "biu" else x.dtype
 
 
 def mean(x: Node, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Node:
     axes = axes_of(axis, x.ndim)
-    acc = _mean_dtype(x, dtype)
+    acc = _mean_dtype(x, dtype, "mean")
     total = reduce(ReduceKind.SUM, build.cast(x, acc), axes, keepdims, acc)
     return build.cast(build.apply(Op.TRUE_DIVIDE, total, _count(x, axes)), acc)
 
 
 def var(x: Node, axis: Any = None, dtype: Any = None, ddof: float = 0,
         keepdims: bool = False) -> Node:
-    """NumPy's two-pass variance: ``sum((x - mean)**2) / max(n - ddof, 0)``."""
+    """NumPy's two-pass variance, step by step as ``numpy._core._methods._var`` takes it.
+
+    Only the sums are taken in ``dtype``: the deviations are ``x - mean`` in the promoted
+    dtype, so ``dtype=float32`` of float64 data rounds each square, not each element.
+    """
     axes = axes_of(axis, x.ndim)
-    acc = _mean_dtype(x, dtype)
-    xs = build.cast(x, acc)
+    acc = _mean_dtype(x, dtype, "var")
     n = _count(x, axes)
-    centred = build.apply(Op.SUBTRACT, xs, mean(xs, axes, acc, keepdims=True))
+    centred = build.apply(Op.SUBTRACT, x, mean(x, axes, acc, keepdims=True))
     squares = build.apply(Op.MULTIPLY, centred, centred)
     total = reduce(ReduceKind.SUM, squares, axes, keepdims, acc)
     return build.cast(build.apply(Op.TRUE_DIVIDE, total, max(n - ddof, 0)), acc)
@@ -116,7 +131,19 @@ def var(x: Node, axis: Any = None, dtype: Any = None, ddof: float = 0,
 
 def std(x: Node, axis: Any = None, dtype: Any = None, ddof: float = 0,
         keepdims: bool = False) -> Node:
-    return build.apply(Op.SQRT, var(x, axis, dtype, ddof, keepdims))
+    """NumPy's ``sqrt(var)``, in the variance's dtype (an integer ``dtype=`` truncates)."""
+    variance = var(x, axis, dtype, ddof, keepdims)
+    if variance.dtype.kind in "biu":
+        what = f"std(dtype={variance.dtype})"
+        if variance.ndim:  # NumPy takes this root in place, which its casting rule refuses
+            raise TypeError(f"{what}: cannot cast the float square root of an integer "
+                            "variance array back to its dtype (as NumPy)")
+        try:
+            root = build.apply(Op.SQRT, variance)
+        except TypeError as exc:  # NumPy's float16 root of int8/uint8: lazyarr has no float16
+            raise TypeError(f"{what}: {exc}") from None
+        return build.cast(root, variance.dtype)
+    return build.apply(Op.SQRT, variance)
 
 
 def logsumexp(x: Node, axis: Any = None, keepdims: bool = False) -> Node:

@@ -76,7 +76,11 @@ def getitem(node: Node, index: Any) -> Node:
     """``node[index]`` for basic indices (integers, slices, None, ...)."""
     array = _leaf_array(node)
     if array is not None:
-        return _leaf(array[index])
+        # a trailing ``...`` keeps a full integer index a 0-d view instead of a scalar copy
+        items = index if isinstance(index, tuple) else (index,)
+        if not any(item is Ellipsis for item in items):
+            items = (*items, Ellipsis)
+        return _leaf(array[items])
     items = _expand_ellipsis(index if isinstance(index, tuple) else (index,), node.ndim)
     shape: list[int] = []
     vmap: list[tuple[int | None, int, int]] = []

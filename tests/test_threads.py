@@ -90,9 +90,12 @@ def test_cost_weights_math_calls():
 def test_set_and_get_num_threads():
     assert la.get_num_threads() >= 1
     assert with_threads(3, la.get_num_threads) == 3
-    for bad in (0, -1, 1.5, "2", True):
-        with pytest.raises(ValueError, match="positive integer"):
+    assert with_threads(config.MAX_THREADS, la.get_num_threads) == config.MAX_THREADS
+    before = la.get_num_threads()
+    for bad in (0, -1, 1.5, "2", True, config.MAX_THREADS + 1, 1000):
+        with pytest.raises(ValueError, match=f"integer from 1 to {config.MAX_THREADS}"):
             la.set_num_threads(bad)
+    assert la.get_num_threads() == before  # a refused count changes nothing
 
 
 def test_default_is_the_cpus_this_process_may_use(monkeypatch):
@@ -123,10 +126,11 @@ def test_environment_variable_sets_the_thread_count():
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "3"
-    env["LAZYARR_NUM_THREADS"] = "-2"
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode != 0 and "LAZYARR_NUM_THREADS" in done.stderr
+    for bad in ("-2", "1000"):
+        env["LAZYARR_NUM_THREADS"] = bad
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode != 0 and "LAZYARR_NUM_THREADS must be 0" in done.stderr
 
 
 # -- results do not depend on the thread count -----------------------------------------------
