@@ -17,7 +17,17 @@ from lazyarr.loopir import Kernel, Layout
 
 from .common import PTR, ArgBlock, InnerArgs, counted_loop
 from .rows import ColumnEmitter, RowEmitter
-from .scalar import I8, I64, emit_body, from_memory, memory_type, to_memory, value_type
+from .scalar import (
+    I8,
+    I64,
+    emit_body,
+    load_param,
+    memory_type,
+    store_param,
+    stored_type,
+    to_stored,
+    value_type,
+)
 
 
 def _inner_signature(kernel: Kernel) -> list[ir.Type]:
@@ -47,8 +57,7 @@ def _values(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel, ptrs: list[ir.Value]
             ) -> list[ir.Value]:
     """The outputs' values of one element whose arrays are at ``ptrs``."""
     def load(k: int) -> ir.Value:
-        dt = kernel.inputs[k].dtype
-        return from_memory(b, b.load(ptrs[k], typ=memory_type(dt)), dt)
+        return load_param(b, ptrs[k], kernel.inputs[k])
 
     return emit_body(b, kernel, "cpu", load, p.scalars, p.status)
 
@@ -59,7 +68,7 @@ def _element(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel, rows: list[ir.Value]
     n_in = len(kernel.inputs)
     for k, (v, (_, prm)) in enumerate(zip(_values(b, p, kernel, ptrs), kernel.outputs,
                                           strict=True)):
-        b.store(to_memory(b, v, prm.dtype), ptrs[n_in + k])
+        store_param(b, v, ptrs[n_in + k], prm)
 
 
 def _emit_loops(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel, stream: bool) -> None:
@@ -140,9 +149,9 @@ def _group(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel, i: ir.Value) -> None:
                 for j in range(lanes)]
     hint = b.module.add_metadata([ir.IntType(32)(1)])
     for k, (_, prm) in enumerate(kernel.outputs):
-        vec: ir.Value = ir.VectorType(memory_type(prm.dtype), lanes)(ir.Undefined)
+        vec: ir.Value = ir.VectorType(stored_type(prm), lanes)(ir.Undefined)
         for j in range(lanes):
-            vec = b.insert_element(vec, to_memory(b, per_lane[j][k], prm.dtype), I64(j))
+            vec = b.insert_element(vec, to_stored(b, per_lane[j][k], prm), I64(j))
         ptr = b.gep(p.ptrs[n_in + k], [i], source_etype=memory_type(prm.dtype))
         b.store(vec, ptr, align=GROUP_BYTES).set_metadata("nontemporal", hint)
 

@@ -53,9 +53,12 @@ from .scalar import (
     I64,
     MATHLIB_OPS,
     emit_body,
-    from_memory,
+    from_stored,
+    load_param,
     memory_type,
-    to_memory,
+    store_param,
+    stored_type,
+    to_stored,
 )
 
 TRIPLE = "nvptx64-nvidia-cuda"
@@ -102,6 +105,9 @@ _ROW_PREFIXES = ("llvm.nvvm.shfl.sync.", "llvm.nvvm.barrier")
 # what mathlib's inlined functions add: FMA (fma.rn), and a 128-bit leading-zero count in the
 # Payne-Hanek reduction (tests/test_cuda_nogpu.py assembles every function)
 _MATHLIB_LOWERED = frozenset({"llvm.fma.f32", "llvm.fma.f64", "llvm.ctlz.i128"})
+# what arrays in the other byte order add: byte swaps (prmt.b32; tests/test_byteorder.py
+# assembles such kernels)
+_SWAP_PREFIX = "llvm.bswap."
 
 # -- mathlib -----------------------------------------------------------------------------------
 # Prefer lazyarr's own math (codegen/mathlib.py) to libdevice for the functions it has: its
@@ -227,6 +233,7 @@ def check_not_split(kernel: Kernel) -> None:
 def _allowed(name: str, libdevice: bool) -> bool:
     return (name in _LOWERED or name.startswith(_LOWERED_PREFIXES) or name in _ROW_LOWERED
             or name.startswith(_ROW_PREFIXES) or name in _MATHLIB_LOWERED
+            or name.startswith(_SWAP_PREFIX)
             or (libdevice and name in LIBDEVICE_NAMES))
 
 
@@ -432,12 +439,11 @@ def _element(b: ir.IRBuilder, blk: ParamBlock, kernel: Kernel, flat: ir.Value,
     ptrs = element_ptrs(b, blk.ptrs, blk.strides, idx, range(kernel.ndim))
 
     def load(k: int) -> ir.Value:
-        dt = kernel.inputs[k].dtype
-        return from_memory(b, b.load(ptrs[k], typ=memory_type(dt)), dt)
+        return load_param(b, ptrs[k], kernel.inputs[k])
 
     values = emit_body(b, kernel, "nvptx", load, blk.scalars, blk.status)
     for k, (v, (_, prm)) in enumerate(zip(values, kernel.outputs, strict=True)):
-        b.store(to_memory(b, v, prm.dtype), ptrs[len(kernel.inputs) + k])
+        store_param(b, v, ptrs[len(kernel.inputs) + k], prm)
 
 
 def vector_alignment(itemsize: int) -> int:
@@ -465,30 +471,29 @@ def _group(b: ir.IRBuilder, blk: ParamBlock, kernel: Kernel, g: ir.Value) -> Non
 
     lanes: list[list[ir.Value]] = []
     for k, prm in enumerate(kernel.inputs):
-        mt = memory_type(prm.dtype)
-        if prm.layout is Layout.CONTIG:
-            vec = b.load(_group_ptr(b, blk, k, first, prm.dtype), typ=ir.VectorType(mt, GROUP),
+        if prm.layout is Layout.CONTIG:  # the launch checked the alignment of the vectors
+            vec = b.load(_group_ptr(b, blk, k, first, prm.dtype),
+                         typ=ir.VectorType(stored_type(prm), GROUP),
                          align=vector_alignment(prm.dtype.itemsize))
-            raw = [b.extract_element(vec, I32(j)) for j in range(GROUP)]
+            lanes.append([from_stored(b, b.extract_element(vec, I32(j)), prm)
+                          for j in range(GROUP)])
         elif prm.layout is Layout.ZERO:
-            raw = [b.load(blk.ptrs[k], typ=mt)] * GROUP
+            lanes.append([load_param(b, blk.ptrs[k], prm)] * GROUP)
         else:
-            raw = [b.load(lane_ptr(k, j), typ=mt) for j in range(GROUP)]
-        lanes.append([from_memory(b, v, prm.dtype) for v in raw])
+            lanes.append([load_param(b, lane_ptr(k, j), prm) for j in range(GROUP)])
     results = [emit_body(b, kernel, "nvptx", lambda k, j=j: lanes[k][j], blk.scalars,
                          blk.status) for j in range(GROUP)]
     for o, (_, prm) in enumerate(kernel.outputs):
         k = n_in + o
-        values = [to_memory(b, results[j][o], prm.dtype) for j in range(GROUP)]
         if prm.layout is Layout.CONTIG:
-            vec = ir.Constant(ir.VectorType(memory_type(prm.dtype), GROUP), None)
-            for j, v in enumerate(values):
-                vec = b.insert_element(vec, v, I32(j))
+            vec = ir.Constant(ir.VectorType(stored_type(prm), GROUP), None)
+            for j in range(GROUP):
+                vec = b.insert_element(vec, to_stored(b, results[j][o], prm), I32(j))
             b.store(vec, _group_ptr(b, blk, k, first, prm.dtype),
                     align=vector_alignment(prm.dtype.itemsize))
         else:
-            for j, v in enumerate(values):
-                b.store(v, lane_ptr(k, j))
+            for j in range(GROUP):
+                store_param(b, results[j][o], lane_ptr(k, j), prm)
 
 
 def _group_ptr(b: ir.IRBuilder, blk: ParamBlock, k: int, first: ir.Value, dt) -> ir.Value:

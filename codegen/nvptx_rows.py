@@ -51,7 +51,7 @@ from .nvptx import (
     unravel,
 )
 from .rows import RowEmitter, fold, identity
-from .scalar import F32, F64, I1, I8, I32, I64, Ctx, to_memory, value_type
+from .scalar import F32, F64, I1, I8, I32, I64, Ctx, store_param, value_type
 
 ROW_BLOCK = 256  # threads per block of the "block" strategy: launches must use exactly this
 WARP = 32
@@ -170,14 +170,14 @@ class BlockRows(ThreadRows):
         if not k.out_level:
             with b.if_then(b.icmp_unsigned("==", self.tid, I64(0))):
                 for j, (v, prm) in enumerate(k.outputs):
-                    b.store(to_memory(b, vals[v], prm.dtype), rows[n_in + j])
+                    store_param(b, vals[v], rows[n_in + j], prm)
             return
 
         def element(ptrs: list[ir.Value], r: ir.Value) -> None:
             row_vals = dict(vals)
             self.values(outs, 1, row_vals, self.loader(ptrs, rows), rows)
             for j, (v, prm) in enumerate(k.outputs):
-                b.store(to_memory(b, row_vals[v], prm.dtype), ptrs[n_in + j])
+                store_param(b, row_vals[v], ptrs[n_in + j], prm)
 
         self.thread_rows(rows, element)
 

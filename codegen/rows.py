@@ -30,9 +30,12 @@ from .scalar import (
     I32,
     I64,
     Ctx,
+    alignment,
     emit_instr,
     from_memory,
+    load_param,
     memory_type,
+    store_param,
     to_memory,
     truthy,
     value_type,
@@ -158,8 +161,7 @@ class RowEmitter:
 
     def loader(self, ptrs: list[ir.Value], rows: list[ir.Value]) -> Callable[[int], ir.Value]:
         def load(k: int) -> ir.Value:
-            dt = self.k.inputs[k].dtype
-            return from_memory(self.b, self.b.load(ptrs[k], typ=memory_type(dt)), dt)
+            return load_param(self.b, ptrs[k], self.k.inputs[k])
 
         return load
 
@@ -185,16 +187,18 @@ class RowEmitter:
         n_in = len(k.inputs)
         if not k.out_level:
             for j, (v, prm) in enumerate(k.outputs):
-                self.b.store(to_memory(self.b, vals[v], prm.dtype), rows[n_in + j])
+                store_param(self.b, vals[v], rows[n_in + j], prm)
             return
 
         def element(ptrs: list[ir.Value]) -> None:
             row_vals = dict(vals)
             for c, j in stashed:  # computed by the last reduction's pass and kept in out j
-                row_vals[c] = self.b.load(ptrs[n_in + j], typ=value_type(k.body[c].dtype))
+                # kept in native byte order: this pass's store below swaps it if needed
+                row_vals[c] = self.b.load(ptrs[n_in + j], typ=value_type(k.body[c].dtype),
+                                          align=alignment(k.outputs[j][1]))
             self.values(outs, 1, row_vals, self.loader(ptrs, rows), rows)
             for j, (v, prm) in enumerate(k.outputs):
-                self.b.store(to_memory(self.b, row_vals[v], prm.dtype), ptrs[n_in + j])
+                store_param(self.b, row_vals[v], ptrs[n_in + j], prm)
 
         self.row_loops(rows, element)
 
@@ -222,7 +226,7 @@ class RowEmitter:
                         rows)
             acc.add(row_vals[src])
             for c, j in stash:
-                self.b.store(row_vals[c], ptrs[n_in + j])
+                self.b.store(row_vals[c], ptrs[n_in + j], align=alignment(self.k.outputs[j][1]))
 
         self.row_loops(rows, element, acc.inner_loop, shape=shape)
 
@@ -515,7 +519,7 @@ class SplitReduction:
         outs = k.outputs[:self.n_out]
         em.values([v for v, _ in outs], 0, vals, load, rows)
         for j, (v, prm) in enumerate(outs):
-            b.store(to_memory(b, vals[v], prm.dtype), rows[len(k.inputs) + j])
+            store_param(b, vals[v], rows[len(k.inputs) + j], prm)
         b.store(I32(0), em.c.status)
 
     def product(self, extents: list[ir.Value]) -> ir.Value:
@@ -593,4 +597,4 @@ class ColumnEmitter(RowEmitter):
         self.values([v for v, _ in k.outputs], 0, vals, self.loader(at, at), at)
         n_in = len(k.inputs)
         for i, (v, prm) in enumerate(k.outputs):
-            b.store(to_memory(b, vals[v], prm.dtype), at[n_in + i])
+            store_param(b, vals[v], at[n_in + i], prm)

@@ -17,7 +17,7 @@ import numpy as np
 from llvmlite import ir
 
 from lazyarr.graph import Op
-from lazyarr.loopir import Kernel
+from lazyarr.loopir import ArrayParam, Kernel
 
 from . import mathlib
 
@@ -50,6 +50,46 @@ def from_memory(b: ir.IRBuilder, v: ir.Value, dtype: np.dtype) -> ir.Value:
 
 def to_memory(b: ir.IRBuilder, v: ir.Value, dtype: np.dtype) -> ir.Value:
     return b.zext(v, I8) if dtype.kind == "b" else v
+
+
+# -- elements of array parameters ------------------------------------------------------------
+def stored_type(prm: ArrayParam) -> ir.Type:
+    """The LLVM type an element of ``prm`` is loaded and stored as: its memory type, or for
+    a byte-swapped array the integer of its size (``llvm.bswap`` takes integers only)."""
+    return ir.IntType(8 * prm.dtype.itemsize) if prm.swapped else memory_type(prm.dtype)
+
+
+def alignment(prm: ArrayParam) -> int | None:
+    """The alignment to promise LLVM: the type's own (None) unless the array is unaligned."""
+    return None if prm.aligned else 1
+
+
+def from_stored(b: ir.IRBuilder, raw: ir.Value, prm: ArrayParam) -> ir.Value:
+    """The value of an element whose bits, as loaded (``stored_type``), are ``raw``."""
+    if prm.swapped:
+        raw = b.bswap(raw)
+        if raw.type != memory_type(prm.dtype):
+            raw = b.bitcast(raw, memory_type(prm.dtype))
+    return from_memory(b, raw, prm.dtype)
+
+
+def to_stored(b: ir.IRBuilder, v: ir.Value, prm: ArrayParam) -> ir.Value:
+    """``v`` as the bits to store (``stored_type``) in an element of ``prm``."""
+    v = to_memory(b, v, prm.dtype)
+    if not prm.swapped:
+        return v
+    bits = stored_type(prm)
+    return b.bswap(v if v.type == bits else b.bitcast(v, bits))
+
+
+def load_param(b: ir.IRBuilder, ptr: ir.Value, prm: ArrayParam) -> ir.Value:
+    """The element of ``prm`` at ``ptr``, as a value of its dtype."""
+    return from_stored(b, b.load(ptr, typ=stored_type(prm), align=alignment(prm)), prm)
+
+
+def store_param(b: ir.IRBuilder, v: ir.Value, ptr: ir.Value, prm: ArrayParam) -> None:
+    """Store value ``v`` in the element of ``prm`` at ``ptr``."""
+    b.store(to_stored(b, v, prm), ptr, align=alignment(prm))
 
 
 class Ctx:

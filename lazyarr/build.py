@@ -41,7 +41,8 @@ class UnsupportedOperand(TypeError):  # noqa: N818 (a TypeError, named for what 
 
 
 def leaf(array: np.ndarray) -> Node:
-    dt = dtypes.check(array.dtype, "asarray")
+    # a big-endian array computes as its native dtype: kernels swap bytes as they load
+    dt = dtypes.check_array(array.dtype, "asarray")
     return make(Op.LEAF, dt, tuple(array.shape), (), Buffer(array))
 
 

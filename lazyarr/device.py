@@ -172,8 +172,9 @@ class DeviceArray:
 
     @classmethod
     def from_numpy(cls, array: np.ndarray, device_id: int = 0) -> DeviceArray:
-        """Copy a host array to the device (C order)."""
-        host = np.ascontiguousarray(array)
+        """Copy a host array to the device (C order, native byte order: GPU kernels and
+        every protocol consumer read native elements)."""
+        host = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("="))
         out = cls.empty(host.shape, host.dtype, device_id)
         _driver().memcpy_htod(out.ptr, host.ctypes.data, host.nbytes)
         return out

@@ -17,7 +17,7 @@ def _fit_out(node: Node, out: Any) -> Node:
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
     if not out.flags.writeable:
         raise ValueError("output array is read-only")
-    dtypes.check(out.dtype, "out")
+    dt = dtypes.check_array(out.dtype, "out")  # a big-endian out= is stored byte-swapped
     if node.shape != out.shape and (not _broadcastable(node.shape, out.shape) or
                                     np.broadcast_shapes(node.shape, out.shape) != out.shape):
         raise ValueError(
@@ -27,7 +27,7 @@ def _fit_out(node: Node, out: Any) -> Node:
         raise TypeError(
             f"Cannot cast ufunc output from {node.dtype!r} to {out.dtype!r} "
             "with casting rule 'same_kind'")
-    return build.cast(build.broadcast_to(node, out.shape), out.dtype)
+    return build.cast(build.broadcast_to(node, out.shape), dt)
 
 
 def _broadcastable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:

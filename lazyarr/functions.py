@@ -30,7 +30,8 @@ def asarray(obj: Any, dtype: Any = None, device: str | None = None) -> LazyArray
         found = leaf_array(obj, dtype, device)
         if found is not None:
             lazy = LazyArray(build.leaf(found))
-            return lazy if dtype is None else lazy.astype(dtype)
+            # device memory is native: ">f8" asks for float64 values, as for a host leaf
+            return lazy if dtype is None else lazy.astype(dtypes.native(np.dtype(dtype)))
     arr = np.asarray(obj) if dtype is None else np.asarray(obj, dtype=dtype)
     return LazyArray(build.leaf(arr))
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from . import dtypes
 from .arraystruct import data_pointer
 from .config import settings
 from .graph import ELEMENTWISE, OPAQUE, Node, Op, ReduceKind
@@ -45,8 +46,24 @@ Layout.__hash__ = object.__hash__  # type: ignore[method-assign]  # see graph.Op
 
 @dataclass(frozen=True, slots=True)
 class ArrayParam:
+    """How a kernel reads or writes one array: elements of ``dtype`` (native byte order)."""
+
     dtype: np.dtype
     layout: Layout
+    # the array is in the other byte order (FITS files, network formats): each element is
+    # loaded and stored as an integer and byte-swapped in registers
+    swapped: bool = False
+    # every element sits at a multiple of the dtype's alignment, which LLVM assumes of a
+    # plain load or store; an array NumPy flags unaligned (a buffer at an odd offset) is
+    # accessed with alignment 1 instead, in a kernel of its own (the common kernels keep
+    # the natural alignment and stay as they were)
+    aligned: bool = True
+
+    def describe(self) -> str:
+        """The dtype, with how its memory differs from plain native elements."""
+        notes = [n for n, on in (("byte-swapped", self.swapped),
+                                 ("unaligned", not self.aligned)) if on]
+        return f"{self.dtype}" + "".join(f", {n}" for n in notes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,10 +271,19 @@ class _Lowering:
         found = self.views.get(key)
         if found is None:
             self.inputs.append(view)
-            found = self.emit(Instr(Op.LEAF, array.dtype, (), len(self.inputs) - 1,
-                                    self.level_of(m)))
+            found = self.emit(Instr(Op.LEAF, dtypes.native(array.dtype), (),
+                                    len(self.inputs) - 1, self.level_of(m)))
             self.views[key] = found
         return found
+
+    def pad_views(self) -> None:
+        """Give every input view the kernel's full rank.
+
+        The row is known only once the first reduction is met, so inputs loaded before it
+        have outer dimensions only; they do not vary along the row, so its strides are 0.
+        """
+        for view in self.inputs:
+            view.strides += (0,) * (self.ndim - len(view.strides))
 
     def fusable_reduction(self, node: Node, m: IndexMap) -> bool:
         """A reduction fuses when its result varies along every outer dimension (no work is
@@ -357,6 +383,15 @@ def _coalesce_split(outer: tuple[int, ...], row: tuple[int, ...], views: list[Vi
     return o_dims + r_dims, len(r_dims)
 
 
+def _aligned(array) -> bool:
+    """Whether every element of ``array`` (NumPy's or a device array) is aligned for its
+    dtype. A view's offset and strides are sums of the array's strides: aligned too."""
+    if isinstance(array, np.ndarray):
+        return array.flags.aligned
+    align = array.dtype.alignment
+    return all(n % align == 0 for n in (array.ptr, *array.strides))
+
+
 def _layout(stride: int, itemsize: int, extent: int) -> Layout:
     # with one element along the loop the stride is never used: share the contiguous kernel
     if stride == itemsize or extent == 1:
@@ -427,6 +462,7 @@ def lower_kernel(roots: list[Node], outs: list[np.ndarray],
     if low.blocked:
         raise NeedsMaterialising(list({id(n): n for n in low.blocked}.values()))
     row = low.row or ()
+    low.pad_views()
     out_views = [_output_view(o, len(outer), len(row), out_level) for o in outs]
     views = low.inputs + out_views
     dims, row_ndim = _coalesce_split(outer, row, views)
@@ -435,8 +471,9 @@ def lower_kernel(roots: list[Node], outs: list[np.ndarray],
     vec = len(dims) - row_ndim - 1 if column else len(dims) - 1  # the vectorised dim
 
     def param(v: View) -> ArrayParam:
-        return ArrayParam(v.array.dtype,
-                          _layout(v.strides[vec], v.array.dtype.itemsize, dims[vec]))
+        dt = v.array.dtype
+        return ArrayParam(dtypes.native(dt), _layout(v.strides[vec], dt.itemsize, dims[vec]),
+                          swapped=not dt.isnative, aligned=_aligned(v.array))
 
     kernel = Kernel(
         ndim=len(dims),
@@ -632,7 +669,7 @@ def format_kernel(kernel: Kernel) -> str:
         lines.append("  outputs written by streaming stores (past the caches) in aligned "
                      "32-byte groups")
     for k, p in enumerate(kernel.inputs):
-        lines.append(f"  in{k}: {p.dtype} ({p.layout.value} innermost)")
+        lines.append(f"  in{k}: {p.describe()} ({p.layout.value} innermost)")
     for k, dt in enumerate(kernel.scalars):
         lines.append(f"  s{k}: {dt} scalar argument")
     lines.append(f"  for {head}:")
@@ -653,7 +690,8 @@ def format_kernel(kernel: Kernel) -> str:
     if kernel.split:
         return "\n".join(lines + _split_lines(kernel))
     for k, (val, p) in enumerate(kernel.outputs):
-        lines.append(f"    out{k}[{idx}] = v{val}   ({p.dtype}, {p.layout.value} innermost)")
+        lines.append(f"    out{k}[{idx}] = v{val}   ({p.describe()}, {p.layout.value} "
+                     "innermost)")
     return "\n".join(lines)
 
 
@@ -668,5 +706,5 @@ def _split_lines(kernel: Kernel) -> list[str]:
     lines.append(f"  then the last i0 to finish combines out{real}.. in i0 order, adds the "
                  f"{tail} tail rows and stores")
     for k, (val, p) in enumerate(kernel.outputs[:real]):
-        lines.append(f"    out{k} = v{val}   ({p.dtype})")
+        lines.append(f"    out{k} = v{val}   ({p.describe()})")
     return lines

@@ -57,9 +57,10 @@ class _NotRebindableError(Exception):
 
 def structure(roots: tuple[Node, ...]) -> Structure | None:
     """Nodes in post-order, each by op, dtype, shape and its sources' positions (a leaf by
-    its strides, a scalar by its dtype alone); None for graphs that cannot be rebound (a
-    leaf that is not a NumPy array, an unhashable op argument, or a graph too deep for the
-    recursive walk, which is the fastest for the small graphs this serves)."""
+    its array's dtype, strides and alignment, a scalar by its dtype alone); None for graphs
+    that cannot be rebound (a leaf that is not a NumPy array, an unhashable op argument, or
+    a graph too deep for the recursive walk, which is the fastest for the small graphs this
+    serves)."""
     position: dict[int, int] = {}
     records: list[tuple] = []
     arrays: list[np.ndarray] = []
@@ -75,7 +76,9 @@ def structure(roots: tuple[Node, ...]) -> Structure | None:
             if type(array) is not np.ndarray:
                 raise _NotRebindableError
             arrays.append(array)
-            records.append((op, node.dtype, node.shape, array.strides))
+            # the array's own dtype (its byte order) and alignment choose the kernel's
+            # loads, which the node (native dtype) does not tell
+            records.append((op, array.dtype, node.shape, array.strides, array.flags.aligned))
         elif op is _SCALAR:
             scalars.append(node)
             records.append((op, node.dtype))
