@@ -23,7 +23,9 @@ from __future__ import annotations
 import ctypes
 import itertools
 import math
+import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -139,6 +141,123 @@ def _libm() -> ctypes.CDLL:
         return ctypes.CDLL(find_library("m"))
 
 
+# -- the target CPU: the host's, or LAZYARR_CPU's ------------------------------------------------
+_UNKNOWN_CPU = "is not a recognized processor"  # what LLVM prints, and then goes on without
+
+
+def _llvm_stderr(fn: Callable[[], Any]) -> tuple[Any, str]:
+    """``fn()`` and what was written to stderr meanwhile.
+
+    LLVM reports to file descriptor 2 directly, not through Python, so the descriptor
+    itself points at a temporary file for the call (one target machine: milliseconds, once
+    per process, and only for LAZYARR_CPU). The caller writes back what is not LLVM's.
+    """
+    import tempfile  # only here: importing it costs milliseconds
+
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as caught:
+        saved = os.dup(2)
+        try:
+            os.dup2(caught.fileno(), 2)
+            result = fn()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        caught.seek(0)
+        return result, caught.read().decode("utf-8", "replace")
+
+
+# Which of the features this machine lacks a named CPU has, asked of LLVM itself (llvmlite
+# does not expose a CPU's features): its inliner inlines a function into another only when
+# the callee's subtarget features are a subset of the caller's (areInlineCompatible), and
+# "target-cpu" and "target-features" attributes choose a function's subtarget. Caller and
+# callees name the same CPU, so its tuning flags (some of which the comparison counts) are
+# the same on both sides. The volatile store keeps each callee from being folded away.
+_PROBE = """target triple = "{triple}"
+@sink = global i32 0
+{callees}
+define void @caller() #0 {{
+{calls}  ret void
+}}
+attributes #0 = {{ "target-cpu"="{cpu}" "target-features"="{features}" }}
+{attributes}
+"""
+# Features LLVM emits only for their intrinsics, which generated code never calls (system,
+# privileged and random-number instructions): hypervisors often hide some of them, and a
+# CPU name must not be refused for those.
+_UNUSED_FEATURES = frozenset((
+    "clflushopt", "cldemote", "clwb", "enqcmd", "fsgsbase", "hreset", "invpcid", "kl", "lwp",
+    "movdir64b", "movdiri", "mwaitx", "pconfig", "pku", "ptwrite", "rdpid", "rdpru", "rdrnd",
+    "rdseed", "rtm", "serialize", "sgx", "shstk", "tsxldtrk", "uintr", "usermsr", "waitpkg",
+    "wbnoinvd", "widekl", "xsave", "xsavec", "xsaveopt", "xsaves",
+))
+
+
+def _inlined(llvm: Any, tm: Any, triple: str, cpu: str, features: str,
+             callees: list[str]) -> list[bool]:
+    """Whether LLVM inlines a function of CPU ``cpu`` and features ``callees[k]`` into one of
+    ``cpu`` and ``features``, for each k (all in one module, one O1 run)."""
+    mod = llvm.parse_assembly(_PROBE.format(
+        triple=triple, cpu=cpu, features=features,
+        callees="\n".join(f"define internal void @f{k}() #{k + 1} {{\n"
+                          f"  store volatile i32 {k}, ptr @sink\n  ret void\n}}"
+                          for k in range(len(callees))),
+        calls="".join(f"  call void @f{k}()\n" for k in range(len(callees))),
+        attributes="\n".join(f'attributes #{k + 1} = {{ "target-cpu"="{cpu}" '
+                             f'"target-features"="{f}" }}' for k, f in enumerate(callees))))
+    mod.verify()
+    pb = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=1))
+    pb.getModulePassManager().run(mod, pb)
+    text = str(mod)
+    return [f"@f{k}(" not in text for k in range(len(callees))]
+
+
+def missing_features(llvm: Any, tm: Any, triple: str, cpu: str,
+                     host: dict[str, bool]) -> list[str]:
+    """The features that LLVM's CPU ``cpu`` has and ``host`` (LLVM's report of a machine's
+    features, name: present) says are absent, but those of ``_UNUSED_FEATURES``.
+
+    Only features LLVM detects on a machine can be compared: the rest are tuning flags
+    (ermsb, slow-*, ...) or have no detection, and are taken as present.
+    """
+    absent = sorted(f for f, on in host.items() if not on and f not in _UNUSED_FEATURES)
+    if not absent:
+        return []
+    # the usual answer in one question: the CPU inlines into itself without those features
+    # (turning off a feature it lacks changes nothing)
+    if _inlined(llvm, tm, triple, cpu, ",".join(f"-{f}" for f in absent), [""])[0]:
+        return []
+    # which ones, for the message: the CPU plus the feature inlines into the CPU when it has
+    # that feature already
+    has = _inlined(llvm, tm, triple, cpu, "", [f"+{f}" for f in absent])
+    return [f for f, h in zip(absent, has, strict=True) if h]
+
+
+def target_cpu(llvm: Any, target: Any, triple: str, name: str) -> tuple[str, str]:
+    """The CPU name and feature string to compile for: this machine's when ``name`` is ""
+    (LAZYARR_CPU unset or "host"), else ``name`` with the features LLVM gives that CPU.
+
+    A name LLVM does not know is a ValueError (LLVM would say so on stderr and compile for a
+    generic CPU), and so is a CPU with instructions this machine lacks (code for it could
+    end the process with SIGILL here).
+    """
+    if not name:
+        return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+    tm, said = _llvm_stderr(lambda: target.create_target_machine(cpu=name, features="", opt=3))
+    if _UNKNOWN_CPU in said:
+        raise ValueError(f"LAZYARR_CPU={name}: LLVM does not know this CPU for {triple} "
+                         f"(names as for clang's -march, e.g. haswell, skylake-avx512, "
+                         f"x86-64-v3; or host)")
+    if said:
+        sys.stderr.write(said)  # not LLVM's complaint about the name: someone else's
+    missing = missing_features(llvm, tm, triple, name, dict(llvm.get_host_cpu_features()))
+    if missing:
+        raise ValueError(f"LAZYARR_CPU={name}: this machine ({llvm.get_host_cpu_name()}) "
+                         f"lacks {', '.join(missing)} of that CPU, so code compiled for it "
+                         f"could end the process with an illegal instruction here")
+    return name, ""
+
+
 class _Jit:
     """The LLVM target machine and one MCJIT engine for every kernel of this process."""
 
@@ -150,16 +269,18 @@ class _Jit:
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
         self.triple = llvm.get_process_triple()
-        cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
-        target = llvm.Target.from_triple(self.triple)
-        self._new_tm = lambda: target.create_target_machine(
-            cpu=cpu, features=features, opt=3, jit=True)
-        self.tm = self._new_tm()  # for optimising and emitting code; never given to an engine
+        self._target = llvm.Target.from_triple(self.triple)
+        # the CPU code is made for: this machine's, or LAZYARR_CPU's with its own features
+        self.cpu, self.features = target_cpu(llvm, self._target, self.triple, settings.cpu)
+        self.tm = self.target_machine()  # for optimising and emitting code; never in an engine
         self.layout = str(self.tm.target_data)
-        # what, besides the kernel, decides the machine code: part of every disk-cache key
+        # what, besides the kernel, decides the machine code: part of every disk-cache key (so
+        # code for LAZYARR_CPU and for this machine, even one of that name, never share one)
         llvm_version = ".".join(map(str, llvm.llvm_version_info))
         self.host = (f"llvm {llvm_version}; llvmlite {llvmlite.__version__}; "
-                     f"triple {self.triple}; cpu {cpu}; features {features}")
+                     f"triple {self.triple}; cpu {self.cpu}; "
+                     f"features {self.features or 'those of that CPU'}")
+        self._remarks = False  # whether LLVM's vectoriser remarks are on (_show_remarks)
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine())
         self._support: set[str] = set()  # support modules linked into the engine
         libm = _libm()
@@ -169,11 +290,12 @@ class _Jit:
                 if fn is not None:
                     llvm.add_symbol(full, ctypes.cast(fn, ctypes.c_void_p).value)
 
-    def target_machine(self) -> Any:
-        """A new host target machine with this JIT's settings. An MCJIT engine takes
+    def target_machine(self, opt: int = 3) -> Any:
+        """A new target machine for this JIT's CPU and features. An MCJIT engine takes
         ownership of the target machine it is created with and frees it when it dies, so
         every engine needs its own: sharing ``tm`` would free it under its other users."""
-        return self._new_tm()
+        return self._target.create_target_machine(cpu=self.cpu, features=self.features,
+                                                  opt=opt, jit=True)
 
     def ir(self, kernel: Kernel, name: str) -> str:
         from lazyarr.codegen.cpu import build_module
@@ -184,15 +306,33 @@ class _Jit:
         """Parse, verify and optimise IR text at O3. Support modules the IR calls are loaded
         first, so whatever this JIT optimises can be linked into its engine."""
         self.require(support_needs(text))
-        return self._o3(text)
+        return self._o3(text, remarks=settings.debug >= 2)
 
-    def _o3(self, text: str) -> Any:
+    def _o3(self, text: str, remarks: bool = False) -> Any:
+        """``text`` parsed, verified and optimised; with ``remarks``, LLVM says on stderr why
+        it did not vectorise a loop (kernels at LAZYARR_DEBUG >= 2; never support modules,
+        whose cold lane-by-lane loops would only add noise)."""
         llvm = self.llvm
         mod = llvm.parse_assembly(text)
         mod.verify()
+        self._show_remarks(remarks)
         pb = llvm.create_pass_builder(self.tm, self.pipeline_options(text))
         pb.getModulePassManager().run(mod, pb)
         return mod
+
+    def _show_remarks(self, on: bool) -> None:
+        """Turn LLVM's loop-vectoriser remarks (why a loop was not vectorised) on or off.
+
+        LLVM prints remarks on stderr, and a library prints nothing unless asked:
+        LAZYARR_DEBUG=2 and above ask (the level that reports vector widths). They are
+        options of the whole process (numba's too, if loaded), so they are set only when
+        they change, and "off" is a pattern no pass name matches: an empty one is ignored.
+        """
+        if on != self._remarks:
+            pattern = "loop-vectorize" if on else "^$"
+            for option in ("pass-remarks-missed", "pass-remarks-analysis"):
+                self.llvm.set_option("lazyarr", f"-{option}={pattern}")
+            self._remarks = on
 
     def pipeline_options(self, text: str) -> Any:
         """O3's tuning options for the module ``text``."""

@@ -651,7 +651,13 @@ def _pow64(m: Em, x: ir.Value, y: ir.Value, dd: bool = True) -> ir.Value:
     r = m.sel(m.b.and_(x_neg, y_odd), m.neg(mag), mag)
     bad = m.b.and_(m.b.and_(m.cmp("<", x, zero), ax_ok), m.b.not_(y_int))
     r = m.sel(m.b.and_(bad, y_ok), m.k(float("nan")), r)
-    r = m.sel(m.b.or_(m.isnan(x), m.isnan(y)), m.add(x, y), r)
+    # a NaN argument itself (x when both are), as the other functions here return theirs.
+    # Not x + y, C's usual answer: with two NaNs it gives the bits of whichever operand
+    # instruction selection and register allocation put first (x86 keeps the first), so the
+    # same IR gave pow(-nan, nan) = -nan called out of line on the CPU and +nan inlined in
+    # the emulated GPU kernel, depending on the vector width and the CPU
+    r = m.sel(m.isnan(y), y, r)
+    r = m.sel(m.isnan(x), x, r)
     return m.sel(m.b.or_(m.cmp("==", y, zero), m.cmp("==", x, one)), one, r)
 
 
@@ -1066,9 +1072,13 @@ def call_support(builder: ir.IRBuilder, name: str, args: Sequence[ir.Value]) -> 
 
 
 def loop_width(blocks: Sequence[ir.Block]) -> int | None:
-    """The vector width to ask for in a loop made of ``blocks`` (None: it calls no support
-    function, the vectoriser chooses)."""
-    widths = [LOOP_WIDTHS[SUPPORT_SYMBOLS[i.callee.name][1].suffix]
-              for block in blocks for i in block.instructions
-              if isinstance(i, ir.CallInstr) and i.callee.name in SUPPORT_SYMBOLS]
-    return min(widths, default=None)
+    """The vector width to ask for in a loop made of ``blocks`` (None: the vectoriser
+    chooses). None too when the loop calls a function with no vector version (libm's, such
+    as atan2 or cbrt): the loop stays scalar either way, and LLVM prints a remark on stderr,
+    whatever its options, for each loop it was asked to vectorise and could not."""
+    names = [getattr(i.callee, "name", "") for block in blocks for i in block.instructions
+             if isinstance(i, ir.CallInstr)]
+    if any(n not in SUPPORT_SYMBOLS and not n.startswith("llvm.") for n in names):
+        return None
+    return min((LOOP_WIDTHS[SUPPORT_SYMBOLS[n][1].suffix] for n in names
+                if n in SUPPORT_SYMBOLS), default=None)

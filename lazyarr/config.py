@@ -10,6 +10,7 @@ is opened lazily.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 BACKENDS = ("cpu", "interp")
@@ -30,6 +31,10 @@ class Settings:
     pool_bytes: int = 256 << 20  # most memory the pool of big results keeps (lazyarr/outputs.py)
     # results from this size are written with streaming stores, 0: never (loopir.stream_outputs)
     stream_bytes: int = 4 << 20
+    # the CPU kernels are compiled for (an LLVM name such as haswell or x86-64-v3), "": this
+    # machine's own; checked against LLVM and this machine at the first compile
+    # (backends/cpu.py), as LLVM is not imported before
+    cpu: str = ""
 
 
 def _int_env(name: str, default: int) -> int:
@@ -51,6 +56,19 @@ def _bool_env(name: str, default: bool) -> bool:
     if raw in _FALSE:
         return False
     raise ValueError(f"{name} must be one of {_TRUE + _FALSE}, got {raw!r}")
+
+
+def _cpu_env() -> str:
+    """``LAZYARR_CPU``: an LLVM CPU name, lower-cased; "" for the host (unset, empty, "host")."""
+    raw = os.environ.get("LAZYARR_CPU", "").strip().lower()
+    if raw in ("", "host"):
+        return ""
+    # LLVM's CPU names are of these characters; anything else (a quote, a comma, a space)
+    # could only be a mistake, and would be spliced into IR attributes and cache keys
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", raw):
+        raise ValueError(f"LAZYARR_CPU must be an LLVM CPU name such as haswell or x86-64-v3, "
+                         f"or host, got {raw!r}")
+    return raw
 
 
 def default_cache_dir() -> str:
@@ -101,6 +119,7 @@ def _read() -> Settings:
         cache_dir=os.path.expanduser(cache_dir) if cache_dir else default_cache_dir(),
         pool_bytes=pool_mb << 20,
         stream_bytes=stream_mb << 20,
+        cpu=_cpu_env(),
     )
 
 

@@ -767,7 +767,7 @@ class Emulator:
     def __init__(self) -> None:
         from lazyarr.backends import cpu
 
-        self.jit = cpu.jit()  # the host's target machine, with libm symbols registered
+        self.jit = cpu.jit()  # the CPU backend's target machine, with libm symbols
         self.keep: list[Any] = []
         self.cache: dict[Any, Any] = {}
         self.launches: list[tuple[Variant, int, int]] = []
@@ -786,10 +786,9 @@ class Emulator:
             pto = llvm.create_pipeline_tuning_options(speed_level=1)
             pb = llvm.create_pass_builder(self.jit.tm, pto)
             pb.getModulePassManager().run(mod, pb)
-            # an engine owns (and frees) its target machine: each gets its own
-            tm = llvm.Target.from_triple(self.jit.triple).create_target_machine(
-                cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
-                opt=1, jit=True)
+            # an engine owns (and frees) its target machine: each gets its own, for the CPU
+            # the CPU backend compiles for (LAZYARR_CPU's or the host's)
+            tm = self.jit.target_machine(opt=1)
             engine = llvm.create_mcjit_compiler(mod, tm)
             engine.finalize_object()
             self.keep.append((engine, mod))

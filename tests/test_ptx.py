@@ -214,10 +214,38 @@ def test_ptx_kernel(emitted: dict[str, dict[str, Any]], case: str) -> None:
     assert complaint is None, f"ptxas -arch=sm_90 rejects {case}: {complaint}"
 
 
-def test_ptxas_is_available() -> None:
-    # test_ptx_kernel runs ptxas's verdict only where ptxas exists: say so when it does not
+_TRIVIAL_PTX = """.version 7.8
+.target sm_90
+.address_size 64
+.visible .entry trivial(.param .u64 out)
+{
+    .reg .b64 %rd<2>;
+    ld.param.u64 %rd1, [out];
+    cvta.to.global.u64 %rd1, %rd1;
+    st.global.u32 [%rd1], 1;
+    ret;
+}
+"""
+
+
+def test_ptxas_verdicts_mean_something(tmp_path: Path) -> None:
+    """test_ptx_kernel takes ptxas's verdict where ptxas is on PATH (skipped here when it is
+    not, so a run says that PTX went unassembled). Where it is, that verdict must mean
+    something: ptxas names its release, assembles a trivial sm_90 kernel, and refuses one
+    with an instruction that does not exist (a stand-in that accepts everything would pass
+    every kernel)."""
     if not shutil.which("ptxas"):
         pytest.skip("ptxas is not on PATH: PTX was emitted and inspected but not assembled")
+    version = subprocess.run(["ptxas", "--version"], capture_output=True, text=True,
+                             check=False, timeout=60)
+    assert version.returncode == 0 and re.search(r"release \d+\.\d+", version.stdout), (
+        version.stdout + version.stderr)
+    good, bad = tmp_path / "good.ptx", tmp_path / "bad.ptx"
+    good.write_text(_TRIVIAL_PTX)
+    bad.write_text(_TRIVIAL_PTX.replace("st.global.u32", "st.global.nonsense.u32"))
+    assert _ptxas(good) is None
+    complaint = _ptxas(bad)
+    assert complaint and "nonsense" in complaint, complaint
 
 
 def test_every_allowed_intrinsic_is_exercised(emitted: dict[str, dict[str, Any]]) -> None:
