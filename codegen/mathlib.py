@@ -670,6 +670,115 @@ def _pow(m: Em, x: ir.Value, y: ir.Value) -> ir.Value:
     return m.b.fptrunc(r, m.ty)
 
 
+# -- integer powers ------------------------------------------------------------------------
+# x ** n for a constant integer n (graph.Op.POWER_INT), unrolled for that n and inlined into
+# the kernel. Left-to-right binary powering: one squaring per bit of |n| after the leading
+# one, and a multiplication by the base for each further 1 bit (multiplying by the base, a
+# single word, is cheaper than by another power). Squaring in the working precision loses
+# about one rounding per step and the relative error doubles with each squaring (x**16 by
+# four squarings is up to 15 ULP off), hence:
+#   * float32 works in float64 and rounds once at the end. The float64 error, at most about
+#     |n| * 2**-53, is far below float32's half ULP (2**-24), and float64's range holds every
+#     intermediate whose float32 result is neither 0 nor inf;
+#   * float64 works in double-word arithmetic (hi + lo, products made error-free by FMA) on
+#     the mantissa m in [1, 2) of |x| = m * 2**k, which keeps every intermediate in range;
+#     k*n goes into the exponent at the end by two exact power-of-two factors, so the result
+#     rounds once (twice for subnormal results: the double word, then the scaling).
+# Largest |n| computed this way (canon.POWER_INT_MAX may not exceed it): m**|n| and its
+# reciprocal must be normal floats, m**|n| < 2**|n| and 1/m**|n| > 2**-|n|, so |n| <= 1022.
+INT_POWER_MAX = 1022
+# Beyond this |n| the float64 result's double word r (in [1, 2**|n|] or [2**-|n|, 1]) is
+# too wide for the halving in Em.scale to keep its first factor exact; it is normalised to
+# [1, 2) first (four more instructions).
+_INT_POWER_HALVING_MAX = 484
+
+
+def int_power(m: Em, x: ir.Value, n: int) -> ir.Value:
+    """``x ** n`` for a float (or vector of floats) ``x`` and a constant integer ``n``, with
+    NumPy's ``np.power`` special values: NaN for NaN (but ``x ** 0 == 1``), and the signs and
+    infinities of C's pow for zeros and infinities; overflow to inf, underflow to zero."""
+    if abs(n) > INT_POWER_MAX:
+        raise ValueError(f"integer power {n}: |n| > {INT_POWER_MAX} takes the general pow")
+    if n == 0:
+        return m.k(1.0)  # pow(x, 0) == 1 even for NaN
+    if n == 1:
+        return x
+    if not m.wide:
+        d = Em(m.b, FORMATS["double"], m.width)
+        return m.b.fptrunc(_power_chain(d, m.b.fpext(x, d.ty), n), m.ty)
+    if n in (-1, 2):  # one operation, correctly rounded
+        return _power_chain(m, x, n)
+    return _int_power64(m, x, n)
+
+
+def _power_chain(m: Em, x: ir.Value, n: int) -> ir.Value:
+    """``x ** n`` by plain squarings and multiplications, then one division for n < 0.
+    Zeros, infinities and NaN come out as pow's by IEEE arithmetic alone."""
+    y = x
+    for bit in bin(abs(n))[3:]:
+        y = m.mul(y, y)
+        if bit == "1":
+            y = m.mul(y, x)
+    return m.div(m.k(1.0), y) if n < 0 else y
+
+
+def _dd_chain(m: Em, base: ir.Value, n: int) -> tuple[ir.Value, ir.Value]:
+    """``base ** n`` (n >= 2) as a double word (hi, lo), not renormalised: relative error
+    about |n| * 2**-104 (the lo words grow with the squarings, to about |n| ulp of hi)."""
+    hi, lo = base, None
+    for bit in bin(n)[3:]:
+        if lo is None:
+            hi, lo = m.two_prod(hi, hi)
+        else:  # (hi + lo)**2, dropping lo**2
+            p, e = m.two_prod(hi, hi)
+            hi, lo = p, m.fma(m.add(hi, hi), lo, e)
+        if bit == "1":  # (hi + lo) * base
+            p, e = m.two_prod(hi, base)
+            hi, lo = p, m.fma(lo, base, e)
+    return hi, lo
+
+
+def _dd_reciprocal(m: Em, hi: ir.Value, lo: ir.Value) -> ir.Value:
+    """1 / (hi + lo), rounded once: q = 1/hi and one Newton step, whose residual
+    1 - q*hi is exact by FMA."""
+    q = m.div(m.k(1.0), hi)
+    e = m.fma(m.neg(q), lo, m.fma(m.neg(q), hi, m.k(1.0)))
+    return m.fma(q, e, q)
+
+
+def _int_power64(m: Em, x: ir.Value, n: int) -> ir.Value:
+    """float64 ``x ** n`` for |n| >= 2 (other than 2): see the comment above INT_POWER_MAX.
+
+    Zeros and subnormals have k = -1023 and m = 1.f, infinities and NaN k = 1024: k*n then
+    saturates the scaling to 0 or inf, which is the exact result for zeros, infinities and
+    subnormals (|x|**|n| < 2**-2044 for |n| >= 2); NaN is put back at the end.
+    """
+    b, bits_n = m.b, abs(n)
+    mant_mask = (1 << m.f.mant) - 1
+    bits = m.bits(x)
+    k = b.sub(b.lshr(b.and_(bits, m.i((1 << 63) - 1)), m.i(m.f.mant)), m.i(m.f.bias))
+    base = m.from_bits(b.or_(b.and_(bits, m.i(mant_mask)), m.i(m.f.bias << m.f.mant)))
+    hi, lo = _dd_chain(m, base, bits_n)
+    # r in [1, 2**|n|] for n > 0, in [2**-|n|, 1] for n < 0 (one rounding either way)
+    r = _dd_reciprocal(m, hi, lo) if n < 0 else m.add(hi, lo)
+    s = b.mul(k, m.i(n))
+    if bits_n > _INT_POWER_HALVING_MAX:
+        # r = f * 2**e with f in [1, 2): scale f by 2**(s + e) instead
+        r_bits = m.bits(r)
+        s = b.add(s, b.sub(b.lshr(r_bits, m.i(m.f.mant)), m.i(m.f.bias)))
+        r = m.from_bits(b.or_(b.and_(r_bits, m.i(mant_mask)), m.i(m.f.bias << m.f.mant)))
+        low, high = -1077, 1024
+    else:
+        # beyond these, r * 2**s is below 2**-1076 (rounds to 0) or at least 2**1024 (inf)
+        low, high = (-1076 - bits_n, 1024) if n > 0 else (-1076, 1024 + bits_n)
+    s = b.select(b.icmp_signed("<", s, m.i(low)), m.i(low), s)
+    s = b.select(b.icmp_signed(">", s, m.i(high)), m.i(high), s)
+    y = m.scale(r, s)
+    if n % 2:
+        y = m.copysign(y, x)
+    return m.sel(m.isnan(x), x, y)
+
+
 # -- huge trigonometric arguments: libm for those lanes only --------------------------------
 def _cconv(module: ir.Module) -> str:
     """The lane helper's calling convention: on x86-64 it preserves every register, so the

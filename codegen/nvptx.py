@@ -45,7 +45,6 @@ from lazyarr.loopir import Kernel, Layout
 from . import mathlib
 from .common import counted_loop
 from .scalar import (
-    EMITTERS,
     F32,
     F64,
     I8,
@@ -54,6 +53,7 @@ from .scalar import (
     MATHLIB_OPS,
     emit_body,
     from_stored,
+    has_emitter,
     load_param,
     memory_type,
     store_param,
@@ -204,7 +204,7 @@ def check_supported(kernel: Kernel, libdevice: bool = False) -> None:
             continue
         if ins.op is Op.REDUCE and kernel.row_ndim:
             continue  # the row wrappers fold it
-        if ins.op not in EMITTERS:
+        if not has_emitter(ins.op):
             # a reduction outside a kernel with rows (or any op without a scalar emitter)
             # has no wrapper here; emit_body would fail with a bare KeyError
             raise UnsupportedOnTarget(

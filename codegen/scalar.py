@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from llvmlite import ir
@@ -551,6 +552,26 @@ for _op, _name in MATHLIB_OPS.items():
     EMITTERS[_op] = _with_mathlib(_name, EMITTERS[_op])
 
 
+# -- ops whose code depends on a constant argument ------------------------------------------
+# The instruction's ``arg`` (loopir.Instr) is part of the kernel's structure, unlike scalars,
+# which are run-time arguments: these emitters receive it as a fourth argument.
+ArgEmitter = Callable[[Ctx, np.dtype, Sequence[ir.Value], Any], ir.Value]
+ARG_EMITTERS: dict[Op, ArgEmitter] = {}
+
+
+def _power_int(c: Ctx, dt: np.dtype, a: Sequence[ir.Value], n: int) -> ir.Value:
+    """``x ** n``, unrolled for the constant integer ``n`` (no libm: every target)."""
+    return mathlib.int_power(mathlib.Em(c.b, mathlib.format_of(a[0].type)), a[0], n)
+
+
+ARG_EMITTERS[Op.POWER_INT] = _power_int
+
+
+def has_emitter(op: Op) -> bool:
+    """Whether the scalar body can emit ``op`` (sources and casts aside)."""
+    return op in EMITTERS or op in ARG_EMITTERS
+
+
 @emitter(Op.LOGADDEXP)
 def _logaddexp(c: Ctx, dt: np.dtype, a: Sequence[ir.Value]) -> ir.Value:
     """NumPy's ``npy_logaddexp``: exact for equal arguments (infinities too), NaN passes."""
@@ -665,6 +686,9 @@ def emit_instr(c: Ctx, kernel: Kernel, n: int, vals: Mapping[int, ir.Value],
     args = [vals[a] for a in ins.args]
     if ins.op in _PREDICATES and {dts[0].kind, dts[-1].kind} == {"i", "u"}:
         return mixed_sign_compare(c, ins.op, dts, args)
+    with_arg = ARG_EMITTERS.get(ins.op)
+    if with_arg is not None:
+        return with_arg(c, dts[-1], args, ins.arg)
     return EMITTERS[ins.op](c, dts[-1], args)
 
 

@@ -1,7 +1,10 @@
 """Canonicalisation: rewrite rules applied as nodes are built.
 
-Only rewrites that keep every bit of the result (NaN, infinities, signed zeros) are here;
-algebraic identities such as ``x*0 -> 0`` are wrong for NaN and inf and are not applied.
+Only rewrites that keep every special value of the result (NaN, infinities, signed zeros) are
+here, and all but one keep every bit; algebraic identities such as ``x*0 -> 0`` are wrong for
+NaN and inf and are not applied. The exception is a float power with an integral scalar
+exponent, which becomes an integer power (repeated squaring, as NumPy users write ``x**3``
+for): within 1 ULP of the exact result, as C's pow is, but not always its bits.
 """
 
 from __future__ import annotations
@@ -9,6 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .graph import Node, Op, make
+
+# Largest |n| of ``x ** n`` computed by squaring (codegen/mathlib.py's INT_POWER_MAX: the
+# float64 mantissa's |n|-th power and its reciprocal must be normal floats). The unrolled
+# chain costs at most 9 squarings and 9 multiplications there, still well below a general
+# pow (docs/math.md); larger exponents take the general pow, so no exponent makes a long
+# chain.
+POWER_INT_MAX = 1022
 
 
 def _scalar_value(node: Node) -> float | None:
@@ -19,11 +29,15 @@ def _scalar_value(node: Node) -> float | None:
 
 
 def _power_by_constant(node: Node) -> Node:
-    """``x ** c`` for the scalar exponents NumPy's power loop special-cases.
+    """``x ** c`` for scalar c: NumPy's fast paths, and integers by repeated squaring.
 
     NumPy computes ``x ** 0.5`` as ``sqrt(x)`` (so ``(-0.0) ** 0.5 == -0.0`` and
     ``(-inf) ** 0.5`` is NaN), ``x ** 2`` as ``x * x`` and ``x ** -1`` as ``1 / x``; matching
-    it keeps both the values and the speed (no ``pow`` call per element).
+    it keeps both the values and the speed (no ``pow`` call per element). Any other integral
+    float exponent n, |n| <= POWER_INT_MAX, becomes POWER_INT (n in ``arg``): the kernel
+    unrolls the squarings for that n. The exponent is the scalar as NumPy's loop sees it (cast
+    to the loop dtype), and only float loops are rewritten: integer powers keep their exact
+    integer loop.
     """
     x, e = node.src
     value = _scalar_value(e)
@@ -37,6 +51,8 @@ def _power_by_constant(node: Node) -> Node:
         return make(Op.SQRT, node.dtype, node.shape, (x,))
     if value == -1:
         return make(Op.RECIPROCAL, node.dtype, node.shape, (x,))
+    if float(value).is_integer() and abs(value) <= POWER_INT_MAX:
+        return make(Op.POWER_INT, node.dtype, node.shape, (x,), int(value))
     return node
 
 

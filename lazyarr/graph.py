@@ -46,6 +46,9 @@ class Op(enum.Enum):
     FLOOR_DIVIDE = "floor_divide"
     REMAINDER = "remainder"
     POWER = "power"
+    # x ** n for a float x and an integer constant n (arg), which the kernel's code unrolls;
+    # made by canonicalisation from POWER with an integral scalar exponent (lazyarr/canon.py)
+    POWER_INT = "power_int"
     NEGATIVE = "negative"
     POSITIVE = "positive"
     ABSOLUTE = "absolute"
@@ -266,6 +269,8 @@ def describe(node: Node) -> str:
         extra = f" axes={node.arg}"
     elif node.op is Op.REDUCE:
         extra = f" {node.arg[0].value} axes={node.arg[1]}"
+    elif node.op is Op.POWER_INT:
+        extra = f" n={node.arg}"
     return f"{node.op.value}{extra} : {node.dtype}[{dims}]"
 
 

@@ -71,7 +71,8 @@ class Instr:
     """One SSA value.
 
     ``op`` LEAF loads input ``arg``; SCALAR reads scalar parameter ``arg``; REDUCE reduces its
-    level-1 argument over the row with the ``ReduceKind`` in ``arg``.
+    level-1 argument over the row with the ``ReduceKind`` in ``arg``; POWER_INT raises its
+    argument to the constant integer ``arg``.
     """
 
     op: Op
@@ -325,7 +326,9 @@ class _Lowering:
             return index
         if node.op in ELEMENTWISE:
             level = max((self.body[k].level for k in kids), default=0)
-            return self.emit(Instr(node.op, node.dtype, tuple(kids), None, level))
+            # an elementwise op's argument (POWER_INT's exponent) shapes the code: it is part
+            # of the instruction, so of the kernel's cache keys
+            return self.emit(Instr(node.op, node.dtype, tuple(kids), node.arg, level))
         return kids[0]  # movement: the source's value, seen through the map
 
     def lower(self, root: Node, m: IndexMap) -> int:
@@ -683,7 +686,10 @@ def format_kernel(kernel: Kernel) -> str:
         elif ins.op is Op.REDUCE:
             rhs = f"{ins.arg.value} over [{', '.join(row)}] of v{ins.args[0]}"
         else:
-            rhs = f"{ins.op.value}(" + ", ".join(f"v{a}" for a in ins.args) + ")"
+            operands = [f"v{a}" for a in ins.args]
+            if ins.arg is not None:
+                operands.append(f"n={ins.arg}")
+            rhs = f"{ins.op.value}(" + ", ".join(operands) + ")"
         indent = "      " if ins.level else "    "
         lines.append(f"{indent}v{n}: {ins.dtype} = {rhs}")
     idx = every_row if kernel.out_level else head
