@@ -7,6 +7,8 @@ allocates a temporary per node; it is for checking, not speed.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from lazyarr import opaque, ops
@@ -63,7 +65,9 @@ def _reduce(x: np.ndarray, node: Node) -> np.ndarray:
         fn = np.argmin if kind is ReduceKind.ARGMIN else np.argmax
         # over several axes: the index into those axes flattened in C order
         moved = np.moveaxis(x, axes, range(x.ndim - len(axes), x.ndim))
-        flat = moved.reshape((*moved.shape[:x.ndim - len(axes)], -1))
+        kept = moved.shape[:x.ndim - len(axes)]
+        # the reduced extent spelled out: -1 is ambiguous when a kept axis is empty
+        flat = moved.reshape((*kept, math.prod(moved.shape[len(kept):])))
         return fn(flat, axis=-1)
     if kind in (ReduceKind.SUM, ReduceKind.PROD):
         return _REDUCE[kind](x, axis=axes, dtype=node.dtype)

@@ -153,6 +153,7 @@ def _weak_scalar(value: int | float, dtype: np.dtype) -> Node:
 
 
 _INT64_MIN, _INT64_MAX = dtypes.int_bounds(np.dtype(np.int64))
+_UINT64_MAX = dtypes.int_bounds(np.dtype(np.uint64))[1]
 
 
 def _fast_apply(op: Op, nodes: list[Node]) -> Node | None:
@@ -279,6 +280,9 @@ def _apply(op: Op, xs: tuple, nodes: list[Node] | None) -> Node:
         operands = [_strong(o) for o in operands]
     # NumPy picks the loop before it broadcasts: with both wrong, the TypeError wins
     loop = ops.resolve_loop(op, tuple(_pytype_or_dtype(o) for o in operands))
+    if op not in ops.COMPARISONS:  # NumPy converts a Python int (OverflowError) first too
+        operands = [_weak_scalar(o.value, dt) if isinstance(o, Weak) else o
+                    for o, dt in zip(operands, loop, strict=False)]
     shape = broadcast_shapes([() if isinstance(o, Weak) else o.shape for o in operands], name)
     if op in ops.COMPARISONS:
         folded = _fold_out_of_range_comparison(op, operands, shape)
@@ -330,15 +334,29 @@ def where(cond: Any, x: Any, y: Any) -> Node:
 def _where(op: Op, xs: tuple, nodes: list[Node] | None) -> Node:
     c, a, b = (operand(v, "where") for v in xs)
     c = _strong(c) if isinstance(c, Weak) else c
-    if isinstance(a, Weak) and isinstance(b, Weak):
-        a, b = _strong(a), _strong(b)
     values = [o.value if isinstance(o, Weak) else o.dtype for o in (a, b)]
     dt = dtypes.check(np.result_type(*values), "where")
     shape = broadcast_shapes([o.shape if isinstance(o, Node) else () for o in (c, a, b)],
                              "where")
-    srcs = (broadcast_to(cast(c, np.dtype(bool)), shape), coerce(a, dt, shape),
-            coerce(b, dt, shape))
+    srcs = (broadcast_to(cast(c, np.dtype(bool)), shape),
+            *(broadcast_to(_where_value(o.value, dt), shape) if isinstance(o, Weak)
+              else coerce(o, dt, shape) for o in (a, b)))
     return make(Op.WHERE, dt, shape, srcs)
+
+
+def _where_value(value: int | float, dtype: np.dtype) -> Node:
+    """A Python scalar of ``where`` as NumPy converts it: not a ufunc operand, so an int
+    out of the dtype's range wraps (C's conversion, from int64's minimum to uint64's
+    maximum) instead of raising OverflowError."""
+    if isinstance(value, int) and not isinstance(value, bool) and dtype.kind in "iu":
+        if not _INT64_MIN <= value <= _UINT64_MAX:
+            raise OverflowError("Python int too large to convert to C long")
+        bits = 8 * dtype.itemsize
+        value %= 1 << bits
+        if dtype.kind == "i" and value >> (bits - 1):
+            value -= 1 << bits
+    with np.errstate(over="ignore"):  # a float beyond float32 is inf, as in NumPy
+        return scalar(value, dtype)
 
 
 def astype(node: Node, dtype: Any) -> Node:

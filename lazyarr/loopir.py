@@ -266,14 +266,16 @@ class _Lowering:
 
     def load(self, array: np.ndarray, m: IndexMap) -> int:
         view = _leaf_view(array, m, self.ndim)
+        level = self.level_of(m)
         # one parameter (and one load) per distinct piece of memory, so that an output
-        # written in place over an input is read before it is written
-        key = (view.address, view.strides, array.dtype)
+        # written in place over an input is read before it is written; and per level, as a
+        # load inside the row loop is no value outside it (a stride-0 input read both ways)
+        key = (view.address, view.strides, array.dtype, level)
         found = self.views.get(key)
         if found is None:
             self.inputs.append(view)
             found = self.emit(Instr(Op.LEAF, dtypes.native(array.dtype), (),
-                                    len(self.inputs) - 1, self.level_of(m)))
+                                    len(self.inputs) - 1, level))
             self.views[key] = found
         return found
 

@@ -41,10 +41,19 @@ def result_dtype(name: str, dtype: np.dtype, dtype_arg: np.dtype | None) -> np.d
 _BOOL_FOLD = {ReduceKind.SUM: ReduceKind.ANY, ReduceKind.PROD: ReduceKind.ALL}
 
 
-def axes_of(axis: Any, ndim: int) -> tuple[int, ...]:
+def axes_of(axis: Any, ndim: int, ufunc_like: bool = False) -> tuple[int, ...]:
+    """``axis`` normalised and sorted. ``ufunc_like``: NumPy's reductions that are ufunc
+    reductions (sum, max, any, ...; not mean or var) take an int axis 0 or -1 of a 0-d
+    array, as no axis at all."""
     if axis is None:
         return tuple(range(ndim))
+    if ufunc_like and ndim == 0 and _is_int(axis) and axis in (0, -1):
+        return ()
     return tuple(sorted(normalize_axis_tuple(axis, ndim)))
+
+
+def _is_int(axis: Any) -> bool:
+    return isinstance(axis, int | np.integer) and not isinstance(axis, bool | np.bool_)
 
 
 def _keep(node: Node, axes: tuple[int, ...], keepdims: bool) -> Node:
@@ -65,6 +74,8 @@ def reduce(kind: ReduceKind, x: Node, axes: tuple[int, ...], keepdims: bool = Fa
         if out.kind == "b":
             kind = _BOOL_FOLD.get(kind, kind)
     if not axes:
+        if kind is ReduceKind.SUM and out.kind == "f":
+            return build.apply(Op.ADD, src, 0.0)  # NumPy adds to +0.0: -0.0 comes out +0.0
         return build.cast(src, out)
     _check_not_empty(kind, x, axes)
     return _keep(make(Op.REDUCE, out, shape, (src,), (kind, axes)), axes, keepdims)
@@ -83,11 +94,11 @@ def _check_not_empty(kind: ReduceKind, x: Node, axes: tuple[int, ...]) -> None:
 def simple(kind: ReduceKind, x: Node, axis: Any = None, keepdims: bool = False,
            dtype: Any = None) -> Node:
     dt = None if dtype is None else np.dtype(dtype)
-    return reduce(kind, x, axes_of(axis, x.ndim), keepdims, dt)
+    return reduce(kind, x, axes_of(axis, x.ndim, ufunc_like=True), keepdims, dt)
 
 
 def arg(kind: ReduceKind, x: Node, axis: int | None = None, keepdims: bool = False) -> Node:
-    if axis is None:
+    if axis is None or (x.ndim == 0 and _is_int(axis) and axis in (0, -1)):  # as NumPy
         flat = reduce(kind, x, tuple(range(x.ndim))) if x.ndim else reduce(
             kind, views.reshape(x, (1,)), (0,))
         return views.reshape(flat, (1,) * x.ndim) if keepdims else flat

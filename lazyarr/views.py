@@ -140,10 +140,12 @@ def squeeze(node: Node, axis: int | tuple[int, ...] | None = None) -> Node:
 
 
 def flip(node: Node, axis: int | tuple[int, ...] | None = None) -> Node:
+    axes = range(node.ndim) if axis is None else normalize_axis_tuple(axis, node.ndim)
+    if not axes:
+        return node  # np.flip of a 0-d array would copy it into a scalar
     array = _leaf_array(node)
     if array is not None:
         return _leaf(np.flip(array, axis))
-    axes = range(node.ndim) if axis is None else normalize_axis_tuple(axis, node.ndim)
     vmap = tuple((d, -1, max(n - 1, 0)) if d in axes else (d, 1, 0)
                  for d, n in enumerate(node.shape))
     return view(node, node.shape, vmap)
