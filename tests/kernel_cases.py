@@ -7,7 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,19 @@ from lazyarr.loopir import Kernel
 
 DTYPES = sorted(dtypes.SUPPORTED, key=lambda d: (d.kind, d.itemsize))
 
+
+
+def numpy_loop(ufunc: np.ufunc, args: Sequence[Any]) -> tuple[np.dtype, ...]:
+    """The dtypes of the inner loop NumPy picks for ``ufunc(*args)`` (empty if it has none)."""
+    def signature(x: Any) -> Any:
+        if isinstance(x, bool):
+            return np.dtype(bool)
+        return type(x) if isinstance(x, int | float) else np.asarray(x).dtype
+
+    try:
+        return tuple(ufunc.resolve_dtypes((*map(signature, args), None)))
+    except (TypeError, ValueError):
+        return ()
 
 
 def kernel_of(exprs: list[la.LazyArray]) -> Kernel:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from kernel_cases import numpy_loop
 
 import lazyarr as la
 from lazyarr.functions import UFUNC_FUNCTIONS
@@ -90,19 +91,6 @@ def assert_same(got: Any, expected: np.ndarray, ulps: int = EXACT, zero_sign: bo
         zero = finite & (expected == 0)
         bad = np.signbit(got[zero]) != np.signbit(expected[zero])
         assert not bad.any(), f"{what}: sign of zero differs: {got[zero][bad]}"
-
-
-def numpy_loop(ufunc: np.ufunc, args: tuple) -> tuple[np.dtype, ...]:
-    """The dtypes of the inner loop NumPy picks for ``ufunc(*args)`` (empty if it has none)."""
-    def signature(x: Any) -> Any:
-        if isinstance(x, bool):
-            return np.dtype(bool)
-        return type(x) if isinstance(x, int | float) else np.asarray(x).dtype
-
-    try:
-        return tuple(ufunc.resolve_dtypes((*map(signature, args), None)))
-    except (TypeError, ValueError):
-        return ()
 
 
 @dataclass

@@ -82,6 +82,7 @@ from typing import Any, TypeVar
 import numpy as np
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
+from kernel_cases import numpy_loop
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 import lazyarr as la
@@ -507,19 +508,6 @@ class Expr:
     also: tuple[type[Exception], ...] = ()  # other exceptions lazyarr may raise instead
     np_fn: Callable[..., Any] | None = None  # how NumPy computes it again (None: a leaf)
     tol: Tol | None = None
-
-
-def numpy_loop(ufunc: np.ufunc, args: Sequence[Any]) -> tuple[np.dtype, ...]:
-    """The dtypes of the inner loop NumPy picks for ``ufunc(*args)`` (empty if none)."""
-    def signature(x: Any) -> Any:
-        if isinstance(x, bool):
-            return np.dtype(bool)
-        return type(x) if isinstance(x, int | float) else np.asarray(x).dtype
-
-    try:
-        return tuple(ufunc.resolve_dtypes((*map(signature, args), None)))
-    except (TypeError, ValueError):
-        return ()
 
 
 def node(text: str, kids: tuple[Any, ...], np_fn: Callable[..., Any],
