@@ -276,11 +276,13 @@ def deviation(v: np.ndarray, value: np.ndarray) -> np.ndarray:
 
 
 def pointwise(fn: Callable[..., Any], ulps: int = 0, signless_zero: bool = False,
-              nan_sign: int | None = None) -> Tol:
+              nan_sign: int | None = None, branch: Callable[..., Any] | None = None) -> Tol:
     """The bound of an elementwise op: the spread of ``fn`` over the corners of its loose
     operands' intervals (doubled: a corner need not be the extreme), plus ``ulps`` of the
     result for an op that is not correctly rounded. ``nan_sign``: the operand whose NaNs
-    make the result unknown (``signbit``, ``copysign`` show a NaN's sign)."""
+    make the result unknown (``signbit``, ``copysign`` show a NaN's sign). ``branch``: for
+    a saw-tooth op (``%``), which tooth a point is on; where the corners are not all on the
+    value's tooth, the intervals may span whole teeth and the result is unknown."""
 
     def tol(args: list[Any], errs: list[Any], value: np.ndarray) -> np.ndarray:
         shape = value.shape
@@ -300,9 +302,12 @@ def pointwise(fn: Callable[..., Any], ulps: int = 0, signless_zero: bool = False
                         continue
                 choices.append((a,))
             dev = np.zeros(shape)
+            tooth = None if branch is None else np.asarray(branch(*args))
             try:
                 for corner in itertools.product(*choices):
                     dev = np.maximum(dev, deviation(np.asarray(fn(*corner)), value))
+                    if tooth is not None:
+                        dont_care |= deviation(np.asarray(branch(*corner)), tooth) > 0
             except Exception:  # a corner NumPy refuses (a negative integer power)
                 dev = np.full(shape, INF)
             err = 2 * dev
@@ -816,7 +821,8 @@ class Gen:
             la_fn = getattr(la if style == "la" else np, name)
         fn = reference(name)
         return node(text, (a, b), fn, la_fn,
-                    pointwise(fn, BINARY_ULPS[name], name in SIGNLESS_ZERO, NAN_SIGN.get(name)),
+                    pointwise(fn, BINARY_ULPS[name], name in SIGNLESS_ZERO, NAN_SIGN.get(name),
+                              reference("floor_divide") if name == "remainder" else None),
                     late_ok=name == "power", ufunc=getattr(np, name))
 
     def node_where(self, depth: int, hint: Shape | None) -> Expr:
