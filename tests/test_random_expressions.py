@@ -358,6 +358,12 @@ def sum_tol(kind: str, x: np.ndarray, e: np.ndarray, axes: tuple[int, ...],
         # (then scaled by the factors still to come): the order of the factors matters there
         err = err + (n + 1) * tiny(value.dtype) * \
             np.prod(np.maximum(mag, 1.0), axis=axes, keepdims=True)
+        # with an infinity in the row, a partial product of the small factors that
+        # underflows to 0 in some order makes NaN instead of an infinity (NumPy multiplies
+        # in order, lazyarr in vector lanes): either is the product of some order
+        least = np.prod(np.minimum(mag, 1.0), axis=axes, keepdims=True)
+        inf_row = np.any(np.isinf(xf), axis=axes, keepdims=True)
+        err = np.where(inf_row & (least < tiny(value.dtype)), INF, err)
     else:
         mag = np.where(finite, np.abs(xf), 0.0)
         err = (n + 1) * eps * np.sum(mag, axis=axes, keepdims=True) + \
