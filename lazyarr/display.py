@@ -70,6 +70,8 @@ def op_text(node: Node) -> str:
         axes = node.arg[1]
         return f"{node.arg[0].value} over ax{'es' if len(axes) > 1 else 'is'} " \
             + ", ".join(map(str, axes))
+    if node.op is Op.POWER_INT:
+        return f"power_int n={node.arg}"
     arg = _arg_text(node.arg)
     if node.op in (Op.BROADCAST, Op.VIEW) or node.arg is None or arg == node.op.value:
         return node.op.value  # the shape says what a broadcast or slice did
@@ -312,6 +314,8 @@ def _to_sympy(sp: Any, algebra: dict[str, Callable[..., Any]], node: Node, args:
         return _cast(sp, node, args[0])
     if node.op is Op.REDUCE:
         return _reduction(sp, node, args[0])
+    if node.op is Op.POWER_INT:  # x ** n with the exponent in the node, not a source
+        return sp.Pow(args[0], sp.Integer(node.arg), evaluate=False)
     build = algebra.get(node.op.value)
     try:
         if build is not None:

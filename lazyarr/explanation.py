@@ -115,7 +115,8 @@ class Explanation:
             "  - NumPy's implicit casts and broadcasts are explicit nodes "
             f"({self._count(Op.CAST)} cast, {self._count(Op.BROADCAST)} broadcast here);",
             "  - equal subexpressions are one node (interning), computed once;",
-            "  - only bit-exact rewrites (NaN, inf and -0.0 preserved):",
+            "  - only rewrites that keep NaN, inf and -0.0, bit-exact but for integer powers",
+            "    by squaring (within 1 ULP; docs/math.md):",
         ]
         for op, rule in canon.RULES.items():
             doc = (rule.__doc__ or rule.__name__).strip().splitlines()[0].replace("``", "")

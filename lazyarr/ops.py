@@ -70,6 +70,9 @@ _UFUNCS: dict[Op, np.ufunc] = {
 
 _FLOAT_LIBM = frozenset({Op.POWER, Op.REMAINDER, Op.FLOOR_DIVIDE})
 
+# Op.POWER_INT has no row: canonicalisation makes it from a float POWER whose types NumPy
+# already resolved (never a function users call), and it calls no math routine
+# (needs_math is False: repeated squaring inlined on every target).
 SPECS: dict[Op, OpSpec] = {
     op: OpSpec(op, uf, uf.nin, op in _FLOAT_LIBM) for op, uf in _UFUNCS.items()
 }

@@ -90,7 +90,14 @@ def layout_cases() -> dict[str, Build]:
     return cases
 
 
-CASES = op_cases() | cast_cases() | layout_cases()
+def power_int_cases() -> dict[str, Build]:
+    """x ** n by squaring (Op.POWER_INT: its exponent is part of the op, so it has no
+    EMITTERS entry for op_cases to find), both float64 scalings (|n| above and below 484)."""
+    return {f"power_int-{dt}-n{n}": lambda dt=dt, n=n: [la.asarray(np.ones(6, dt)) ** n]
+            for dt in FLOATS for n in (0, 1, 3, -7, 485, -1022)}
+
+
+CASES = op_cases() | cast_cases() | layout_cases() | power_int_cases()
 
 
 @pytest.fixture(scope="module")

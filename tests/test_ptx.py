@@ -90,6 +90,13 @@ def layout_cases() -> dict[str, Build]:
     return cases
 
 
+def power_int_cases() -> dict[str, Build]:
+    """x ** n by squaring (Op.POWER_INT: its exponent is part of the op, so it has no
+    EMITTERS entry for op_cases to find); float64 declares llvm.fma."""
+    return {f"power_int-{dt}-n{n}": lambda dt=dt, n=n: [la.asarray(np.ones(6, dt)) ** n]
+            for dt in ("float32", "float64") for n in (3, -7, 1000)}
+
+
 def _split() -> tuple[dict[str, Build], dict[str, tuple[Op, np.dtype, Build]]]:
     """(cases the GPU path must compile, op cases it must refuse) by ``nvptx.refusal``
     (without libdevice: mathlib's functions compile, the rest of the math is refused)."""
@@ -100,7 +107,7 @@ def _split() -> tuple[dict[str, Build], dict[str, tuple[Op, np.dtype, Build]]]:
             refused[cid] = (op, loop_dtype, make)
         else:
             ok[cid] = make
-    return ok | cast_cases() | layout_cases(), refused
+    return ok | cast_cases() | layout_cases() | power_int_cases(), refused
 
 
 PTX_CASES, REFUSED_CASES = _split()
@@ -198,6 +205,7 @@ def test_table_is_broad() -> None:
     assert {op for op, _, _ in REFUSED_CASES.values()} >= {Op.EXP2, Op.ARCSIN, Op.LOG10}
     # mathlib's functions compile without libdevice
     assert {"exp-float32", "sin-float64", "power-float32", "logaddexp-float64"} <= set(PTX_CASES)
+    assert "power_int-float64-n3" in PTX_CASES  # repeated squaring needs no libdevice either
 
 
 @pytest.mark.parametrize("case", sorted(PTX_CASES))
