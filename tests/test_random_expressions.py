@@ -249,6 +249,18 @@ def reference(name: str) -> Callable[..., Any]:
     return REFERENCE.get(name) or getattr(np, name)
 
 
+def quarter_turn(x: np.ndarray) -> np.ndarray:
+    """Which quarter period of sin, cos and tan ``x`` is in: their extrema and poles lie on
+    the boundaries, so corners of an interval inside one quarter bound the values."""
+    return np.floor(np.asarray(x, F64) * (2 / math.pi))
+
+
+# ops whose corners do not bound them across these boundaries (see ``pointwise``)
+BRANCHES: dict[str, Callable[..., Any]] = {
+    "remainder": np.floor_divide, "sin": quarter_turn, "cos": quarter_turn, "tan": quarter_turn,
+}
+
+
 # -- bounds on |lazyarr - NumPy|, element by element ---------------------------------------
 def tiny(dt: np.dtype) -> float:
     """The bound of a zero whose sign is not known (the smallest subnormal)."""
@@ -281,8 +293,9 @@ def pointwise(fn: Callable[..., Any], ulps: int = 0, signless_zero: bool = False
     operands' intervals (doubled: a corner need not be the extreme), plus ``ulps`` of the
     result for an op that is not correctly rounded. ``nan_sign``: the operand whose NaNs
     make the result unknown (``signbit``, ``copysign`` show a NaN's sign). ``branch``: for
-    a saw-tooth op (``%``), which tooth a point is on; where the corners are not all on the
-    value's tooth, the intervals may span whole teeth and the result is unknown."""
+    an op that is not monotonic (``%``, ``sin``), which piece a point is on; where the
+    corners are not all on the value's piece, the intervals may span an extremum or a
+    whole tooth and the result is unknown."""
 
     def tol(args: list[Any], errs: list[Any], value: np.ndarray) -> np.ndarray:
         shape = value.shape
@@ -796,7 +809,8 @@ class Gen:
             text, la_fn = f"{style}.{name}({x.text})", getattr(la if style == "la" else np, name)
         fn = reference(name)
         return node(text, (x,), fn, la_fn,
-                    pointwise(fn, UNARY_ULPS[name], nan_sign=NAN_SIGN.get(name)),
+                    pointwise(fn, UNARY_ULPS[name], nan_sign=NAN_SIGN.get(name),
+                              branch=BRANCHES.get(name)),
                     ufunc=getattr(np, name))
 
     def node_binary(self, depth: int, hint: Shape | None) -> Expr:
@@ -828,7 +842,7 @@ class Gen:
         fn = reference(name)
         return node(text, (a, b), fn, la_fn,
                     pointwise(fn, BINARY_ULPS[name], name in SIGNLESS_ZERO, NAN_SIGN.get(name),
-                              reference("floor_divide") if name == "remainder" else None),
+                              BRANCHES.get(name)),
                     late_ok=name == "power", ufunc=getattr(np, name))
 
     def node_where(self, depth: int, hint: Shape | None) -> Expr:
