@@ -9,6 +9,7 @@ is opened lazily.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -90,10 +91,22 @@ def libdevice_override() -> str:
     return os.environ.get("LAZYARR_LIBDEVICE", "").strip()
 
 
-def cuda_toolkit_roots() -> list[str]:
-    """Where a CUDA toolkit may be: ``CUDA_HOME``, ``CUDA_PATH``, then ``/usr/local/cuda``."""
+def cuda_toolkit_roots(base: str = "/usr/local") -> list[str]:
+    """Where a CUDA toolkit may be: ``CUDA_HOME``, ``CUDA_PATH``, ``<base>/cuda``, then the
+    versioned folders ``<base>/cuda-<version>``, newest first (a toolkit may be installed
+    under its versioned name only, with no ``cuda`` link beside it)."""
     roots = [os.environ.get(v, "").strip() for v in ("CUDA_HOME", "CUDA_PATH")]
-    return [r for r in roots if r] + ["/usr/local/cuda"]
+    return [r for r in roots if r] + [os.path.join(base, "cuda"), *_versioned(base)]
+
+
+def _versioned(base: str) -> list[str]:
+    found = []
+    with contextlib.suppress(OSError):
+        for name in os.listdir(base):
+            match = re.fullmatch(r"cuda-(\d+(?:\.\d+)*)", name)
+            if match:
+                found.append((tuple(map(int, match[1].split("."))), os.path.join(base, name)))
+    return [path for _, path in sorted(found, reverse=True)]
 
 
 def _read() -> Settings:
