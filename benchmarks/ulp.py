@@ -222,6 +222,60 @@ def gen_pow(rng: np.random.Generator, n: int, dt: type) -> Inputs:
     return xs, ys
 
 
+def gen_exp2(rng: np.random.Generator, n: int, dt: type) -> Inputs:
+    hi, lo = _big(dt) + 1.5, _small(dt) - 1.5
+    edges = [_big(dt) + 1, _small(dt), _small(dt) - 1, _pick(dt, -1022.0, -126.0), 0.5, -0.5]
+    ints = rng.integers(int(lo), int(hi), n // 16).astype(dt)  # exact results
+    return (np.concatenate([uniform(rng, n // 2, lo, hi, dt), uniform(rng, n // 8, -1, 1, dt),
+                            log_uniform(rng, n // 4, _small(dt), 10, dt), ints,
+                            around(edges, dt, 64), specials(dt)]),)
+
+
+def gen_log2(rng: np.random.Generator, n: int, dt: type) -> Inputs:
+    powers = np.ldexp(1.0, rng.integers(int(_small(dt)), int(_big(dt)) + 1, n // 16))
+    return (np.concatenate([gen_log(rng, n - n // 16, dt)[0], powers.astype(dt)]),)
+
+
+def gen_log10(rng: np.random.Generator, n: int, dt: type) -> Inputs:
+    tens = 10.0 ** np.arange(0, 23 if dt == np.float64 else 11)  # exact in the format
+    return (np.concatenate([gen_log(rng, n, dt)[0], tens.astype(dt), (1 / tens).astype(dt),
+                            around(tens, dt, 8)]),)
+
+
+def gen_cbrt(rng: np.random.Generator, n: int, dt: type) -> Inputs:
+    lim = 2 ** 17 if dt == np.float64 else 2 ** 8  # exact cubes: c**3 fits the mantissa
+    cubes = rng.integers(-lim, lim, n // 16) ** 3
+    return (np.concatenate([log_uniform(rng, n // 2, _small(dt), _big(dt) + 1, dt),
+                            uniform(rng, n // 4, -8, 8, dt), cubes.astype(dt),
+                            around([1.0, 2.0, 4.0, 8.0, float(np.finfo(dt).tiny)], dt, 64),
+                            specials(dt)]),)
+
+
+def gen_hypot(rng: np.random.Generator, n: int, dt: type) -> Inputs:
+    m = n // 4
+    x1 = log_uniform(rng, m, _small(dt), _big(dt) + 1, dt)  # whole range, any ratio
+    y1 = log_uniform(rng, m, _small(dt), _big(dt) + 1, dt)
+    x2 = log_uniform(rng, m, _small(dt), _big(dt) + 1, dt)  # close magnitudes
+    with np.errstate(over="ignore"):
+        y2 = (x2 * np.exp2(rng.uniform(-30, 30, m))).astype(dt)
+    x3 = log_uniform(rng, m, _big(dt) - 2, _big(dt) + 1, dt)  # overflow threshold
+    y3 = log_uniform(rng, m, _big(dt) - 2, _big(dt) + 1, dt)
+    x4 = uniform(rng, m, -10, 10, dt)
+    y4 = uniform(rng, m, -10, 10, dt)
+    trip = np.array([[3, 4], [5, 12], [8, 15], [20, 21]], np.float64)  # exact results
+    scales = np.ldexp(1.0, np.arange(int(_small(dt)), int(_big(dt)) - 4, 7))
+    xt = (trip[:, None, 0] * scales[None, :]).ravel().astype(dt)
+    yt = (trip[:, None, 1] * scales[None, :]).ravel().astype(dt)
+    sx, sy = np.meshgrid(specials(dt), specials(dt))
+    with np.errstate(over="ignore"):
+        return (np.concatenate([x1, x2, x3, x4, xt, sx.ravel()]),
+                np.concatenate([y1, y2, y3, y4, yt, sy.ravel()]))
+
+
+def _mp_cbrt(x: mpmath.mpf) -> mpmath.mpf:
+    return mpmath.sign(x) * mpmath.cbrt(abs(x))  # the real root (mpmath's is complex)
+
+
 @dataclass(frozen=True)
 class Function:
     name: str
@@ -236,8 +290,75 @@ FUNCTIONS = {f.name: f for f in [
     Function("tan", gen_trig, mpmath.tan), Function("tanh", gen_tanh, mpmath.tanh),
     Function("sinh", gen_hyperbolic, mpmath.sinh), Function("cosh", gen_hyperbolic, mpmath.cosh),
     Function("arctan", gen_arctan, mpmath.atan), Function("power", gen_pow, mpmath.power),
+    Function("exp2", gen_exp2, lambda x: mpmath.power(2, x)),
+    Function("log2", gen_log2, lambda x: mpmath.log(x, 2)),
+    Function("log10", gen_log10, mpmath.log10), Function("cbrt", gen_cbrt, _mp_cbrt),
+    Function("hypot", gen_hypot, mpmath.hypot),
 ]}
-BOUND = {"exp": 1, "log": 1, "sin": 1, "cos": 1, "tanh": 1}  # the rest: 4
+BOUND = {"exp": 1, "log": 1, "sin": 1, "cos": 1, "tanh": 1,  # the rest: 4
+         "exp2": 1, "log2": 1, "log10": 1, "cbrt": 1, "hypot": 1}
+
+
+# -- inverse trigonometric and hyperbolic functions (codegen/mathlib_inverse.py) -------------
+def _below_one(rng: np.random.Generator, n: int, dt: type) -> np.ndarray:
+    """1 - d, d log-uniform from half an epsilon to 1/2 (rounded once, from float64)."""
+    eps = float(np.finfo(dt).eps)
+    return (1 - log_uniform(rng, n, math.log2(eps) - 1, -1, np.float64, False)).astype(dt)
+
+
+def gen_unit(rng: np.random.Generator, n: int, dt: type) -> Inputs:
+    """arcsin, arccos, arctanh: [-1, 1], its ends, tiny arguments, a few outside."""
+    near = _below_one(rng, n // 4, dt)
+    return (np.concatenate([uniform(rng, n // 4, -1, 1, dt), near, -near,
+                            log_uniform(rng, n // 4, _small(dt), 0, dt),
+                            log_uniform(rng, n // 64, 0, _big(dt) + 1, dt),
+                            around([0.5, -0.5, 1.0, -1.0, 2.0 ** -28, 2.0 ** -13], dt, 64),
+                            specials(dt)]),)
+
+
+def gen_arcsinh(rng: np.random.Generator, n: int, dt: type) -> Inputs:
+    return (np.concatenate([uniform(rng, n // 2, -5, 5, dt),
+                            log_uniform(rng, n // 2, _small(dt), _big(dt) + 1, dt),
+                            around([2.0 ** 28, 2.0 ** 12, 2.0 ** -28, 2.0 ** -13], dt, 64),
+                            specials(dt)]),)
+
+
+def gen_arccosh(rng: np.random.Generator, n: int, dt: type) -> Inputs:
+    eps = float(np.finfo(dt).eps)
+    near = (1 + log_uniform(rng, n // 4, math.log2(eps) - 1, 3, np.float64, False)).astype(dt)
+    return (np.concatenate([near, uniform(rng, n // 4, 1, 10, dt),
+                            log_uniform(rng, n // 2, 0, _big(dt) + 1, dt, False),
+                            log_uniform(rng, n // 64, _small(dt), 0, dt),  # below 1: NaN
+                            around([1.0, 2.0, 2.0 ** 28, 2.0 ** 12], dt, 64), specials(dt)]),)
+
+
+def gen_arctan2(rng: np.random.Generator, n: int, dt: type) -> Inputs:
+    m = n // 4
+    lo, hi = _small(dt), _big(dt) + 1
+    y1, x1 = (log_uniform(rng, m, lo, hi, dt) for _ in range(2))  # any magnitudes
+    x2 = rng.standard_normal(m).astype(dt)
+    y2 = rng.standard_normal(m).astype(dt)
+    x3 = rng.standard_normal(m).astype(dt)  # ratios near the reduction's boundaries
+    ratio = rng.choice([0.41421356237309503, 1.0, 2.414213562373095], m)
+    y3 = (x3 * ratio * rng.uniform(0.99, 1.01, m) * rng.choice([-1, 1], m)).astype(dt)
+    x4 = log_uniform(rng, m, hi - 3, hi, dt)  # near overflow
+    with np.errstate(over="ignore"):
+        y4 = (x4 * rng.uniform(-3, 3, m)).astype(dt)
+    x5 = log_uniform(rng, m // 4, lo, lo + 30, dt)  # subnormal and tiny
+    y5 = log_uniform(rng, m // 4, lo, lo + 30, dt)
+    values = np.concatenate([specials(dt), np.array([3.0, -3.0], dt)])
+    sy, sx = np.meshgrid(values, values)
+    with np.errstate(over="ignore"):
+        return (np.concatenate([y1, y2, y3, y4, y5, sy.ravel()]),
+                np.concatenate([x1, x2, x3, x4, x5, sx.ravel()]))
+
+
+FUNCTIONS.update({f.name: f for f in [
+    Function("arcsin", gen_unit, mpmath.asin), Function("arccos", gen_unit, mpmath.acos),
+    Function("arctan2", gen_arctan2, mpmath.atan2),
+    Function("arcsinh", gen_arcsinh, mpmath.asinh), Function("arccosh", gen_arccosh, mpmath.acosh),
+    Function("arctanh", gen_unit, mpmath.atanh),
+]})
 
 
 # -- measuring -------------------------------------------------------------------------------
@@ -299,6 +420,12 @@ def special_mismatches(name: str, args: Inputs, got: np.ndarray) -> int:
     """Where NumPy gives NaN, +-inf or +-0, lazyarr must give the same (sign included)."""
     with np.errstate(all="ignore"):
         want = getattr(np, name)(*args)
+        exact = reference(name, args, got.dtype.type).astype(got.dtype)
+    # where NumPy's 0 or inf is not the correctly rounded result, the wider reference decides:
+    # NumPy's own float32 exp2 gives 0 for results below about 2**-149.5 (glibc's exp2f and
+    # lazyarr round them, correctly, to the smallest subnormal)
+    want = np.where(((want == 0) | np.isinf(want)) & np.isfinite(exact) & (exact != 0), exact,
+                    want)
     special = np.isnan(want) | np.isinf(want) | (want == 0)
     same = (np.isnan(want) & np.isnan(got)) | ((want == got) & (np.signbit(want) ==
                                                                  np.signbit(got)))
@@ -378,7 +505,33 @@ def _workloads(dt: type, n: int, rng: np.random.Generator) -> dict[str, tuple[Ca
             lambda: np.exp(-a) * np.sin(b) + np.cos(c),
             lambda: la.exp(-la.asarray(a)) * la.sin(la.asarray(b)) + la.cos(la.asarray(c))),
         "gelu (tanh form)": (lambda: gelu(a, np.tanh), lambda: gelu(la.asarray(a), la.tanh)),
+        # one function each (positive arguments for the logarithms)
+        "log10(|a|)": (lambda: np.log10(np.abs(a)), lambda: la.log10(abs(la.asarray(a)))),
+        "log2(|a|)": (lambda: np.log2(np.abs(a)), lambda: la.log2(abs(la.asarray(a)))),
+        "exp2(a)": (lambda: np.exp2(a), lambda: la.exp2(la.asarray(a))),
+        "cbrt(a)": (lambda: np.cbrt(a), lambda: la.cbrt(la.asarray(a))),
+        "hypot(a,b)": (lambda: np.hypot(a, b), lambda: la.hypot(la.asarray(a), la.asarray(b))),
+        "logaddexp(a,b)": (lambda: np.logaddexp(a, b),
+                           lambda: la.logaddexp(la.asarray(a), la.asarray(b))),
+        **_inverse_workloads(a, b, dt, n),
     }
+
+
+def _inverse_workloads(a: np.ndarray, b: np.ndarray, dt: type, n: int
+                       ) -> dict[str, tuple[Callable, ...]]:
+    """codegen/mathlib_inverse.py's functions, on arguments in their domains (u uniform in
+    [-1, 1] from a generator of its own, so the other workloads' inputs stay as they were)."""
+    u = np.random.default_rng(1).uniform(-1, 1, n).astype(dt)
+    v = (1 + np.abs(a)).astype(dt)
+    out = {}
+    for name, x, arg in (("arcsin", u, "u"), ("arccos", u, "u"), ("arcsinh", a, "a"),
+                         ("arccosh", v, "1+|a|"), ("arctanh", u, "u")):
+        np_f, la_f = getattr(np, name), getattr(la, name)
+        out[f"{name}({arg})"] = (lambda f=np_f, x=x: f(x),
+                                 lambda f=la_f, x=x: f(la.asarray(x)))
+    out["arctan2(a,b)"] = (lambda: np.arctan2(a, b),
+                           lambda: la.arctan2(la.asarray(a), la.asarray(b)))
+    return out
 
 
 def _best_ms(fn: Callable[[], object], reps: int) -> float:

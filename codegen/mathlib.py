@@ -22,7 +22,8 @@ Two ways to use a function:
   (what NVPTX asks for), else give NaN.
 
 Accuracy (measured by ``benchmarks/ulp.py``, reported in ``docs/math.md``): at most 1 ULP from
-the correctly rounded result for exp, log, sin, cos and tanh, at most 4 ULP for the rest.
+the correctly rounded result for exp, log, sin, cos, tanh, exp2, log2, log10, cbrt and hypot,
+at most 4 ULP for the rest.
 
 Polynomial coefficients were fitted for this module with a discrete Remez exchange in mpmath
 (50 digits), minimising the relative error of the reconstructed function over the reduced
@@ -1008,13 +1009,164 @@ def _huge_reduced(m: Em, a: ir.Value, huge: ir.Value) -> tuple[ir.Value, ir.Valu
     return out[0], out[1], out[2]
 
 
+# -- exp2, log2, log10, cbrt, hypot ------------------------------------------------------------
+# log2(e) and log10(e) as double words (hi + lo, |lo| <= ulp(hi)/2): the float64 log is a
+# double word (_log_dd), and its product with these keeps ~2^-66 relative, so exact powers
+# of 2 and 10 (log2(8) == 3, log10(1000) == 3) come out exact after the one final rounding
+LOG2E_DD = (1.4426950408889634, 2.0355273740931033e-17)
+LOG10E_DD = (0.4342944819032518, 1.098319650216765e-17)
+LOG10E = 0.4342944819032518  # float32 results: the float64 log times this, rounded once
+# cbrt(m) ~ P(m) on [1, 2], fitted as the tables above (Remez, relative error, weight
+# 1/cbrt(m), basis m^0..m^4, coefficients rounded to float64 lowest order first): 2^-16.7.
+# Only a first guess: one plain Newton step takes it to ~2^-33, one more with an FMA
+# residual to ~2^-66, so the float64 result rounds once from a value far inside half an ULP
+CBRT_P = (0.5069793925206802, 0.7181539317040019, -0.3006115904806954, 0.08609137943406044,
+          -0.010603905049031722)
+CBRT2 = (0.7937005259840998, 1.0, 1.2599210498948732)  # 2^(r/3), r = -1, 0, 1
+
+
+def _exp2(m: Em, x: ir.Value) -> ir.Value:
+    """2**x: x = k + r with k = round(x) and r = x - k exact (|r| <= 1/2; no reduction
+    error, unlike exp), then 2**r = exp(r ln2) through exp's core with r ln2 a double word.
+    Integers give r = 0, so 2**k exactly (subnormal results included)."""
+    # beyond these the result is 0 or inf whatever the rounding; clamping keeps k small
+    xc = m.clamp(x, -1080.0 if m.wide else -160.0, 1030.0 if m.wide else 130.0)
+    k, ki = m.round_int(xc, 1.0)
+    r = m.sub(xc, k)  # exact: k and xc share the binade's grid
+    rh, rl = m.two_prod(r, m.k(LN2_HI))
+    rl = m.fma(r, m.k(LN2_LO), rl)
+    rh, rl = m.fast_two_sum(rh, rl)
+    hi, t, n = _exp_core(m, rh, rl)
+    y = m.scale(_one_plus(m, hi, t), m.b.add(n, ki))
+    return m.sel(m.isnan(x), x, y)
+
+
+def _log_scaled(m: Em, x: ir.Value, c: tuple[float, float], c32: float) -> ir.Value:
+    """c * log(x) (c = log2(e) or log10(e)) with log's special values. float64: the
+    double-word log times the double-word c, rounded once; float32: the float64 log times
+    c in float64 (relative error ~2^-51), rounded once to float32."""
+    if m.wide:
+        lh, ll = _log_dd(m, x)
+        ph, pl = m.dd_mul((lh, ll), (m.k(c[0]), m.k(c[1])))
+        y = m.add(ph, pl)
+    else:
+        d = Em(m.b, FORMATS["double"], m.width)
+        y = m.b.fptrunc(d.mul(_log(d, m.b.fpext(x, d.ty)), d.k(c32)), m.ty)
+    return _log_specials(m, x, y, m.k(0.0))
+
+
+def _log2(m: Em, x: ir.Value) -> ir.Value:
+    return _log_scaled(m, x, LOG2E_DD, LOG2E[0])
+
+
+def _log10(m: Em, x: ir.Value) -> ir.Value:
+    return _log_scaled(m, x, LOG10E_DD, LOG10E)
+
+
+def _cbrt64(m: Em, x: ir.Value) -> ir.Value:
+    """cbrt(x) in float64: |x| = 2^(3q + r) * mant, r in {-1, 0, 1}; a polynomial guess for
+    cbrt(mant) times 2^(r/3), two Newton steps on t^3 = 2^r mant, then 2^q (exact)."""
+    b = m.b
+    a = m.abs(x)
+    # subnormals: scale by 2^54 (a multiple of 3, undone as 2^-18 in the result)
+    tiny = m.cmp("<", a, m.k(2.0 ** -1022))
+    a = m.sel(tiny, m.mul(a, m.k(2.0 ** 54)), a)
+    bits = m.bits(a)
+    e = b.sub(b.lshr(bits, m.i(52)), m.i(1023))
+    mant = m.from_bits(b.or_(b.and_(bits, m.i((1 << 52) - 1)), m.i(1023 << 52)))  # [1, 2)
+    # q = round(e / 3): e/3 is never within 1/6 of a half-integer, so 1/3 rounded is fine
+    _, q = m.round_int(m.int_to_float(e), 1.0 / 3.0)
+    r = b.sub(e, b.mul(q, m.i(3)))  # -1, 0 or 1
+    y = m.mul(mant, m.pow2(r))  # exact: the value whose cube root is wanted, in [1/2, 4)
+    is_lo, is_hi = b.icmp_signed("<", r, m.i(0)), b.icmp_signed(">", r, m.i(0))
+    c = m.sel(is_lo, m.k(CBRT2[0]), m.sel(is_hi, m.k(CBRT2[2]), m.k(1.0)))
+    t = m.mul(m.poly(mant, CBRT_P), c)  # ~2^-16.7 relative
+    # Newton: t - (t^3 - y) / (3 t^2); the first in plain arithmetic (~2^-33)
+    t2 = m.mul(t, t)
+    t = m.sub(t, m.div(m.fma(t2, t, m.neg(y)), m.mul(m.k(3.0), t2)))
+    # the second with the residual t^3 - y nearly exact: t*t as a double word, the product
+    # by t and the subtraction of y in one FMA (the result is ~2^-33 y: its rounding error
+    # is ~2^-86 y)
+    h, hl = m.two_prod(t, t)
+    res = m.fma(hl, t, m.fma(h, t, m.neg(y)))
+    t = m.sub(t, m.div(res, m.mul(m.k(3.0), h)))
+    qs = b.sub(q, b.select(tiny, m.i(18), m.i(0)))
+    out = m.copysign(m.mul(t, m.pow2(qs)), x)
+    # zeros, infinities and NaN are their own cube roots
+    special = b.or_(m.cmp("==", x, m.k(0.0)), m.isnan(m.sub(x, x)))
+    return m.sel(special, x, out)
+
+
+def _cbrt(m: Em, x: ir.Value) -> ir.Value:
+    if m.wide:
+        return _cbrt64(m, x)
+    # float32: the float64 result (within ~0.5 ULP of float64) rounded once more
+    d = Em(m.b, FORMATS["double"], m.width)
+    return m.b.fptrunc(_cbrt64(d, m.b.fpext(x, d.ty)), m.ty)
+
+
+def _hypot64(m: Em, x: ir.Value, y: ir.Value) -> ir.Value:
+    """sqrt(x^2 + y^2) in float64 without overflow or underflow: both scaled by 2^-e (e the
+    larger one's exponent), the sum of squares as a double word (FMA), its square root
+    corrected once, then 2^e (exact unless the result overflows)."""
+    b = m.b
+    ax, ay = m.abs(x), m.abs(y)
+    big = m.sel(m.cmp(">", ax, ay), ax, ay)
+    small = m.sel(m.cmp(">", ax, ay), ay, ax)
+    e = b.sub(b.lshr(m.bits(big), m.i(52)), m.i(1023))
+    # keep 2^-e and 2^e normal: big * 2^-e then lies in [2^-52, 4)
+    e = b.select(b.icmp_signed("<", e, m.i(-1022)), m.i(-1022), e)
+    e = b.select(b.icmp_signed(">", e, m.i(1022)), m.i(1022), e)
+    down = m.pow2(b.sub(m.i(0), e))
+    u, v = m.mul(big, down), m.mul(small, down)  # exact, or v negligible beside u
+    uh, ul = m.two_prod(u, u)
+    vh, vl = m.two_prod(v, v)
+    sh, sl = m.fast_two_sum(uh, vh)
+    sl = m.add(sl, m.add(ul, vl))
+    # sqrt(sh + sl) = r + (sh - r^2 + sl) / (2r), the residual sh - r^2 exact by FMA
+    r = m.intrinsic("sqrt", sh)
+    corr = m.div(m.add(m.fma(m.neg(r), r, sh), sl), m.add(r, r))
+    out = m.mul(m.add(r, corr), m.pow2(e))
+    out = m.sel(m.cmp("==", big, m.k(0.0)), m.k(0.0), out)
+    return _hypot_specials(m, x, y, ax, ay, out)
+
+
+def _hypot_specials(m: Em, x: ir.Value, y: ir.Value, ax: ir.Value, ay: ir.Value,
+                    out: ir.Value) -> ir.Value:
+    """C99 (and NumPy): an infinite argument gives +inf even with a NaN; else NaN passes."""
+    inf = m.k(float("inf"))
+    out = m.sel(m.isnan(y), y, out)
+    out = m.sel(m.isnan(x), x, out)
+    return m.sel(m.b.or_(m.cmp("==", ax, inf), m.cmp("==", ay, inf)), inf, out)
+
+
+def _hypot(m: Em, x: ir.Value, y: ir.Value) -> ir.Value:
+    if m.wide:
+        return _hypot64(m, x, y)
+    # float32: in float64 the squares are exact and cannot overflow or underflow; the sum
+    # and the square root round once each, far below float32's half ULP (~0.5 ULP total)
+    d = Em(m.b, FORMATS["double"], m.width)
+    xd, yd = m.b.fpext(x, d.ty), m.b.fpext(y, d.ty)
+    s = d.intrinsic("sqrt", d.fma(xd, xd, d.mul(yd, yd)))
+    out = m.b.fptrunc(s, m.ty)
+    return _hypot_specials(m, x, y, m.abs(x), m.abs(y), out)
+
+
 # -- the function table ------------------------------------------------------------------------
 Body = Callable[..., ir.Value]
 FUNCTIONS: dict[str, tuple[int, Body]] = {
     "exp": (1, _exp), "expm1": (1, _expm1), "log": (1, _log), "log1p": (1, _log1p),
     "sin": (1, _sin), "cos": (1, _cos), "tan": (1, _tan), "tanh": (1, _tanh),
     "sinh": (1, _sinh), "cosh": (1, _cosh), "arctan": (1, _arctan), "pow": (2, _pow),
+    "exp2": (1, _exp2), "log2": (1, _log2), "log10": (1, _log10), "cbrt": (1, _cbrt),
+    "hypot": (2, _hypot),
 }
+# arcsin, arccos, arctan2, arcsinh, arccosh, arctanh: in mathlib_inverse.py, which uses the
+# helpers above. Imported here, after them and before SUPPORT_SYMBOLS is built from this
+# table; that module imports its helpers from here at its end, so either may load first.
+from . import mathlib_inverse  # noqa: E402
+
+FUNCTIONS.update(mathlib_inverse.FUNCTIONS)
 # Support-only functions with several results, returned as a struct: a kernel needing both
 # sin(x) and cos(x) calls sincos(x) (inlined, LLVM shared their reduction; calls cannot).
 PAIRS: dict[str, tuple[int, Body]] = {"sincos": (1, _sincos)}
@@ -1188,7 +1340,7 @@ def call_support(builder: ir.IRBuilder, name: str, args: Sequence[ir.Value]) -> 
 def loop_width(blocks: Sequence[ir.Block]) -> int | None:
     """The vector width to ask for in a loop made of ``blocks`` (None: the vectoriser
     chooses). None too when the loop calls a function with no vector version (libm's, such
-    as atan2 or cbrt): the loop stays scalar either way, and LLVM prints a remark on stderr,
+    as fmod): the loop stays scalar either way, and LLVM prints a remark on stderr,
     whatever its options, for each loop it was asked to vectorise and could not."""
     names = [getattr(i.callee, "name", "") for block in blocks for i in block.instructions
              if isinstance(i, ir.CallInstr)]

@@ -18,7 +18,9 @@ Kernels with rows (reductions, softmax-like row kernels) are built by ``nvptx_ro
 
 Math: NVPTX has no libm, and LLVM aborts the process on a math intrinsic it cannot lower.
 The functions lazyarr's own math library implements (``mathlib``: exp, expm1, log, log1p,
-sin, cos, tan, tanh, sinh, cosh, arctan, float power; ``MATHLIB_NAMES``) are inlined from it
+sin, cos, tan, tanh, sinh, cosh, arctan, float power, exp2, log2, log10, cbrt, hypot;
+and from ``mathlib_inverse`` arcsin, arccos, arctan2, arcsinh, arccosh, arctanh;
+``MATHLIB_NAMES``) are inlined from it
 (:func:`use_mathlib`), with or without libdevice: the same IR as the CPU's, so the same bits,
 and huge trigonometric arguments take an exact Payne-Hanek reduction instead of libm. For the
 rest, with NVIDIA's libdevice bitcode (``emit_ptx(..., libdevice=path)``) the module's libm
@@ -117,8 +119,10 @@ _SWAP_PREFIX = "llvm.bswap."
 USE_MATHLIB = True
 # C math names and LLVM intrinsics the emitters call for MATHLIB_OPS -> mathlib's function
 _MATHLIB_C = {"expm1": "expm1", "log1p": "log1p", "tan": "tan", "tanh": "tanh", "sinh": "sinh",
-              "cosh": "cosh", "atan": "arctan"}
-_MATHLIB_INTRINSICS = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "pow": "pow"}
+              "cosh": "cosh", "atan": "arctan", "cbrt": "cbrt", "hypot": "hypot"}
+_MATHLIB_INTRINSICS = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "pow": "pow",
+                       "exp2": "exp2", "log2": "log2", "log10": "log10"}
+_MATHLIB_C.update(mathlib.mathlib_inverse.C_NAMES)  # asin acos atan2 asinh acosh atanh
 
 
 def _mathlib_names() -> dict[str, str]:

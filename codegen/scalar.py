@@ -536,6 +536,9 @@ MATHLIB_OPS = {
     Op.EXP: "exp", Op.EXPM1: "expm1", Op.LOG: "log", Op.LOG1P: "log1p", Op.SIN: "sin",
     Op.COS: "cos", Op.TAN: "tan", Op.TANH: "tanh", Op.SINH: "sinh", Op.COSH: "cosh",
     Op.ARCTAN: "arctan", Op.POWER: "pow",
+    Op.ARCSIN: "arcsin", Op.ARCCOS: "arccos", Op.ARCTAN2: "arctan2", Op.ARCSINH: "arcsinh",
+    Op.ARCCOSH: "arccosh", Op.ARCTANH: "arctanh",  # codegen/mathlib_inverse.py
+    Op.EXP2: "exp2", Op.LOG2: "log2", Op.LOG10: "log10", Op.CBRT: "cbrt", Op.HYPOT: "hypot",
 }
 
 
@@ -578,7 +581,11 @@ def _logaddexp(c: Ctx, dt: np.dtype, a: Sequence[ir.Value]) -> ir.Value:
     b = c.b
     x, y = a
     t = b.fsub(x, y)
-    tail = c.libm("log1p", x.type, c.call("exp", x.type, b.fneg(c.call("fabs", x.type, t))))
+    e = b.fneg(c.call("fabs", x.type, t))
+    if USE_MATHLIB and c.target == "cpu":  # mathlib's exp and log1p, so the loop vectorises
+        tail = mathlib.call_support(b, "log1p", [mathlib.call_support(b, "exp", [e])])
+    else:  # NVPTX redirects these calls to mathlib's inlined functions (nvptx.use_mathlib)
+        tail = c.libm("log1p", x.type, c.call("exp", x.type, e))
     r = sel(b, b.fcmp_ordered(">", t, const(dt, 0.0)), b.fadd(x, tail),
             sel(b, b.fcmp_ordered("<=", t, const(dt, 0.0)), b.fadd(y, tail), t))
     return sel(b, b.fcmp_ordered("==", x, y), b.fadd(x, const(dt, math.log(2.0))), r)

@@ -202,9 +202,12 @@ def _ptx(emitted: dict[str, dict[str, Any]], case: str) -> str:
 def test_table_is_broad() -> None:
     # a silently empty table (a renamed function, a resolver change) would pass everything
     assert len(PTX_CASES) > 500
-    assert {op for op, _, _ in REFUSED_CASES.values()} >= {Op.EXP2, Op.ARCSIN, Op.LOG10}
+    # every libm op has a mathlib version now: float % and // (libdevice's fmod) are left
+    assert {op for op, _, _ in REFUSED_CASES.values()} >= {Op.REMAINDER, Op.FLOOR_DIVIDE}
+    assert {"arcsin-float32", "arctan2-float64", "arccosh-float32"} <= set(PTX_CASES)
     # mathlib's functions compile without libdevice
-    assert {"exp-float32", "sin-float64", "power-float32", "logaddexp-float64"} <= set(PTX_CASES)
+    assert {"exp-float32", "sin-float64", "power-float32", "logaddexp-float64", "exp2-float32",
+            "log10-float64", "cbrt-float32", "hypot-float64"} <= set(PTX_CASES)
     assert "power_int-float64-n3" in PTX_CASES  # repeated squaring needs no libdevice either
 
 
@@ -278,7 +281,7 @@ def test_refused_before_llvm(case: str) -> None:
         nvptx.build_module(kernel_of(make()), "k")
 
 
-@pytest.mark.parametrize("fn", ["exp2", "arcsin", "log10", "cbrt", "arctan2", "hypot"])
+@pytest.mark.parametrize("fn", ["arcsin", "arctan2"])
 def test_libm_ops_raise_not_implemented(monkeypatch: pytest.MonkeyPatch, fn: str) -> None:
     import llvmlite.binding as llvm
 
@@ -287,6 +290,7 @@ def test_libm_ops_raise_not_implemented(monkeypatch: pytest.MonkeyPatch, fn: str
 
     # through the public path; if the refusal ever regressed, LLVM still never sees the module
     monkeypatch.setattr(llvm, "parse_assembly", llvm_must_not_run)
+    monkeypatch.setattr(nvptx, "USE_MATHLIB", False)  # else mathlib computes these
     x = la.asarray(np.ones(4, np.float32))
     args = (x, x) if ops.SPECS[Op(fn)].nin == 2 else (x,)
     with pytest.raises(NotImplementedError, match=f"cannot compile for CUDA: {fn} on float32"):
