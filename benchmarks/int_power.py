@@ -49,6 +49,7 @@ import numpy as np
 
 import lazyarr as la
 from lazyarr import canon
+from lazyarr.bench import cpu_model
 
 EXPONENTS = (-1022, -1000, -485, -100, -32, -31, -16, *range(-8, -1), 0, 1, *range(3, 17),
              31, 32, 33, 63, 64, 100, 255, 485, 1000, 1022)
@@ -336,17 +337,6 @@ def run_speed(threads: list[int], size: int, reps: int) -> None:
                 if key.startswith(dtype):
                     print(f"  {key[len(dtype) + 1:]:28} {dtype}: {ms:8.2f} ms  "
                           f"({ms / base:5.2f}x lazyarr x**3 out=)")
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 # -- cost by n -----------------------------------------------------------------------------

@@ -36,6 +36,20 @@ def numpy_loop(ufunc: np.ufunc, args: Sequence[Any]) -> tuple[np.dtype, ...]:
         return ()
 
 
+def evaluate_function(name: str, *args: np.ndarray) -> np.ndarray:
+    """``la.<name>(*args)`` evaluated (NumPy's floating-point warnings off)."""
+    with np.errstate(all="ignore"):
+        return np.asarray(getattr(la, name)(*[la.asarray(a) for a in args]).eval())
+
+
+def same_specials(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Per element: False where NumPy's result is NaN, +-inf or +-0 and ours differs."""
+    special = np.isnan(want) | np.isinf(want) | (want == 0)
+    same = (np.isnan(want) & np.isnan(got)) | ((got == want) & (np.signbit(got) ==
+                                                                np.signbit(want)))
+    return ~special | same
+
+
 def kernel_of(exprs: list[la.LazyArray]) -> Kernel:
     """The one fused kernel that evaluates ``exprs``."""
     (kernel,) = la.explain(*exprs).kernel_objects

@@ -18,6 +18,8 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from kernel_cases import evaluate_function as evaluate
+from kernel_cases import same_specials as _same_specials
 from lazyarr.codegen import mathlib, scalar
 
 import lazyarr as la
@@ -38,11 +40,6 @@ def _load_ulp() -> ModuleType:
 
 
 ulp = _load_ulp()
-
-
-def evaluate(name: str, *args: np.ndarray) -> np.ndarray:
-    with np.errstate(all="ignore"):
-        return np.asarray(getattr(la, name)(*[la.asarray(a) for a in args]).eval())
 
 
 @pytest.fixture
@@ -88,14 +85,6 @@ def _specials(dtype: type) -> np.ndarray:
               104.0, -104.0, 1e10, -1e10, 1e30, -1e30]
     with np.errstate(over="ignore"):
         return np.array(values, dtype=dtype)
-
-
-def _same_specials(got: np.ndarray, want: np.ndarray) -> np.ndarray:
-    """Per element: False where NumPy's result is NaN, +-inf or +-0 and ours differs."""
-    special = np.isnan(want) | np.isinf(want) | (want == 0)
-    same = (np.isnan(want) & np.isnan(got)) | ((got == want) & (np.signbit(got) ==
-                                                                np.signbit(want)))
-    return ~special | same
 
 
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)

@@ -20,6 +20,7 @@ from pathlib import Path
 import mpmath
 import numpy as np
 import pytest
+from kernel_cases import evaluate_function as evaluate
 from lazyarr.codegen import mathlib, nvptx, scalar
 
 import lazyarr as la
@@ -35,11 +36,6 @@ MP: dict[str, Callable[..., mpmath.mpf]] = {
     "arcsinh": mpmath.asinh, "arccosh": mpmath.acosh, "arctanh": mpmath.atanh}
 C_NAMES = {"arcsin": "asin", "arccos": "acos", "arctan2": "atan2", "arcsinh": "asinh",
            "arccosh": "acosh", "arctanh": "atanh"}
-
-
-def evaluate(name: str, *args: np.ndarray) -> np.ndarray:
-    with np.errstate(all="ignore"):
-        return np.asarray(getattr(la, name)(*[la.asarray(a) for a in args]).eval())
 
 
 # -- inputs ----------------------------------------------------------------------------------

@@ -18,7 +18,9 @@ import zlib
 import mpmath
 import numpy as np
 import pytest
+from kernel_cases import evaluate_function as evaluate
 from kernel_cases import kernel_of
+from kernel_cases import same_specials as _same_specials
 from lazyarr.codegen import mathlib, nvptx
 
 import lazyarr as la
@@ -40,11 +42,6 @@ MP = {"exp2": lambda x: mpmath.power(2, x), "log2": lambda x: mpmath.log(x, 2),
       "log10": mpmath.log10, "cbrt": _cbrt, "hypot": mpmath.hypot}
 
 
-def evaluate(name: str, *args: np.ndarray) -> np.ndarray:
-    with np.errstate(all="ignore"):
-        return np.asarray(getattr(la, name)(*[la.asarray(a) for a in args]).eval())
-
-
 def _ids(dtype: type) -> str:
     return np.dtype(dtype).name
 
@@ -59,13 +56,6 @@ def _specials(dtype: type) -> np.ndarray:
               -1e-30, 1e30, -1e30, 10.0, 1000.0, -8.0]
     with np.errstate(over="ignore"):
         return np.array(values, dtype=dtype)
-
-
-def _same_specials(got: np.ndarray, want: np.ndarray) -> np.ndarray:
-    special = np.isnan(want) | np.isinf(want) | (want == 0)
-    same = (np.isnan(want) & np.isnan(got)) | ((got == want) & (np.signbit(got) ==
-                                                                np.signbit(want)))
-    return ~special | same
 
 
 @pytest.mark.parametrize("dtype", FLOATS, ids=_ids)
