@@ -652,14 +652,17 @@ def _pow64(m: Em, x: ir.Value, y: ir.Value, dd: bool = True) -> ir.Value:
     r = m.sel(m.b.and_(x_neg, y_odd), m.neg(mag), mag)
     bad = m.b.and_(m.b.and_(m.cmp("<", x, zero), ax_ok), m.b.not_(y_int))
     r = m.sel(m.b.and_(bad, y_ok), m.k(float("nan")), r)
-    # a NaN argument itself (x when both are), as the other functions here return theirs.
-    # Not x + y, C's usual answer: with two NaNs it gives the bits of whichever operand
-    # instruction selection and register allocation put first (x86 keeps the first), so the
-    # same IR gave pow(-nan, nan) = -nan called out of line on the CPU and +nan inlined in
-    # the emulated GPU kernel, depending on the vector width and the CPU
-    r = m.sel(m.isnan(y), y, r)
-    r = m.sel(m.isnan(x), x, r)
+    r = _nan_argument(m, x, y, r)
     return m.sel(m.b.or_(m.cmp("==", y, zero), m.cmp("==", x, one)), one, r)
+
+
+def _nan_argument(m: Em, x: ir.Value, y: ir.Value, r: ir.Value) -> ir.Value:
+    """``r``, or a NaN argument itself (x when both are), as the one-argument functions here
+    return theirs. Not x + y, C's usual answer: with two NaNs it gives the bits of whichever
+    operand instruction selection and register allocation put first (x86 keeps the first),
+    so the same IR gave pow(-nan, nan) = -nan called out of line on the CPU and +nan inlined
+    in the emulated GPU kernel, depending on the vector width and the CPU."""
+    return m.sel(m.isnan(x), x, m.sel(m.isnan(y), y, r))
 
 
 def _pow(m: Em, x: ir.Value, y: ir.Value) -> ir.Value:
@@ -1135,8 +1138,7 @@ def _hypot_specials(m: Em, x: ir.Value, y: ir.Value, ax: ir.Value, ay: ir.Value,
                     out: ir.Value) -> ir.Value:
     """C99 (and NumPy): an infinite argument gives +inf even with a NaN; else NaN passes."""
     inf = m.k(float("inf"))
-    out = m.sel(m.isnan(y), y, out)
-    out = m.sel(m.isnan(x), x, out)
+    out = _nan_argument(m, x, y, out)
     return m.sel(m.b.or_(m.cmp("==", ax, inf), m.cmp("==", ay, inf)), inf, out)
 
 

@@ -47,13 +47,15 @@ def axes_of(axis: Any, ndim: int, ufunc_like: bool = False) -> tuple[int, ...]:
     array, as no axis at all."""
     if axis is None:
         return tuple(range(ndim))
-    if ufunc_like and ndim == 0 and _is_int(axis) and axis in (0, -1):
+    if ufunc_like and _scalar_axis(axis, ndim):
         return ()
     return tuple(sorted(normalize_axis_tuple(axis, ndim)))
 
 
-def _is_int(axis: Any) -> bool:
-    return isinstance(axis, int | np.integer) and not isinstance(axis, bool | np.bool_)
+def _scalar_axis(axis: Any, ndim: int) -> bool:
+    """An int axis 0 or -1 of a 0-d array: none at all to NumPy's ufunc reductions."""
+    return ndim == 0 and isinstance(axis, int | np.integer) and \
+        not isinstance(axis, bool | np.bool_) and axis in (0, -1)
 
 
 def _keep(node: Node, axes: tuple[int, ...], keepdims: bool) -> Node:
@@ -98,7 +100,7 @@ def simple(kind: ReduceKind, x: Node, axis: Any = None, keepdims: bool = False,
 
 
 def arg(kind: ReduceKind, x: Node, axis: int | None = None, keepdims: bool = False) -> Node:
-    if axis is None or (x.ndim == 0 and _is_int(axis) and axis in (0, -1)):  # as NumPy
+    if axis is None or _scalar_axis(axis, x.ndim):
         flat = reduce(kind, x, tuple(range(x.ndim))) if x.ndim else reduce(
             kind, views.reshape(x, (1,)), (0,))
         return views.reshape(flat, (1,) * x.ndim) if keepdims else flat
