@@ -50,6 +50,19 @@ def same_specials(got: np.ndarray, want: np.ndarray) -> np.ndarray:
     return ~special | same
 
 
+def check_specials(name: str, x: np.ndarray, rtol: float) -> None:
+    """``la.<name>(x)`` against NumPy: its dtype, every NaN, infinity and signed zero
+    exactly, and the ordinary results within ``rtol``."""
+    got = evaluate_function(name, x)
+    with np.errstate(all="ignore"):
+        want = getattr(np, name)(x)
+    assert got.dtype == want.dtype
+    ok = same_specials(got, want)
+    assert ok.all(), list(zip(x[~ok], got[~ok], want[~ok], strict=True))
+    finite = np.isfinite(want) & (want != 0)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=rtol)
+
+
 def kernel_of(exprs: list[la.LazyArray]) -> Kernel:
     """The one fused kernel that evaluates ``exprs``."""
     (kernel,) = la.explain(*exprs).kernel_objects
