@@ -1,7 +1,7 @@
 """CPU backend: JIT-compiles loop-IR kernels with llvmlite and runs them through ctypes.
 
 LLVM is imported on the first compile or disk-cache load, not with lazyarr. Compiled kernels
-are cached in memory by their :class:`~lazyarr.loopir.Kernel` (structure, dtypes, layout
+are cached in memory by their :class:`~lazyarr.ir.loop.Kernel` (structure, dtypes, layout
 classes): sizes, strides, pointers and scalar values are run-time arguments, so they never
 cause a compile. Below that sits the on-disk cache of object code (``diskcache.py``): a kernel
 compiled by an earlier process is loaded from it without running LLVM's optimiser or code
@@ -32,10 +32,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from lazyarr import stats
 from lazyarr.config import settings
-from lazyarr.loopir import Kernel, Launch
-from lazyarr.runtime import NEGATIVE_POWER, pack_args
+from lazyarr.ir.loop import Kernel, Launch
+from lazyarr.run import stats
+from lazyarr.run.runtime import NEGATIVE_POWER, pack_args
 
 from . import diskcache, threads
 
@@ -509,7 +509,9 @@ def compiled(kernel: Kernel) -> Compiled:
         return found
     found = _lookup(kernel)
     if settings.debug > 0:  # importing the reporter costs milliseconds: only when it speaks
-        from lazyarr.debug import on_compile  # LAZYARR_DEBUG output (compiles and disk loads)
+        from lazyarr.inspect.debug import (
+            on_compile,  # LAZYARR_DEBUG output (compiles and disk loads)
+        )
 
         on_compile(kernel, found)
     return found
@@ -559,6 +561,6 @@ def run(launch: Launch) -> None:
 
 
 def evaluate(roots, outs):
-    from lazyarr.runtime import evaluate_compiled
+    from lazyarr.run.runtime import evaluate_compiled
 
     return evaluate_compiled(roots, outs, run)

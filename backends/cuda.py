@@ -1,6 +1,6 @@
 """CUDA backend: loop-IR kernels compiled to PTX, loaded and launched through the driver API.
 
-Compilation: a :class:`~lazyarr.loopir.Kernel` plus the launch-time :class:`Variant`
+Compilation: a :class:`~lazyarr.ir.loop.Kernel` plus the launch-time :class:`Variant`
 (vector loads when the arrays are aligned for them, 32-bit index division when the index
 space is small, the row strategy) is the cache key, as on the CPU: sizes, pointers, strides
 and scalar values are kernel parameters, never baked in. PTX is cached in memory and in the
@@ -32,12 +32,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from lazyarr import stats
-from lazyarr.device import DeviceArray
-from lazyarr.graph import OPAQUE, Node, Op
-from lazyarr.loopir import Kernel, Launch, Layout, NeedsMaterialising, lower_kernel
-from lazyarr.runtime import check_outputs_disjoint, pack_args
-from lazyarr.schedule import schedule
+from lazyarr.ir.graph import OPAQUE, Node, Op
+from lazyarr.ir.loop import Kernel, Launch, Layout, NeedsMaterialising, lower_kernel
+from lazyarr.plan.schedule import schedule
+from lazyarr.run import stats
+from lazyarr.run.device import DeviceArray
+from lazyarr.run.runtime import check_outputs_disjoint, pack_args
 
 from . import cuda_driver as drv
 
@@ -385,7 +385,7 @@ class _Evaluation:
 
     def copy_into(self, source: DeviceArray, out: DeviceArray) -> None:
         """``out[...] = source`` (cast to ``out``'s dtype) by a copy kernel on the device."""
-        from lazyarr.build import cast, leaf
+        from lazyarr.front.build import cast, leaf
 
         if out.size:
             self.run_group([cast(leaf(source), out.dtype)], [out])
@@ -413,7 +413,7 @@ def _opaque(node: Node, args: list[DeviceArray], ev: _Evaluation) -> DeviceArray
 
 
 def _c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
-    from lazyarr.device import c_strides
+    from lazyarr.run.device import c_strides
 
     return c_strides(shape, itemsize)
 
@@ -445,6 +445,6 @@ def _matmul(node: Node, args: list[DeviceArray]) -> DeviceArray:
     a, b = (cupy.asarray(x) for x in args)
     result = (cupy.matmul if node.arg == "matmul" else cupy.dot)(a, b).astype(node.dtype)
     cupy.cuda.get_current_stream().synchronize()
-    from lazyarr.device import from_cuda_array_interface
+    from lazyarr.run.device import from_cuda_array_interface
 
     return from_cuda_array_interface(result)

@@ -3,7 +3,7 @@
 An entry is the object code LLVM emitted for one kernel (after a line naming the math support
 modules it calls, see ``backends/cpu.py``) or for one math support module
 (``codegen/mathlib.py``), stored under a SHA-256 of everything that determines that code: a
-stable text of the :class:`~lazyarr.loopir.Kernel` or of the support module's name (built
+stable text of the :class:`~lazyarr.ir.loop.Kernel` or of the support module's name (built
 here field by field, never a ``repr`` of arbitrary objects), the lazyarr version, a fingerprint
 of the code generator's source files (so editing the code generator never reuses stale
 code), and the LLVM version, target triple, host CPU name and CPU features.
@@ -49,8 +49,7 @@ SUFFIX = ".lzo"
 # Source files whose content decides the machine code of a kernel (package, file pattern):
 # the code generator and what it imports from lazyarr. Generous on purpose: a needless
 # recompile costs milliseconds, a stale entry would be wrong code.
-_CODE_FILES = (("lazyarr.codegen", "*.py"), ("lazyarr", "loopir.py"), ("lazyarr", "graph.py"),
-               ("lazyarr", "ops.py"), ("lazyarr", "dtypes.py"), ("lazyarr.backends", "cpu.py"))
+_CODE_FILES = (("lazyarr.codegen", "*.py"), ("lazyarr.ir", "*.py"), ("lazyarr.backends", "cpu.py"))
 
 
 class DiskCacheInfo(NamedTuple):

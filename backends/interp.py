@@ -11,9 +11,10 @@ import math
 
 import numpy as np
 
-from lazyarr import opaque, ops
-from lazyarr.build import cast_values
-from lazyarr.graph import OPAQUE, Node, Op, ReduceKind, toposort
+from lazyarr.front import opaque
+from lazyarr.front.build import cast_values
+from lazyarr.ir import ops
+from lazyarr.ir.graph import OPAQUE, Node, Op, ReduceKind, toposort
 
 
 def _reciprocal(x: np.ndarray) -> np.ndarray:
@@ -32,7 +33,7 @@ def _float_power(x: np.ndarray, e: np.ndarray) -> np.ndarray:
     NumPy's float power loop computes ``x ** 0.5`` as ``sqrt(x)`` when the exponent's inner
     stride is 0 (a 0-d or broadcast array), which differs from pow at -inf (NaN, not inf) and
     -0.0 (-0.0, not 0.0). Scalar exponents are rewritten to sqrt as they are built
-    (``lazyarr/canon.py``); an array exponent means pow on every backend.
+    (``lazyarr/front/canon.py``); an array exponent means pow on every backend.
     """
     result = np.power(x, e)
     fix = (e == 0.5) & ((x == -np.inf) | ((x == 0) & np.signbit(x)))

@@ -12,7 +12,7 @@ on the calling thread and returns the first output.
 
 What this relies on is checked, not assumed: ``id`` of an object is its address; NumPy's
 array struct (``PyArrayObject_fields``, public in ``ndarraytypes.h``) keeps the data
-pointer, dimension count, strides and flags where ``lazyarr.arraystruct.layout`` expects
+pointer, dimension count, strides and flags where ``lazyarr.run.arraystruct.layout`` expects
 them (compared with what NumPy reports for a few arrays); NumPy's C API table (``_ARRAY_API``,
 ``__multiarray_api.h``) holds ``PyArray_Type`` at slot 2 and ``PyArray_New`` at slot 93 (the
 type compared with ``id(np.ndarray)``, the function called once through ctypes). Without
@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from lazyarr import stats
-from lazyarr.arraystruct import LAYOUT, Layout
-from lazyarr.runtime import NEGATIVE_POWER
+from lazyarr.run import stats
+from lazyarr.run.arraystruct import LAYOUT, Layout
+from lazyarr.run.runtime import NEGATIVE_POWER
 
 NAME = "lazyarr_call_launch"
 METH_FASTCALL = 0x0080

@@ -13,7 +13,7 @@ the vector body and the scalar remainder cover the same elements whatever the sp
 and scalar versions of a math function may differ in the last bit).
 
 A full reduction (``a.sum()``) has one outer index, so lowering cuts a large one into a
-fixed number of partial rows (``lazyarr.loopir.split_rows``), one outer index each: chunks of
+fixed number of partial rows (``lazyarr.ir.loop.split_rows``), one outer index each: chunks of
 partial rows are shared out here like any others, and the kernel itself combines them once
 the last one is done, in an order that does not depend on which thread ran what.
 

@@ -29,7 +29,7 @@ import numpy as np
 from lazyarr.backends import cuda, cuda_driver
 
 import lazyarr as la
-from lazyarr import device
+from lazyarr.run import device
 
 
 @dataclass
@@ -109,8 +109,8 @@ def copy_ms(n: int, repeat: int) -> float:
 
 def lazy_launch_only(expr: Any) -> Callable[[], None]:
     """A call that launches ``expr``'s one fused kernel with a prepared argument block."""
-    from lazyarr.loopir import lower_kernel
-    from lazyarr.runtime import pack_args
+    from lazyarr.ir.loop import lower_kernel
+    from lazyarr.run.runtime import pack_args
 
     node = expr._node
     out = device.DeviceArray.empty(node.shape, node.dtype)

@@ -48,8 +48,8 @@ from typing import Any
 import numpy as np
 
 import lazyarr as la
-from lazyarr import canon
-from lazyarr.bench import cpu_model
+from lazyarr.cli.bench import cpu_model
+from lazyarr.front import canon
 
 EXPONENTS = (-1022, -1000, -485, -100, -32, -31, -16, *range(-8, -1), 0, 1, *range(3, 17),
              31, 32, 33, 63, 64, 100, 255, 485, 1000, 1022)

@@ -3,7 +3,7 @@
 Each call wraps a new NumPy array (``la.asarray(x)``), writes ``x * w + b`` with two arrays
 held across calls and evaluates it, so every node is new and the operator memo and the fast
 path's executors find nothing. Timed per call, best of ``--rounds`` rounds, against NumPy's
-``x * w + b``, with launch templates (``lazyarr/rebind.py``) on and off in the same run.
+``x * w + b``, with launch templates (``lazyarr/run/rebind.py``) on and off in the same run.
 
     python benchmarks/new_arrays.py                  # 1e3, 1e4, 1e5 elements
     python benchmarks/new_arrays.py --sizes 1000 --calls 4000
@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 import lazyarr as la
-from lazyarr import rebind
+from lazyarr.run import rebind
 
 
 def per_call(step: Callable[[int], object], calls: int, rounds: int) -> float:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from llvmlite import ir
 
-from lazyarr.loopir import Kernel
+from lazyarr.ir.loop import Kernel
 
 from . import mathlib
 from .scalar import I32, I64, memory_type

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from llvmlite import ir
 
-from lazyarr.loopir import Kernel, Layout
+from lazyarr.ir.loop import Kernel, Layout
 
 from .common import PTR, ArgBlock, InnerArgs, counted_loop
 from .rows import ColumnEmitter, RowEmitter

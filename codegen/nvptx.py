@@ -40,9 +40,10 @@ from dataclasses import dataclass
 import numpy as np
 from llvmlite import ir
 
-from lazyarr import config, ops
-from lazyarr.graph import Op
-from lazyarr.loopir import Kernel, Layout
+from lazyarr import config
+from lazyarr.ir import ops
+from lazyarr.ir.graph import Op
+from lazyarr.ir.loop import Kernel, Layout
 
 from . import mathlib
 from .common import counted_loop
@@ -317,7 +318,7 @@ def _scalar(b: ir.IRBuilder, word: ir.Value, dt) -> ir.Value:
 def param_count(kernel: Kernel, variant: Variant) -> int:
     """The kernel's i64 parameters: the argument block's words, then the split/combine
     kernels' workspace address and chunk count."""
-    from lazyarr.loopir import args_words
+    from lazyarr.ir.loop import args_words
 
     return args_words(kernel) + (2 if variant.strategy in ("split", "combine") else 0)
 
@@ -326,7 +327,7 @@ def new_kernel(kernel: Kernel, name: str, extra: int = 0
                ) -> tuple[ir.Module, ir.Function, ir.IRBuilder]:
     """An empty kernel function taking the argument block's words (and ``extra`` more
     words) by value."""
-    from lazyarr.loopir import args_words
+    from lazyarr.ir.loop import args_words
 
     words = args_words(kernel) + extra
     if 8 * words > MAX_PARAM_BYTES:

@@ -35,8 +35,8 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 
-from lazyarr.graph import Op, ReduceKind
-from lazyarr.loopir import Kernel
+from lazyarr.ir.graph import Op, ReduceKind
+from lazyarr.ir.loop import Kernel
 
 from .common import counted_loop
 from .nvptx import (

@@ -19,9 +19,9 @@ from collections.abc import Callable
 import numpy as np
 from llvmlite import ir
 
-from lazyarr import ops
-from lazyarr.graph import Op, ReduceKind
-from lazyarr.loopir import Kernel, Layout
+from lazyarr.ir import ops
+from lazyarr.ir.graph import Op, ReduceKind
+from lazyarr.ir.loop import Kernel, Layout
 
 from .common import InnerArgs, counted_loop
 from .scalar import (

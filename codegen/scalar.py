@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from llvmlite import ir
 
-from lazyarr.graph import Op
-from lazyarr.loopir import ArrayParam, Kernel
+from lazyarr.ir.graph import Op
+from lazyarr.ir.loop import ArrayParam, Kernel
 
 from . import mathlib
 

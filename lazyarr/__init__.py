@@ -14,12 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from . import fastpath, outputs, stats
-from .array import LazyArray
-from .backends.diskcache import set_disk_cache
-from .backends.threads import get_num_threads, set_num_threads
-from .config import settings
-from .functions import (
+from lazyarr.backends.diskcache import set_disk_cache
+from lazyarr.backends.threads import get_num_threads, set_num_threads
+from lazyarr.config import settings
+from lazyarr.front.array import LazyArray
+from lazyarr.front.functions import (
     METHOD_FUNCTIONS,
     UFUNC_FUNCTIONS,
     array,
@@ -41,7 +40,8 @@ from .functions import (
     transpose,
     where,
 )
-from .graph import Buffer, Node
+from lazyarr.ir.graph import Buffer, Node
+from lazyarr.run import fastpath, outputs, stats
 
 __version__ = "0.1.0"
 
@@ -60,7 +60,7 @@ def eval(*exprs: Any, out: Any = None, backend: str | None = None,
     Returns a NumPy array, or a tuple of them for several expressions. ``out`` (an array, or a
     tuple with one array or None per expression) receives the results in place; ``backend``
     is ``"cpu"`` (default) or ``"interp"``. ``target="cuda"`` runs on the GPU (host arrays
-    are copied there) and returns ``lazyarr.device.DeviceArray`` results; ``target="cpu"``
+    are copied there) and returns ``lazyarr.run.device.DeviceArray`` results; ``target="cpu"``
     copies device arrays back. Without a target, the arrays' location decides.
     """
     if len(exprs) == 1 and backend is None and target is None and type(exprs[0]) is LazyArray:
@@ -84,7 +84,7 @@ def eval(*exprs: Any, out: Any = None, backend: str | None = None,
                                                (several and len(out) == len(exprs))):
         results = fastpath.repeated(exprs, out)  # repeated evaluations
     if results is None:
-        from .evaluate import evaluate
+        from lazyarr.run.evaluate import evaluate
 
         outs = out if several else (None if out is None else [out])
         results = evaluate([_node(e) for e in exprs], outs, backend, target)
@@ -95,7 +95,7 @@ def explain(*exprs: Any, target: str = "cpu"):
     """Every stage of compiling ``exprs`` for ``target`` ("cpu" or "cuda"): graph, canonical
     form, kernel plan, loop IR, LLVM IR, assembly or PTX, and what they say (vectorised?
     bytes and ops per element, cache hit or fresh compile)."""
-    from .explanation import Explanation
+    from lazyarr.inspect.explanation import Explanation
 
     return Explanation([_node(e) for e in exprs], target)
 
@@ -107,7 +107,7 @@ def cache_info() -> stats.CacheInfo:
 
 def clear_cache() -> None:
     """Forget compiled kernels and pooled result memory, and reset the counters."""
-    from .backends import cpu
+    from lazyarr.backends import cpu
 
     fastpath.clear()
     outputs.clear()

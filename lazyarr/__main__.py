@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, cli, demo
+from lazyarr.cli import bench, demo
+from lazyarr.cli import explain as cli
 
 
 def main(argv: list[str] | None = None) -> int:

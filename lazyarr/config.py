@@ -29,7 +29,7 @@ class Settings:
     num_threads: int = 0  # 0: the CPUs this process may use (see backends/threads.py)
     disk_cache: bool = True  # keep compiled object code on disk between processes
     cache_dir: str = ""  # where; "" until read (never empty after _read)
-    pool_bytes: int = 256 << 20  # most memory the pool of big results keeps (lazyarr/outputs.py)
+    pool_bytes: int = 256 << 20  # most memory the pool of big results keeps (run/outputs.py)
     # results from this size are written with streaming stores, 0: never (loopir.stream_outputs)
     stream_bytes: int = 4 << 20
     # the CPU kernels are compiled for (an LLVM name such as haswell or x86-64-v3), "": this

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 import lazyarr as la
-from lazyarr import dtypes, ops
-from lazyarr.graph import Op
-from lazyarr.loopir import Kernel
+from lazyarr.ir import dtypes, ops
+from lazyarr.ir.graph import Op
+from lazyarr.ir.loop import Kernel
 
 DTYPES = sorted(dtypes.SUPPORTED, key=lambda d: (d.kind, d.itemsize))
 

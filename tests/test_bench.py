@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from lazyarr import bench
 from lazyarr.__main__ import main
+from lazyarr.cli import bench
 
 CELL_KEYS = {"workload", "name", "dtype", "n", "shape", "memory_bound", "bytes", "times",
              "first_call", "ok", "errors"}

@@ -21,9 +21,9 @@ from lazyarr.codegen import nvptx
 from lazyarr.codegen.nvptx import Variant
 
 import lazyarr as la
-from lazyarr import dtypes
 from lazyarr.config import settings
-from lazyarr.loopir import Kernel, lower_kernel
+from lazyarr.ir import dtypes
+from lazyarr.ir.loop import Kernel, lower_kernel
 
 DTYPES = sorted(dtypes.SUPPORTED, key=lambda d: (d.kind, d.itemsize))
 N = 67  # a vectorised main loop and a remainder for every dtype
@@ -403,7 +403,7 @@ def test_new_arrays_of_another_byte_order_or_alignment_are_not_rebound(first, th
 def test_device_copies_are_native(monkeypatch):
     """Moving a swapped host array to the device copies native elements (the driver's copy
     is replaced by a host-memory stand-in)."""
-    from lazyarr import device
+    from lazyarr.run import device
 
     class FakeDriver:
         memory: dict[int, bytes] = {}

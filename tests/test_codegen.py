@@ -24,8 +24,9 @@ from lazyarr.codegen.scalar import EMITTERS
 from llvmlite import ir
 
 import lazyarr as la
-from lazyarr import config, ops
-from lazyarr.graph import Op
+from lazyarr import config
+from lazyarr.ir import ops
+from lazyarr.ir.graph import Op
 
 INTS = [d for d in DTYPES if d.kind in "iu"]
 FLOATS = [d for d in DTYPES if d.kind == "f"]

@@ -7,7 +7,7 @@ import pytest
 from conftest import kernels_run
 
 import lazyarr as la
-from lazyarr.graph import Op
+from lazyarr.ir.graph import Op
 
 
 def test_metadata_known_without_evaluating(rng):
@@ -314,7 +314,7 @@ def test_fast_path_does_not_keep_arrays_alive():
     import gc
     import weakref
 
-    from lazyarr import fastpath
+    from lazyarr.run import fastpath
 
     x = np.ones(10)
     ref = weakref.ref(x)
@@ -341,19 +341,20 @@ def test_operator_memo_keeps_signed_zeros_and_scalar_types_apart():
 
 
 def test_operator_memo_never_outlives_its_operands():
-    from lazyarr import build
+    from lazyarr.front import build
+    from lazyarr.ir import graph
 
     u8 = la.asarray(np.arange(5, dtype=np.uint8))
     folded = u8 < 300  # a constant: it does not hold u8, so it must not be remembered
     assert folded.eval().tolist() == [True] * 5
-    key = (la.graph.Op.LESS, id(u8._node), (int, 300))
+    key = (graph.Op.LESS, id(u8._node), (int, 300))
     assert key not in build.memo
     kept = u8 + 1
-    assert build.memo[(la.graph.Op.ADD, id(u8._node), (int, 1))]() is kept._node
+    assert build.memo[(graph.Op.ADD, id(u8._node), (int, 1))]() is kept._node
 
 
 def test_interning_table_drops_dead_nodes():
-    from lazyarr import graph
+    from lazyarr.ir import graph
 
     x = la.asarray(np.ones(3))
     for k in range(3 * graph._SWEEP_MIN):
@@ -393,7 +394,7 @@ def test_repeated_evaluation_into_out_rechecks_the_array():
 def test_repeated_integer_negative_power_raises_every_time(direct_first, dtype):
     """From the first evaluation on, or after the launch went direct (a builtin, whose
     error must leave it usable)."""
-    from lazyarr import fastpath
+    from lazyarr.run import fastpath
 
     base, exponent = np.array([2, 3], dtype), np.array([1, 2 if direct_first else -1], dtype)
     e = la.asarray(base) ** la.asarray(exponent)
@@ -419,7 +420,7 @@ def test_repeated_evaluation_of_several_outputs():
 
 
 def test_the_array_struct_layout_is_found_and_read():
-    from lazyarr import arraystruct
+    from lazyarr.run import arraystruct
 
     word = np.dtype(np.intp).itemsize  # CPython, NumPy 2: PyArrayObject_fields
     assert arraystruct.layout() == (2 * word, 3 * word, 5 * word, 8 * word)
@@ -464,7 +465,7 @@ def test_memoised_where_follows_its_operands():
 
 
 def test_small_repeated_evaluations_go_direct_from_the_second_call():
-    from lazyarr import fastpath
+    from lazyarr.run import fastpath
 
     x = np.arange(7.0)
     e = la.asarray(x) * 3 - 1
@@ -514,7 +515,7 @@ def test_memoised_mean_var_std_keep_their_arguments_apart():
 
 
 def test_a_loop_over_one_expression_keeps_the_previous_one_ready():
-    from lazyarr import fastpath
+    from lazyarr.run import fastpath
 
     x, y = la.asarray(np.arange(5.0)), la.asarray(np.ones(5))
     out = np.empty(5)
@@ -555,7 +556,7 @@ def test_fast_path_without_the_objcall_entry(monkeypatch):
     """Where the array layout check fails, repeated evaluations take the ctypes path."""
     from lazyarr.backends import objcall
 
-    from lazyarr import fastpath
+    from lazyarr.run import fastpath
 
     monkeypatch.setattr(objcall, "_checked", False)
     monkeypatch.setattr(objcall, "_entry", None)

@@ -39,7 +39,7 @@ from test_cuda_nogpu import (
 )
 
 import lazyarr as la
-from lazyarr import device
+from lazyarr.run import device
 
 pytestmark = [
     pytest.mark.gpu,

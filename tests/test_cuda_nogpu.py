@@ -50,8 +50,8 @@ from lazyarr.codegen.nvptx import Variant
 from test_differential import TRANSCENDENTAL, assert_same, ulp_distance
 
 import lazyarr as la
-from lazyarr import device
-from lazyarr.loopir import Kernel
+from lazyarr.ir.loop import Kernel
+from lazyarr.run import device
 
 LIBDEVICE = nvptx.find_libdevice()
 Case = Callable[[], tuple[list[Kernel], Variant | None, bool]]  # kernels, variant, libdevice
@@ -448,7 +448,7 @@ def test_reduction_kernels_are_no_longer_refused() -> None:
 @pytest.fixture
 def split_early(monkeypatch: pytest.MonkeyPatch) -> np.ndarray:
     """A host array whose full reductions the CPU cuts into partial rows (any work)."""
-    from lazyarr import loopir
+    from lazyarr.ir import loop as loopir
 
     monkeypatch.setattr(loopir, "SPLIT_WORK", 0)
     return np.random.default_rng(5).standard_normal(loopir.PARTS**2 * 17 + 63)
@@ -582,7 +582,7 @@ def test_no_driver_is_a_clear_runtime_error(no_driver: None) -> None:
 
 def test_import_loads_nothing_gpu_related() -> None:
     code = ("import sys, numpy as np, lazyarr as la; la.eval(la.asarray(np.ones(3)) * 2); "
-            "print(sorted(m for m in sys.modules if 'cuda' in m or m == 'lazyarr.device'))")
+            "print(sorted(m for m in sys.modules if 'cuda' in m or m == 'lazyarr.run.device'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
@@ -834,7 +834,7 @@ def emulated(fake_libcuda: str):
     """The stand-in driver and the CPU emulator in place of the GPU, for this module."""
     from lazyarr.backends import cuda, cuda_driver
 
-    from lazyarr import graph
+    from lazyarr.ir import graph
 
     patch = pytest.MonkeyPatch()
     patch.setenv("LAZYARR_LIBCUDA", fake_libcuda)
@@ -1050,7 +1050,7 @@ def test_emulated_variants_follow_the_launch(emulated: Emulator) -> None:
 def test_wide_index_spaces_get_64_bit_division() -> None:
     from lazyarr.backends import cuda
 
-    from lazyarr.loopir import Launch, View
+    from lazyarr.ir.loop import Launch, View
 
     (kernel,) = _kernels([la.asarray(np.ones((3, 4))) + 1])
     fake_view = device.DeviceArray((1,), np.float64, None, FAKE)

@@ -31,7 +31,7 @@ import pytest
 from kernel_cases import numpy_loop
 
 import lazyarr as la
-from lazyarr.functions import UFUNC_FUNCTIONS
+from lazyarr.front.functions import UFUNC_FUNCTIONS
 
 BACKENDS = ("interp", "cpu")
 

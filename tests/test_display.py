@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import lazyarr as la
-from lazyarr import display
+from lazyarr.inspect import display
 
 
 @pytest.fixture
@@ -19,12 +19,12 @@ def ab():
 @pytest.fixture
 def no_evaluation(monkeypatch):
     """Fail the test if anything evaluates or compiles; check the cache counters after."""
-    import lazyarr.evaluate
+    import lazyarr.run.evaluate
 
     def refuse(*args, **kwargs):
         raise AssertionError("display evaluated an expression")
 
-    monkeypatch.setattr(lazyarr.evaluate, "evaluate", refuse)
+    monkeypatch.setattr(lazyarr.run.evaluate, "evaluate", refuse)
     before = la.cache_info()
     yield
     assert la.cache_info() == before
@@ -106,7 +106,7 @@ def test_leaf_names_follow_first_use(ab):
 
 
 def test_display_does_not_import_sympy_until_asked():
-    code = ("import sys, numpy as np, lazyarr as la, lazyarr.display as d; "
+    code = ("import sys, numpy as np, lazyarr as la, lazyarr.inspect.display as d; "
             "x = la.asarray(np.ones(3)); d.text_tree([(x + 1)._node]); "
             "print('sympy' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

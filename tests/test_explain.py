@@ -11,7 +11,7 @@ import pytest
 import lazyarr as la
 from lazyarr import config
 from lazyarr.__main__ import main
-from lazyarr.cli import ExpressionError, parse_expression
+from lazyarr.cli.explain import ExpressionError, parse_expression
 
 
 def flat(text):
@@ -145,7 +145,7 @@ def test_reduction_boundary_and_row_kernel():
 @pytest.fixture
 def split_early(monkeypatch):
     """Split full reductions from loopir.SPLIT_MIN elements, whatever the work estimate."""
-    from lazyarr import loopir
+    from lazyarr.ir import loop as loopir
 
     monkeypatch.setattr(loopir, "SPLIT_WORK", 0)
     # 64 partial rows of 1088 elements and a tail of 63
@@ -355,7 +355,7 @@ def test_debug_level_is_read_from_the_environment(monkeypatch):
 
 
 def test_kernel_expression_names_shared_values():
-    from lazyarr.debug import kernel_expression
+    from lazyarr.inspect.debug import kernel_expression
 
     a = la.asarray(np.ones(4))
     e = la.exp(a) * la.exp(a)

@@ -24,7 +24,7 @@ from kernel_cases import evaluate_function as evaluate
 from lazyarr.codegen import mathlib, nvptx, scalar
 
 import lazyarr as la
-from lazyarr.graph import Op
+from lazyarr.ir.graph import Op
 
 FLOATS = (np.float32, np.float64)
 UNARY = ("arcsin", "arccos", "arcsinh", "arccosh", "arctanh")

@@ -24,7 +24,7 @@ from kernel_cases import same_specials as _same_specials
 from lazyarr.codegen import mathlib, nvptx
 
 import lazyarr as la
-from lazyarr.graph import Op
+from lazyarr.ir.graph import Op
 
 FLOATS = (np.float32, np.float64)
 UNARY = ("exp2", "log2", "log10", "cbrt")

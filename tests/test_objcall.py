@@ -10,7 +10,7 @@ import pytest
 from lazyarr.backends import objcall
 
 import lazyarr as la
-from lazyarr import fastpath
+from lazyarr.run import fastpath
 
 pytestmark = pytest.mark.skipif(not objcall.entry(), reason="no builtin entry on this build")
 

@@ -1,4 +1,4 @@
-"""The pool of big results (lazyarr/outputs.py): blocks are reused only when no array made
+"""The pool of big results (lazyarr/run/outputs.py): blocks are reused only when no array made
 from them is alive, and the pool stays within its size."""
 
 import threading
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import lazyarr as la
-from lazyarr import outputs
 from lazyarr.config import settings
+from lazyarr.run import outputs
 
 pytestmark = pytest.mark.skipif(not outputs._COUNTS_EXACT, reason="needs exact refcounts")
 

@@ -26,8 +26,9 @@ from lazyarr.backends import diskcache
 from lazyarr.codegen import cpu, mathlib, nvptx
 
 import lazyarr as la
-from lazyarr import canon, rebind
-from lazyarr.graph import Node, Op
+from lazyarr.front import canon
+from lazyarr.ir.graph import Node, Op
+from lazyarr.run import rebind
 
 BACKENDS = ("interp", "cpu")
 FLOATS = ("float32", "float64")

@@ -31,9 +31,9 @@ from lazyarr.codegen.scalar import EMITTERS, F64
 from llvmlite import ir
 
 import lazyarr as la
-from lazyarr import ops
-from lazyarr.graph import Op
-from lazyarr.loopir import ArrayParam, Instr, Kernel, Layout
+from lazyarr.ir import ops
+from lazyarr.ir.graph import Op
+from lazyarr.ir.loop import ArrayParam, Instr, Kernel, Layout
 
 Build = Callable[[], list[la.LazyArray]]
 

@@ -1,5 +1,5 @@
 """The same expression over new arrays reuses the launch lowered for the first ones
-(lazyarr/rebind.py): values must be those of the new arrays, whatever was shared before."""
+(lazyarr/run/rebind.py): values must be those of the new arrays, whatever was shared before."""
 
 import weakref
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import lazyarr as la
-from lazyarr import rebind
+from lazyarr.run import rebind
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import lazyarr as la
-from lazyarr.dtypes import SUPPORTED
+from lazyarr.ir.dtypes import SUPPORTED
 
 BACKENDS = ("cpu", "interp")
 # small values: every product fits int8, every mean and variance is exact enough to compare

@@ -9,8 +9,8 @@ from conftest import kernels_run
 from lazyarr.backends import cpu
 
 import lazyarr as la
-from lazyarr import loopir
-from lazyarr.runtime import plan
+from lazyarr.ir import loop as loopir
+from lazyarr.run.runtime import plan
 
 DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
           "float32", "float64"]

@@ -17,8 +17,9 @@ from kernel_cases import kernel_of
 from lazyarr.backends import cpu
 
 import lazyarr as la
-from lazyarr import config, loopir
-from lazyarr.runtime import pack_args
+from lazyarr import config
+from lazyarr.ir import loop as loopir
+from lazyarr.run.runtime import pack_args
 
 DTYPES = ["float32", "float64", "int32", "int64"]
 X86 = platform.machine().lower() in ("x86_64", "amd64")

@@ -14,7 +14,7 @@ from lazyarr.backends import cpu, threads
 
 import lazyarr as la
 from lazyarr import config
-from lazyarr.loopir import lower_kernel
+from lazyarr.ir.loop import lower_kernel
 
 
 @pytest.fixture
@@ -168,7 +168,7 @@ def test_row_and_column_reductions_are_bit_identical(axis, counted_plans):
 def test_full_reductions_are_split_and_bit_identical(dtype, counted_plans, monkeypatch):
     """A full reduction has one outer index; it is cut into partial rows (the same cut for
     every thread count), so it uses every thread and still gives the same bits."""
-    from lazyarr import loopir
+    from lazyarr.ir import loop as loopir
 
     monkeypatch.setattr(loopir, "NESTED_SPLIT_MIN", loopir.SPLIT_MIN)  # var splits too
     rng = np.random.default_rng(12)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import lazyarr as la
-from lazyarr.runtime import plan
+from lazyarr.run.runtime import plan
 
 INDICES = [
     (1,), (-1,), (slice(None, None, 2),), (slice(None, None, -1),), (slice(5, 1, -2),),

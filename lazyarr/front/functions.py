@@ -6,11 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from . import array as lazy
-from . import build, dtypes, opaque, reductions, views
-from .array import _ARRAY_FUNCTIONS, LazyArray
-from .graph import Node, Op
-from .ops import SPECS
+from lazyarr.front import array as lazy
+from lazyarr.front import build, opaque, reductions, views
+from lazyarr.front.array import _ARRAY_FUNCTIONS, LazyArray
+from lazyarr.ir import dtypes
+from lazyarr.ir.graph import Node, Op
+from lazyarr.ir.ops import SPECS
 
 
 def asarray(obj: Any, dtype: Any = None, device: str | None = None) -> LazyArray:
@@ -25,7 +26,7 @@ def asarray(obj: Any, dtype: Any = None, device: str | None = None) -> LazyArray
             raise ValueError("asarray(lazy, device=...): use .eval(target=...) to move results")
         return obj if dtype is None else obj.astype(dtype)
     if device is not None or not isinstance(obj, np.ndarray):
-        from .device import leaf_array  # GPU support, loaded only when it can matter
+        from lazyarr.run.device import leaf_array  # GPU support, loaded only when it can matter
 
         found = leaf_array(obj, dtype, device)
         if found is not None:

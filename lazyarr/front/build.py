@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from . import dtypes, ops
-from .canon import RULES, canonicalise
-from .graph import Buffer, Node, Op, make, remember, scalar_value
+from lazyarr.front.canon import RULES, canonicalise
+from lazyarr.ir import dtypes, ops
+from lazyarr.ir.graph import Buffer, Node, Op, make, remember, scalar_value
 
 _WEAK_TYPES = (int, float)
 

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import dtypes
-from .arraystruct import data_pointer
-from .config import settings
-from .graph import ELEMENTWISE, OPAQUE, Node, Op, ReduceKind
-from .ops import needs_math
+from lazyarr.config import settings
+from lazyarr.ir import dtypes
+from lazyarr.ir.graph import ELEMENTWISE, OPAQUE, Node, Op, ReduceKind
+from lazyarr.ir.ops import needs_math
+from lazyarr.run.arraystruct import data_pointer
 
 
 class Layout(enum.Enum):
@@ -131,7 +131,7 @@ def data_address(array) -> int:
     """Address of an array's first element: a NumPy array's, or a device array's ``ptr``.
 
     Lowering needs only ``dtype``, ``strides`` and this address, so a leaf may hold either
-    kind of array (``lazyarr.device.DeviceArray`` for GPU memory).
+    kind of array (``lazyarr.run.device.DeviceArray`` for GPU memory).
     """
     if isinstance(array, np.ndarray):
         return data_pointer(array)
@@ -142,7 +142,7 @@ def data_address(array) -> int:
 class View:
     """A strided view of memory over the kernel's index space (byte strides)."""
 
-    array: np.ndarray  # or a lazyarr.device.DeviceArray
+    array: np.ndarray  # or a lazyarr.run.device.DeviceArray
     offset: int
     strides: tuple[int, ...]
 

@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from .graph import MOVEMENT, Node, Op, toposort
+from lazyarr.ir.graph import MOVEMENT, Node, Op, toposort
 
 Names = dict[int, str]
 

@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import stats
-from .loopir import Kernel
+from lazyarr.ir.loop import Kernel
+from lazyarr.run import stats
 
 
 @dataclass(frozen=True, slots=True)

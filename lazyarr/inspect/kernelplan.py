@@ -1,7 +1,7 @@
 """The kernel plan of an evaluation, for ``lazyarr.explain``: which graph nodes fuse into which
 kernel, what is materialised between kernels, and why.
 
-The steps come from the evaluator's own dry run (:func:`lazyarr.runtime.plan`), so the plan
+The steps come from the evaluator's own dry run (:func:`lazyarr.run.runtime.plan`), so the plan
 shown is the plan that runs. Each kernel step is lowered once more here, against placeholder
 buffers for the materialised results, to get its launch (strides, sizes) for the traffic
 figures; nothing is computed or compiled.
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .graph import MOVEMENT, OPAQUE, Node, Op, toposort
-from .loopir import Kernel, Launch
+from lazyarr.ir.graph import MOVEMENT, OPAQUE, Node, Op, toposort
+from lazyarr.ir.loop import Kernel, Launch
 
 _SOURCES = (Op.LEAF, Op.SCALAR)
 
@@ -67,7 +67,7 @@ def build_plan(roots: list[Node], split: bool = True) -> list[PlannedStep]:
     which never cuts a full reduction into partial rows (``loopir.split_rows``) even when the
     leaves are host arrays: it copies them to the device and spreads the reduction its own way.
     """
-    from .runtime import plan as dry_run
+    from lazyarr.run.runtime import plan as dry_run
 
     materialised: dict[int, np.ndarray] = {}
     steps: list[PlannedStep] = []

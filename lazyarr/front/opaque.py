@@ -12,9 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
-from . import dtypes
-from .build import broadcast_shapes
-from .graph import Node, Op, make
+from lazyarr.front.build import broadcast_shapes
+from lazyarr.ir import dtypes
+from lazyarr.ir.graph import Node, Op, make
 
 
 def _matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
@@ -44,7 +44,7 @@ def dot(a: Node, b: Node) -> Node:
     if a.ndim <= 2 and b.ndim <= 2 and a.ndim and b.ndim:
         return matmul(a, b)
     if not a.ndim or not b.ndim:
-        from .build import apply
+        from lazyarr.front.build import apply
 
         return apply(Op.MULTIPLY, a, b)
     k = b.shape[-2] if b.ndim > 1 else b.shape[0]
@@ -60,7 +60,7 @@ def concatenate(nodes: Sequence[Node], axis: int | None = 0) -> Node:
     if not nodes:
         raise ValueError("need at least one array to concatenate")
     if axis is None:
-        from .views import ravel
+        from lazyarr.front.views import ravel
 
         nodes, axis = [ravel(n) for n in nodes], 0
     if any(n.ndim == 0 for n in nodes):

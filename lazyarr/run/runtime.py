@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import opaque, outputs
-from .arraystruct import data_pointer
-from .graph import MOVEMENT, OPAQUE, Node, Op
-from .loopir import Kernel, Launch, NeedsMaterialising, View, args_words, lower_kernel
-from .schedule import schedule
+from lazyarr.front import opaque
+from lazyarr.ir.graph import MOVEMENT, OPAQUE, Node, Op
+from lazyarr.ir.loop import Kernel, Launch, NeedsMaterialising, View, args_words, lower_kernel
+from lazyarr.plan.schedule import schedule
+from lazyarr.run import outputs
+from lazyarr.run.arraystruct import data_pointer
 
 # what the status word the kernel sets means (integer power with a negative exponent)
 NEGATIVE_POWER = "Integers to negative integer powers are not allowed."

@@ -23,7 +23,7 @@ import threading
 
 import numpy as np
 
-from .config import settings
+from lazyarr.config import settings
 
 POOL_MIN = 8 << 20  # below this, pages are few and NumPy's own allocator is as good
 

@@ -357,7 +357,7 @@ def wrap(obj: Any) -> DeviceArray:
 # -- where a graph's leaves live, and moving them --------------------------------------------------
 def leaf_places(roots: Iterable[Any]) -> tuple[bool, bool]:
     """(has host leaves, has device leaves) of the graph under ``roots`` (Nodes)."""
-    from .graph import Op, toposort
+    from lazyarr.ir.graph import Op, toposort
 
     host = device = False
     for node in toposort(list(roots)):
@@ -371,8 +371,8 @@ def leaf_places(roots: Iterable[Any]) -> tuple[bool, bool]:
 
 def move_leaves(roots: list[Any], to_device: bool) -> list[Any]:
     """The graph with every leaf copied to the device (or to the host), once per buffer."""
-    from .build import leaf
-    from .graph import Op, make, toposort
+    from lazyarr.front.build import leaf
+    from lazyarr.ir.graph import Op, make, toposort
 
     new: dict[int, Any] = {}
     copies: dict[int, Any] = {}
@@ -604,7 +604,7 @@ def _resolve(backend: str | None, target: str | None) -> str | None:
         raise ValueError(f"backend={backend!r} does not run on target={target!r}")
     if target == CUDA:
         return CUDA
-    from .config import settings
+    from lazyarr.config import settings
 
     return backend or settings.backend
 

@@ -259,7 +259,7 @@ def _dtype(text: str) -> np.dtype:
 
 def _sections(text: str) -> list[str] | None:
     """The stage keys --show asks for; None for the default set."""
-    from lazyarr.explanation import STAGES
+    from lazyarr.inspect.explanation import STAGES
 
     wanted = [s.strip() for s in text.split(",") if s.strip()]
     bad = [s for s in wanted if s not in STAGES and s != "all"]
@@ -273,7 +273,7 @@ def run_explain(args: Any, out: Any = None, err: Any = None) -> int:
     """The ``explain`` subcommand: 0 on success, 2 for a bad expression or option, 1 when a
     stage shown cannot be produced for the target (e.g. PTX for exp)."""
     import lazyarr as la
-    from lazyarr.explanation import Explanation
+    from lazyarr.inspect.explanation import Explanation
 
     out, err = out or sys.stdout, err or sys.stderr
     try:

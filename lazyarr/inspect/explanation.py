@@ -15,12 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-from . import canon, codefacts, display
-from .codefacts import Arithmetic, Traffic, Vectorisation, format_bytes
-from .graph import MOVEMENT, Node, Op, describe, toposort
-from .kernelplan import PlannedStep, PlanText, build_plan
-from .loopir import Kernel, format_kernel
-from .stages import CompileInfo, stages_for
+from lazyarr.front import canon
+from lazyarr.inspect import codefacts, display
+from lazyarr.inspect.codefacts import Arithmetic, Traffic, Vectorisation, format_bytes
+from lazyarr.inspect.kernelplan import PlannedStep, PlanText, build_plan
+from lazyarr.inspect.stages import CompileInfo, stages_for
+from lazyarr.ir.graph import MOVEMENT, Node, Op, describe, toposort
+from lazyarr.ir.loop import Kernel, format_kernel
 
 _SOURCES = (Op.LEAF, Op.SCALAR)
 _WIDTH = 96  # columns of the answers text
@@ -110,7 +111,7 @@ class Explanation:
 
     def _canonical_lines(self) -> list[str]:
         lines = [
-            "lazyarr canonicalises each node as it is built (lazyarr/canon.py), so the graph",
+            "lazyarr canonicalises each node as it is built (lazyarr/front/canon.py), so the graph",
             "above is already canonical: there is no separate pass to run. In effect:",
             "  - NumPy's implicit casts and broadcasts are explicit nodes "
             f"({self._count(Op.CAST)} cast, {self._count(Op.BROADCAST)} broadcast here);",
@@ -190,7 +191,7 @@ class Explanation:
         ops the GPU path cannot lower without libdevice (arcsin, exp2, ...), and for the CPU
         target's full reductions cut into partial rows (explain with target="cuda" for the
         GPU's kernels)."""
-        from .codegen.nvptx import emit_ptx
+        from lazyarr.codegen.nvptx import emit_ptx
 
         return self._per_kernel(emit_ptx)
 

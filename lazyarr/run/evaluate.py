@@ -6,9 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from . import build, dtypes, fastpath
-from .config import settings
-from .graph import Buffer, Node
+from lazyarr.config import settings
+from lazyarr.front import build
+from lazyarr.ir import dtypes
+from lazyarr.ir.graph import Buffer, Node
+from lazyarr.run import fastpath
 
 
 def _fit_out(node: Node, out: Any) -> Node:
@@ -41,7 +43,7 @@ def _broadcastable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
 def evaluate(nodes: list[Node], out: list[Any] | None = None,
              backend: str | None = None, target: str | None = None) -> list[np.ndarray]:
     if target is not None or backend == "cuda" or Buffer.foreign:
-        from .device import route  # only when device arrays exist or a target is named
+        from lazyarr.run.device import route  # only when device arrays exist or a target is named
 
         backend, nodes = route(nodes, backend, target, out)
     name = backend or settings.backend

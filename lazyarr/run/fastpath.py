@@ -27,20 +27,19 @@ from typing import Any
 import numpy as np
 
 from lazyarr.backends import cpu
-
-from . import outputs, rebind, stats
-from .arraystruct import data_pointer
-from .config import settings
-from .graph import OPAQUE, Buffer, Node, remember
-from .loopir import Launch, NeedsMaterialising, lower_kernel
-from .runtime import (
+from lazyarr.config import settings
+from lazyarr.ir.graph import OPAQUE, Buffer, Node, remember
+from lazyarr.ir.loop import Launch, NeedsMaterialising, lower_kernel
+from lazyarr.run import outputs, rebind, stats
+from lazyarr.run.arraystruct import data_pointer
+from lazyarr.run.runtime import (
     NEGATIVE_POWER,
     check_outputs_disjoint,
     is_view_of_leaf,
     pack_args,
     unsafe_outputs,
 )
-from .stats import counts
+from lazyarr.run.stats import counts
 
 RECENT = 8
 PER_ROOT = 4  # executors kept per root (fresh results, and a few ``out=`` targets)

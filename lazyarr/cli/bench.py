@@ -957,7 +957,8 @@ def worker_main(config_path: str, out_path: str) -> int:
 # inherited by the threads created later, so it must come before NumPy starts its BLAS pool.
 _BOOT = ("import os, sys; hasattr(os, 'sched_setaffinity') and "
          "os.sched_setaffinity(0, {int(c) for c in sys.argv[1].split(',')}); "
-         "from lazyarr.bench import worker_main; sys.exit(worker_main(sys.argv[2], sys.argv[3]))")
+         "from lazyarr.cli.bench import worker_main; "
+         "sys.exit(worker_main(sys.argv[2], sys.argv[3]))")
 
 
 def usable_cpus() -> list[int]:

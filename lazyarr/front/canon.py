@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .graph import Node, Op, make
+from lazyarr.ir.graph import Node, Op, make
 
 # Largest |n| of ``x ** n`` computed by squaring (codegen/mathlib.py's INT_POWER_MAX: the
 # float64 mantissa's |n|-th power and its reciprocal must be normal floats). The unrolled

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .graph import Node
+from lazyarr.ir.graph import Node
 
 
 @dataclass(frozen=True, slots=True)

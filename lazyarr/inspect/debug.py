@@ -13,10 +13,10 @@ import sys
 from collections import Counter
 from typing import Any, TextIO
 
-from . import codefacts
-from .config import settings
-from .graph import Op
-from .loopir import Kernel, format_kernel
+from lazyarr.config import settings
+from lazyarr.inspect import codefacts
+from lazyarr.ir.graph import Op
+from lazyarr.ir.loop import Kernel, format_kernel
 
 
 def kernel_expression(kernel: Kernel) -> str:

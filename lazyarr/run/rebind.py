@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .graph import Node, Op
-from .loopir import Kernel, Launch, View
+from lazyarr.ir.graph import Node, Op
+from lazyarr.ir.loop import Kernel, Launch, View
 
 LIMIT = 64  # templates kept, newest last
 _LEAF, _SCALAR = Op.LEAF, Op.SCALAR  # enum attribute lookups are slow in a loop

@@ -11,9 +11,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from . import ops
-from .graph import MOVEMENT, Node, Op, toposort
-from .loopir import Kernel, Launch, View
+from lazyarr.ir import ops
+from lazyarr.ir.graph import MOVEMENT, Node, Op, toposort
+from lazyarr.ir.loop import Kernel, Launch, View
 
 _VECTOR_TYPE = re.compile(r"<(\d+) x (double|float|half|i\d+)>")
 _TYPE_BITS = {"double": 64, "float": 32, "half": 16}

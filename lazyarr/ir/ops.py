@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import dtypes
-from .graph import Op
+from lazyarr.ir import dtypes
+from lazyarr.ir.graph import Op
 
 # Ops that need math routines. The GPU has no libm: there they compile only through
 # lazyarr's own math library or NVIDIA's libdevice (codegen/nvptx.refusal says which); the

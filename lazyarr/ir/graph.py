@@ -47,7 +47,7 @@ class Op(enum.Enum):
     REMAINDER = "remainder"
     POWER = "power"
     # x ** n for a float x and an integer constant n (arg), which the kernel's code unrolls;
-    # made by canonicalisation from POWER with an integral scalar exponent (lazyarr/canon.py)
+    # made by canonicalisation from POWER with an integral scalar exponent (lazyarr/front/canon.py)
     POWER_INT = "power_int"
     NEGATIVE = "negative"
     POSITIVE = "positive"
@@ -140,7 +140,7 @@ ViewMap = tuple[tuple[int | None, int, int], ...]
 
 
 class Buffer:
-    """A NumPy array (or a ``lazyarr.device.DeviceArray``) captured by reference.
+    """A NumPy array (or a ``lazyarr.run.device.DeviceArray``) captured by reference.
 
     lazyarr reads captured arrays when an expression is evaluated, not when it is built:
     writing to the array in between changes the result, exactly as it would for a NumPy view.

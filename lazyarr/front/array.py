@@ -7,10 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from . import build, fastpath, opaque, ops, reductions, views
-from .config import settings
-from .evaluate import evaluate
-from .graph import Buffer, Node, Op, ReduceKind, describe
+from lazyarr.config import settings
+from lazyarr.front import build, opaque, reductions, views
+from lazyarr.ir import ops
+from lazyarr.ir.graph import Buffer, Node, Op, ReduceKind, describe
+from lazyarr.run import fastpath
+from lazyarr.run.evaluate import evaluate
 
 _ARRAY_FUNCTIONS: dict[Any, Any] = {}
 
@@ -153,7 +155,7 @@ class LazyArray:
         return LazyArray(opaque.dot(self._node, build.operand_node(other, "dot")))
 
     def clip(self, min: Any = None, max: Any = None) -> LazyArray:
-        from .functions import clip
+        from lazyarr.front.functions import clip
 
         return clip(self, min, max)
 
@@ -169,12 +171,12 @@ class LazyArray:
         return f"<LazyArray {describe(self._node)}>"
 
     def _repr_html_(self) -> str:
-        from .display import html_card
+        from lazyarr.inspect.display import html_card
 
         return html_card(self._node)
 
     def _repr_latex_(self) -> str:
-        from .display import latex
+        from lazyarr.inspect.display import latex
 
         return latex(self._node)
 

@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from . import build
-from .graph import ELEMENTWISE, Node, Op, ViewMap, make
+from lazyarr.front import build
+from lazyarr.ir.graph import ELEMENTWISE, Node, Op, ViewMap, make
 
 
 def _leaf_array(node: Node) -> np.ndarray | None:
-    # a captured device array (lazyarr.device) has no NumPy views: it gets movement nodes
+    # a captured device array (lazyarr.run.device) has no NumPy views: it gets movement nodes
     if node.op is Op.LEAF and isinstance(node.arg.array, np.ndarray):
         return node.arg.array
     return None

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from . import build, dtypes, views
-from .graph import Node, Op, ReduceKind, make
+from lazyarr.front import build, views
+from lazyarr.ir import dtypes
+from lazyarr.ir.graph import Node, Op, ReduceKind, make
 
 _NUMPY = {
     ReduceKind.SUM: np.sum, ReduceKind.PROD: np.prod, ReduceKind.MIN: np.min,

@@ -1,0 +1,1 @@
+"""The front end: arrays, functions, views and reductions that build graphs."""

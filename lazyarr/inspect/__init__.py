@@ -1,0 +1,1 @@
+"""Looking inside: explain, notebook display, debug output, code facts."""

@@ -1,0 +1,1 @@
+"""The graph, the op table and the loop IR: the records every stage reads."""

@@ -1,0 +1,1 @@
+"""Evaluation: one evaluator for every backend, the fast path, outputs, devices."""
