@@ -1,0 +1,137 @@
+"""What each memo layer buys: per-call cost with one layer switched off at a time.
+
+lazyarr keeps several caches above the interning of nodes (which is not optional: equal
+expressions must be the same node). Each one stays only while a figure here shows it pays:
+
+- ``executors``: the fast path (``run/fastpath.py``), root node -> compiled launch with its
+  argument block packed; off, a repeated evaluation schedules, lowers and packs again.
+- ``ready``: the executor remembered on the lazy array itself (``LazyArray._ready``); off, a
+  repeated ``.eval()`` finds it through ``fastpath.single``'s dictionary.
+- ``wrappers``: the lazy arrays operators returned (``fastpath.wrappers``); off, writing an
+  operator again makes a new ``LazyArray`` around the memoised node.
+- ``operator memo``: ``front/build.py``'s ``memo`` (op and operand ids -> node); off, every
+  operator broadcasts, resolves dtypes and canonicalises again before interning finds the node.
+- ``templates``: launch templates for new arrays (``run/rebind.py``); off, an expression over a
+  new array is lowered again.
+
+    python benchmarks/memo_layers.py              # 10^3 elements, one thread
+    python benchmarks/memo_layers.py --size 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+import lazyarr as la
+from lazyarr.front import array, build
+from lazyarr.run import fastpath, rebind
+
+
+@contextlib.contextmanager
+def _patched(obj: object, **attrs: object) -> Iterator[None]:
+    old = {k: getattr(obj, k) for k in attrs}
+    for k, v in attrs.items():
+        setattr(obj, k, v)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            setattr(obj, k, v)
+
+
+@contextlib.contextmanager
+def layer_off(name: str) -> Iterator[None]:
+    """Run the body with one memo layer switched off (``"none"``: all on)."""
+    la.clear_cache()
+    if name == "none":
+        yield
+    elif name == "executors":
+        with _patched(fastpath, single=lambda lazy: None,
+                      evaluate=lambda roots, outs=None: None):
+            yield
+    elif name == "ready":
+        single = fastpath.single
+
+        def forgetful(lazy: object) -> object:
+            result = single(lazy)
+            lazy._ready = None  # type: ignore[attr-defined]
+            return result
+
+        with _patched(fastpath, single=forgetful):
+            yield
+    elif name == "wrappers":
+        with _patched(array, wrapper_get=lambda key: None), \
+                _patched(fastpath, keep_wrapper=lambda key, wrapper: None):
+            yield
+    elif name == "operator memo":
+        with _patched(build, _memo_key=lambda op, xs: None,
+                      memoised=lambda key, parts, make: make()), \
+                _patched(array, _memo_get=lambda key: None):
+            yield
+    elif name == "templates":
+        with _patched(rebind, LIMIT=0):
+            yield
+    else:
+        raise ValueError(f"unknown layer {name!r}")
+    la.clear_cache()
+
+
+def per_call(step: Callable[[int], object], calls: int, rounds: int) -> float:
+    """Best-of-rounds microseconds per call, after two warm-up calls."""
+    step(0)
+    step(1)
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for i in range(calls):
+            step(i)
+        best = min(best, (time.perf_counter() - start) / calls)
+    return best * 1e6
+
+
+def workloads(n: int) -> dict[str, Callable[[int], object]]:
+    rng = np.random.default_rng(0)
+    an, bn = rng.random(n), rng.random(n)
+    a, b = la.asarray(an), la.asarray(bn)
+    fresh = [rng.random(n) for _ in range(16)]
+
+    def ten_ops(x: la.LazyArray, y: la.LazyArray) -> la.LazyArray:
+        return ((x * 2.0 + y) * (x - 1.0) + y * y - x / 3.0) * 0.5 + 1.0
+
+    return {
+        "a*2 + b, repeated": lambda i: (a * 2.0 + b).eval(),
+        "10 ops, repeated": lambda i: ten_ops(a, b).eval(),
+        "a.sum(), repeated": lambda i: a.sum().eval(),
+        "10 ops, new array": lambda i: ten_ops(la.asarray(fresh[i % 16]), b).eval(),
+    }
+
+
+LAYERS = ("none", "executors", "ready", "wrappers", "operator memo", "templates")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=float, default=1e3)
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    la.set_num_threads(1)
+    n = int(args.size)
+    jobs = workloads(n)
+    print(f"microseconds per call, n={n}, one thread; columns: the layer switched off")
+    print(f"{'workload':<20}" + "".join(f"{name:>15}" for name in LAYERS))
+    for label, step in jobs.items():
+        cells = []
+        for name in LAYERS:
+            with layer_off(name):
+                cells.append(per_call(step, args.calls, args.rounds))
+        print(f"{label:<20}" + "".join(f"{c:>15.2f}" for c in cells))
+
+
+if __name__ == "__main__":
+    main()
