@@ -49,7 +49,8 @@ SUFFIX = ".lzo"
 # Source files whose content decides the machine code of a kernel (package, file pattern):
 # the code generator and what it imports from lazyarr. Generous on purpose: a needless
 # recompile costs milliseconds, a stale entry would be wrong code.
-_CODE_FILES = (("lazyarr.codegen", "*.py"), ("lazyarr.ir", "*.py"), ("lazyarr.backends", "cpu.py"))
+_CODE_FILES = (("lazyarr.codegen", "*.py"), ("lazyarr.ir", "*.py"), ("lazyarr.backends", "cpu.py"),
+               ("lazyarr", "config.py"))
 
 
 class DiskCacheInfo(NamedTuple):

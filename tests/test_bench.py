@@ -4,12 +4,15 @@ Timings are not checked (they depend on the machine); the structure, the result 
 against NumPy and the presence of every section are.
 """
 
+import argparse
 import json
 
+import numpy as np
 import pytest
 
 from lazyarr.__main__ import main
 from lazyarr.cli import bench
+from lazyarr.cli.bench import command, latency, numba_kernels
 
 CELL_KEYS = {"workload", "name", "dtype", "n", "shape", "memory_bound", "bytes", "times",
              "first_call", "ok", "errors"}
@@ -101,4 +104,33 @@ def test_ten_op_expressions_differ():
 
 
 def test_sizes_argument():
-    assert bench._int_list("1e3,10**4,100") == [1000, 10000, 100]
+    assert command._int_list("1e3,10**4,100") == [1000, 10000, 100]
+
+
+@pytest.mark.parametrize("seed", range(len(numba_kernels.TEN_OP_KERNELS)))
+def test_numba_ten_op_kernels_are_the_trials(seed):
+    """Numba's compile-latency kernels, written out, compute the trials' expressions (run
+    here as plain Python, so Numba need not be installed)."""
+    rng = np.random.default_rng(seed)
+    a, b, c = (rng.uniform(0.5, 1.5, 50) for _ in range(3))
+    with np.errstate(all="ignore"):  # exp of exp may overflow: both must give the same inf
+        want = latency.apply_ops(bench.ten_ops(seed), np, a, b, c)
+        got = numba_kernels.TEN_OP_KERNELS[seed](a, b, c)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def command_args(argv):
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_enough_numba_kernels_for_a_full_run():
+    full = command.config_from(command_args([]))
+    assert full.compile_trials <= len(numba_kernels.TEN_OP_KERNELS)
+
+
+def test_fresh_process_scripts_are_files():
+    for script in (latency.FRESH_LAZYARR, latency.FRESH_NUMBA):
+        assert script.is_file(), script
+    assert (latency.FRESH_NUMBA.parent / "numba_kernel.py").is_file()
