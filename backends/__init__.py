@@ -1,7 +1,8 @@
 """Execution backends (installed as ``lazyarr.backends``).
 
-Each backend module exposes ``evaluate(roots, outs) -> list[numpy.ndarray]``. The registry
-names them; ``available()`` says which can run on this machine.
+Each backend module exposes ``BACKEND``, an implementation of the evaluator's protocol
+(``lazyarr.run.runtime.Backend``). The registry names them; ``available()`` says which can
+run on this machine.
 """
 
 if __name__ != "lazyarr.backends":

@@ -33,36 +33,28 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from lazyarr.config import settings
-from lazyarr.ir.loop import Kernel, Launch
+from lazyarr.ir import ops
+from lazyarr.ir.graph import Op
+from lazyarr.ir.loop import NEGATIVE_POWER, ArgLayout, Kernel, Launch, pack_args
 from lazyarr.run import stats
-from lazyarr.run.runtime import NEGATIVE_POWER, pack_args
 
 from . import diskcache, threads
+from .interp import InterpBackend, values
 
 _KERNEL_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)
 
-# C math functions the generated code may call, directly or through LLVM intrinsics.
-_LIBM_NAMES = (
-    "exp", "expm1", "exp2", "log", "log1p", "log2", "log10", "cbrt", "sin", "cos", "tan",
-    "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
-    "hypot", "pow", "fmod", "floor", "ceil", "trunc", "rint", "copysign", "sqrt", "fabs",
-)
-
-
-# Ops that call a math routine cost about ten plain arithmetic ops per element (measured:
-# exp(-a)*sin(b)+cos(c) ~25 ns per float64 element on one Zen 3 core, 2*a+3*b ~1 ns).
-_MATH_CALLS = frozenset((
-    "exp", "expm1", "exp2", "log", "log1p", "log2", "log10", "cbrt", "sin", "cos", "tan",
-    "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
-    "arctanh", "hypot", "power", "logaddexp",
-))
-CALL_COST = 10
+# C math functions the generated code may call, directly or through LLVM intrinsics
+_LIBM_NAMES = tuple(sorted(ops.libm_names()))
+CALL_COST = ops.CALL_COST
 
 
 def element_cost(kernel: Kernel) -> int:
     """Estimated cost of one element of ``kernel`` in plain-arithmetic units (>= 1): what
-    :func:`call` multiplies element counts by to decide whether threads pay off."""
-    return 1 + CALL_COST * sum(ins.op.value in _MATH_CALLS for ins in kernel.body)
+    :func:`call` multiplies element counts by to decide whether threads pay off. Each op's
+    math routine costs what its row says (``ops.call_cost``)."""
+    body = kernel.body
+    return 1 + sum(ops.call_cost(ins.op, body[ins.args[-1]].dtype)
+                   for ins in body if ins.args and ins.op is not Op.REDUCE)
 
 
 @dataclass(slots=True)
@@ -523,8 +515,8 @@ def clear_cache() -> None:
 
 
 def _block_work(address: int, ndim: int) -> int:
-    """Elements in the index space: the product of the shape words heading the block."""
-    return math.prod((ctypes.c_int64 * ndim).from_address(address))
+    """Elements in the index space: the product of the block's shape words."""
+    return math.prod((ctypes.c_int64 * ndim).from_address(address + 8 * ArgLayout.SHAPE))
 
 
 def call(fn: Callable[[int, int, int], None], address: int, extent: int,
@@ -552,15 +544,25 @@ def check_status(status) -> None:
         raise ValueError(NEGATIVE_POWER)
 
 
-def run(launch: Launch) -> None:
-    """Run one lowered kernel over its whole index space."""
-    fn = compiled(launch.kernel).function
-    args, status = pack_args(launch)
-    call(fn, args.ctypes.data, launch.shape[0], math.prod(launch.shape))
-    check_status(status)
+class CpuBackend(InterpBackend):
+    """Compiled kernels on this machine's cores; NumPy (the interpreter's way) makes views of
+    inputs, runs opaque ops and copies."""
+
+    name = "cpu"
+    cpu_policies = True
+    lowers = True
+
+    def view(self, node: Any) -> Any:
+        return values([node])[0]  # movement ops on the leaf's array: a NumPy view
+
+    def compile(self, kernel: Kernel) -> Any:
+        return compiled(kernel).function
+
+    def launch(self, program: Any, launch: Launch) -> None:
+        """Run a compiled kernel over the launch's whole index space."""
+        args, status = pack_args(launch)
+        call(program, args.ctypes.data, launch.shape[0], math.prod(launch.shape))
+        check_status(status)
 
 
-def evaluate(roots, outs):
-    from lazyarr.run.runtime import evaluate_compiled
-
-    return evaluate_compiled(roots, outs, run)
+BACKEND = CpuBackend()

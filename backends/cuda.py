@@ -8,7 +8,7 @@ on-disk cache (``diskcache.py``; the key includes the target architecture, libde
 ``nvptx.USE_MATHLIB``), and each PTX is loaded once per CUDA context (``cuModuleLoadDataEx``
 JIT-compiles it for the device).
 
-Launch: the argument block (``runtime.pack_args``, the CPU's layout) is passed as the
+Launch: the argument block (``loop.pack_args``, the CPU's layout) is passed as the
 kernel's by-value parameters, one 64-bit word each. The driver copies parameters at launch
 into the constant bank, so nothing is copied to the device first and the block can be reused
 at once. Kernels that can fail (integer power with a negative exponent) get a device status
@@ -32,12 +32,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from lazyarr.ir.graph import OPAQUE, Node, Op
-from lazyarr.ir.loop import Kernel, Launch, Layout, NeedsMaterialising, lower_kernel
-from lazyarr.plan.schedule import schedule
+from lazyarr.ir.graph import Node, Op
+from lazyarr.ir.loop import NEGATIVE_POWER, Kernel, Launch, Layout, pack_args
+from lazyarr.plan.lower import copy_launch, leaf_view
 from lazyarr.run import stats
-from lazyarr.run.device import DeviceArray
-from lazyarr.run.runtime import check_outputs_disjoint, pack_args
+from lazyarr.run.device import DeviceArray, c_strides, from_cuda_array_interface
 
 from . import cuda_driver as drv
 
@@ -284,7 +283,7 @@ def run(launch: Launch) -> None:
         grid, block = grid_for(launch, variant, sm_count())
         runner().launch(_function(launch.kernel, variant), grid, block, words)
     if status is not None and status.to_numpy()[0]:
-        raise ValueError("Integers to negative integer powers are not allowed.")
+        raise ValueError(NEGATIVE_POWER)
 
 
 def _function(kernel: Kernel, variant: Any) -> Any:
@@ -330,108 +329,71 @@ def _check_on_device(launch: Launch) -> None:
                             "arrays to the device only when asked to (target='cuda')")
 
 
-# -- evaluation ----------------------------------------------------------------------------------
-def evaluate(roots: list[Node], outs: list[Any]) -> list[DeviceArray]:
-    """Evaluate ``roots`` (every leaf on the device) into new device arrays."""
-    if any(o is not None for o in outs):
-        raise NotImplementedError("out= is not supported on the CUDA target yet")
-    return _Evaluation().evaluate(roots)
+# -- the backend ---------------------------------------------------------------------------------
+class CudaBackend:
+    """Kernels on the GPU; results stay there as :class:`DeviceArray`."""
 
+    name = "cuda"
+    host = False
+    cpu_policies = False  # a long row is spread over thread blocks at launch instead
+    lowers = True
 
-class _Evaluation:
-    def __init__(self) -> None:
-        self.materialised: dict[int, DeviceArray] = {}
+    def empty(self, shape: tuple[int, ...], dtype: Any) -> DeviceArray:
+        return DeviceArray.empty(shape, dtype)
 
-    def evaluate(self, roots: list[Node]) -> list[DeviceArray]:
-        results: list[Any] = [None] * len(roots)
-        for group in schedule(roots):
-            todo = []
-            for k in group.members:
-                root = roots[k]
-                if root.op is Op.LEAF:
-                    results[k] = _device_leaf(root)  # zero-copy, like NumPy's asarray
-                elif root.op in OPAQUE:
-                    results[k] = self.materialise(root)
-                else:
-                    todo.append(k)
-                    results[k] = DeviceArray.empty(root.shape, root.dtype)
-            if todo and 0 not in group.shape:
-                self.run_group([roots[k] for k in todo], [results[k] for k in todo])
-        return results
+    def view(self, node: Node) -> DeviceArray:
+        """A view of a device leaf, zero-copy like NumPy's asarray (a leaf: itself)."""
+        if node.op is Op.LEAF and isinstance(node.arg.array, DeviceArray):
+            return node.arg.array
+        v = leaf_view(node)
+        if not isinstance(v.array, DeviceArray):
+            raise TypeError("the CUDA backend got a host (NumPy) leaf: lazyarr.eval moves "
+                            "leaves to the device only when asked to (target='cuda')")
+        return v.array.view(node.shape, v.strides, v.offset)
 
-    def run_group(self, roots: list[Node], outs: list[DeviceArray]) -> None:
-        while True:
-            try:
-                # never the CPU's partial rows (codegen.nvptx refuses them): a long row is
-                # spread over thread blocks at launch instead (choose_variant: "split")
-                launch = lower_kernel(roots, outs, self.materialised, split=False)
-                break
-            except NeedsMaterialising as need:
-                for node in need.nodes:
-                    self.materialise(node)
-        check_outputs_disjoint(launch)  # fresh outputs never overlap the inputs
+    def compile(self, kernel: Kernel) -> Kernel:
+        return kernel  # compiled at launch, per code variant (see ``choose_variant``)
+
+    def launch(self, program: Kernel, launch: Launch) -> None:
         run(launch)
 
-    def materialise(self, node: Node) -> DeviceArray:
-        found = self.materialised.get(id(node))
-        if found is None:
-            if node.op in OPAQUE:
-                args = [self.evaluate([s])[0] for s in node.src]
-                found = _opaque(node, args, self)
+    def run_opaque(self, node: Node, args: list[DeviceArray]) -> DeviceArray:
+        if node.op is Op.RESHAPE:
+            src = args[0]
+            if not src.is_c_contiguous:
+                dense = DeviceArray.empty(src.shape, src.dtype)
+                self.copy(src, dense)
+                src = dense
+            return src.view(node.shape, c_strides(node.shape, src.itemsize))
+        if node.op in (Op.CONCATENATE, Op.STACK):
+            return self._join(node, args)
+        return _matmul(node, args)
+
+    def run_nodes(self, roots: Any, known: dict[int, Any]) -> list[Any]:
+        raise NotImplementedError("the CUDA backend lowers every kernel step")
+
+    def copy(self, source: DeviceArray, target: DeviceArray) -> None:
+        """``target[...] = source`` (cast to ``target``'s dtype) by a copy kernel."""
+        if target.size:
+            run(copy_launch(source, target))
+
+    def _join(self, node: Node, args: list[DeviceArray]) -> DeviceArray:
+        """Concatenate or stack by copying each input into its slice of the result."""
+        out = DeviceArray.empty(node.shape, node.dtype)
+        axis, start = node.arg, 0
+        for a in args:
+            if node.op is Op.STACK:
+                shape = a.shape
+                strides = out.strides[:axis] + out.strides[axis + 1:]
+                width = 1
             else:
-                found = self.evaluate([node])[0]
-            self.materialised[id(node)] = found
-        return found
-
-    def copy_into(self, source: DeviceArray, out: DeviceArray) -> None:
-        """``out[...] = source`` (cast to ``out``'s dtype) by a copy kernel on the device."""
-        from lazyarr.front.build import cast, leaf
-
-        if out.size:
-            self.run_group([cast(leaf(source), out.dtype)], [out])
+                shape, strides, width = a.shape, out.strides, a.shape[axis]
+            self.copy(a, out.view(shape, strides, start * out.strides[axis]))
+            start += width
+        return out
 
 
-def _device_leaf(node: Node) -> DeviceArray:
-    array = node.arg.array
-    if not isinstance(array, DeviceArray):
-        raise TypeError("the CUDA backend got a host (NumPy) leaf: lazyarr.eval moves leaves "
-                        "to the device only when asked to (target='cuda')")
-    return array
-
-
-def _opaque(node: Node, args: list[DeviceArray], ev: _Evaluation) -> DeviceArray:
-    if node.op is Op.RESHAPE:
-        src = args[0]
-        if not src.is_c_contiguous:
-            dense = DeviceArray.empty(src.shape, src.dtype)
-            ev.copy_into(src, dense)
-            src = dense
-        return src.view(node.shape, _c_strides(node.shape, src.itemsize))
-    if node.op in (Op.CONCATENATE, Op.STACK):
-        return _join(node, args, ev)
-    return _matmul(node, args)
-
-
-def _c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
-    from lazyarr.run.device import c_strides
-
-    return c_strides(shape, itemsize)
-
-
-def _join(node: Node, args: list[DeviceArray], ev: _Evaluation) -> DeviceArray:
-    """Concatenate or stack by copying each input into its slice of the result."""
-    out = DeviceArray.empty(node.shape, node.dtype)
-    axis, start = node.arg, 0
-    for a in args:
-        if node.op is Op.STACK:
-            shape = a.shape
-            strides = out.strides[:axis] + out.strides[axis + 1:]
-            width = 1
-        else:
-            shape, strides, width = a.shape, out.strides, a.shape[axis]
-        ev.copy_into(a, out.view(shape, strides, start * out.strides[axis]))
-        start += width
-    return out
+BACKEND = CudaBackend()
 
 
 def _matmul(node: Node, args: list[DeviceArray]) -> DeviceArray:
@@ -445,6 +407,4 @@ def _matmul(node: Node, args: list[DeviceArray]) -> DeviceArray:
     a, b = (cupy.asarray(x) for x in args)
     result = (cupy.matmul if node.arg == "matmul" else cupy.dot)(a, b).astype(node.dtype)
     cupy.cuda.get_current_stream().synchronize()
-    from lazyarr.run.device import from_cuda_array_interface
-
     return from_cuda_array_interface(result)

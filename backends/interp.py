@@ -17,31 +17,6 @@ from lazyarr.ir import ops
 from lazyarr.ir.graph import OPAQUE, Node, Op, ReduceKind, toposort
 
 
-def _reciprocal(x: np.ndarray) -> np.ndarray:
-    if x.dtype.kind not in "iu":
-        return np.reciprocal(x)
-    # lazyarr's integer rule: 1 // x, and 0 for x == 0 (NumPy's value there is platform-defined)
-    result = np.where(x == 1, x.dtype.type(1), x.dtype.type(0))
-    if x.dtype.kind == "i":  # unsigned types have no -1 (building one raises OverflowError)
-        result = np.where(x == -1, x.dtype.type(-1), result)
-    return result
-
-
-def _float_power(x: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """``x ** e`` with C's pow at ``e == 0.5``, whatever the exponent's strides.
-
-    NumPy's float power loop computes ``x ** 0.5`` as ``sqrt(x)`` when the exponent's inner
-    stride is 0 (a 0-d or broadcast array), which differs from pow at -inf (NaN, not inf) and
-    -0.0 (-0.0, not 0.0). Scalar exponents are rewritten to sqrt as they are built
-    (``lazyarr/front/canon.py``); an array exponent means pow on every backend.
-    """
-    result = np.power(x, e)
-    fix = (e == 0.5) & ((x == -np.inf) | ((x == 0) & np.signbit(x)))
-    if not fix.any():
-        return result
-    return np.where(fix, np.where(x == 0, 0.0, np.inf).astype(result.dtype), result)
-
-
 def _view(x: np.ndarray, node: Node) -> np.ndarray:
     """Apply a VIEW's map to an evaluated array, as a strided view of it."""
     if node.size == 0:
@@ -93,36 +68,56 @@ def _node_value(node: Node, args: list[np.ndarray]) -> np.ndarray:
         return opaque.run(node, args)
     if op is Op.CAST:
         return cast_values(args[0], node.dtype)
-    if op is Op.WHERE:
-        return np.where(*args)
-    if op is Op.RECIPROCAL:
-        return _reciprocal(args[0])
-    if op is Op.POWER and node.dtype.kind == "f":
-        return _float_power(*args)
-    if op is Op.POWER_INT:
-        # what the user compares with: NumPy's power with the exponent as its loop saw it
-        # (the compiled backends square instead, within 1 ULP of the exact result)
-        return np.power(args[0], node.dtype.type(node.arg))
-    return ops.SPECS[op].ufunc(*args)
+    return ops.ROWS[op].evaluate(node, args)  # the op's reference, from its row
 
 
-def run(roots: list[Node]) -> list[np.ndarray]:
-    values: dict[int, np.ndarray] = {}
+def values(roots: tuple[Node, ...] | list[Node], known: dict[int, np.ndarray] | None = None
+           ) -> list[np.ndarray]:
+    """The value of each root, node by node (``known``: values of nodes already computed)."""
+    found: dict[int, np.ndarray] = dict(known or {})
     with np.errstate(all="ignore"):
-        for node in toposort(roots):
-            v = np.asarray(_node_value(node, [values[id(s)] for s in node.src]))
-            values[id(node)] = v.astype(node.dtype, copy=False)
-    return [values[id(r)] for r in roots]
+        for node in toposort(list(roots), lambda n: id(n) in found):
+            v = np.asarray(_node_value(node, [found[id(s)] for s in node.src]))
+            found[id(node)] = v.astype(node.dtype, copy=False)
+    return [found[id(r)] for r in roots]
 
 
-def evaluate(roots: list[Node], outs: list[np.ndarray | None]) -> list[np.ndarray]:
-    results = []
-    for value, out in zip(run(roots), outs, strict=True):
-        if out is not None:
-            np.copyto(out, value, casting="unsafe")
-            results.append(out)
-        elif value.flags.writeable and value.base is None:
-            results.append(value)
-        else:
-            results.append(np.array(value))
-    return results
+def _own(value: np.ndarray) -> np.ndarray:
+    """``value``, or a copy where it is a read-only or borrowed view (a result's memory is
+    its own)."""
+    return value if value.flags.writeable and value.base is None else np.array(value)
+
+
+class InterpBackend:
+    """The NumPy reference: every step evaluated node by node, nothing compiled."""
+
+    name = "interp"
+    host = True
+    cpu_policies = False
+    lowers = False
+
+    def empty(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        return np.empty(shape, dtype)
+
+    def view(self, node: Node) -> np.ndarray:
+        return _own(values([node])[0])  # the reference's results own their memory
+
+    def compile(self, kernel: object) -> object:
+        raise NotImplementedError("the interpreter runs graph nodes, not kernels")
+
+    def launch(self, program: object, launch: object) -> None:
+        raise NotImplementedError("the interpreter runs graph nodes, not kernels")
+
+    def run_opaque(self, node: Node, args: list[np.ndarray]) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.asarray(_node_value(node, args)).astype(node.dtype, copy=False)
+
+    def run_nodes(self, roots: tuple[Node, ...], known: dict[int, np.ndarray]
+                  ) -> list[np.ndarray]:
+        return [_own(v) for v in values(roots, known)]
+
+    def copy(self, source: np.ndarray, target: np.ndarray) -> None:
+        np.copyto(target, source, casting="unsafe")
+
+
+BACKEND = InterpBackend()

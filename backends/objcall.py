@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from lazyarr.ir.loop import NEGATIVE_POWER
 from lazyarr.run import stats
-from lazyarr.run.arraystruct import LAYOUT, Layout
-from lazyarr.run.runtime import NEGATIVE_POWER
+from lazyarr.run.arraystruct import LAYOUT, StructOffsets
 
 NAME = "lazyarr_call_launch"
 METH_FASTCALL = 0x0080
@@ -61,7 +61,7 @@ class _MethodDef(ctypes.Structure):
 
 
 _entry: _MethodDef | None = None  # kept for the life of the process: builtins point to it
-_layout: Layout | None = None
+_layout: StructOffsets | None = None
 _new_array = 0  # PyArray_New's address, 0 when the C API table did not check out
 _process_words: list[int] = []  # set by entry(): see _words_of_the_process
 _checked = False
@@ -99,7 +99,7 @@ class _Entry:
     """Builds ``PyObject *entry(PyObject *record, PyObject *const *args, Py_ssize_t nargs)``
     in addresses (i64) throughout: it moves words and calls what the record names."""
 
-    def __init__(self, ir: Any, fn: Any, layout: Layout) -> None:
+    def __init__(self, ir: Any, fn: Any, layout: StructOffsets) -> None:
         self.ir, self.fn, self.layout = ir, fn, layout
         self.i64, self.i32 = ir.IntType(64), ir.IntType(32)
         self.b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -205,7 +205,7 @@ class _Entry:
         self.counted_loop("check", self.field(FIXED), one)
 
 
-def _module(triple: str, data_layout: str, layout: Layout) -> Any:
+def _module(triple: str, data_layout: str, layout: StructOffsets) -> Any:
     from llvmlite import ir
 
     mod = ir.Module(name=NAME)
@@ -357,7 +357,7 @@ def entry() -> bool:
     return _entry is not None and _layout is not None
 
 
-def _compile(jit: Any, offsets: Layout) -> int:
+def _compile(jit: Any, offsets: StructOffsets) -> int:
     """The entry point's address, from the disk cache when it is there: the first code
     generation in a process costs ~15 ms, more than a whole warm start should."""
     from . import diskcache

@@ -109,12 +109,12 @@ def copy_ms(n: int, repeat: int) -> float:
 
 def lazy_launch_only(expr: Any) -> Callable[[], None]:
     """A call that launches ``expr``'s one fused kernel with a prepared argument block."""
-    from lazyarr.ir.loop import lower_kernel
-    from lazyarr.run.runtime import pack_args
+    from lazyarr.ir.loop import pack_args
+    from lazyarr.run.runtime import single_launch
 
     node = expr._node
     out = device.DeviceArray.empty(node.shape, node.dtype)
-    launch = lower_kernel([node], [out])  # raises if the expression needs several kernels
+    launch = single_launch([node], [out], cpu=False)  # raises for several kernels
     variant = cuda.choose_variant(launch)
     fn = cuda.runner().function(cuda.Key(launch.kernel, variant, cuda.arch(), cuda.libdevice()))
     words, _ = pack_args(launch)

@@ -14,6 +14,7 @@ Results that must be special (NaN, +-inf, +-0) are compared with NumPy exactly.
     python benchmarks/ulp.py --functions sin,cos --dtypes float64
     python benchmarks/ulp.py --exhaustive --dtypes float32   # every float32 input
     python benchmarks/ulp.py --speed --n 10000000            # speed against NumPy
+    python benchmarks/ulp.py --speed-erf --n 10000000        # erf, erfc against scipy
 """
 
 from __future__ import annotations
@@ -361,8 +362,125 @@ FUNCTIONS.update({f.name: f for f in [
 ]})
 
 
+# -- erf, erfc (codegen/mathlib_erf.py) ------------------------------------------------------
+def gen_erf(rng: np.random.Generator, n: int, dt: type) -> Inputs:
+    """erf and erfc: the main range, tiny and subnormal magnitudes, erfc's underflow region
+    (to 27.3 for float64, 10.2 for float32), the split point 3/4 and the pieces' edges."""
+    top = _pick(dt, 27.4, 10.3)
+    edges = [0.75, 1.0 / 0.2081967213114754 - 3, 1.0 / 0.14972677595628414 - 3,
+             1.0 / 0.0912568306010929 - 3, 1.0 / 0.17092731829573934 - 3, _pick(dt, 5.93, 3.92),
+             _pick(dt, 26.55, 9.19), _pick(dt, 27.226, 10.128), _pick(dt, 27.3, 10.2)]
+    edges += [-e for e in edges]
+    return (np.concatenate([uniform(rng, n // 4, -6, 6, dt), uniform(rng, n // 8, -1, 1, dt),
+                            uniform(rng, n // 4, -top, top, dt),
+                            uniform(rng, n // 8, _pick(dt, 20.0, 7.0), top, dt),
+                            log_uniform(rng, n // 4, _small(dt), 3, dt),
+                            around(edges, dt, 64), specials(dt)]),)
+
+
+def erf_reference(name: str, x: np.ndarray) -> np.ndarray:
+    """erf or erfc of float64 (or float32) ``x`` in long double, with about 60 good bits:
+    the screen for ``measure`` (NumPy has neither function; mpmath confirms the worst).
+
+    erf by its series of positive terms, ``2/sqrt(pi) e^(-x^2) sum 2^n x^(2n+1) / (2n+1)!!``,
+    below 1 (no cancellation), the other one as 1 minus it; from 1 on, erfc by Laplace's
+    continued fraction, evaluated backwards at a depth that converges there, and erf as 1
+    minus it; ``e^(-x^2)`` with ``x^2`` split exactly.
+    """
+    # |x| <= 40 (erf 1, erfc 0 in both formats beyond); NaN passes
+    a = np.minimum(np.abs(x.astype(np.float64)), 40.0).astype(LD)
+    split = LD(2.0 ** 27 + 1)
+    hi = a * split - (a * split - a)  # 26 bits: hi^2 and 2 hi lo are exact
+    lo = a - hi
+    gauss = np.exp(-hi * hi) * np.exp(-LD(2) * hi * lo) * np.exp(-lo * lo)
+    inv_sqrt_pi = LD("0.56418958354775628694807945156077258584405")  # from text: all bits
+    near = np.where(a < 1, a, LD(0))
+    term, total = near.copy(), near.copy()
+    for k in range(1, 40):  # |x| < 1: terms fall by 2/(2k+1) at least
+        term = term * (LD(2) * near * near) / LD(2 * k + 1)
+        total = total + term
+    erf_near = LD(2) * inv_sqrt_pi * gauss * total
+    far = np.where(a >= 1, a, LD(1))
+    cf = np.zeros_like(a)
+    for k in range(400, 0, -1):  # erfc(x) = e^(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + ...
+        cf = LD(k) / LD(2) / (far + cf)
+    erfc_far = gauss * inv_sqrt_pi / (far + cf)
+    erf = np.where(a < 1, erf_near, LD(1) - erfc_far)
+    erfc = np.where(a < 1, LD(1) - erf_near, erfc_far)
+    neg = np.signbit(x)
+    with np.errstate(invalid="ignore"):
+        out = np.where(neg, -erf, erf) if name == "erf" else np.where(neg, 2 - erfc, erfc)
+    return np.where(np.isnan(x), LD(np.nan), out)
+
+
+FUNCTIONS.update({f.name: f for f in [
+    Function("erf", gen_erf, mpmath.erf), Function("erfc", gen_erf, mpmath.erfc),
+]})
+
+
 # -- measuring -------------------------------------------------------------------------------
+_DIRECT: dict[tuple[str, str], object] = {}
+
+
+def mathlib_loop(name: str, dt: type) -> tuple[str, str]:
+    """(IR text, symbol) of ``void f(ptr x, ptr out, i64 n)``: ``out[i] = name(x[i])``, a
+    loop calling mathlib's out-of-line function ``name`` as a kernel of lazyarr's would (the
+    vectoriser calls its vector versions): the way to reach a function no op routes to yet."""
+    from lazyarr.backends import cpu
+    from lazyarr.codegen import common, mathlib
+    from llvmlite import ir
+
+    jit = cpu.jit()
+    ty = mathlib.F64 if dt == np.float64 else mathlib.F32
+    module = ir.Module(name=f"direct_{name}")
+    module.triple, module.data_layout = jit.triple, jit.layout
+    i64 = ir.IntType(64)
+    symbol = f"direct_{name}_{ty}"
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [mathlib.PTR] * 2 + [i64]), symbol)
+    for arg in fn.args[:2]:
+        arg.add_attribute("noalias")
+    src, dst, n = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+
+    def body(i: ir.Value) -> None:
+        x = b.load(b.gep(src, [i], source_etype=ty), typ=ty)
+        b.store(mathlib.call_support(b, name, [x]), b.gep(dst, [i], source_etype=ty))
+
+    common.counted_loop(b, i64(0), n, i64(1), body, "i")
+    b.ret_void()
+    return str(module), symbol
+
+
+def mathlib_kernel(name: str, dt: type) -> Callable[[np.ndarray, np.ndarray], None]:
+    """:func:`mathlib_loop` compiled (once per process): ``call(x, out)``."""
+    import ctypes
+
+    from lazyarr.backends import cpu
+
+    key = (name, np.dtype(dt).name)
+    if key not in _DIRECT:
+        jit = cpu.jit()
+        text, symbol = mathlib_loop(name, dt)
+        code = jit.tm.emit_object(jit.optimise(text))
+        address = jit.link_cached(None, symbol, lambda: code)
+        _DIRECT[key] = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p,
+                                        ctypes.c_int64)(address)
+    run = _DIRECT[key]
+
+    def call(x: np.ndarray, out: np.ndarray) -> None:
+        x = np.ascontiguousarray(x, dtype=dt)
+        if out.dtype != dt or not out.flags.c_contiguous or out.shape != x.shape:
+            raise ValueError("out must be a contiguous array of x's shape and dtype")
+        run(x.ctypes.data, out.ctypes.data, x.size)
+
+    return call
+
+
 def lazyarr_eval(name: str, args: Inputs) -> np.ndarray:
+    if not hasattr(la, name):  # a mathlib function no op reaches yet (erf, erfc)
+        out = np.empty_like(args[0])
+        mathlib_kernel(name, args[0].dtype.type)(args[0], out)
+        return out
     with np.errstate(all="ignore"):
         out = np.asarray(getattr(la, name)(*[la.asarray(a) for a in args]).eval())
     la.clear_cache()  # the fast path would keep the (large) inputs alive
@@ -372,6 +490,8 @@ def lazyarr_eval(name: str, args: Inputs) -> np.ndarray:
 def reference(name: str, args: Inputs, dt: type) -> np.ndarray:
     """The function in a wider format: long double for float64, float64 for float32."""
     wide = LD if dt == np.float64 else np.float64
+    if name in ("erf", "erfc"):
+        return erf_reference(name, args[0]).astype(wide)
     with np.errstate(all="ignore"):
         return getattr(np, name)(*[a.astype(wide) for a in args])
 
@@ -419,8 +539,8 @@ def mp_ulp_error(fn: Function, args: tuple[float, ...], got: float, dt: type) ->
 def special_mismatches(name: str, args: Inputs, got: np.ndarray) -> int:
     """Where NumPy gives NaN, +-inf or +-0, lazyarr must give the same (sign included)."""
     with np.errstate(all="ignore"):
-        want = getattr(np, name)(*args)
         exact = reference(name, args, got.dtype.type).astype(got.dtype)
+        want = exact if name in ("erf", "erfc") else getattr(np, name)(*args)
     # where NumPy's 0 or inf is not the correctly rounded result, the wider reference decides:
     # NumPy's own float32 exp2 gives 0 for results below about 2**-149.5 (glibc's exp2f and
     # lazyarr round them, correctly, to the smallest subnormal)
@@ -568,6 +688,41 @@ def speed(n: int, reps: int, threads: int) -> None:
             print(" | ".join(row), flush=True)
 
 
+def _erf_row(name: str, x: np.ndarray, out: np.ndarray, special: object, reps: int) -> str:
+    kernel = mathlib_kernel(name, x.dtype.type)
+    ours = _best_ms(lambda: kernel(x, out), reps)
+    row = [f"{x.dtype.name:8} {name:5}"]
+    if special is not None:
+        fn = getattr(special, name)
+        base = _best_ms(lambda: fn(x, out=out), reps)
+        row.append(f"scipy {base:7.1f} | mathlib loop {ours:7.1f} ({base / ours:4.1f}x)")
+    else:
+        row.append(f"mathlib loop {ours:7.1f}")
+    if hasattr(la, name):  # an op routes to it: the same through lazyarr's front end
+        expr = getattr(la, name)(la.asarray(x))
+        expr.eval(out=out)  # compile outside the timing
+        row.append(f"la.{name} {_best_ms(lambda: expr.eval(out=out), reps):7.1f}")
+    return " | ".join(row)
+
+
+def speed_erf(n: int, reps: int) -> None:
+    """erf and erfc: scipy.special (if installed) against mathlib's loop (one thread, into
+    a preallocated output) and, where an op routes to it, ``la.erf(x).eval(out=...)``."""
+    try:
+        from scipy import special
+    except ImportError:
+        special = None
+        print("scipy is not installed: lazyarr only")
+    print(f"n={n}, best of {reps}; times in ms (speed-up on scipy.special)")
+    la.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    for dt in (np.float32, np.float64):
+        x = (rng.standard_normal(n) * 2).astype(dt)
+        out = np.empty(n, dt)
+        for name in ("erf", "erfc"):
+            print(_erf_row(name, x, out, special, reps), flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=200_000, help="random points per function")
@@ -579,9 +734,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="float32 unary functions: all 2**32 inputs instead of random points")
     p.add_argument("--speed", action="store_true",
                    help="time exp(-a)*sin(b)+cos(c) and GELU at --n elements against NumPy")
+    p.add_argument("--speed-erf", action="store_true",
+                   help="time erf and erfc at --n elements against scipy.special")
     p.add_argument("--threads", type=int, default=1, help="lazyarr threads for --speed")
     p.add_argument("--reps", type=int, default=7, help="repetitions for --speed")
     a = p.parse_args(argv)
+    if a.speed_erf:
+        speed_erf(a.n, a.reps)
+        return 0
     if a.speed:
         speed(a.n, a.reps, a.threads)
         return 0

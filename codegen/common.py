@@ -15,26 +15,25 @@ PTR = ir.PointerType()
 
 
 class ArgBlock:
-    """Loads the kernel's arguments from the block (see ``loopir.args_words``), once, at entry."""
+    """Loads the kernel's arguments from the block (at the words ``Kernel.args`` names), once,
+    at entry."""
 
     def __init__(self, b: ir.IRBuilder, block: ir.Value, kernel: Kernel) -> None:
         self.b, self.block, self.kernel = b, block, kernel
-        nd = kernel.ndim
-        self.shape = [self.word(d) for d in range(nd)]
+        at, nd = kernel.args, kernel.ndim
+        self.shape = [self.word(at.SHAPE + d) for d in range(nd)]
         self.ptrs: list[ir.Value] = []
         self.strides: list[list[ir.Value]] = []
-        base = nd
-        for _ in range(len(kernel.inputs) + len(kernel.outputs)):
-            self.ptrs.append(self.word(base, PTR))
-            self.strides.append([self.word(base + 1 + d) for d in range(nd)])
-            base += 1 + nd
+        for k in range(at.inputs + at.outputs):
+            self.ptrs.append(self.word(at.address(k), PTR))
+            self.strides.append([self.word(at.strides(k) + d) for d in range(nd)])
         self.scalars = []
         for k, dt in enumerate(kernel.scalars):
             ty = memory_type(dt)
-            raw = b.load(b.gep(block, [I64(base + k)], source_etype=I64), typ=ty)
+            raw = b.load(b.gep(block, [I64(at.scalar(k))], source_etype=I64), typ=ty)
             self.scalars.append(b.icmp_unsigned("!=", raw, ir.Constant(ty, 0))
                                 if dt.kind == "b" else raw)
-        self.status = self.word(base + len(kernel.scalars), PTR)
+        self.status = self.word(at.status, PTR)
 
     def word(self, k: int, ty: ir.Type = I64) -> ir.Value:
         return self.b.load(self.b.gep(self.block, [I64(k)], source_etype=I64), typ=ty)

@@ -102,7 +102,7 @@ def _emit_loops(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel, stream: bool) -> 
     level(0, list(p.ptrs))
 
 
-# -- streaming stores (loopir.stream_outputs) --------------------------------------------------
+# -- streaming stores (cpu_passes.stream_outputs) --------------------------------------------------
 # A streaming store must write a whole aligned vector, which the loop vectoriser does not
 # arrange (it neither peels for alignment nor keeps non-temporal hints it cannot prove
 # aligned), so a streaming kernel's loop is written out: ordinary elements up to the first

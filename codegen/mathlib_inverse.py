@@ -14,11 +14,6 @@ polynomial and ``llvm.sqrt``.
 * arcsinh, arccosh, arctanh: ``log1p`` of an argument computed as a double word
   (:func:`_log1p_dw`), so its rounding does not add to log1p's; ``log(2|x|)`` through the
   log kernel with the exponent raised by one where ``x*x`` would overflow.
-
-Why a module of its own: mathlib.py imports this one right after its ``FUNCTIONS`` table
-(so ``SUPPORT_SYMBOLS``, built from the table, lists these functions), and this module needs
-mathlib's helpers. Its own import of them therefore sits at the end (see there): the bodies
-below only look those names up when they are called.
 """
 
 from __future__ import annotations
@@ -26,6 +21,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from llvmlite import ir
+
+from .mathlib_core import Em
+from .mathlib_exp import _log_kernel, _split
+from .mathlib_trig import ATAN_P, PIO2_HI, PIO2_LO, PIO4_HI, PIO4_LO, TAN_3PI_8, TAN_PI_8
 
 # -- constants: (float64, float32); pi multiples in two parts, the second the rounding error
 PI_HI = (3.141592653589793, 3.1415927410125732)
@@ -238,21 +237,3 @@ FUNCTIONS: dict[str, tuple[int, Body]] = {
 # functions: nvptx.MATHLIB_NAMES)
 C_NAMES = {"asin": "arcsin", "acos": "arccos", "atan2": "arctan2", "asinh": "arcsinh",
            "acosh": "arccosh", "atanh": "arctanh"}
-
-# mathlib's helpers, imported last on purpose: mathlib imports this module from the middle
-# of its own body (after everything below is defined there, before SUPPORT_SYMBOLS is built
-# from FUNCTIONS). Whichever module Python loads first, FUNCTIONS above exists when mathlib
-# reads it, and these names exist in mathlib when this import runs; the functions above only
-# look them up when they are called.
-from .mathlib import (  # noqa: E402
-    ATAN_P,
-    PIO2_HI,
-    PIO2_LO,
-    PIO4_HI,
-    PIO4_LO,
-    TAN_3PI_8,
-    TAN_PI_8,
-    Em,
-    _log_kernel,
-    _split,
-)

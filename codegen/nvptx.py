@@ -1,7 +1,7 @@
 """NVIDIA GPU wrapper: the same scalar body inside a grid-stride loop, emitted as PTX.
 
 ``void name(i64 w0, ..., i64 wN)``: the kernel's parameters are the words of the argument
-block (``loopir.args_words``), passed by value, so a launch copies nothing to the device
+block (``Kernel.args``), passed by value, so a launch copies nothing to the device
 before it starts (``cuLaunchKernel`` puts them in the constant bank). Pointers among them are
 global-memory (``addrspace(1)``) pointers.
 
@@ -53,7 +53,6 @@ from .scalar import (
     I8,
     I32,
     I64,
-    MATHLIB_OPS,
     emit_body,
     from_stored,
     has_emitter,
@@ -118,49 +117,45 @@ _SWAP_PREFIX = "llvm.bswap."
 # bits. False: libdevice for these too (where it is found), as before; clear the CUDA backend's
 # caches (lazyarr.backends.cuda.clear_cache()) after changing it.
 USE_MATHLIB = True
-# C math names and LLVM intrinsics the emitters call for MATHLIB_OPS -> mathlib's function
-_MATHLIB_C = {"expm1": "expm1", "log1p": "log1p", "tan": "tan", "tanh": "tanh", "sinh": "sinh",
-              "cosh": "cosh", "atan": "arctan", "cbrt": "cbrt", "hypot": "hypot"}
-_MATHLIB_INTRINSICS = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "pow": "pow",
-                       "exp2": "exp2", "log2": "log2", "log10": "log10"}
-_MATHLIB_C.update(mathlib.mathlib_inverse.C_NAMES)  # asin acos atan2 asinh acosh atanh
+
+
+def _called_names(routine: ops.MathCall) -> tuple[str, str]:
+    """The (float64, float32) names under which an emitter calls ``routine`` in a module."""
+    if routine.form is ops.Form.INTRINSIC:
+        return f"llvm.{routine.libm}.f64", f"llvm.{routine.libm}.f32"
+    return routine.libm, routine.libm + "f"  # a C call; frem is C's fmod to libdevice
+
+
+def _routines() -> list[ops.MathCall]:
+    """Every routine the op rows call by a C or intrinsic name."""
+    return [row.math for row in ops.ROWS.values() if row.math is not None and row.math.libm]
 
 
 def _mathlib_names() -> dict[str, str]:
-    names = {}
-    for c, fn in _MATHLIB_C.items():
-        names[c] = names[c + "f"] = fn
-    for i, fn in _MATHLIB_INTRINSICS.items():
-        names[f"llvm.{i}.f64"] = names[f"llvm.{i}.f32"] = fn
-    return names
+    # each such name whose routine mathlib has -> mathlib's function
+    return {name: r.mathlib for r in _routines() if r.mathlib in mathlib.FUNCTIONS
+            for name in _called_names(r)}
 
 
 MATHLIB_NAMES = _mathlib_names()
-# ops on float loops whose every math call is in MATHLIB_NAMES (logaddexp: exp and log1p), so
-# they compile without libdevice; check_module still refuses a call an emitter adds later
-GPU_MATHLIB_OPS = frozenset(MATHLIB_OPS) | {Op.LOGADDEXP}
+# ops on float loops whose every math call is mathlib's (logaddexp: exp and log1p), so they
+# compile without libdevice; check_module still refuses a call an emitter adds later
+GPU_MATHLIB_OPS = frozenset(op for op in ops.LIBM if all(
+    n in mathlib.FUNCTIONS for n in ops.mathlib_names(op)))
+
 
 # -- libdevice -------------------------------------------------------------------------------
-# C math names (the emitters' libm calls) that libdevice provides as __nv_<name>[f]
-_LIBDEVICE_C = ("exp", "expm1", "exp2", "log", "log1p", "log2", "log10", "cbrt", "sin", "cos",
-                "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh",
-                "acosh", "atanh", "hypot", "pow", "fmod")
-# LLVM math intrinsics NVPTX cannot lower (DESIGN.md): renamed to libdevice too
-_LIBDEVICE_INTRINSICS = ("exp", "exp2", "log", "log2", "log10", "sin", "cos", "pow")
-
-
 def _libdevice_names() -> dict[str, str]:
+    # libdevice provides every routine of the rows as __nv_<C name>[f]; LLVM math intrinsics
+    # NVPTX cannot lower (DESIGN.md) are renamed to it too
     names = {}
-    for c in _LIBDEVICE_C:
-        names[c], names[c + "f"] = f"__nv_{c}", f"__nv_{c}f"
-    for i in _LIBDEVICE_INTRINSICS:
-        names[f"llvm.{i}.f64"], names[f"llvm.{i}.f32"] = f"__nv_{i}", f"__nv_{i}f"
+    for r in _routines():
+        for name, suffix in zip(_called_names(r), ("", "f"), strict=True):
+            names[name] = names[r.libm + suffix] = f"__nv_{r.libm}{suffix}"
     return names
 
 
 LIBDEVICE_NAMES = _libdevice_names()
-# ops libdevice makes compilable (the rest of ops.target_support's refusals stay)
-LIBDEVICE_OPS = ops.LIBM | {op for op, spec in ops.SPECS.items() if spec.float_libm}
 
 # After the module is optimised (and libdevice linked), what may still be declared: NVVM
 # intrinsics (libdevice is written for NVPTX) and generic intrinsics that NVPTX lowers
@@ -194,11 +189,8 @@ def refusal(op: Op, loop_dtype: np.dtype, libdevice: bool = False) -> str | None
     """Why the CUDA target cannot compute ``op`` on ``loop_dtype`` (None: it can), by the op
     tables: ``ops.target_support``'s math refusals, less what mathlib (float loops) and
     libdevice provide."""
-    if libdevice and op in LIBDEVICE_OPS:
-        return None
-    if USE_MATHLIB and op in GPU_MATHLIB_OPS and loop_dtype.kind == "f":
-        return None
-    reason = ops.target_support(op, loop_dtype, "nvptx")
+    reason = ops.target_support(op, loop_dtype, "nvptx", libdevice=libdevice,
+                                mathlib=mathlib.FUNCTIONS if USE_MATHLIB else frozenset())
     return reason and f"cannot compile for CUDA: {reason}"
 
 
@@ -221,7 +213,7 @@ def check_supported(kernel: Kernel, libdevice: bool = False) -> None:
 
 
 def check_not_split(kernel: Kernel) -> None:
-    """Refuse a full reduction cut into the CPU's partial rows (``loopir.split_rows``).
+    """Refuse a full reduction cut into the CPU's partial rows (``cpu_passes.split_rows``).
 
     Only the CPU's row code (``rows.SplitReduction``) emits the step that combines the
     partial rows and folds in the tail; the wrappers here would take each partial row for a
@@ -232,7 +224,7 @@ def check_not_split(kernel: Kernel) -> None:
     if kernel.split:
         raise UnsupportedOnTarget(
             "cannot compile for CUDA: this full reduction is cut into partial rows for CPU "
-            "threads (loopir.split_rows); lower it with split=False for the CUDA target")
+            "threads (cpu_passes.split_rows); plan it with cpu=False for the CUDA target")
 
 
 def _allowed(name: str, libdevice: bool) -> bool:
@@ -284,24 +276,23 @@ def thread_index(b: ir.IRBuilder) -> tuple[ir.Value, ir.Value]:
 class ParamBlock:
     """The argument block's words, read from the kernel's by-value i64 parameters.
 
-    The same fields as ``common.ArgBlock`` (shape, ptrs, strides, scalars, status): the
-    words are laid out as ``loopir.args_words`` says, so the host packs them once for both
-    targets (``runtime.pack_args``).
+    The same fields as ``common.ArgBlock`` (shape, ptrs, strides, scalars, status), at the
+    words ``Kernel.args`` names, so the host packs them once for both targets
+    (``loop.pack_args``).
     """
 
     def __init__(self, b: ir.IRBuilder, fn: ir.Function, kernel: Kernel) -> None:
         words = list(fn.args)
-        nd = kernel.ndim
-        self.shape = words[:nd]
+        at, nd = kernel.args, kernel.ndim
+        self.shape = words[at.SHAPE:at.SHAPE + nd]
         self.ptrs: list[ir.Value] = []
         self.strides: list[list[ir.Value]] = []
-        base = nd
-        for _ in range(len(kernel.inputs) + len(kernel.outputs)):
-            self.ptrs.append(b.inttoptr(words[base], GPTR))
-            self.strides.append(words[base + 1:base + 1 + nd])
-            base += 1 + nd
-        self.scalars = [_scalar(b, words[base + k], dt) for k, dt in enumerate(kernel.scalars)]
-        self.status = b.inttoptr(words[base + len(kernel.scalars)], GPTR)
+        for k in range(at.inputs + at.outputs):
+            self.ptrs.append(b.inttoptr(words[at.address(k)], GPTR))
+            self.strides.append(words[at.strides(k):at.strides(k) + nd])
+        self.scalars = [_scalar(b, words[at.scalar(k)], dt)
+                        for k, dt in enumerate(kernel.scalars)]
+        self.status = b.inttoptr(words[at.status], GPTR)
 
 
 def _scalar(b: ir.IRBuilder, word: ir.Value, dt) -> ir.Value:
@@ -318,18 +309,14 @@ def _scalar(b: ir.IRBuilder, word: ir.Value, dt) -> ir.Value:
 def param_count(kernel: Kernel, variant: Variant) -> int:
     """The kernel's i64 parameters: the argument block's words, then the split/combine
     kernels' workspace address and chunk count."""
-    from lazyarr.ir.loop import args_words
-
-    return args_words(kernel) + (2 if variant.strategy in ("split", "combine") else 0)
+    return kernel.args.words + (2 if variant.strategy in ("split", "combine") else 0)
 
 
 def new_kernel(kernel: Kernel, name: str, extra: int = 0
                ) -> tuple[ir.Module, ir.Function, ir.IRBuilder]:
     """An empty kernel function taking the argument block's words (and ``extra`` more
     words) by value."""
-    from lazyarr.ir.loop import args_words
-
-    words = args_words(kernel) + extra
+    words = kernel.args.words + extra
     if 8 * words > MAX_PARAM_BYTES:
         raise UnsupportedOnTarget(
             f"cannot compile for CUDA: {words} argument words exceed the "

@@ -449,7 +449,7 @@ class ArgAccumulator(Accumulator):
 
 
 class SplitReduction:
-    """The body of a split kernel (``loopir.split_rows``) for outer index i0: one partial
+    """The body of a split kernel (``cpu_passes.split_rows``) for outer index i0: one partial
     row of a full reduction.
 
     Each partial row stores the state of every reduction in its slot of the partials

@@ -30,11 +30,17 @@ from lazyarr.front.functions import (
     dot,
     expand_dims,
     flip,
+    imag,
+    isclose,
     logsumexp,
     matmul,
     matrix_transpose,
     moveaxis,
+    nan_to_num,
     permute_dims,
+    real,
+    round_,
+    sinc,
     stack,
     supported_dtypes,
     transpose,
@@ -47,6 +53,7 @@ __version__ = "0.1.0"
 
 globals().update(UFUNC_FUNCTIONS)
 globals().update(METHOD_FUNCTIONS)
+round = around = round_  # NumPy's names (the builtin round is not needed here)
 
 
 def _node(x: Any) -> Node:
@@ -120,5 +127,6 @@ __all__ = [
     "clip", "concatenate", "dot", "eval", "expand_dims", "explain", "flip", "logsumexp",
     "matmul", "matrix_transpose", "moveaxis", "permute_dims", "stack", "supported_dtypes",
     "transpose", "where", "get_num_threads", "set_num_threads", "set_disk_cache",
+    "around", "imag", "isclose", "nan_to_num", "real", "round", "sinc",
     *sorted(UFUNC_FUNCTIONS), *sorted(METHOD_FUNCTIONS),
 ]

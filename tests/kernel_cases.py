@@ -73,7 +73,9 @@ def apply_op(op: Op, *args: Any) -> la.LazyArray:
         return la.where(*args)
     if op is Op.CLIP:
         return la.clip(*args)
-    return getattr(la, ops.SPECS[op].name)(*args)
+    row = ops.ROWS[op]
+    result = getattr(la, row.function)(*args)
+    return result[row.output] if row.nout > 1 else result  # one output of frexp
 
 
 def nin(op: Op) -> int:

@@ -23,7 +23,8 @@ from lazyarr.codegen.nvptx import Variant
 import lazyarr as la
 from lazyarr.config import settings
 from lazyarr.ir import dtypes
-from lazyarr.ir.loop import Kernel, lower_kernel
+from lazyarr.ir.loop import Kernel
+from lazyarr.run.runtime import single_launch as lower_kernel
 
 DTYPES = sorted(dtypes.SUPPORTED, key=lambda d: (d.kind, d.itemsize))
 N = 67  # a vectorised main loop and a remainder for every dtype
@@ -337,12 +338,12 @@ def _gpu_kernels() -> list[tuple[Kernel, Variant]]:
     x = swapped(np.linspace(0, 1, 64))
     i = misaligned(swapped(np.arange(64, dtype=np.int32)))
     flat = lower_kernel([(la.sqrt(la.asarray(x)) * la.asarray(i))._node],
-                        [swapped(np.zeros(64))], split=False).kernel
+                        [swapped(np.zeros(64))], cpu=False).kernel
     rows = lower_kernel([la.sum(la.asarray(x).reshape(8, 8), axis=1)._node],
-                        [swapped(np.zeros(8))], split=False).kernel
+                        [swapped(np.zeros(8))], cpu=False).kernel
     wise = la.asarray(x).reshape(8, 8)
     softmax = lower_kernel([(wise - la.max(wise, axis=1, keepdims=True))._node],
-                           [swapped(np.zeros((8, 8)))], split=False).kernel
+                           [swapped(np.zeros((8, 8)))], cpu=False).kernel
     return [(flat, Variant()), (flat, Variant(vector=True)), (flat, Variant(narrow=True))] + [
         (rows, Variant(strategy=s)) for s in ("block", "thread", "split", "combine")] + [
         (softmax, Variant(strategy=s)) for s in ("block", "thread")]

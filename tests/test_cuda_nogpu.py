@@ -448,10 +448,10 @@ def test_reduction_kernels_are_no_longer_refused() -> None:
 @pytest.fixture
 def split_early(monkeypatch: pytest.MonkeyPatch) -> np.ndarray:
     """A host array whose full reductions the CPU cuts into partial rows (any work)."""
-    from lazyarr.ir import loop as loopir
+    from lazyarr.plan import cpu_passes
 
-    monkeypatch.setattr(loopir, "SPLIT_WORK", 0)
-    return np.random.default_rng(5).standard_normal(loopir.PARTS**2 * 17 + 63)
+    monkeypatch.setattr(cpu_passes, "SPLIT_WORK", 0)
+    return np.random.default_rng(5).standard_normal(cpu_passes.PARTS**2 * 17 + 63)
 
 
 def test_cpu_split_kernels_are_refused(split_early: np.ndarray) -> None:
@@ -462,7 +462,7 @@ def test_cpu_split_kernels_are_refused(split_early: np.ndarray) -> None:
     for strategy in ("block", "thread", "split", "combine"):
         with pytest.raises(NotImplementedError, match="partial rows for CPU threads"):
             nvptx.build_module(kernel, "k", Variant(strategy=strategy))
-    with pytest.raises(nvptx.UnsupportedOnTarget, match="split=False"):
+    with pytest.raises(nvptx.UnsupportedOnTarget, match="cpu=False"):
         build_rows(kernel, "k", Variant(strategy="block"))
 
 

@@ -71,6 +71,29 @@ def test_latex_of_the_scalar_body(ab, no_evaluation):
     assert r"\operatorname{int32}" in a.astype("int32")._repr_latex_()
 
 
+def test_latex_forms_come_from_the_op_rows(ab, no_evaluation):
+    a, b = ab
+    n = la.asarray(np.ones(3, np.int64))
+    assert (a % b)._repr_latex_() == r"$\displaystyle a \bmod b$"
+    assert r"a \cdot 2^{3}" in la.ldexp(a, 3)._repr_latex_()
+    assert r"\operatorname{erf}" in la.erf(a)._repr_latex_()
+    assert r"\left|{a}\right|" in la.fabs(a)._repr_latex_()
+    assert r"\operatorname{gcd}\left(a, 3\right)" in la.gcd(n, 3)._repr_latex_()
+    assert r"\operatorname{popcount}" in la.bitwise_count(n)._repr_latex_()
+    assert "^{3}" in (a ** 3)._repr_latex_()  # power_int: the exponent is in the node
+    # a composite op shows what it is made of
+    assert "0.017453292519943295 a" in la.deg2rad(a)._repr_latex_()
+
+
+def test_plain_formula(ab):
+    a, b = ab
+    assert display.plain_formula((2 * a + la.exp(-b))._node) == "(2.0 * a) + float64(exp(-b))"
+    assert display.plain_formula((a ** 3 % 2)._node) == "(a ** 3) % 2.0"
+    assert display.plain_formula(la.fmod(a, la.where(a > 1, a, 1.0))._node) == \
+        "fmod(a, where(a > 1.0, a, 1.0))"
+    assert display.plain_formula(la.frexp(b)[1]._node) == "frexp_exponent(a)"  # b: the only leaf
+
+
 @pytest.mark.skipif(not hasattr(la, "sum"), reason="reductions not in this lazyarr yet")
 def test_latex_and_tree_of_reductions(no_evaluation):
     x = la.asarray(np.ones((3, 4)))

@@ -144,12 +144,12 @@ def test_reduction_boundary_and_row_kernel():
 
 @pytest.fixture
 def split_early(monkeypatch):
-    """Split full reductions from loopir.SPLIT_MIN elements, whatever the work estimate."""
-    from lazyarr.ir import loop as loopir
+    """Split full reductions from cpu_passes.SPLIT_MIN elements, whatever the work estimate."""
+    from lazyarr.plan import cpu_passes
 
-    monkeypatch.setattr(loopir, "SPLIT_WORK", 0)
+    monkeypatch.setattr(cpu_passes, "SPLIT_WORK", 0)
     # 64 partial rows of 1088 elements and a tail of 63
-    return la.asarray(np.ones(loopir.PARTS**2 * 17 + 63))
+    return la.asarray(np.ones(cpu_passes.PARTS**2 * 17 + 63))
 
 
 def test_split_full_reduction_plan_says_partial_rows(split_early):

@@ -113,7 +113,8 @@ TRANSCENDENTAL = 4  # ULP; test_differential.py uses the same bound per function
 UNARY_ULPS = {
     "negative": 0, "absolute": 0, "square": 0, "reciprocal": 0, "sqrt": 0, "floor": 0,
     "ceil": 0, "trunc": 0, "rint": 0, "sign": 0, "positive": 0, "isnan": 0, "isinf": 0,
-    "isfinite": 0, "signbit": 0, "logical_not": 0, "invert": 0,
+    "isfinite": 0, "signbit": 0, "logical_not": 0, "invert": 0, "fabs": 0, "spacing": 0,
+    "deg2rad": 0, "rad2deg": 0, "bitwise_count": 0,
     **dict.fromkeys((
         "exp", "expm1", "exp2", "log", "log1p", "log2", "log10", "cbrt", "sin", "cos", "tan",
         "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
@@ -121,9 +122,9 @@ UNARY_ULPS = {
 }
 ALL_UNARY = tuple(UNARY_ULPS)
 UNARY_FOR_KIND = {
-    "f": tuple(n for n in ALL_UNARY if n != "invert"),
+    "f": tuple(n for n in ALL_UNARY if n not in ("invert", "bitwise_count")),
     "i": ("negative", "absolute", "invert", "square", "sign", "reciprocal", "positive",
-          "logical_not", "floor", "sqrt", "exp", "sin", "isnan", "cbrt"),
+          "logical_not", "floor", "sqrt", "exp", "sin", "isnan", "cbrt", "bitwise_count"),
     "b": ("invert", "logical_not", "absolute", "square", "positive", "negative", "sign",
           "sqrt"),
 }
@@ -135,11 +136,13 @@ UNARY_OPERATORS: dict[str, tuple[str, Callable[[Any], Any]]] = {
 
 BINARY_GROUPS: dict[str, tuple[str, ...]] = {
     "arith": ("add", "multiply", "subtract", "true_divide", "floor_divide", "remainder",
-              "power"),
+              "power", "fmod"),
     "compare": ("less", "greater", "equal", "not_equal", "less_equal", "greater_equal"),
     "minmax": ("maximum", "minimum", "fmax", "fmin"),
-    "bitwise": ("bitwise_and", "bitwise_or", "bitwise_xor", "left_shift", "right_shift"),
-    "math": ("arctan2", "hypot", "logaddexp", "copysign", "power"),
+    "bitwise": ("bitwise_and", "bitwise_or", "bitwise_xor", "left_shift", "right_shift", "gcd",
+                "lcm"),
+    "math": ("arctan2", "hypot", "logaddexp", "copysign", "power", "logaddexp2", "nextafter",
+             "heaviside"),
     "logical": ("logical_and", "logical_or", "logical_xor"),
 }
 GROUPS_FOR_KIND = {
@@ -148,7 +151,8 @@ GROUPS_FOR_KIND = {
     "b": ("logical", "bitwise", "arith", "compare", "minmax"),
 }
 GROUPS_FOR_KIND["u"] = GROUPS_FOR_KIND["i"]
-BINARY_ULPS = {name: TRANSCENDENTAL if name in ("power", "arctan2", "hypot", "logaddexp")
+BINARY_ULPS = {name: TRANSCENDENTAL if name in ("power", "arctan2", "hypot", "logaddexp",
+                                                "logaddexp2")
                else 0 for group in BINARY_GROUPS.values() for name in group}
 BINARY_SYMBOLS = {
     "add": "+", "subtract": "-", "multiply": "*", "true_divide": "/", "floor_divide": "//",

@@ -9,8 +9,8 @@ from conftest import kernels_run
 from lazyarr.backends import cpu
 
 import lazyarr as la
-from lazyarr.ir import loop as loopir
-from lazyarr.run.runtime import plan
+from lazyarr.inspect.kernelplan import build_plan as plan
+from lazyarr.plan import cpu_passes
 
 DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
           "float32", "float64"]
@@ -289,17 +289,17 @@ def test_fused_reduction_allocates_only_the_result(rng):
 
 
 # -- large full reductions: cut into partial rows that threads share ------------------------
-SPLIT = loopir.SPLIT_MIN
+SPLIT = cpu_passes.SPLIT_MIN
 # just below and at the threshold, odd sizes (a tail after the partial rows), and one where
 # the first row dimension is long enough for PARTS equal partial rows
-SPLIT_SIZES = [SPLIT - 1, SPLIT, SPLIT + 1, loopir.PARTS**2 * 17 + 63, 10**6 + 3]
+SPLIT_SIZES = [SPLIT - 1, SPLIT, SPLIT + 1, cpu_passes.PARTS**2 * 17 + 63, 10**6 + 3]
 
 
 @pytest.fixture
 def split_early(monkeypatch):
     """Split every full reduction of SPLIT_MIN elements or more, whatever its work estimate
     (the differential tests stay small; test_split_thresholds checks the real ones)."""
-    monkeypatch.setattr(loopir, "SPLIT_WORK", 0)
+    monkeypatch.setattr(cpu_passes, "SPLIT_WORK", 0)
 
 
 def split_flags(expr) -> list[bool]:
@@ -307,7 +307,7 @@ def split_flags(expr) -> list[bool]:
 
 
 def test_split_thresholds():
-    work = loopir.SPLIT_WORK
+    work = cpu_passes.SPLIT_WORK
     cheap, dear = (la.asarray(np.ones(work)) for _ in range(2))
     assert split_flags(la.sum(cheap * cheap)) == [True]
     assert split_flags(la.sum(cheap[1:] * cheap[1:])) == [False]
@@ -458,7 +458,7 @@ def test_nested_split_reductions_run_the_inner_one_first(monkeypatch):
     x = np.random.default_rng(7).standard_normal(10**5 + 7)
     a = la.asarray(x)
     assert split_flags(a.var()) == [False]  # nested, below NESTED_SPLIT_MIN: one kernel
-    monkeypatch.setattr(loopir, "NESTED_SPLIT_MIN", SPLIT)
+    monkeypatch.setattr(cpu_passes, "NESTED_SPLIT_MIN", SPLIT)
     for expr, ref in [(a.var(), x.var()), (a.std(ddof=1), x.std(ddof=1)),
                       (la.logsumexp(a), np.log(np.sum(np.exp(x - x.max()))) + x.max())]:
         planned = steps(expr)
@@ -499,7 +499,7 @@ def test_split_kernel_text():
 
 def test_plans_without_splitting():
     """A target that does not split (the GPU's kernel plan) can ask for the plain plan."""
-    a = la.asarray(np.ones(loopir.SPLIT_WORK))
+    a = la.asarray(np.ones(cpu_passes.SPLIT_WORK))
     planned = plan([a.sum()._node], split=False)
     assert [s.kernel.split for s in planned] == [False]
-    assert planned[0].launch.shape == (1, loopir.SPLIT_WORK)
+    assert planned[0].launch.shape == (1, cpu_passes.SPLIT_WORK)

@@ -1,4 +1,4 @@
-"""Streaming (non-temporal) stores for big 1-D results (loopir.stream_outputs, codegen/cpu.py).
+"""Streaming (non-temporal) stores for big 1-D results (cpu_passes.stream_outputs, codegen/cpu.py).
 
 ``settings.stream_bytes`` is lowered to 1 in most tests so that small arrays take the grouped
 loop: its peel, its groups and its tail are then all exercised over every alignment and length.
@@ -18,8 +18,8 @@ from lazyarr.backends import cpu
 
 import lazyarr as la
 from lazyarr import config
-from lazyarr.ir import loop as loopir
-from lazyarr.run.runtime import pack_args
+from lazyarr.ir.loop import pack_args
+from lazyarr.run.runtime import single_launch
 
 DTYPES = ["float32", "float64", "int32", "int64"]
 X86 = platform.machine().lower() in ("x86_64", "amd64")
@@ -87,7 +87,7 @@ def test_any_chunking_gives_the_whole_result(streaming: None) -> None:
     a, b = _values(n, "float64", 1), _values(n, "float64", 2)
     out = np.full(n, -1.0)
     x, y = la.asarray(a), la.asarray(b)
-    launch = loopir.lower_kernel([(x * y - y)._node], [out])
+    launch = single_launch([(x * y - y)._node], [out])
     assert launch.kernel.stream
     fn = cpu.compiled(launch.kernel).function
     block, status = pack_args(launch)
@@ -161,9 +161,9 @@ def test_only_big_results_stream(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_updates_in_place_do_not_stream(streaming: None) -> None:
     p, g = _values(1000, "float64"), _values(1000, "float64", 4)
     x, y = la.asarray(p), la.asarray(g)
-    launch = loopir.lower_kernel([(x - 0.5 * y)._node], [p])
+    launch = single_launch([(x - 0.5 * y)._node], [p])
     assert not launch.kernel.stream
-    assert loopir.lower_kernel([(x - 0.5 * y)._node], [np.empty_like(p)]).kernel.stream
+    assert single_launch([(x - 0.5 * y)._node], [np.empty_like(p)]).kernel.stream
     want = p - 0.5 * g
     la.eval(x - 0.5 * y, out=p)
     np.testing.assert_array_equal(p, want)

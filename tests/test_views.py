@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import lazyarr as la
-from lazyarr.run.runtime import plan
+from lazyarr.inspect.kernelplan import build_plan as plan
 
 INDICES = [
     (1,), (-1,), (slice(None, None, 2),), (slice(None, None, -1),), (slice(5, 1, -2),),

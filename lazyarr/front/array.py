@@ -162,6 +162,17 @@ class LazyArray:
     def astype(self, dtype: Any) -> LazyArray:
         return LazyArray(build.astype(self._node, dtype))
 
+    def round(self, decimals: int = 0, out: Any = None) -> Any:
+        from lazyarr.front.functions import round_
+
+        return round_(self, decimals, out)
+
+    def __divmod__(self, other: Any) -> Any:
+        return np.divmod(self, other)
+
+    def __rdivmod__(self, other: Any) -> Any:
+        return np.divmod(other, self)
+
     def __len__(self) -> int:
         if not self.shape:
             raise TypeError("len() of unsized object")
@@ -241,12 +252,9 @@ class LazyArray:
             return LazyArray(opaque.matmul(a, b))
         if op is None or method != "__call__" or kwargs:
             return _eager_ufunc(ufunc, method, inputs, out, kwargs)
-        result = LazyArray(build.apply(op, *inputs))
-        if out is None:
-            return result
-        target = out[0] if isinstance(out, tuple) else out
-        result.eval(out=target)
-        return target
+        from lazyarr.front.functions import ufunc_call  # (functions imports this module)
+
+        return ufunc_call(ufunc, inputs, out)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         ours = _ARRAY_FUNCTIONS.get(func)

@@ -1,10 +1,11 @@
 """Canonicalisation: rewrite rules applied as nodes are built.
 
-Only rewrites that keep every special value of the result (NaN, infinities, signed zeros) are
-here, and all but one keep every bit; algebraic identities such as ``x*0 -> 0`` are wrong for
-NaN and inf and are not applied. The exception is a float power with an integral scalar
-exponent, which becomes an integer power (repeated squaring, as NumPy users write ``x**3``
-for): within 1 ULP of the exact result, as C's pow is, but not always its bits.
+Composite ops (rows of lazyarr/ir/ops.py with an ``expand``) are rewritten into the ops they
+are made of. Otherwise only rewrites that keep every special value of the result (NaN,
+infinities, signed zeros) are here, and all but one keep every bit; algebraic identities such
+as ``x*0 -> 0`` are wrong for NaN and inf and are not applied. The exception is a float power
+with an integral scalar exponent, which becomes an integer power (repeated squaring, as NumPy
+users write ``x**3`` for): within 1 ULP of the exact result, as C's pow is, but not always its bits.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lazyarr.ir.graph import Node, Op, make
+from lazyarr.ir.ops import ROWS
 
 # Largest |n| of ``x ** n`` computed by squaring (codegen/mathlib.py's INT_POWER_MAX: the
 # float64 mantissa's |n|-th power and its reciprocal must be normal floats). The unrolled
@@ -57,6 +59,8 @@ def _power_by_constant(node: Node) -> Node:
 
 
 RULES: dict[Op, Callable[[Node], Node]] = {Op.POWER: _power_by_constant}
+# composite ops (a row's ``expand``) become the ops they are made of as they are built
+RULES.update({op: row.expand for op, row in ROWS.items() if row.expand is not None})
 
 
 def canonicalise(node: Node) -> Node:

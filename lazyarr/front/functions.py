@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import operator
 from typing import Any
 
 import numpy as np
@@ -11,7 +13,7 @@ from lazyarr.front import build, opaque, reductions, views
 from lazyarr.front.array import _ARRAY_FUNCTIONS, LazyArray
 from lazyarr.ir import dtypes
 from lazyarr.ir.graph import Node, Op
-from lazyarr.ir.ops import SPECS
+from lazyarr.ir.ops import ALIASES, BY_UFUNC, ROWS
 
 
 def asarray(obj: Any, dtype: Any = None, device: str | None = None) -> LazyArray:
@@ -46,21 +48,141 @@ def array(obj: Any, dtype: Any = None, copy: bool = True) -> LazyArray:
 
 
 def _ufunc_function(op: Op):
-    spec = SPECS[op]
+    row = ROWS[op]
 
     def fn(*args: Any) -> LazyArray:
-        if len(args) == 1 and type(args[0]) is LazyArray and spec.nin == 1:
+        if len(args) == 1 and type(args[0]) is LazyArray and row.nin == 1:
             key = (op, args[0]._node)
             found = lazy.wrapper_get(key)
             return found if found is not None else \
                 lazy.operation(key, lambda: build.apply(op, *args))
-        if len(args) != spec.nin:
-            raise TypeError(f"{spec.name}() takes {spec.nin} arguments ({len(args)} given)")
+        if len(args) != row.nin:
+            raise TypeError(f"{row.name}() takes {row.nin} arguments ({len(args)} given)")
         return LazyArray(build.apply(op, *args))
 
-    fn.__name__ = fn.__qualname__ = spec.name
-    fn.__doc__ = f"Lazy ``numpy.{spec.ufunc.__name__}``: same types, broadcasting and values."
+    fn.__name__ = fn.__qualname__ = row.name
+    fn.__doc__ = f"Lazy ``numpy.{row.function}``: same types, broadcasting and values."
     return fn
+
+
+def _outputs_function(ufunc: np.ufunc, outputs: tuple[Op, ...]):
+    """A function of a two-output ufunc: a tuple of lazy arrays, one op each over the same
+    operands (evaluated together, ``la.eval(*result)``, they are one kernel)."""
+    nin = ROWS[outputs[0]].nin
+
+    def fn(*args: Any) -> tuple[LazyArray, ...]:
+        if len(args) != nin:
+            raise TypeError(f"{ufunc.__name__}() takes {nin} arguments ({len(args)} given)")
+        return tuple(LazyArray(build.apply(op, *args)) for op in outputs)
+
+    fn.__name__ = fn.__qualname__ = ufunc.__name__
+    fn.__doc__ = (f"Lazy ``numpy.{ufunc.__name__}``: a tuple of {len(outputs)} lazy arrays with "
+                  "its types, broadcasting and values.")
+    return fn
+
+
+def ufunc_call(ufunc: np.ufunc, inputs: tuple, out: Any = None) -> Any:
+    """``ufunc(*inputs)`` (``LazyArray.__array_ufunc__``, for ufuncs in ``BY_UFUNC``): lazy
+    arrays (a tuple for two outputs), or with ``out`` the filled arrays."""
+    results = [LazyArray(build.apply(op, *inputs)) for op in BY_UFUNC[ufunc]]
+    if out is None:
+        return results[0] if len(results) == 1 else tuple(results)
+    targets = list(out) if isinstance(out, tuple) else [out]
+    if len(results) == 1:
+        results[0].eval(out=targets[0])
+        return targets[0]
+    from lazyarr.run.evaluate import evaluate  # the outputs together: one kernel
+
+    return tuple(evaluate([r._node for r in results], out=targets))
+
+
+# -- NumPy functions that are compositions of ops -------------------------------------------------
+def _power_of_ten(n: int) -> float:
+    """NumPy's ``power_of_ten`` (the factor of ``round``): exact to 1e8, then multiplied up
+    by 10 in floating point, so its rounding is NumPy's."""
+    if n < 9:
+        return float(10**n)
+    value = 1e9
+    for _ in range(n - 9):
+        value *= 10.0
+        if value == np.inf:
+            break
+    return value
+
+
+def round_(a: Any, decimals: Any = 0, out: Any = None) -> Any:
+    """Lazy ``numpy.round``: ``rint(x * 10**d) / 10**d`` in the array's dtype (``x / 10**-d``
+    first for negative ``d``), ties to even; integers are kept for ``d >= 0`` and otherwise
+    computed in float64 and cast back (wrapping as NumPy's cast does, in range of int64)."""
+    x = asarray(a)
+    decimals = operator.index(decimals)
+    if x.dtype.kind in "iu" and decimals >= 0:
+        result = x
+    elif decimals == 0:
+        result = UFUNC_FUNCTIONS["rint"](x)
+    elif x.dtype.kind == "b":
+        raise TypeError("round: cannot cast the float64 result to bool (NumPy's same_kind rule)")
+    else:
+        f = _power_of_ten(abs(decimals))
+        y = x.astype(np.float64) if x.dtype.kind in "iu" else x
+        rint = UFUNC_FUNCTIONS["rint"]
+        y = rint(y * f) / f if decimals > 0 else rint(y / f) * f
+        result = y.astype(np.int64).astype(x.dtype) if x.dtype.kind in "iu" else y
+    return result if out is None else result.eval(out=out)
+
+
+def isclose(a: Any, b: Any, rtol: Any = 1e-05, atol: Any = 1e-08,
+            equal_nan: bool = False) -> LazyArray:
+    """Lazy ``numpy.isclose``: ``|a - b| <= atol + rtol * |b|`` for finite ``b``, or
+    ``a == b``; NaNs are close to each other only with ``equal_nan``."""
+    x = a if isinstance(a, int | float) else asarray(a)
+    y = b if isinstance(b, int | float) else asarray(b)
+    if isinstance(y, LazyArray):  # inexact, so that abs(INT_MIN) cannot overflow
+        y = y.astype(np.result_type(y.dtype, 1.0))
+    elif isinstance(y, int):
+        y = float(y)
+    absolute, isfinite, isnan = (UFUNC_FUNCTIONS[n] for n in ("absolute", "isfinite", "isnan"))
+    result = UFUNC_FUNCTIONS["less_equal"](absolute(x - y), atol + rtol * absolute(y))
+    result = (result & isfinite(y)) | UFUNC_FUNCTIONS["equal"](x, y)
+    if equal_nan:
+        result = result | (isnan(x) & isnan(y))
+    return result
+
+
+def nan_to_num(x: Any, copy: bool = True, nan: Any = 0.0, posinf: Any = None,
+               neginf: Any = None) -> LazyArray:
+    """Lazy ``numpy.nan_to_num`` (``copy`` is irrelevant: lazy arrays are never written):
+    NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (default: the
+    dtype's largest and smallest finite values) in float arrays; other arrays as they are."""
+    x = asarray(x)
+    if x.dtype.kind != "f":
+        return x
+    info = np.finfo(x.dtype)
+    values = [asarray(info.max if posinf is None else posinf),
+              asarray(info.min if neginf is None else neginf), asarray(nan)]
+    big, small, nan_value = (v.astype(x.dtype) for v in values)
+    result = where(UFUNC_FUNCTIONS["isnan"](x), nan_value, x)
+    result = where(x == np.inf, big, result)
+    return where(x == -np.inf, small, result)
+
+
+def sinc(x: Any) -> LazyArray:
+    """Lazy ``numpy.sinc``: ``sin(pi x) / (pi x)``, with the dtype's epsilon for ``pi x``
+    where it is 0 (so the result there is 1)."""
+    y = math.pi * asarray(x)
+    y = where(y, y, np.finfo(y.dtype).eps)
+    return UFUNC_FUNCTIONS["sin"](y) / y
+
+
+def real(x: Any) -> LazyArray:
+    """Lazy ``numpy.real``: lazyarr's values are real, so the input itself."""
+    return asarray(x)
+
+
+def imag(x: Any) -> LazyArray:
+    """Lazy ``numpy.imag``: zeros of the input's dtype and shape (its values are real)."""
+    node = _n(x)
+    return LazyArray(build.broadcast_to(build.scalar(0, node.dtype), node.shape))
 
 
 def where(condition: Any, x: Any, y: Any) -> LazyArray:
@@ -170,12 +292,11 @@ def stack(arrays: Any, axis: int = 0) -> LazyArray:
     return LazyArray(opaque.stack([_n(a) for a in arrays], axis))
 
 
-UFUNC_FUNCTIONS = {spec.name: _ufunc_function(op) for op, spec in SPECS.items()
-                   if op is not Op.CLIP}
-UFUNC_FUNCTIONS.update({
-    "abs": UFUNC_FUNCTIONS["absolute"], "divide": UFUNC_FUNCTIONS["true_divide"],
-    "mod": UFUNC_FUNCTIONS["remainder"], "pow": UFUNC_FUNCTIONS["power"],
-})
+UFUNC_FUNCTIONS = {row.name: _ufunc_function(op) for op, row in ROWS.items()
+                   if row.public and row.nout == 1}
+UFUNC_FUNCTIONS.update({name: UFUNC_FUNCTIONS[op.value] for name, op in ALIASES.items()})
+UFUNC_FUNCTIONS.update({uf.__name__: _outputs_function(uf, outs) for uf, outs in BY_UFUNC.items()
+                        if len(outs) > 1})
 
 _ARRAY_FUNCTIONS.update({
     np.where: where, np.clip: clip, np.transpose: transpose, np.permute_dims: transpose,
@@ -184,6 +305,10 @@ _ARRAY_FUNCTIONS.update({
     np.concatenate: concatenate, np.stack: stack,
 })
 _ARRAY_FUNCTIONS.update({getattr(np, name): fn for name, fn in METHOD_FUNCTIONS.items()})
+_ARRAY_FUNCTIONS.update({
+    np.round: round_, np.around: round_, np.isclose: isclose, np.nan_to_num: nan_to_num,
+    np.sinc: sinc, np.real: real, np.imag: imag,
+})
 
 
 def supported_dtypes() -> list[np.dtype]:

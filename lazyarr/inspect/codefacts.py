@@ -20,10 +20,9 @@ _TYPE_BITS = {"double": 64, "float": 32, "half": 16}
 # a symbol loaded into a register (MCJIT's large code model) or called directly
 _ASM_SYMBOL = re.compile(r"(?:movabsq\s+\$|call[lq]?\s+)([A-Za-z_][\w.]*)")
 _SIMD_REGISTERS = (("zmm", 512), ("ymm", 256))
-# C math functions (and their float versions) a kernel may call, one call per element
-_LIBM = re.compile(r"(exp|expm1|exp2|log|log1p|log2|log10|cbrt|sin|cos|tan|asin|acos|atan|"
-                   r"atan2|sinh|cosh|tanh|asinh|acosh|atanh|hypot|pow|fmod|floor|ceil|trunc|"
-                   r"rint|copysign|sqrt|fabs)f?")
+# C math functions (and their float versions) a kernel may call, one call per element: the
+# routines of the op rows
+_LIBM = re.compile("(" + "|".join(sorted(ops.libm_names(), key=len, reverse=True)) + ")f?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +171,7 @@ def numpy_traffic(roots: list[Node]) -> tuple[int, int]:
 
 def is_math_call(op: Op, dtype) -> bool:
     """Whether ``op`` on ``dtype`` is computed by a math-library routine, not instructions."""
-    spec = ops.SPECS.get(op)
-    return op in ops.LIBM or bool(spec and spec.float_libm and dtype.kind == "f")
+    return ops.needs_math(op, dtype)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import html
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from lazyarr.ir import ops
 from lazyarr.ir.graph import MOVEMENT, Node, Op, toposort
 
 Names = dict[int, str]
@@ -226,60 +227,6 @@ def _wrapped(sp: Any, printer: Any, arg: Any) -> str:
     return rf"\left({text}\right)"
 
 
-_TEMPLATES = {
-    "remainder": r"{0} \bmod {1}", "bitwise_and": r"{0} \mathbin{{\&}} {1}",
-    "bitwise_or": r"{0} \mathbin{{|}} {1}", "bitwise_xor": r"{0} \oplus {1}",
-    "invert": r"\sim {0}", "left_shift": r"{0} \ll {1}", "right_shift": r"{0} \gg {1}",
-    "logical_and": r"{0} \land {1}", "logical_or": r"{0} \lor {1}",
-    "logical_not": r"\lnot {0}", "logical_xor": r"{0} \veebar {1}",
-    "matmul": r"{0} \mathbin{{@}} {1}",
-}
-_SAME_NAME = ("sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "log", "floor", "sign")
-_RENAMED = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arcsinh": "asinh",
-            "arccosh": "acosh", "arctanh": "atanh", "ceil": "ceiling", "arctan2": "atan2"}
-_RELATIONS = {"less": "Lt", "less_equal": "Le", "greater": "Gt", "greater_equal": "Ge",
-              "equal": "Eq", "not_equal": "Ne"}
-
-
-def _algebra(sp: Any) -> dict[str, Callable[..., Any]]:
-    """sympy builders for ops that have a usual notation; every one with evaluate=False,
-    because sympy would otherwise rewrite x - x to 0 (wrong for NaN and inf)."""
-    e = {"evaluate": False}
-
-    def neg(x: Any) -> Any:
-        return sp.Mul(-1, x, **e)
-
-    return {
-        "add": lambda x, y: sp.Add(x, y, **e),
-        "subtract": lambda x, y: sp.Add(x, neg(y), **e),
-        # numbers first (2 a, not a 2): IEEE multiplication commutes, so this is exact
-        "multiply": lambda x, y: sp.Mul(*((y, x) if y.is_Number else (x, y)), **e),
-        "true_divide": lambda x, y: sp.Mul(x, sp.Pow(y, -1, **e), **e),
-        "floor_divide": lambda x, y: sp.floor(sp.Mul(x, sp.Pow(y, -1, **e), **e), **e),
-        "negative": neg, "positive": lambda x: x,
-        "power": lambda x, y: sp.Pow(x, y, **e), "square": lambda x: sp.Pow(x, 2, **e),
-        "sqrt": lambda x: sp.Pow(x, sp.S.Half, **e),
-        "cbrt": lambda x: sp.Pow(x, sp.Rational(1, 3), **e),
-        "reciprocal": lambda x: sp.Pow(x, -1, **e), "exp2": lambda x: sp.Pow(2, x, **e),
-        "absolute": lambda x: sp.Abs(x, **e),
-        "maximum": lambda x, y: sp.Max(x, y, **e), "fmax": lambda x, y: sp.Max(x, y, **e),
-        "minimum": lambda x, y: sp.Min(x, y, **e), "fmin": lambda x, y: sp.Min(x, y, **e),
-        "clip": lambda x, lo, hi: sp.Min(sp.Max(x, lo, **e), hi, **e),
-        "where": lambda c, x, y: sp.Piecewise((x, c), (y, True), evaluate=False),
-        **{k: _function(sp, k) for k in _SAME_NAME},
-        **{k: _function(sp, v) for k, v in _RENAMED.items()},
-        **{k: _relation(sp, v) for k, v in _RELATIONS.items()},
-    }
-
-
-def _function(sp: Any, name: str) -> Callable[..., Any]:
-    return lambda *args: getattr(sp, name)(*args, evaluate=False)
-
-
-def _relation(sp: Any, name: str) -> Callable[..., Any]:
-    return lambda x, y: getattr(sp, name)(x, y, evaluate=False)
-
-
 def _cast(sp: Any, node: Node, x: Any) -> Any:
     src = node.src[0].dtype
     if node.dtype.kind == "b" and src.kind != "b":
@@ -294,16 +241,14 @@ def sympy_expr(node: Node, names: Names | None = None) -> Any:
     import sympy as sp
 
     names = leaf_names([node], names)
-    algebra = _algebra(sp)
     done: dict[int, Any] = {}
     for n in toposort([node]):
         args = [done[id(s)] for s in n.src]
-        done[id(n)] = _to_sympy(sp, algebra, n, args, names)
+        done[id(n)] = _to_sympy(sp, n, args, names)
     return done[id(node)]
 
 
-def _to_sympy(sp: Any, algebra: dict[str, Callable[..., Any]], node: Node, args: list[Any],
-              names: Names) -> Any:
+def _to_sympy(sp: Any, node: Node, args: list[Any], names: Names) -> Any:
     if node.op is Op.LEAF:
         return sp.Symbol(names[id(node)])
     if node.op is Op.SCALAR:
@@ -314,15 +259,66 @@ def _to_sympy(sp: Any, algebra: dict[str, Callable[..., Any]], node: Node, args:
         return _cast(sp, node, args[0])
     if node.op is Op.REDUCE:
         return _reduction(sp, node, args[0])
-    if node.op is Op.POWER_INT:  # x ** n with the exponent in the node, not a source
-        return sp.Pow(args[0], sp.Integer(node.arg), evaluate=False)
-    build = algebra.get(node.op.value)
+    return _op_form(sp, node, args)
+
+
+def _op_form(sp: Any, node: Node, args: list[Any]) -> Any:
+    """The op's usual notation from its row: a sympy function or builder (every one
+    unevaluated: sympy would otherwise rewrite x - x to 0, wrong for NaN and inf), else its
+    LaTeX template, else its name as an operator."""
+    row = ops.ROWS.get(node.op)
+    form = None if row is None else row.sympy
+    # POWER_INT's exponent is in the node, not a source
+    operands = [*args, node.arg] if node.op is Op.POWER_INT else args
     try:
-        if build is not None:
-            return build(*args)
+        if isinstance(form, str):
+            return getattr(sp, form)(*operands, evaluate=False)
+        if form is not None:
+            return form(sp, *operands)
     except (TypeError, ValueError):
         pass  # e.g. a where() whose condition sympy does not accept as a boolean
-    return _named(sp, node.op.value, _TEMPLATES.get(node.op.value))(*args)
+    return _named(sp, node.op.value, (row.latex if row else "") or None)(*args)
+
+
+def plain_formula(node: Node, names: Names | None = None) -> str:
+    """The scalar body in plain text from the rows' text forms (``2 * a + exp(-b)``);
+    movement ops are transparent and every compound operand is parenthesised."""
+    names = leaf_names([node], names)
+    done: dict[int, str] = {}
+    for n in toposort([node]):
+        args = [done[id(s)] for s in n.src]
+        done[id(n)] = _plain(n, args, names)
+    return _bare(done[id(node)])
+
+
+def _bare(text: str) -> str:
+    """``text`` without the parentheses around all of it, if it has them."""
+    if not (text.startswith("(") and text.endswith(")")):
+        return text
+    depth = 0
+    for k, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0 and k < len(text) - 1:
+            return text  # "(a) + (b)": the first parenthesis closes early
+    return text[1:-1]
+
+
+def _plain(node: Node, args: list[str], names: Names) -> str:
+    if node.op is Op.LEAF:
+        return names[id(node)]
+    if node.op is Op.SCALAR:
+        return _scalar_text(node)
+    if node.op in MOVEMENT:
+        return args[0]
+    if node.op is Op.CAST:
+        return f"{node.dtype}({_bare(args[0])})"
+    if node.op is Op.REDUCE:
+        return f"{node.arg[0].value}({_bare(args[0])}, axis={node.arg[1]})"
+    row = ops.ROWS.get(node.op)
+    if row is None or not row.text or row.text.endswith(")"):  # a function call
+        return f"{node.op.value}({', '.join(map(_bare, args))})" if row is None else \
+            row.plain([_bare(a) for a in args])
+    return "(" + row.plain(args).replace("** n", f"** {node.arg}") + ")"
 
 
 _REDUCE_SYMBOLS = {"sum": r"\sum", "prod": r"\prod", "max": r"\max", "min": r"\min",

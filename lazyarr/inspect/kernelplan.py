@@ -1,10 +1,10 @@
 """The kernel plan of an evaluation, for ``lazyarr.explain``: which graph nodes fuse into which
 kernel, what is materialised between kernels, and why.
 
-The steps come from the evaluator's own dry run (:func:`lazyarr.run.runtime.plan`), so the plan
-shown is the plan that runs. Each kernel step is lowered once more here, against placeholder
-buffers for the materialised results, to get its launch (strides, sizes) for the traffic
-figures; nothing is computed or compiled.
+The steps are the scheduler's own plan (:func:`lazyarr.plan.schedule.schedule`), so the plan
+shown is the plan that runs. Each kernel step is lowered here against stand-in buffers (never
+written) for its outputs and the materialised results it reads, to get its launch (strides,
+sizes) for the traffic figures; nothing is computed or compiled.
 """
 
 from __future__ import annotations
@@ -13,76 +13,65 @@ import math
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
-
-from lazyarr.ir.graph import MOVEMENT, OPAQUE, Node, Op, toposort
+from lazyarr.ir.graph import MOVEMENT, Node, Op, toposort
 from lazyarr.ir.loop import Kernel, Launch
+from lazyarr.plan.lower import stand_in
+from lazyarr.plan.schedule import FusionBreak, Plan, Step, StepKind, schedule
 
 _SOURCES = (Op.LEAF, Op.SCALAR)
 
 
 @dataclass(frozen=True, slots=True)
 class PlannedStep:
-    """A fused kernel, or an opaque op that NumPy runs on materialised inputs."""
+    """A fused kernel, or an opaque op run on materialised inputs."""
 
     kind: str  # "kernel" or "opaque"
     number: int  # kernels are numbered 0, 1, ...; opaque steps too, separately
     roots: tuple[Node, ...]  # what the step computes
     nodes: tuple[Node, ...]  # graph nodes fused into it (sources first)
-    reason: str  # why its result is materialised for later steps ("" for final outputs)
+    brk: FusionBreak | None  # why its result is materialised for later steps
     kernel: Kernel | None = None  # the kernel the evaluator compiles
-    launch: Launch | None = None  # placeholder launch: sizes and strides for traffic
+    launch: Launch | None = None  # stand-in launch: sizes and strides for traffic
     reads: tuple[Node, ...] = ()  # results of earlier steps this kernel reads as inputs
+
+    @property
+    def reason(self) -> str:
+        return "" if self.brk is None else self.brk.text
 
     @property
     def fused_ops(self) -> list[Node]:
         return [n for n in self.nodes if n.op not in _SOURCES and n.op not in MOVEMENT]
 
 
-def _is_materialisation(node: Node, reason: str) -> bool:
-    # the evaluator keeps results of blocked nodes (opaque ops and reductions that cannot
-    # fuse) for later kernels to read; other steps' results are final outputs or only feed
-    # an opaque op
-    return bool(reason) and (node.op in OPAQUE or node.op is Op.REDUCE)
+def _planned(step: Step, number: int, values: dict[int, Any], cpu: bool) -> PlannedStep:
+    if step.kind is StepKind.OPAQUE:
+        return PlannedStep("opaque", number, step.roots, step.roots, step.brk)
+    from lazyarr.run.runtime import lower_step
 
-
-def fused_nodes(roots: tuple[Node, ...], materialised: dict[int, np.ndarray]
-                ) -> tuple[list[Node], list[Node]]:
-    """(nodes a kernel computing ``roots`` contains, materialised results it reads instead of
-    computing them). The walk stops at inputs and at materialised results."""
-    reads: list[Node] = []
-
-    def is_read(node: Node) -> bool:
-        if id(node) in materialised and node not in roots:
-            reads.append(node)
-            return True
-        return False
-
-    return toposort(roots, is_read), reads
+    launch = lower_step(step, [stand_in(r.shape, r.dtype) for r in step.roots], values, cpu)
+    read = {id(n) for n in step.reads}
+    nodes = toposort(step.roots, lambda n: id(n) in read and n not in step.roots)
+    return PlannedStep("kernel", number, step.roots, tuple(nodes), step.brk, launch.kernel,
+                       launch, step.reads)
 
 
 def build_plan(roots: list[Node], split: bool = True) -> list[PlannedStep]:
-    """The steps evaluating ``roots`` takes. ``split=False``: the plan of the CUDA target,
-    which never cuts a full reduction into partial rows (``loopir.split_rows``) even when the
-    leaves are host arrays: it copies them to the device and spreads the reduction its own way.
-    """
-    from lazyarr.run.runtime import plan as dry_run
-
-    materialised: dict[int, np.ndarray] = {}
+    """The kernel and opaque steps evaluating ``roots`` takes. ``split=False``: the plan of
+    the CUDA target, which never cuts a full reduction into partial rows (``cpu_passes``)
+    even when the leaves are host arrays: it copies them to the device and spreads the
+    reduction its own way."""
+    plan: Plan = schedule(roots, cpu=split)
+    values: dict[int, Any] = {}
     steps: list[PlannedStep] = []
-    counts = {"kernel": 0, "opaque": 0}
-    for step in dry_run(roots, split=split):
-        step_roots = tuple(step.roots)
-        launch = step.launch  # the dry run's own lowering: exact sizes and strides
-        nodes, reads = fused_nodes(step_roots, materialised) if step.kind == "kernel" \
-            else (list(step_roots), [])
-        steps.append(PlannedStep(step.kind, counts[step.kind], step_roots, tuple(nodes),
-                                 step.reason, step.kernel, launch, tuple(reads)))
-        counts[step.kind] += 1
-        for r in step_roots:
-            if _is_materialisation(r, step.reason):
-                materialised[id(r)] = np.empty(r.shape, r.dtype)
+    counts = {StepKind.KERNEL: 0, StepKind.OPAQUE: 0}
+    for step in plan.steps:
+        if step.kind in counts:
+            steps.append(_planned(step, counts[step.kind], values, split))
+            counts[step.kind] += 1
+        for r in step.roots:
+            values.setdefault(id(r), stand_in(r.shape, r.dtype))
     return steps
 
 

@@ -109,6 +109,28 @@ class Op(enum.Enum):
     LOGICAL_OR = "logical_or"
     LOGICAL_NOT = "logical_not"
     LOGICAL_XOR = "logical_xor"
+    FABS = "fabs"
+    FMOD = "fmod"
+    LDEXP = "ldexp"
+    # the two outputs of numpy.frexp and numpy.modf: two ops over the same operand, which
+    # the scheduler puts in one kernel when both are evaluated together
+    FREXP_MANTISSA = "frexp_mantissa"
+    FREXP_EXPONENT = "frexp_exponent"
+    MODF_FRACTION = "modf_fraction"
+    MODF_INTEGRAL = "modf_integral"
+    NEXTAFTER = "nextafter"
+    SPACING = "spacing"
+    DEG2RAD = "deg2rad"
+    RAD2DEG = "rad2deg"
+    HEAVISIDE = "heaviside"
+    FLOAT_POWER = "float_power"
+    GCD = "gcd"
+    LCM = "lcm"
+    LOGADDEXP2 = "logaddexp2"
+    BITWISE_COUNT = "bitwise_count"
+    CONJUGATE = "conjugate"
+    ERF = "erf"
+    ERFC = "erfc"
 
 
 class ReduceKind(enum.Enum):

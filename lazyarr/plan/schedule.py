@@ -1,26 +1,211 @@
-"""Scheduling: partition the requested outputs into kernels.
+"""The plan: the steps that evaluate the requested roots, decided before anything runs.
 
-Elementwise ops and views fuse completely, so every output of one shape lands in one kernel
-and no intermediate array is ever allocated.
+Elementwise ops, views and reductions over the kernel's row fuse completely, so every output
+of one shape lands in one kernel. Where a kernel cannot fuse a node (an opaque op, a
+reduction over other dimensions, a nested full reduction the CPU splits), that node is
+planned first as a step of its own, whose result is materialised for the kernel to read: a
+fusion break, recorded with its reason. The rules are the ones lowering applies
+(:func:`lazyarr.plan.lower.trace` reports what it cannot fuse): no step is discovered
+while running.
 """
 
 from __future__ import annotations
 
+import enum
+import math
 from dataclasses import dataclass
+from typing import Any
 
-from lazyarr.ir.graph import Node
+import numpy as np
+
+from lazyarr.ir.graph import MOVEMENT, OPAQUE, Node, Op
+from lazyarr.plan import cpu_passes
+from lazyarr.plan.lower import Trace, inner_reductions, trace
+
+
+class StepKind(enum.Enum):
+    KERNEL = "kernel"  # a fused, compiled loop
+    OPAQUE = "opaque"  # matmul (BLAS), a reshape copy, concatenate, stack: NumPy or the device
+    VIEW = "view"  # an output that is a view of an input: no copy, no kernel
+    EMPTY = "empty"  # outputs with no elements: allocated, nothing runs
+
+
+class BreakReason(enum.Enum):
+    """Why a step's result is materialised instead of fused into its consumer."""
+
+    OPAQUE_OP = "opaque op"  # the node itself cannot fuse (BLAS, a copying reshape, ...)
+    OPAQUE_INPUT = "opaque input"  # it feeds an opaque op, which reads whole arrays
+    REDUCTION_BOUNDARY = "reduction boundary"  # reduced over other axes than the kernel's row
+    SPLIT_ROWS = "split rows"  # a nested full reduction: the inner one first, so both split
 
 
 @dataclass(frozen=True, slots=True)
-class KernelGroup:
-    """Outputs computed by one kernel (indices into the evaluation's output list)."""
-
-    shape: tuple[int, ...]
-    members: tuple[int, ...]
+class FusionBreak:
+    reason: BreakReason
+    text: str
 
 
-def schedule(roots: list[Node]) -> list[KernelGroup]:
-    by_shape: dict[tuple[int, ...], list[int]] = {}
-    for k, r in enumerate(roots):
-        by_shape.setdefault(r.shape, []).append(k)
-    return [KernelGroup(shape, tuple(m)) for shape, m in by_shape.items()]
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step. ``outputs[k]``: the requested output that ``roots[k]`` fills, or None for a
+    result materialised for later steps (``brk`` says why). ``reads``: materialised results
+    of earlier steps a kernel reads. ``trace``: the kernel's walk of the graph, which
+    lowering finishes (rebound to the real buffers of what it reads)."""
+
+    kind: StepKind
+    roots: tuple[Node, ...]
+    outputs: tuple[int | None, ...]
+    brk: FusionBreak | None = None
+    reads: tuple[Node, ...] = ()
+    trace: Trace | None = None
+
+    @property
+    def reason(self) -> str:
+        """Why the result is materialised ("" for final outputs)."""
+        return "" if self.brk is None else self.brk.text
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    roots: tuple[Node, ...]
+    steps: tuple[Step, ...]
+
+    def single_kernel(self) -> Step | None:
+        """The step when the plan is one kernel computing every root and nothing else."""
+        if len(self.steps) == 1 and self.steps[0].kind is StepKind.KERNEL:
+            step = self.steps[0]
+            if step.outputs == tuple(range(len(self.roots))) and not step.reads:
+                return step
+        return None
+
+    @property
+    def kernels(self) -> list[Step]:
+        return [s for s in self.steps if s.kind is StepKind.KERNEL]
+
+
+def is_view_of_leaf(node: Node) -> bool:
+    while node.op in MOVEMENT:  # each has one source
+        node = node.src[0]
+    return node.op is Op.LEAF
+
+
+def break_for(node: Node) -> FusionBreak:
+    """Why ``node`` cannot fuse into the kernel that consumes it."""
+    if node.op is Op.MATMUL:
+        return FusionBreak(BreakReason.OPAQUE_OP, "opaque op: matrix product (BLAS)")
+    if node.op is Op.RESHAPE:
+        return FusionBreak(BreakReason.OPAQUE_OP, "reshape that no strided view can "
+                           "express: evaluated into a buffer")
+    if node.op in OPAQUE:
+        return FusionBreak(BreakReason.OPAQUE_OP, f"opaque op: {node.op.value}")
+    return FusionBreak(BreakReason.REDUCTION_BOUNDARY, "reduction boundary: the result is "
+                       "used over other axes than the ones its consumer's kernel walks row "
+                       "by row")
+
+
+class _Stand:
+    """A materialised result before it exists, as a trace sees it: a C-ordered buffer of its
+    dtype at an address of its own (cheaper than any NumPy stand-in)."""
+
+    __slots__ = ("dtype", "ptr", "strides")
+
+    def __init__(self, node: Node, ptr: int) -> None:
+        self.dtype, self.ptr = node.dtype, ptr
+        self.strides = _c_strides(node.shape, node.dtype.itemsize)
+
+
+def _c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    strides, step = [], itemsize
+    for n in reversed(shape):
+        strides.append(step)
+        step *= max(n, 1)
+    return tuple(reversed(strides))
+
+
+class _Scheduler:
+    def __init__(self, cpu: bool, given: frozenset[int]) -> None:
+        self.cpu = cpu  # plan with the CPU's policies (partial rows for large reductions)
+        self.given = given  # outputs written into the caller's arrays
+        self.steps: list[Step] = []
+        self.materialised: dict[int, Any] = {}  # id of a planned node -> its stand-in
+
+    def group(self, roots: tuple[Node, ...], outputs: tuple[int | None, ...],
+              brk: FusionBreak | None) -> None:
+        """Plan ``roots``: one kernel per shape, plus whatever cannot fuse."""
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for k, r in enumerate(roots):
+            by_shape.setdefault(r.shape, []).append(k)
+        for shape, members in by_shape.items():
+            todo: list[int] = []
+            for k in members:
+                root, out = roots[k], outputs[k]
+                if out in self.given:
+                    todo.append(k)  # written into the caller's array by a kernel
+                elif is_view_of_leaf(root):
+                    self.steps.append(Step(StepKind.VIEW, (root,), (out,)))
+                elif root.op in OPAQUE:
+                    self.materialise(root, brk, out)
+                else:
+                    todo.append(k)
+            if not todo:
+                continue
+            group = tuple(roots[k] for k in todo)
+            where = tuple(outputs[k] for k in todo)
+            if 0 in shape:
+                self.steps.append(Step(StepKind.EMPTY, group, where, brk))
+            else:
+                self.kernel(group, where, brk)
+
+    def materialise(self, node: Node, brk: FusionBreak | None, out: int | None = None
+                    ) -> None:
+        """Plan ``node`` into a buffer that later kernels read (and that is output ``out``,
+        when one is named: the evaluator takes an output left unwritten from there)."""
+        if id(node) in self.materialised:
+            return
+        brk = brk or break_for(node)
+        if node.op in OPAQUE:
+            feeds = FusionBreak(BreakReason.OPAQUE_INPUT, f"input of {node.op.value}")
+            self.group(node.src, (None,) * len(node.src), feeds)
+            self.steps.append(Step(StepKind.OPAQUE, (node,), (out,), brk))
+        else:
+            self.group((node,), (None,), brk)
+        self.materialised[id(node)] = _Stand(node, -1 - len(self.materialised))
+
+    def kernel(self, roots: tuple[Node, ...], outputs: tuple[int | None, ...],
+               brk: FusionBreak | None) -> None:
+        while True:
+            tr = trace(roots, self.materialised)
+            if tr.blocked:
+                for node in tr.blocked:
+                    self.materialise(node, None)
+                continue
+            inner = self.split_first(tr)
+            if not inner:
+                break
+            text = (f"split for threads: a full reduction of {math.prod(tr.row)} elements "
+                    "used by another one runs first, so that each splits into partial rows")
+            for node in inner:
+                self.materialise(node, FusionBreak(BreakReason.SPLIT_ROWS, text))
+        self.steps.append(Step(StepKind.KERNEL, roots, outputs, brk, tr.reads, tr))
+
+    def split_first(self, tr: Trace) -> list[Node]:
+        """The inner reductions to evaluate first (the CPU's nested full reductions)."""
+        if not self.cpu or any(not isinstance(v.array, np.ndarray | _Stand)
+                               for v in tr.inputs):
+            return []
+        if cpu_passes.split_choice(tr) is not cpu_passes.Split.INNER_FIRST:
+            return []
+        nodes = dict(tr.reduce_nodes)
+        return [nodes[k] for k in inner_reductions(tr.body)]
+
+
+def schedule(roots: list[Node] | tuple[Node, ...], cpu: bool = True,
+             given: frozenset[int] = frozenset()) -> Plan:
+    """The plan evaluating ``roots`` into outputs 0, 1, ... ``cpu``: with the CPU's
+    policies (a nested full reduction of host arrays is split by running its inner
+    reductions first); False for the GPU, which spreads a reduction its own way. ``given``:
+    outputs the caller supplies arrays for (``out=``), which a kernel always writes."""
+    sched = _Scheduler(cpu, given)
+    roots = tuple(roots)
+    sched.group(roots, tuple(range(len(roots))), None)
+    return Plan(roots, tuple(sched.steps))

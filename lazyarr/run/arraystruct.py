@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 
-class Layout(NamedTuple):
+class StructOffsets(NamedTuple):
     """Offsets of ``PyArrayObject_fields`` members from ``id(array)``."""
     data: int
     nd: int
@@ -24,12 +24,12 @@ class Layout(NamedTuple):
     flags: int
 
 
-def layout() -> Layout | None:
+def layout() -> StructOffsets | None:
     """Where an ndarray keeps its data pointer, dimension count, strides and flags (after the
     object header, one pointer-sized word each, ``nd`` padded, ``flags`` after ``base`` and
     ``descr``), checked on a few arrays; None if the layout is not that."""
     word = ctypes.sizeof(ctypes.c_void_p)
-    found = Layout(data=2 * word, nd=3 * word, strides=5 * word, flags=8 * word)
+    found = StructOffsets(data=2 * word, nd=3 * word, strides=5 * word, flags=8 * word)
     read_only = np.arange(4.0)
     read_only.flags.writeable = False
     probes = (np.empty(3), np.empty((2, 5), np.float32), np.zeros((7, 3), np.int8)[2:, ::2],

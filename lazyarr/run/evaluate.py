@@ -10,7 +10,8 @@ from lazyarr.config import settings
 from lazyarr.front import build
 from lazyarr.ir import dtypes
 from lazyarr.ir.graph import Buffer, Node
-from lazyarr.run import fastpath
+from lazyarr.plan.schedule import schedule
+from lazyarr.run import fastpath, runtime
 
 
 def _fit_out(node: Node, out: Any) -> Node:
@@ -41,26 +42,32 @@ def _broadcastable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
 
 
 def evaluate(nodes: list[Node], out: list[Any] | None = None,
-             backend: str | None = None, target: str | None = None) -> list[np.ndarray]:
+             backend: str | None = None, target: str | None = None) -> list[Any]:
+    """Evaluate ``nodes`` (into ``out``: an array or None per node) on the backend named, or
+    the one the target and the leaves' location choose: the one entry of every evaluation
+    that the fast path does not answer."""
     if target is not None or backend == "cuda" or Buffer.foreign:
         from lazyarr.run.device import route  # only when device arrays exist or a target is named
 
         backend, nodes = route(nodes, backend, target, out)
     name = backend or settings.backend
     if name == "cpu" and out is None:
-        results = fastpath.evaluate(tuple(nodes))
+        results = fastpath.try_run(tuple(nodes))
         if results is not None:
             return results
     from lazyarr import backends
 
-    impl = backends.get(name)
+    impl = backends.get(name).BACKEND
     outs = [None] * len(nodes) if out is None else list(out)
     if len(outs) != len(nodes):
         raise ValueError(f"eval: {len(nodes)} expressions but {len(outs)} outputs")
+    if not impl.host and any(o is not None for o in outs):
+        raise NotImplementedError(f"out= is not supported on the {name.upper()} target yet")
     roots = [n if o is None else _fit_out(n, o) for n, o in zip(nodes, outs, strict=True)]
     if name == "cpu" and out is not None and all(o is not None for o in outs):
-        results = fastpath.evaluate(tuple(roots), tuple(outs))
+        results = fastpath.try_run(tuple(roots), tuple(outs))
         if results is not None:
             fastpath.link_into(nodes, roots, outs)
             return results
-    return impl.evaluate(roots, outs)
+    given = frozenset(k for k, o in enumerate(outs) if o is not None)
+    return runtime.run_plan(schedule(roots, impl.cpu_policies, given), outs, impl)

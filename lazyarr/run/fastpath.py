@@ -21,7 +21,7 @@ import ctypes
 import threading
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -29,16 +29,13 @@ import numpy as np
 from lazyarr.backends import cpu
 from lazyarr.config import settings
 from lazyarr.ir.graph import OPAQUE, Buffer, Node, remember
-from lazyarr.ir.loop import Launch, NeedsMaterialising, lower_kernel
+from lazyarr.ir.loop import NEGATIVE_POWER, Launch, pack_args
+from lazyarr.plan import cpu_passes
+from lazyarr.plan.lower import lower
+from lazyarr.plan.schedule import is_view_of_leaf, schedule
 from lazyarr.run import outputs, rebind, stats
 from lazyarr.run.arraystruct import data_pointer
-from lazyarr.run.runtime import (
-    NEGATIVE_POWER,
-    check_outputs_disjoint,
-    is_view_of_leaf,
-    pack_args,
-    unsafe_outputs,
-)
+from lazyarr.run.runtime import check_outputs_disjoint, unsafe_outputs
 from lazyarr.run.stats import counts
 
 RECENT = 8
@@ -115,6 +112,7 @@ class Executor:
     # evaluation never waits for the objcall entry point)
     pending: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    address: int = 0  # of ``block``
 
     def matches(self, roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None) -> bool:
         if [r() for r in self.roots] != list(roots):  # nodes compare by identity
@@ -157,7 +155,7 @@ class Executor:
                 return
             for slot, out in zip(self.out_slots, outs if fresh else (), strict=False):
                 self.block[slot] = data_pointer(out)
-            self.call(self.fn, self.launch.block_address, self.launch.shape[0])
+            self.call(self.fn, self.address, self.launch.shape[0])
             if self.status[0]:
                 self.status[0] = 0
                 raise ValueError(NEGATIVE_POWER)
@@ -187,13 +185,14 @@ def _build(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None
     if template is not None:  # the same graph over other arrays: lowered before
         launch = rebind.launch_of(template, found, targets)
         return _executor(roots, outs, launch, template.fn), targets
-    try:
-        launch = lower_kernel(list(roots), targets)
-    except NeedsMaterialising:
-        # several kernels: the general path's, every time; do not lower again to find out
+    step = schedule(roots, given=frozenset() if outs is None else frozenset(
+        range(len(roots)))).single_kernel()
+    if step is None:
+        # several steps: the general path's, every time; do not plan again to find out
         if len(roots) == 1:
             remember(_multi_kernel, id(roots[0]), roots[0])
         return None
+    launch = cpu_passes.apply(lower(step.trace, targets))
     if outs is not None:
         check_outputs_disjoint(launch)
         if unsafe_outputs(launch):
@@ -208,20 +207,17 @@ def _build(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None
 def _executor(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None, launch: Launch,
               fn: Any) -> Executor:
     block, status = pack_args(launch)
-    launch.block_address = data_pointer(block)
     if outs is None:
         # fresh outputs are written into the block on every call: holding the first ones
         # would keep the caller's first result (and its pooled block) alive with the
         # executor. What follows them (a split reduction's partial states) is scratch
         # memory the block points to: kept.
-        launch.outputs = launch.outputs[len(roots):]
-    nd = launch.kernel.ndim
-    first = nd + len(launch.inputs) * (1 + nd)
-    slots = [first + j * (1 + nd) for j in range(len(roots))]
+        launch = replace(launch, outputs=launch.outputs[len(roots):])
+    slots = [launch.kernel.args.output(j) for j in range(len(roots))]
     return Executor(tuple(weakref.ref(r) for r in roots),
                     tuple((r.shape, r.dtype) for r in roots), launch, fn, block,
                     (ctypes.c_int32 * 1).from_buffer(status), slots, cpu.call, outs,
-                    () if outs is None else _strides(outs))
+                    () if outs is None else _strides(outs), address=data_pointer(block))
 
 
 def _go_direct(ex: Executor) -> None:
@@ -231,17 +227,17 @@ def _go_direct(ex: Executor) -> None:
     if not objcall.entry():
         return
     if ex.outs is not None:  # ``out=`` arrays are in the block already: checked, not fixed
-        ex.direct = objcall.bind(ex.fn, ex.launch.block_address, ex.launch.shape[0],
+        ex.direct = objcall.bind(ex.fn, ex.address, ex.launch.shape[0],
                                  ctypes.addressof(ex.status), [], fixed=ex.outs)
         return
     make = ex.results[0] if len(ex.results) == 1 else None
-    direct = ex.direct = objcall.bind(ex.fn, ex.launch.block_address, ex.launch.shape[0],
+    direct = ex.direct = objcall.bind(ex.fn, ex.address, ex.launch.shape[0],
                                       ctypes.addressof(ex.status), ex.out_slots, make)
     if make is not None:
         ex.one = direct if objcall.makes_outputs() else lambda: direct(np.empty(*make))
 
 
-# one-root expressions that need several kernels (``NeedsMaterialising``), by id
+# one-root expressions whose plan has several steps, by id
 _multi_kernel: dict[int, weakref.ref] = {}
 
 
@@ -282,7 +278,7 @@ def _forget(key: int, known: list[Executor], executors: dict = _executors,
         singles.pop(key, None)
 
 
-def evaluate(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None = None
+def try_run(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None = None
              ) -> list[np.ndarray] | None:
     """Results through the fast path, or None when it does not apply."""
     ex = _lookup(roots, outs)

@@ -126,12 +126,13 @@ def record(found: Structure, launch: Launch, fn: Any) -> None:
 
 def launch_of(template: Template, found: Structure, results: list[np.ndarray]) -> Launch:
     """The launch of the graph ``found`` describes, writing ``results``."""
-    inputs = [View(found.arrays[j], offset, strides) for j, offset, strides in template.inputs]
-    outputs = [View(r, offset, strides)
-               for r, (offset, strides) in zip(results, template.outputs, strict=True)]
-    nodes = [found.scalars[k] for k in template.scalars]
-    return Launch(template.kernel, template.dims, inputs, outputs, [n.arg for n in nodes],
-                  scalar_nodes=nodes)
+    inputs = tuple([View(found.arrays[j], offset, strides)
+                    for j, offset, strides in template.inputs])
+    outputs = tuple([View(r, offset, strides)
+                     for r, (offset, strides) in zip(results, template.outputs, strict=True)])
+    nodes = tuple([found.scalars[k] for k in template.scalars])
+    return Launch(template.kernel, template.dims, inputs, outputs,
+                  tuple([n.arg for n in nodes]), nodes)
 
 
 def clear() -> None:

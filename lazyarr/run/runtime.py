@@ -1,36 +1,50 @@
-"""Running compiled kernels: output allocation, overlap safety and argument packing."""
+"""The evaluator: one function runs a plan on any backend, through :class:`Backend`.
+
+A backend allocates, makes views of inputs, compiles a loop-IR kernel into a program and
+launches it, and runs opaque ops; it never builds graph nodes. The evaluator walks the plan
+(``lazyarr/plan/schedule.py``) in order: it lowers each kernel step against its output
+buffers (the CPU's policies are passes over the launch), keeps materialised results for the
+steps that read them, and applies NumPy's rule for outputs that overlap inputs.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
-from lazyarr.front import opaque
-from lazyarr.ir.graph import MOVEMENT, OPAQUE, Node, Op
-from lazyarr.ir.loop import Kernel, Launch, NeedsMaterialising, View, args_words, lower_kernel
-from lazyarr.plan.schedule import schedule
+from lazyarr.ir.graph import Node
+from lazyarr.ir.loop import Kernel, Launch, View
+from lazyarr.plan import cpu_passes
+from lazyarr.plan.lower import lower, rebind
+from lazyarr.plan.schedule import Plan, Step, StepKind, schedule
 from lazyarr.run import outputs
-from lazyarr.run.arraystruct import data_pointer
-
-# what the status word the kernel sets means (integer power with a negative exponent)
-NEGATIVE_POWER = "Integers to negative integer powers are not allowed."
 
 
-def pack_args(launch: Launch) -> tuple[np.ndarray, np.ndarray]:
-    """The argument block of ``launch`` and the status word the kernel may set."""
-    words = list(launch.shape)  # built as a list: item by item, an array costs microseconds
-    for v in launch.inputs + launch.outputs:
-        words.append(v.address)
-        words.extend(v.strides)
-    for s in launch.scalars:  # its bits, little end first, in the low bytes of a word
-        words.append(int.from_bytes(s.tobytes().ljust(8, b"\0"), "little", signed=True))
-    status = np.zeros(1, dtype=np.int32)
-    words.append(data_pointer(status))
-    if len(words) != args_words(launch.kernel):
-        raise AssertionError("argument block does not match the kernel's layout")
-    return np.array(words, dtype=np.int64), status
+class Backend(Protocol):
+    """What the evaluator needs of a target."""
+
+    name: str
+    host: bool  # results are NumPy arrays (lazyarr's result pool allocates them)
+    cpu_policies: bool  # plan and lower with the CPU's passes (partial rows, streaming)
+    lowers: bool  # False: kernel steps are evaluated node by node (the NumPy reference)
+
+    def empty(self, shape: tuple[int, ...], dtype: np.dtype) -> Any: ...
+
+    def view(self, node: Node) -> Any:
+        """A view of a leaf (movement ops over one LEAF), without a copy."""
+
+    def compile(self, kernel: Kernel) -> Any: ...
+
+    def launch(self, program: Any, launch: Launch) -> None: ...
+
+    def run_opaque(self, node: Node, args: list[Any]) -> Any: ...
+
+    def run_nodes(self, roots: tuple[Node, ...], known: dict[int, Any]) -> list[Any]:
+        """Values of ``roots`` computed node by node (``known``: materialised results);
+        only for backends that do not lower."""
+
+    def copy(self, source: Any, target: Any) -> None: ...
 
 
 def _extent(v: View, shape: tuple[int, ...]) -> tuple[int, int]:
@@ -69,127 +83,95 @@ def check_outputs_disjoint(launch: Launch) -> None:
                 raise ValueError("lazyarr.eval: output arrays overlap in memory")
 
 
-def is_view_of_leaf(node: Node) -> bool:
-    while node.op in MOVEMENT:  # each has one source
-        node = node.src[0]
-    return node.op is Op.LEAF
+def lower_step(step: Step, outs: list[Any], values: dict[int, Any], cpu: bool) -> Launch:
+    """The launch of kernel step ``step`` writing ``outs`` (``values``: materialised results
+    by node id); with ``cpu``, after the CPU's passes."""
+    launch = lower(rebind(step.trace, values) if step.reads else step.trace, outs)
+    return cpu_passes.apply(launch) if cpu else launch
 
 
-Run = Callable[[Launch], None]
-Opaque = Callable[[Node, list[np.ndarray]], np.ndarray]
+class _Run:
+    def __init__(self, plan: Plan, outs: list[Any], backend: Backend) -> None:
+        self.plan, self.backend = plan, backend
+        self.results: list[Any] = list(outs)
+        self.given = [o is not None for o in outs]
+        self.values: dict[int, Any] = {}  # id of a materialised node -> its buffer
+        self.empty = outputs.empty if backend.host else backend.empty
 
+    def buffers(self, step: Step) -> list[Any]:
+        """Where each root of ``step`` goes: the caller's array, or a new one."""
+        bufs = []
+        for root, k in zip(step.roots, step.outputs, strict=True):
+            buf = self.results[k] if k is not None and self.given[k] else None
+            bufs.append(self.empty(root.shape, root.dtype) if buf is None else buf)
+        return bufs
 
-@dataclass(slots=True)
-class Step:
-    """One step of an evaluation: a fused kernel, or an opaque op run by NumPy."""
-
-    kind: str  # "kernel" or "opaque"
-    roots: list[Node]
-    kernel: Kernel | None = None
-    reason: str = ""  # why this step's result is materialised (a fusion break), if it is
-    launch: Launch | None = None  # sizes, strides and buffers of a kernel step
-
-
-@dataclass(slots=True)
-class _Evaluation:
-    run: Run
-    opaque_run: Opaque = opaque.run
-    materialised: dict[int, np.ndarray] = field(default_factory=dict)
-    steps: list[Step] | None = None  # filled in when planning
-    split: bool = True  # cut large full reductions into partial rows (loopir.split_rows)
-
-    def record(self, step: Step) -> None:
-        if self.steps is not None:
-            self.steps.append(step)
-
-
-def evaluate_compiled(roots: list[Node], outs: list[np.ndarray | None], run: Run
-                      ) -> list[np.ndarray]:
-    """Evaluate ``roots``: one compiled kernel per output shape, plus what cannot fuse."""
-    return _evaluate(roots, outs, _Evaluation(run))
-
-
-def plan(roots: list[Node], split: bool = True) -> list[Step]:
-    """The steps evaluating ``roots`` would take, without computing anything.
-
-    ``split=False``: the plan of a target that does not split full reductions into partial
-    rows for CPU threads (the GPU): what a CPU evaluation of host arrays would run differs.
-    """
-    ev = _Evaluation(lambda launch: None, lambda node, args: np.empty(node.shape, node.dtype),
-                     steps=[], split=split)
-    _evaluate(roots, [None] * len(roots), ev)
-    return ev.steps
-
-
-def _evaluate(roots: list[Node], outs: list[np.ndarray | None], ev: _Evaluation,
-              reason: str = "") -> list[np.ndarray]:
-    results: list[np.ndarray | None] = list(outs)
-    for group in schedule(roots):
-        todo = []
-        for k in group.members:
-            if results[k] is None and is_view_of_leaf(roots[k]):
-                from lazyarr.backends.interp import run as interpret
-
-                results[k] = interpret([roots[k]])[0]  # zero-copy, like np.asarray
-            elif results[k] is None and roots[k].op in OPAQUE:
-                results[k] = _materialise(roots[k], ev, reason)
+    def keep(self, step: Step, values: list[Any]) -> None:
+        for root, k, value in zip(step.roots, step.outputs, values, strict=True):
+            if k is None:
+                self.values[id(root)] = value
             else:
-                todo.append(k)
-                if results[k] is None:
-                    results[k] = outputs.empty(roots[k].shape, roots[k].dtype)
-        if todo and 0 not in group.shape:
-            _run_group([roots[k] for k in todo], [results[k] for k in todo], ev, reason)
-    return results
+                self.results[k] = value
+
+    def step(self, step: Step) -> None:
+        backend = self.backend
+        if step.kind is StepKind.VIEW:
+            self.keep(step, [backend.view(step.roots[0])])
+        elif step.kind is StepKind.OPAQUE:
+            node = step.roots[0]
+            value = backend.run_opaque(node, [self.values[id(s)] for s in node.src])
+            self.values[id(node)] = value
+            self.keep(step, [value])
+        elif step.kind is StepKind.EMPTY:
+            self.keep(step, self.buffers(step))
+        elif backend.lowers:
+            self.keep(step, self.kernel(step))
+        else:
+            self.keep(step, self.nodes(step))
+
+    def kernel(self, step: Step) -> list[Any]:
+        bufs = self.buffers(step)
+        backend, cpu = self.backend, self.backend.cpu_policies
+        launch = lower_step(step, bufs, self.values, cpu)
+        check_outputs_disjoint(launch)
+        unsafe = unsafe_outputs(launch)
+        if not unsafe:
+            backend.launch(backend.compile(launch.kernel), launch)
+            return bufs
+        # NumPy's rule for overlapping in- and outputs: behave as if the inputs were copied
+        temps = [self.empty(b.shape, b.dtype) if k in unsafe else b for k, b in enumerate(bufs)]
+        launch = lower_step(step, temps, self.values, cpu)
+        backend.launch(backend.compile(launch.kernel), launch)
+        for k in unsafe:
+            backend.copy(temps[k], bufs[k])
+        return bufs
+
+    def nodes(self, step: Step) -> list[Any]:
+        values = self.backend.run_nodes(step.roots, self.values)
+        bufs = [self.results[k] if k is not None and self.given[k] else None
+                for k in step.outputs]
+        for value, buf in zip(values, bufs, strict=True):
+            if buf is not None:
+                self.backend.copy(value, buf)
+        return [v if b is None else b for v, b in zip(values, bufs, strict=True)]
+
+    def run(self) -> list[Any]:
+        for step in self.plan.steps:
+            self.step(step)
+        # an output that is a result materialised for other steps too (an opaque op)
+        return [self.values[id(r)] if v is None else v
+                for r, v in zip(self.plan.roots, self.results, strict=True)]
 
 
-def break_reason(node: Node) -> str:
-    """Why ``node`` cannot fuse into the kernel that consumes it."""
-    if node.op is Op.MATMUL:
-        return "opaque op: matrix product (BLAS)"
-    if node.op is Op.RESHAPE:
-        return "reshape that no strided view can express: evaluated into a buffer"
-    if node.op in OPAQUE:
-        return f"opaque op: {node.op.value}"
-    return ("reduction boundary: the result is used over other axes than the ones its "
-            "consumer's kernel walks row by row")
+def run_plan(plan: Plan, outs: list[Any], backend: Backend) -> list[Any]:
+    """Run ``plan`` on ``backend``; ``outs``: the caller's array or None for each root."""
+    return _Run(plan, outs, backend).run()
 
 
-def _materialise(node: Node, ev: _Evaluation, reason: str) -> np.ndarray:
-    """Evaluate ``node`` into a buffer that later kernels read as an input."""
-    found = ev.materialised.get(id(node))
-    if found is not None:
-        return found
-    if node.op in OPAQUE:
-        args = _evaluate(list(node.src), [None] * len(node.src), ev,
-                         f"input of {node.op.value}")
-        value = ev.opaque_run(node, args)
-        ev.record(Step("opaque", [node], reason=reason or break_reason(node)))
-    else:
-        value = _evaluate([node], [None], ev, reason or break_reason(node))[0]
-    ev.materialised[id(node)] = value
-    return value
-
-
-def _lower(roots: list[Node], outs: list[np.ndarray], ev: _Evaluation) -> Launch:
-    while True:
-        try:
-            return lower_kernel(roots, outs, ev.materialised, ev.split)
-        except NeedsMaterialising as need:
-            for node in need.nodes:
-                _materialise(node, ev, need.reason or break_reason(node))
-
-
-def _run_group(roots: list[Node], outs: list[np.ndarray], ev: _Evaluation,
-               reason: str) -> None:
-    launch = _lower(roots, outs, ev)
-    ev.record(Step("kernel", roots, launch.kernel, reason, launch))
-    check_outputs_disjoint(launch)
-    unsafe = unsafe_outputs(launch)
-    if not unsafe:
-        ev.run(launch)
-        return
-    # NumPy's rule for overlapping in- and outputs: behave as if the inputs were copied first
-    temps = [np.empty(o.shape, o.dtype) if k in unsafe else o for k, o in enumerate(outs)]
-    ev.run(lower_kernel(roots, temps, ev.materialised, ev.split))
-    for k in unsafe:
-        np.copyto(outs[k], temps[k])
+def single_launch(roots: list[Node], outs: list[Any], cpu: bool = True) -> Launch:
+    """The launch of ``roots`` written into ``outs`` when their plan is one kernel (tests,
+    benchmarks and tools that drive a kernel themselves); ValueError when it is not."""
+    step = schedule(roots, cpu, frozenset(range(len(roots)))).single_kernel()
+    if step is None:
+        raise ValueError("these expressions need more than one kernel")
+    return lower_step(step, outs, {}, cpu)
