@@ -1,8 +1,13 @@
-"""Execution backends (installed as ``lazyarr.backends``).
+"""Execution backends (installed as ``lazyarr.backends``): compile, launch and memory.
 
 Each backend module exposes ``BACKEND``, an implementation of the evaluator's protocol
 (``lazyarr.run.runtime.Backend``). The registry names them; ``available()`` says which can
-run on this machine.
+run on this machine. Next to them: device memory (``cuda_memory``, ``dlpack``,
+``cuda_driver``), the kernel caches' counters (``stats``), the disk cache and the thread pool.
+
+These modules import only ``lazyarr.ir``, ``lazyarr.config``, ``lazyarr.codegen`` and each
+other (``tests/test_layers.py`` checks it): the evaluator hands them kernels and launch
+records, and they announce compiles to listeners rather than import the layers above.
 """
 
 if __name__ != "lazyarr.backends":

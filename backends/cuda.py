@@ -15,9 +15,11 @@ at once. Kernels that can fail (integer power with a negative exponent) get a de
 word, reset before and read back after the launch; all other launches are asynchronous on
 the legacy default stream, and results stay on the device as :class:`DeviceArray`.
 
-Opaque ops: reshape, concatenate and stack run as copy kernels on the device; matmul uses
-CuPy when it is importable (on the same primary context and stream), else raises
-NotImplementedError: no silent round trip through host memory.
+Data movement: views of leaves, copies, reshapes of strided arrays, concatenate and stack are
+launch records the evaluator (``lazyarr.run.runtime``) builds from the plan and hands over:
+views through :meth:`CudaBackend.view_of`, copies as copy kernels through ``launch``. The one
+opaque op run here is matmul: with CuPy when it is importable (on the same primary context and
+stream), else NotImplementedError: no silent round trip through host memory.
 """
 
 from __future__ import annotations
@@ -33,12 +35,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from lazyarr.ir.graph import Node, Op
-from lazyarr.ir.loop import NEGATIVE_POWER, Kernel, Launch, Layout, pack_args
-from lazyarr.plan.lower import copy_launch, leaf_view
-from lazyarr.run import stats
-from lazyarr.run.device import DeviceArray, c_strides, from_cuda_array_interface
+from lazyarr.ir.loop import NEGATIVE_POWER, Kernel, Launch, Layout, View, pack_args
 
 from . import cuda_driver as drv
+from . import stats
+from .cuda_memory import DeviceArray, from_cuda_array_interface
 
 THREADS = 256  # threads per block for elementwise and thread-per-row kernels
 BLOCKS_PER_SM = 8  # grid-stride loops: enough blocks to fill every SM, no more
@@ -203,7 +204,7 @@ def sm_count() -> int:
 
 def choose_variant(launch: Launch) -> Any:
     """The code variant for this launch: alignment, index width and row strategy."""
-    from lazyarr.codegen.nvptx import Variant, vector_alignment
+    from lazyarr.codegen.nvptx_kernel import Variant, vector_alignment
 
     k = launch.kernel
     narrow = math.prod(launch.shape) < 2**31
@@ -341,15 +342,16 @@ class CudaBackend:
     def empty(self, shape: tuple[int, ...], dtype: Any) -> DeviceArray:
         return DeviceArray.empty(shape, dtype)
 
-    def view(self, node: Node) -> DeviceArray:
-        """A view of a device leaf, zero-copy like NumPy's asarray (a leaf: itself)."""
-        if node.op is Op.LEAF and isinstance(node.arg.array, DeviceArray):
-            return node.arg.array
-        v = leaf_view(node)
-        if not isinstance(v.array, DeviceArray):
+    def view_of(self, view: View, shape: tuple[int, ...]) -> DeviceArray:
+        """The device memory ``view`` describes, zero-copy like NumPy's asarray (a whole
+        array: itself)."""
+        array = view.array
+        if not isinstance(array, DeviceArray):
             raise TypeError("the CUDA backend got a host (NumPy) leaf: lazyarr.eval moves "
                             "leaves to the device only when asked to (target='cuda')")
-        return v.array.view(node.shape, v.strides, v.offset)
+        if view.offset == 0 and shape == array.shape and view.strides == array.strides:
+            return array
+        return array.view(shape, view.strides, view.offset)
 
     def compile(self, kernel: Kernel) -> Kernel:
         return kernel  # compiled at launch, per code variant (see ``choose_variant``)
@@ -358,39 +360,13 @@ class CudaBackend:
         run(launch)
 
     def run_opaque(self, node: Node, args: list[DeviceArray]) -> DeviceArray:
-        if node.op is Op.RESHAPE:
-            src = args[0]
-            if not src.is_c_contiguous:
-                dense = DeviceArray.empty(src.shape, src.dtype)
-                self.copy(src, dense)
-                src = dense
-            return src.view(node.shape, c_strides(node.shape, src.itemsize))
-        if node.op in (Op.CONCATENATE, Op.STACK):
-            return self._join(node, args)
+        """Matmul; the evaluator makes reshapes and joins from copy launches."""
+        if node.op is not Op.MATMUL:
+            raise NotImplementedError(f"{node.op.value} runs as copy launches on the device")
         return _matmul(node, args)
 
     def run_nodes(self, roots: Any, known: dict[int, Any]) -> list[Any]:
         raise NotImplementedError("the CUDA backend lowers every kernel step")
-
-    def copy(self, source: DeviceArray, target: DeviceArray) -> None:
-        """``target[...] = source`` (cast to ``target``'s dtype) by a copy kernel."""
-        if target.size:
-            run(copy_launch(source, target))
-
-    def _join(self, node: Node, args: list[DeviceArray]) -> DeviceArray:
-        """Concatenate or stack by copying each input into its slice of the result."""
-        out = DeviceArray.empty(node.shape, node.dtype)
-        axis, start = node.arg, 0
-        for a in args:
-            if node.op is Op.STACK:
-                shape = a.shape
-                strides = out.strides[:axis] + out.strides[axis + 1:]
-                width = 1
-            else:
-                shape, strides, width = a.shape, out.strides, a.shape[axis]
-            self.copy(a, out.view(shape, strides, start * out.strides[axis]))
-            start += width
-        return out
 
 
 BACKEND = CudaBackend()

@@ -49,7 +49,10 @@ SUFFIX = ".lzo"
 # Source files whose content decides the machine code of a kernel (package, file pattern):
 # the code generator and what it imports from lazyarr. Generous on purpose: a needless
 # recompile costs milliseconds, a stale entry would be wrong code.
+# The CPU backend's part: the JIT (per-kernel attributes, O3 options), the target CPU, the
+# kernel entries' format.
 _CODE_FILES = (("lazyarr.codegen", "*.py"), ("lazyarr.ir", "*.py"), ("lazyarr.backends", "cpu.py"),
+               ("lazyarr.backends", "cpu_jit.py"), ("lazyarr.backends", "cpu_target.py"),
                ("lazyarr", "config.py"))
 
 

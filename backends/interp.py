@@ -11,10 +11,9 @@ import math
 
 import numpy as np
 
-from lazyarr.front import opaque
-from lazyarr.front.build import cast_values
 from lazyarr.ir import ops
 from lazyarr.ir.graph import OPAQUE, Node, Op, ReduceKind, toposort
+from lazyarr.ir.reference import cast_values, opaque_value
 
 
 def _view(x: np.ndarray, node: Node) -> np.ndarray:
@@ -65,7 +64,7 @@ def _node_value(node: Node, args: list[np.ndarray]) -> np.ndarray:
     if op is Op.REDUCE:
         return _reduce(args[0], node)
     if op in OPAQUE:
-        return opaque.run(node, args)
+        return opaque_value(node, args)
     if op is Op.CAST:
         return cast_values(args[0], node.dtype)
     return ops.ROWS[op].evaluate(node, args)  # the op's reference, from its row

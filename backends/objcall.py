@@ -12,7 +12,7 @@ on the calling thread and returns the first output.
 
 What this relies on is checked, not assumed: ``id`` of an object is its address; NumPy's
 array struct (``PyArrayObject_fields``, public in ``ndarraytypes.h``) keeps the data
-pointer, dimension count, strides and flags where ``lazyarr.run.arraystruct.layout`` expects
+pointer, dimension count, strides and flags where ``lazyarr.ir.arraystruct.layout`` expects
 them (compared with what NumPy reports for a few arrays); NumPy's C API table (``_ARRAY_API``,
 ``__multiarray_api.h``) holds ``PyArray_Type`` at slot 2 and ``PyArray_New`` at slot 93 (the
 type compared with ``id(np.ndarray)``, the function called once through ctypes). Without
@@ -32,9 +32,10 @@ from typing import Any
 
 import numpy as np
 
+from lazyarr.ir.arraystruct import LAYOUT, StructOffsets
 from lazyarr.ir.loop import NEGATIVE_POWER
-from lazyarr.run import stats
-from lazyarr.run.arraystruct import LAYOUT, StructOffsets
+
+from . import stats
 
 NAME = "lazyarr_call_launch"
 METH_FASTCALL = 0x0080
@@ -343,15 +344,15 @@ def entry() -> bool:
     then), False where the array layout check failed or the interpreter has no GIL."""
     global _entry, _layout, _new_array, _checked
     if not _checked:
-        from . import cpu
+        from . import cpu_jit
 
-        with cpu._lock:
+        with cpu_jit.JIT_LOCK:
             if not _checked:
                 _layout = LAYOUT
                 if _layout is not None and not sysconfig.get_config_var("Py_GIL_DISABLED"):
                     _new_array = array_new()
                     _process_words[:] = _words_of_the_process()
-                    address = _compile(cpu.jit(), _layout)
+                    address = _compile(cpu_jit.jit(), _layout)
                     _entry = _MethodDef(NAME.encode(), address, METH_FASTCALL, None)
                 _checked = True
     return _entry is not None and _layout is not None

@@ -35,7 +35,7 @@ from lazyarr.config import MAX_THREADS, settings
 
 Kernel = Callable[[int, int, int], None]
 
-# Work (elements times per-element cost, see backends/cpu.py) below which one thread runs
+# Work (elements times per-element cost, ir/loop.py element_cost) below which one thread runs
 # a launch, and the least work per chunk. Measured on 2 Zen 3 cores, float64, kernel only:
 # 2*a+3*b (cost 1) gains from a second thread from 2^18-2^19 elements (0.94x at 2^18,
 # 1.12x at 2^19, 2x at 2^20); exp(-a)*sin(b)+cos(c) (cost 31) from 2^13 (1.07x; 1.45x at

@@ -84,13 +84,16 @@ def _phases(jit: Any, kernel: Any) -> dict[str, float]:
 
 
 def _object(code: bytes, text: str) -> Any:
-    """What ``_Jit.load`` takes: object code with its support needs (plain bytes before
+    """What ``Jit.load`` takes: object code with its support needs (plain bytes before
     math moved out of line, so this script also runs on older trees for comparisons)."""
-    from lazyarr.backends import cpu
+    try:
+        from lazyarr.backends import cpu_jit as where
+    except ImportError:  # trees from before the JIT had a module of its own
+        from lazyarr.backends import cpu as where
 
-    if not hasattr(cpu, "Object"):
+    if not hasattr(where, "Object"):
         return code
-    return cpu.Object(code, cpu.support_needs(text))
+    return where.Object(code, where.support_needs(text))
 
 
 def _through_backend(kernel: Any) -> float:

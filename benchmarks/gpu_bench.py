@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from lazyarr.backends import cuda, cuda_driver
+from lazyarr.backends import cuda, cuda_driver, cuda_memory
 
 import lazyarr as la
-from lazyarr.run import device
 
 
 @dataclass
@@ -102,8 +101,8 @@ def gbps(nbytes: int, ms: float) -> float:
 
 
 def copy_ms(n: int, repeat: int) -> float:
-    src = device.DeviceArray.empty((n,), np.float32)
-    dst = device.DeviceArray.empty((n,), np.float32)
+    src = cuda_memory.DeviceArray.empty((n,), np.float32)
+    dst = cuda_memory.DeviceArray.empty((n,), np.float32)
     return time_ms(lambda: cuda_driver.memcpy_dtod(dst.ptr, src.ptr, 4 * n), repeat)
 
 
@@ -113,7 +112,7 @@ def lazy_launch_only(expr: Any) -> Callable[[], None]:
     from lazyarr.run.runtime import single_launch
 
     node = expr._node
-    out = device.DeviceArray.empty(node.shape, node.dtype)
+    out = cuda_memory.DeviceArray.empty(node.shape, node.dtype)
     launch = single_launch([node], [out], cpu=False)  # raises for several kernels
     variant = cuda.choose_variant(launch)
     fn = cuda.runner().function(cuda.Key(launch.kernel, variant, cuda.arch(), cuda.libdevice()))

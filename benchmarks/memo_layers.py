@@ -6,11 +6,13 @@ expressions must be the same node). Each one stays only while a figure here show
 - ``executors``: the fast path (``run/fastpath.py``), root node -> compiled launch with its
   argument block packed; off, a repeated evaluation schedules, lowers and packs again.
 - ``ready``: the executor remembered on the lazy array itself (``LazyArray._ready``); off, a
-  repeated ``.eval()`` finds it through ``fastpath.single``'s dictionary.
+  repeated ``.eval()`` finds it through ``fastpath.lookup``.
 - ``wrappers``: the lazy arrays operators returned (``fastpath.wrappers``); off, writing an
   operator again makes a new ``LazyArray`` around the memoised node.
 - ``operator memo``: ``front/build.py``'s ``memo`` (op and operand ids -> node); off, every
   operator broadcasts, resolves dtypes and canonicalises again before interning finds the node.
+- ``plans``: the plan of an expression that needs several kernels (``fastpath.plan_of``);
+  off, each evaluation plans again.
 - ``templates``: launch templates for new arrays (``run/rebind.py``); off, an expression over a
   new array is lowered again.
 
@@ -51,18 +53,12 @@ def layer_off(name: str) -> Iterator[None]:
     if name == "none":
         yield
     elif name == "executors":
-        with _patched(fastpath, single=lambda lazy: None,
-                      evaluate=lambda roots, outs=None: None):
+        with _patched(fastpath, run=lambda nodes, outs=None: None,
+                      build=lambda nodes, roots, outs=None: None,
+                      ready=lambda node, out: None):
             yield
     elif name == "ready":
-        single = fastpath.single
-
-        def forgetful(lazy: object) -> object:
-            result = single(lazy)
-            lazy._ready = None  # type: ignore[attr-defined]
-            return result
-
-        with _patched(fastpath, single=forgetful):
+        with _patched(fastpath, ready=lambda node, out: None):
             yield
     elif name == "wrappers":
         with _patched(array, wrapper_get=lambda key: None), \
@@ -72,6 +68,9 @@ def layer_off(name: str) -> Iterator[None]:
         with _patched(build, _memo_key=lambda op, xs: None,
                       memoised=lambda key, parts, make: make()), \
                 _patched(array, _memo_get=lambda key: None):
+            yield
+    elif name == "plans":
+        with _patched(fastpath, plan_of=lambda nodes: None):
             yield
     elif name == "templates":
         with _patched(rebind, LIMIT=0):
@@ -98,6 +97,7 @@ def workloads(n: int) -> dict[str, Callable[[int], object]]:
     rng = np.random.default_rng(0)
     an, bn = rng.random(n), rng.random(n)
     a, b = la.asarray(an), la.asarray(bn)
+    m = la.asarray(rng.random((100, n // 100)))
     fresh = [rng.random(n) for _ in range(16)]
 
     def ten_ops(x: la.LazyArray, y: la.LazyArray) -> la.LazyArray:
@@ -107,11 +107,12 @@ def workloads(n: int) -> dict[str, Callable[[int], object]]:
         "a*2 + b, repeated": lambda i: (a * 2.0 + b).eval(),
         "10 ops, repeated": lambda i: ten_ops(a, b).eval(),
         "a.sum(), repeated": lambda i: a.sum().eval(),
+        "m - m.sum(0), repeated": lambda i: (m - m.sum(axis=0)).eval(),
         "10 ops, new array": lambda i: ten_ops(la.asarray(fresh[i % 16]), b).eval(),
     }
 
 
-LAYERS = ("none", "executors", "ready", "wrappers", "operator memo", "templates")
+LAYERS = ("none", "executors", "ready", "wrappers", "operator memo", "plans", "templates")
 
 
 def main() -> None:
@@ -124,13 +125,13 @@ def main() -> None:
     n = int(args.size)
     jobs = workloads(n)
     print(f"microseconds per call, n={n}, one thread; columns: the layer switched off")
-    print(f"{'workload':<20}" + "".join(f"{name:>15}" for name in LAYERS))
+    print(f"{'workload':<24}" + "".join(f"{name:>14}" for name in LAYERS))
     for label, step in jobs.items():
         cells = []
         for name in LAYERS:
             with layer_off(name):
                 cells.append(per_call(step, args.calls, args.rounds))
-        print(f"{label:<20}" + "".join(f"{c:>15.2f}" for c in cells))
+        print(f"{label:<24}" + "".join(f"{c:>14.2f}" for c in cells))
 
 
 if __name__ == "__main__":

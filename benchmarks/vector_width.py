@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from lazyarr.backends import cpu
+from lazyarr.backends import cpu, cpu_jit
 from lazyarr.codegen import mathlib
 
 import lazyarr as la
@@ -106,7 +106,7 @@ def math_widths(widen: int) -> Iterator[None]:
         mathlib.LOOP_WIDTHS, mathlib.VECTOR_WIDTHS = loops, versions
 
 
-class VariantJit(cpu._Jit):
+class VariantJit(cpu_jit.Jit):
     """lazyarr's CPU JIT (own engine, own support modules), with the variant's attributes
     added to every module it optimises: kernels and math support modules."""
 

@@ -99,7 +99,7 @@ def _vectorise_width(latch: ir.Instruction, width: int) -> None:
     """Ask LLVM's loop vectoriser for ``width`` lanes in the loop of ``latch``.
 
     The hint also lets the vectoriser reassociate floating-point reductions of the loop.
-    That changes nothing here: the only ones in innermost loops (codegen/rows.py: block
+    That changes nothing here: the only ones in innermost loops (codegen/accumulators.py: block
     sums, products) carry the ``reassoc`` flag already, and min/max are exact in any order.
     """
     _loop_hints(latch, [("llvm.loop.vectorize.width", I32(width))])
@@ -115,7 +115,7 @@ def _loop_hints(latch: ir.Instruction, hints: list[tuple[str, ir.Constant | None
 
 class InnerArgs:
     """The CPU inner function's parameters, unpacked (codegen/cpu.py makes the function;
-    codegen/rows.py reads the arrays' base pointers from it)."""
+    codegen/partial_rows.py reads the arrays' base pointers from it)."""
 
     def __init__(self, fn: ir.Function, kernel: Kernel) -> None:
         nd, n = kernel.ndim, len(kernel.inputs) + len(kernel.outputs)

@@ -196,13 +196,34 @@ def _streaming_loops(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel,
     b.position_at_end(done)
 
 
-def build_module(kernel: Kernel, name: str, triple: str = "", layout: str = "") -> ir.Module:
+class _PreferWidth(ir.values.FunctionAttributes):
+    """Function attributes with LLVM's "prefer-vector-width" (clang's -mprefer-vector-width),
+    a string attribute, which llvmlite's attribute sets do not list."""
+
+    def __init__(self, bits: int, names: set[str]) -> None:
+        width = f'"prefer-vector-width"="{bits}"'
+        self._known = ir.values.FunctionAttributes._known | {width}
+        super().__init__([width, *names])
+
+
+def _prefer_width(fn: ir.Function, bits: int | None) -> None:
+    """Ask LLVM's vectorisers for ``bits``-bit vectors in ``fn`` (None: the CPU's choice)."""
+    if bits is not None:
+        fn.attributes = _PreferWidth(bits, set(fn.attributes))
+
+
+def build_module(kernel: Kernel, name: str, triple: str = "", layout: str = "",
+                 vector_bits: int | None = None) -> ir.Module:
+    """The kernel's module. ``vector_bits``: the vector width LLVM should prefer in its
+    loops (backends/cpu_jit.py ``Jit.vector_bits``); None leaves it to the target CPU."""
     module = ir.Module(name=name)
     module.triple, module.data_layout = triple, layout
     inner = ir.Function(module, ir.FunctionType(ir.VoidType(), _inner_signature(kernel)),
                         f"{name}.inner")
     inner.linkage = "internal"
     inner.attributes.add("alwaysinline")
+    # both functions: the loops end up in the outer one once the inner one is inlined
+    _prefer_width(inner, vector_bits)
     n_arrays = len(kernel.inputs) + len(kernel.outputs)
     for arg in inner.args[2 + kernel.ndim:2 + kernel.ndim + n_arrays]:
         arg.add_attribute("noalias")
@@ -214,6 +235,7 @@ def build_module(kernel: Kernel, name: str, triple: str = "", layout: str = "") 
 
     outer = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, I64, I64]), name)
     outer.args[0].add_attribute("noalias")
+    _prefer_width(outer, vector_bits)
     b = ir.IRBuilder(outer.append_basic_block("entry"))
     blk = ArgBlock(b, outer.args[0], kernel)
     flat_strides = [s for per in blk.strides for s in per]

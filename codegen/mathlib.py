@@ -12,7 +12,7 @@ Two ways to use a function:
 
 * out of line (the CPU, :func:`call_support`): each function is compiled once per process
   into a support module (:func:`support_module`: a scalar version and vector versions, libm
-  for huge trigonometric arguments) that ``backends/cpu.py`` links before the kernels that
+  for huge trigonometric arguments) that ``backends/cpu_jit.py`` links before the kernels that
   call it. A kernel only declares the functions and calls the scalar one with LLVM's vector
   function ABI attribute naming the vector ones, so the loop vectoriser calls a vector
   version once per vector, and the kernel's IR stays small (fast to compile);
@@ -135,7 +135,7 @@ def call(builder: ir.IRBuilder, name: str, args: Sequence[ir.Value],
 # A kernel that inlined these doubled or tripled its IR (the vector loop and the scalar
 # remainder each hold a copy), and LLVM's time grew with it: 40-80 ms for a ten-op kernel
 # with three functions. So on the CPU each function is compiled once, into a support module
-# (backends/cpu.py loads it, and keeps its object code in the disk cache), with a scalar
+# (backends/cpu_jit.py loads it, and keeps its object code in the disk cache), with a scalar
 # version and vector versions of it. A kernel only declares them and calls the scalar one,
 # with a ``vector-function-abi-variant`` attribute (LLVM's vector function ABI) naming the
 # vector versions: the loop vectoriser then calls the vector version once per vector.

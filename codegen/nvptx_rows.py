@@ -1,6 +1,6 @@
 """Kernels with rows on NVIDIA GPUs: reductions and row-wise kernels (softmax, layer norm).
 
-Two strategies, chosen at launch (``nvptx.Variant.strategy``):
+Two strategies, chosen at launch (``nvptx_kernel.Variant.strategy``):
 
 ``block``: one thread block of ``ROW_BLOCK`` threads per outer index (a grid-stride loop over
 outer indices by block). Each REDUCE is a loop in which thread ``t`` folds row elements
@@ -13,9 +13,9 @@ code, so a given input and launch always give the same bits. Row-wise outputs
 thread 0.
 
 ``thread``: one thread per outer index, walking its row sequentially with the CPU's row code
-(``rows.RowEmitter``: blocked Kahan sums, first-index arg reductions). Used for column
-reductions (``x.sum(axis=0)``: neighbouring threads read neighbouring columns, so loads
-coalesce) and for short rows.
+(``rows.RowEmitter`` and ``accumulators``: blocked Kahan sums, first-index arg reductions).
+Used for column reductions (``x.sum(axis=0)``: neighbouring threads read neighbouring
+columns, so loads coalesce) and for short rows.
 
 ``split`` then ``combine``: for long rows and few outer indices (``x.sum()`` is one row), where
 one block per row would leave most of the GPU idle. Two kernels from the same Kernel: the
@@ -38,19 +38,20 @@ from llvmlite import ir
 from lazyarr.ir.graph import Op, ReduceKind
 from lazyarr.ir.loop import Kernel
 
+from .accumulators import fold, identity
 from .common import counted_loop
-from .nvptx import (
+from .nvptx import check_not_split
+from .nvptx_kernel import (
     GPTR,
     ParamBlock,
     Variant,
-    _sreg,
-    check_not_split,
     element_ptrs,
     new_kernel,
+    sreg,
     thread_index,
     unravel,
 )
-from .rows import RowEmitter, fold, identity
+from .rows import RowEmitter
 from .scalar import F32, F64, I1, I8, I32, I64, Ctx, store_param, value_type
 
 ROW_BLOCK = 256  # threads per block of the "block" strategy: launches must use exactly this
@@ -96,7 +97,7 @@ def build_rows(kernel: Kernel, name: str, variant: Variant) -> ir.Module:
     else:
         cls = {"split": SplitRows, "combine": CombineRows}.get(variant.strategy, BlockRows)
         em = cls(b, kernel, fn, blk, variant.narrow)
-        first, step = _sreg(b, "ctaid.x"), _sreg(b, "nctaid.x")
+        first, step = sreg(b, "ctaid.x"), sreg(b, "nctaid.x")
     if isinstance(em, SplitRows | CombineRows):
         em.workspace(fn.args[-2], fn.args[-1], total)
 
@@ -134,8 +135,8 @@ class BlockRows(ThreadRows):
     def __init__(self, *args) -> None:
         super().__init__(*args)
         b = self.b
-        self.tid = _sreg(b, "tid.x")
-        self.ntid = _sreg(b, "ntid.x")
+        self.tid = sreg(b, "tid.x")
+        self.ntid = sreg(b, "ntid.x")
         tid32 = b.trunc(self.tid, I32)
         self.lane = b.and_(tid32, I32(WARP - 1))
         self.warp = b.lshr(tid32, I32(5))

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from lazyarr.backends import stats
 from lazyarr.backends.diskcache import set_disk_cache
 from lazyarr.backends.threads import get_num_threads, set_num_threads
-from lazyarr.config import settings
 from lazyarr.front.array import LazyArray
 from lazyarr.front.functions import (
     METHOD_FUNCTIONS,
@@ -46,8 +46,10 @@ from lazyarr.front.functions import (
     transpose,
     where,
 )
-from lazyarr.ir.graph import Buffer, Node
-from lazyarr.run import fastpath, outputs, stats
+from lazyarr.inspect import debug as _debug  # noqa: F401 (registers LAZYARR_DEBUG's reporter)
+from lazyarr.ir.graph import Node
+from lazyarr.run import fastpath, outputs
+from lazyarr.run.evaluate import evaluate
 
 __version__ = "0.1.0"
 
@@ -67,34 +69,20 @@ def eval(*exprs: Any, out: Any = None, backend: str | None = None,
     Returns a NumPy array, or a tuple of them for several expressions. ``out`` (an array, or a
     tuple with one array or None per expression) receives the results in place; ``backend``
     is ``"cpu"`` (default) or ``"interp"``. ``target="cuda"`` runs on the GPU (host arrays
-    are copied there) and returns ``lazyarr.run.device.DeviceArray`` results; ``target="cpu"``
-    copies device arrays back. Without a target, the arrays' location decides.
+    are copied there) and returns ``lazyarr.backends.cuda_memory.DeviceArray`` results;
+    ``target="cpu"`` copies device arrays back. Without a target, the arrays' location decides.
     """
-    if len(exprs) == 1 and backend is None and target is None and type(exprs[0]) is LazyArray:
-        # one expression: its own eval has the shortest paths for repeated evaluations; the
-        # very shortest (LazyArray.eval's first test) is repeated here, saving a call
-        if out is None:
-            ready = exprs[0]._ready
-            if ready is not None and ready.one is not None and settings.backend == "cpu" and \
-                    not Buffer.foreign:
-                return ready.one()
-            return exprs[0].eval()
+    if len(exprs) == 1 and type(exprs[0]) is LazyArray:
+        # one expression: its own eval keeps a ready launch for the next time
+        if out is None or type(out) is np.ndarray:
+            return exprs[0].eval(out=out, backend=backend, target=target)
         if (type(out) is tuple or type(out) is list) and len(out) == 1:
-            return exprs[0].eval(out=out[0])
-        if type(out) is np.ndarray:
-            return exprs[0].eval(out=out)
+            return exprs[0].eval(out=out[0], backend=backend, target=target)
     if not exprs:
         raise TypeError("eval() needs at least one expression")
-    several = isinstance(out, tuple | list)
-    results = None
-    if backend is None and target is None and (out is None or
-                                               (several and len(out) == len(exprs))):
-        results = fastpath.repeated(exprs, out)  # repeated evaluations
-    if results is None:
-        from lazyarr.run.evaluate import evaluate
-
-        outs = out if several else (None if out is None else [out])
-        results = evaluate([_node(e) for e in exprs], outs, backend, target)
+    several = type(out) is tuple or type(out) is list
+    outs = out if several else (None if out is None else [out])
+    results = evaluate([_node(e) for e in exprs], outs, backend, target)
     return results[0] if len(exprs) == 1 else tuple(results)
 
 

@@ -34,7 +34,7 @@ class Settings:
     stream_bytes: int = 4 << 20
     # the CPU kernels are compiled for (an LLVM name such as haswell or x86-64-v3), "": this
     # machine's own; checked against LLVM and this machine at the first compile
-    # (backends/cpu.py), as LLVM is not imported before
+    # (backends/cpu_target.py), as LLVM is not imported before
     cpu: str = ""
 
 

@@ -404,7 +404,7 @@ def test_new_arrays_of_another_byte_order_or_alignment_are_not_rebound(first, th
 def test_device_copies_are_native(monkeypatch):
     """Moving a swapped host array to the device copies native elements (the driver's copy
     is replaced by a host-memory stand-in)."""
-    from lazyarr.run import device
+    from lazyarr.backends import cuda_memory
 
     class FakeDriver:
         memory: dict[int, bytes] = {}
@@ -415,10 +415,10 @@ def test_device_copies_are_native(monkeypatch):
             self.memory[dst] = ctypes.string_at(src, nbytes)
 
     fake = FakeDriver()
-    monkeypatch.setattr(device, "_driver", lambda: fake)
-    monkeypatch.setattr(device.allocator, "malloc",
-                        lambda nbytes, device_id=0: device.Block(4096, nbytes, device_id))
+    monkeypatch.setattr(cuda_memory, "_driver", lambda: fake)
+    monkeypatch.setattr(cuda_memory.allocator, "malloc",
+                        lambda nbytes, device_id=0: cuda_memory.Block(4096, nbytes, device_id))
     x = swapped(np.linspace(0, 1, 5))
-    moved = device.DeviceArray.from_numpy(x)
+    moved = cuda_memory.DeviceArray.from_numpy(x)
     assert moved.dtype == np.float64 and moved.dtype.isnative
     np.testing.assert_array_equal(np.frombuffer(fake.memory[4096], np.float64), x)

@@ -18,7 +18,7 @@ from kernel_cases import DTYPES, cast_cases, kernel_of
 from kernel_cases import apply_op as _apply
 from kernel_cases import operands as _operands
 from kernel_cases import signatures as _signatures
-from lazyarr.backends import cpu as cpu_backend
+from lazyarr.backends import cpu_jit
 from lazyarr.codegen import cpu, mathlib
 from lazyarr.codegen.scalar import EMITTERS
 from llvmlite import ir
@@ -104,7 +104,7 @@ CASES = op_cases() | cast_cases() | layout_cases() | power_int_cases()
 @pytest.fixture(scope="module")
 def host() -> tuple[str, str]:
     """The host triple and data layout the CPU backend compiles for."""
-    jit = cpu_backend.jit()
+    jit = cpu_jit.jit()
     return jit.triple, jit.layout
 
 
@@ -114,8 +114,8 @@ def test_table_is_broad() -> None:
     assert {c.split("-")[0] for c in CASES} >= {op.value for op in EMITTERS}
 
 
-# C functions the JIT resolves (backends/cpu.py adds each, and its float32 twin, as a symbol)
-_JIT_SYMBOLS = {n + f for n in cpu_backend._LIBM_NAMES for f in ("", "f")}
+# C functions the JIT resolves (backends/cpu_jit.py adds each, and its float32 twin, as a symbol)
+_JIT_SYMBOLS = {n + f for n in cpu_jit.LIBM_NAMES for f in ("", "f")}
 
 
 def _support_definitions(symbol: str) -> dict[str, str]:
@@ -132,7 +132,7 @@ def test_module_verifies(host: tuple[str, str], case: str) -> None:
     # a call the JIT cannot resolve would only fail when the kernel is loaded (MCJIT ends the
     # process then): libm, or a support module the backend loads first, which must define
     # every version the kernel declares, with the same type
-    needs = cpu_backend.support_needs(str(module))
+    needs = cpu_jit.support_needs(str(module))
     defined: dict[str, str] = {}
     for symbol in needs:
         defined |= _support_definitions(symbol)
@@ -155,7 +155,7 @@ def test_math_kernels_only_declare_their_math() -> None:
     """The point of the support modules: a kernel's IR stays small, whatever it calls."""
     x = la.asarray(np.linspace(0.5, 1.5, 100))
     heavy = module_of([la.exp(-x) * la.sin(x) + la.cos(x) * la.tanh(x) + x ** x])
-    assert cpu_backend.support_needs(str(heavy)) == tuple(sorted(
+    assert cpu_jit.support_needs(str(heavy)) == tuple(sorted(
         mathlib.support_symbol(f, mathlib.FORMATS["double"])
         for f in ("exp", "sincos", "tanh", "pow")))  # sin(x) and cos(x): one sincos
     assert {fn.name for fn in heavy.functions if not fn.is_declaration} == {"k", "k.inner"}

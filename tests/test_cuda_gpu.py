@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import test_differential
 import test_reductions
-from lazyarr.backends import cuda_driver
+from lazyarr.backends import cuda_driver, cuda_memory
 from test_cuda_nogpu import (
     MATH_DTYPES,
     MATHLIB_BINARY,
@@ -39,7 +39,6 @@ from test_cuda_nogpu import (
 )
 
 import lazyarr as la
-from lazyarr.run import device
 
 pytestmark = [
     pytest.mark.gpu,
@@ -97,7 +96,7 @@ def test_round_trip_and_results_on_device() -> None:
     h = np.random.default_rng(0).standard_normal(1 << 20).astype(np.float32)
     x = la.asarray(h, device="cuda")
     r = (la.exp(-x) * x + 1).eval()
-    assert isinstance(r, device.DeviceArray) and r.device == "cuda:0"
+    assert isinstance(r, cuda_memory.DeviceArray) and r.device == "cuda:0"
     np.testing.assert_allclose(r.to_numpy(), np.exp(-h) * h + 1, rtol=2e-6, atol=1e-6)
     np.testing.assert_allclose(np.asarray(r), r.to_numpy())
 
@@ -105,12 +104,12 @@ def test_round_trip_and_results_on_device() -> None:
 def test_allocator_reuses_device_memory() -> None:
     x = la.asarray(np.ones(1 << 16, np.float32), device="cuda")
     (x * 2).eval()
-    before = device.allocator.stats()["driver_allocs"]
+    before = cuda_memory.allocator.stats()["driver_allocs"]
     for _ in range(10):
         (x * 2).eval()
-    assert device.allocator.stats()["driver_allocs"] == before
+    assert cuda_memory.allocator.stats()["driver_allocs"] == before
     free_before, _ = cuda_driver.mem_info()
-    device.empty_cache()
+    cuda_memory.empty_cache()
     free_after, _ = cuda_driver.mem_info()
     assert free_after >= free_before
 
@@ -118,7 +117,7 @@ def test_allocator_reuses_device_memory() -> None:
 def test_out_of_memory_is_memory_error() -> None:
     _, total = cuda_driver.mem_info()
     with pytest.raises(MemoryError, match="CUDA_ERROR_OUT_OF_MEMORY"):
-        device.DeviceArray.empty((2 * total,), np.uint8)
+        cuda_memory.DeviceArray.empty((2 * total,), np.uint8)
     (la.asarray(np.ones(4), device="cuda") + 1).eval()  # and the context still works
 
 

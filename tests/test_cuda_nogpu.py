@@ -45,13 +45,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for the child 
 
 import test_ptx  # the elementwise case table and ptxas helpers
 from kernel_cases import run_children
-from lazyarr.codegen import mathlib, nvptx
+from lazyarr.backends import cuda_memory, dlpack
+from lazyarr.codegen import mathlib, nvptx, nvptx_kernel
 from lazyarr.codegen.nvptx import Variant
 from test_differential import TRANSCENDENTAL, assert_same, ulp_distance
 
 import lazyarr as la
 from lazyarr.ir.loop import Kernel
-from lazyarr.run import device
 
 LIBDEVICE = nvptx.find_libdevice()
 Case = Callable[[], tuple[list[Kernel], Variant | None, bool]]  # kernels, variant, libdevice
@@ -485,14 +485,14 @@ FAKE = 0x7F00_0000_1000
 
 
 def test_cuda_array_interface_is_version_3() -> None:
-    a = device.DeviceArray((3, 4), np.float32, None, FAKE)
+    a = cuda_memory.DeviceArray((3, 4), np.float32, None, FAKE)
     cai = a.__cuda_array_interface__
     assert cai == {"shape": (3, 4), "typestr": "<f4", "descr": [("", "<f4")],
                    "data": (FAKE, False), "strides": None, "version": 3, "stream": 1}
     t = a.view((4, 3), (4, 16))  # a transposed view: strides must be given
     assert t.__cuda_array_interface__["strides"] == (4, 16)
     assert not t.is_c_contiguous and a.is_c_contiguous
-    empty = device.DeviceArray((0, 3), np.int64, None, FAKE)
+    empty = cuda_memory.DeviceArray((0, 3), np.int64, None, FAKE)
     assert empty.__cuda_array_interface__["data"] == (0, False)
     assert a.__dlpack_device__() == (2, 0) and a.device == "cuda:0"
 
@@ -503,13 +503,14 @@ def test_foreign_cuda_array_interface_is_wrapped_without_copy() -> None:
                                     "strides": (8, 40), "version": 3}
 
     obj = Foreign()
-    wrapped = device.wrap(obj)
+    wrapped = cuda_memory.wrap(obj)
     assert (wrapped.ptr, wrapped.shape, wrapped.strides, wrapped.dtype) == (
         FAKE, (5, 2), (8, 40), np.dtype(np.int64))
     assert wrapped.readonly and wrapped.owner is obj
-    assert device.is_device_array_like(obj) and not device.is_device_array_like(np.ones(2))
+    assert cuda_memory.is_device_array_like(obj)
+    assert not cuda_memory.is_device_array_like(np.ones(2))
     with pytest.raises(NotImplementedError, match="masked"):
-        device.wrap(type("M", (), {"__cuda_array_interface__": {
+        cuda_memory.wrap(type("M", (), {"__cuda_array_interface__": {
             **Foreign.__cuda_array_interface__, "mask": object()}})())
 
 
@@ -517,43 +518,43 @@ def test_foreign_cuda_array_interface_is_wrapped_without_copy() -> None:
 @pytest.mark.parametrize("dt", ["float32", "int16", "uint64", "bool"])
 def test_dlpack_round_trip(versioned: bool, dt: str) -> None:
     item = np.dtype(dt).itemsize
-    a = device.DeviceArray((2, 3), dt, None, FAKE).view((3, 2), (item, 3 * item), 8)
+    a = cuda_memory.DeviceArray((2, 3), dt, None, FAKE).view((3, 2), (item, 3 * item), 8)
     capsule = a.__dlpack__(max_version=(1, 0) if versioned else None)
     name = "dltensor_versioned" if versioned else "dltensor"
     assert f'"{name}"' in repr(capsule)
-    b = device.consume_dlpack(capsule)
+    b = cuda_memory.consume_dlpack(capsule)
     assert f'"used_{name}"' in repr(capsule)  # consumed, as the protocol requires
     assert (b.ptr, b.shape, b.strides, b.dtype, b.device_id) == (
         FAKE + 8, a.shape, a.strides, a.dtype, 0)
     with pytest.raises(TypeError, match="unconsumed"):
-        device.consume_dlpack(capsule)
+        cuda_memory.consume_dlpack(capsule)
 
 
 def test_dlpack_deleter_runs_once_whoever_ends_it() -> None:
-    a = device.DeviceArray((4,), np.float32, None, FAKE)
-    before = len(device._exports)
+    a = cuda_memory.DeviceArray((4,), np.float32, None, FAKE)
+    before = len(dlpack._exports)
     capsule = a.__dlpack__()
-    assert len(device._exports) == before + 1
+    assert len(dlpack._exports) == before + 1
     del capsule  # never consumed: the capsule's destructor calls the deleter
     gc.collect()
-    assert len(device._exports) == before
-    b = device.consume_dlpack(a.__dlpack__(max_version=(1, 0)))
-    assert len(device._exports) == before + 1
+    assert len(dlpack._exports) == before
+    b = cuda_memory.consume_dlpack(a.__dlpack__(max_version=(1, 0)))
+    assert len(dlpack._exports) == before + 1
     del b  # consumed: the consumer's owner calls the deleter
     gc.collect()
-    assert len(device._exports) == before
+    assert len(dlpack._exports) == before
 
 
 def test_dlpack_refuses_other_devices() -> None:
-    a = device.DeviceArray((4,), np.float32, None, FAKE)
+    a = cuda_memory.DeviceArray((4,), np.float32, None, FAKE)
     with pytest.raises(BufferError):
         a.__dlpack__(dl_device=(1, 0))
 
 
 def test_size_classes() -> None:
-    assert device.size_class(1) == 512 and device.size_class(512) == 512
-    assert device.size_class(513) == 1024
-    assert device.size_class(3 << 20) == 4 << 20
+    assert cuda_memory.size_class(1) == 512 and cuda_memory.size_class(512) == 512
+    assert cuda_memory.size_class(513) == 1024
+    assert cuda_memory.size_class(3 << 20) == 4 << 20
 
 
 # -- without a driver ---------------------------------------------------------------------------
@@ -582,7 +583,8 @@ def test_no_driver_is_a_clear_runtime_error(no_driver: None) -> None:
 
 def test_import_loads_nothing_gpu_related() -> None:
     code = ("import sys, numpy as np, lazyarr as la; la.eval(la.asarray(np.ones(3)) * 2); "
-            "print(sorted(m for m in sys.modules if 'cuda' in m or m == 'lazyarr.run.device'))")
+            "print(sorted(m for m in sys.modules if 'cuda' in m or "
+            "m in ('lazyarr.run.device', 'lazyarr.backends.dlpack')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
@@ -783,7 +785,7 @@ class Emulator:
 
             # libdevice=True only lifts the math refusals: the host's libm stands in for it
             module = nvptx.build_module(key.kernel, "lazyarr_kernel", key.variant, True)
-            nwords = nvptx.param_count(key.kernel, key.variant)
+            nwords = nvptx_kernel.param_count(key.kernel, key.variant)
             mod = llvm.parse_assembly(cpu_text(str(module), nwords))
             mod.triple, mod.data_layout = self.jit.triple, self.jit.layout
             mod.verify()
@@ -844,7 +846,7 @@ def emulated(fake_libcuda: str):
     old = cuda.set_runner(emulator)
     yield emulator
     gc.collect()
-    device.allocator.empty_cache()
+    cuda_memory.allocator.empty_cache()
     cuda._Status.arrays.clear()
     cuda.set_runner(old)
     cuda.clear_cache()
@@ -860,7 +862,7 @@ def fake(emulated: Emulator) -> ctypes.CDLL:
 
 def _gpu(expr: la.LazyArray) -> np.ndarray:
     result = la.eval(expr, target="cuda")
-    assert isinstance(result, device.DeviceArray)
+    assert isinstance(result, cuda_memory.DeviceArray)
     return result.to_numpy()
 
 
@@ -881,7 +883,7 @@ def test_emulated_driver_basics(emulated: Emulator) -> None:
     ctx = cuda_driver.context()
     assert (ctx.name, ctx.arch, ctx.sm_count) == ("Fake GPU", "sm_90", 2)
     host = np.arange(12, dtype=np.int16).reshape(3, 4)
-    a = device.DeviceArray.from_numpy(host)
+    a = cuda_memory.DeviceArray.from_numpy(host)
     np.testing.assert_array_equal(a.to_numpy(), host)
     np.testing.assert_array_equal(np.asarray(a.view((4, 3), (2, 8))), host.T)
     with pytest.raises(ValueError, match="without a copy"):
@@ -902,17 +904,17 @@ def test_out_of_memory_is_memory_error_after_emptying_the_cache(emulated: Emulat
     lib = fake(emulated)
     lib.fake_used.restype = ctypes.c_size_t
     gc.collect()
-    device.allocator.empty_cache()
+    cuda_memory.allocator.empty_cache()
     base = lib.fake_used()
     lib.fake_set_limit(ctypes.c_size_t(base + (8 << 20)))
     try:
-        a = device.DeviceArray.empty((1 << 20,), np.float32)  # 4 MiB
+        a = cuda_memory.DeviceArray.empty((1 << 20,), np.float32)  # 4 MiB
         del a  # cached, not freed
-        assert device.allocator.stats()["cached"] >= 4 << 20
-        b = device.DeviceArray.empty((3 << 19,), np.float32)  # 6 MiB: only after emptying
-        assert device.allocator.stats()["cached"] == 0
+        assert cuda_memory.allocator.stats()["cached"] >= 4 << 20
+        b = cuda_memory.DeviceArray.empty((3 << 19,), np.float32)  # 6 MiB: only after emptying
+        assert cuda_memory.allocator.stats()["cached"] == 0
         with pytest.raises(MemoryError, match="CUDA_ERROR_OUT_OF_MEMORY"):
-            device.DeviceArray.empty((1 << 21,), np.float32)
+            cuda_memory.DeviceArray.empty((1 << 21,), np.float32)
         with pytest.raises(cuda_driver.CudaOutOfMemoryError):
             cuda_driver.mem_alloc(64 << 20)
         del b
@@ -924,15 +926,15 @@ def test_allocator_reuses_blocks(emulated: Emulator) -> None:
     x = la.asarray(np.ones(1000, np.float32), device="cuda")
     expr = x * 2 + 1
     _gpu(expr)
-    before = device.allocator.stats()["driver_allocs"]
+    before = cuda_memory.allocator.stats()["driver_allocs"]
     for _ in range(5):
         _gpu(expr)
-    assert device.allocator.stats()["driver_allocs"] == before
+    assert cuda_memory.allocator.stats()["driver_allocs"] == before
     lib = fake(emulated)
     lib.fake_used.restype = ctypes.c_size_t
     used = lib.fake_used()
     gc.collect()
-    device.empty_cache()
+    cuda_memory.empty_cache()
     assert lib.fake_used() < used
 
 
@@ -940,7 +942,7 @@ def test_results_stay_on_the_device(emulated: Emulator) -> None:
     h = np.linspace(-2, 2, 1001).astype(np.float32)
     x = la.asarray(h, device="cuda")
     r = (la.exp(-x) * x + 1).eval()
-    assert isinstance(r, device.DeviceArray) and r.device == "cuda:0"
+    assert isinstance(r, cuda_memory.DeviceArray) and r.device == "cuda:0"
     np.testing.assert_allclose(r.to_numpy(), np.exp(-h) * h + 1, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(np.asarray(la.asarray(r) * 2), 2 * (np.exp(-h) * h + 1),
                                rtol=1e-6, atol=2e-6)
@@ -963,7 +965,7 @@ def test_mixing_host_and_device_is_a_type_error(emulated: Emulator) -> None:
 
 
 def test_foreign_cuda_arrays_are_zero_copy(emulated: Emulator) -> None:
-    owner = device.DeviceArray.from_numpy(np.arange(6, dtype=np.float64))
+    owner = cuda_memory.DeviceArray.from_numpy(np.arange(6, dtype=np.float64))
 
     class Foreign:  # what CuPy or Numba would hand over
         __cuda_array_interface__ = owner.__cuda_array_interface__
@@ -1036,7 +1038,7 @@ def test_emulated_variants_follow_the_launch(emulated: Emulator) -> None:
     h = np.ones(1004, np.float32)
     _gpu(la.asarray(h) + 1)
     assert emulated.launches[-1][0] == Variant(vector=True, narrow=True)
-    on_device = device.DeviceArray.from_numpy(h)
+    on_device = cuda_memory.DeviceArray.from_numpy(h)
     _gpu(la.asarray(on_device.view((1003,), (4,), 4)) + 1)  # 4 bytes past an aligned start
     assert emulated.launches[-1][0] == Variant(vector=False, narrow=True)
     _gpu(la.asarray(np.ones((6, 200), np.float32)).sum(axis=1))
@@ -1053,7 +1055,7 @@ def test_wide_index_spaces_get_64_bit_division() -> None:
     from lazyarr.ir.loop import Launch, View
 
     (kernel,) = _kernels([la.asarray(np.ones((3, 4))) + 1])
-    fake_view = device.DeviceArray((1,), np.float64, None, FAKE)
+    fake_view = cuda_memory.DeviceArray((1,), np.float64, None, FAKE)
     for shape, narrow in (((3, 4), True), ((1 << 16, 1 << 15), False)):
         launch = Launch(kernel, shape, [View(fake_view, 0, (8 * shape[1], 8))],
                         [View(fake_view, 0, (8 * shape[1], 8))])
@@ -1179,6 +1181,25 @@ def test_emulated_reductions_are_deterministic(emulated: Emulator) -> None:
     first = _gpu(x.sum(axis=1))
     for _ in range(2):
         assert _gpu(x.sum(axis=1)).tobytes() == first.tobytes()
+
+
+def test_emulated_data_movement_built_by_the_evaluator(emulated: Emulator) -> None:
+    """Reshapes, joins and leaf views on the device are copy launches and views the evaluator
+    builds (the backend imports nothing of the planner): every layout, dtype mix and empty
+    piece as NumPy has it."""
+    a = np.arange(24, dtype=np.float64).reshape(4, 6)
+    b = np.arange(8, dtype=np.int8).reshape(4, 2)
+    e = np.zeros((4, 0), np.float32)
+    x, y, z = (la.asarray(v, device="cuda") for v in (a, b, e))
+    _assert_like(_gpu(la.concatenate([x, y, z], axis=1)), np.concatenate([a, b, e], axis=1))
+    _assert_like(_gpu(la.concatenate([x[::-1, 1::2], y], axis=-1)),
+                 np.concatenate([a[::-1, 1::2], b], axis=-1))
+    _assert_like(_gpu(la.stack([x[:, :2], y], axis=2)), np.stack([a[:, :2], b], axis=2))
+    _assert_like(_gpu(la.stack([x[0, 0], y[1, 1]])), np.stack([a[0, 0], b[1, 1]]))
+    _assert_like(_gpu(x.reshape(3, 8)), a.reshape(3, 8))  # C-ordered: a view, no copy
+    _assert_like(_gpu(x[:, 1:].reshape(20)), a[:, 1:].reshape(20))  # strided: copied first
+    _assert_like(_gpu(x[1:3, ::-2].T), a[1:3, ::-2].T)
+    _assert_like(_gpu(z.reshape(0, 4)), e.reshape(0, 4))
 
 
 def test_emulated_opaque_ops_on_the_device(emulated: Emulator) -> None:

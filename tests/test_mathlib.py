@@ -120,10 +120,10 @@ def test_pow_exact_results(dtype: type) -> None:
 def _libm_values(name: str, x: np.ndarray) -> np.ndarray:
     """``name`` of each element by the C library lazyarr calls (NumPy may use its own SIMD
     versions instead, whose bits differ between machines)."""
-    from lazyarr.backends import cpu
+    from lazyarr.backends import cpu_jit
 
     full = name if x.dtype == np.float64 else name + "f"
-    fn = getattr(cpu._libm(), full)
+    fn = getattr(cpu_jit.libm(), full)
     ctype = ctypes.c_double if x.dtype == np.float64 else ctypes.c_float
     fn.restype, fn.argtypes = ctype, [ctype]
     return np.array([fn(v) for v in x.tolist()], dtype=x.dtype)

@@ -156,3 +156,20 @@ def test_one_evaluator_runs_every_step_kind(backend):
 def test_step_kinds_are_an_enum():
     assert {k.value for k in StepKind} == {"kernel", "opaque", "view", "empty"}
     assert Step.__dataclass_params__.frozen
+
+
+def test_a_repeated_expression_of_several_kernels_is_planned_once():
+    from lazyarr.run import fastpath
+
+    x = np.arange(12.0).reshape(3, 4)
+    m = la.asarray(x)
+    e = m - m.sum(axis=0)
+    np.testing.assert_array_equal(e.eval(), x - x.sum(axis=0))
+    plan = fastpath.plan_of((e._node,))
+    assert plan is not None and len(plan.kernels) == 2
+    x[:] = -x  # captured by reference: the kept plan reads the arrays' new values
+    np.testing.assert_array_equal(e.eval(), x - x.sum(axis=0))
+    assert fastpath.plan_of((e._node,)) is plan
+    out = np.empty((3, 4))
+    assert la.eval(e, out=out) is out  # into out=: planned for that, not the kept plan
+    np.testing.assert_array_equal(out, x - x.sum(axis=0))

@@ -207,7 +207,8 @@ def test_table_is_broad() -> None:
     assert {"arcsin-float32", "arctan2-float64", "arccosh-float32"} <= set(PTX_CASES)
     # mathlib's functions compile without libdevice
     assert {"exp-float32", "sin-float64", "power-float32", "logaddexp-float64", "exp2-float32",
-            "log10-float64", "cbrt-float32", "hypot-float64"} <= set(PTX_CASES)
+            "log10-float64", "cbrt-float32", "hypot-float64", "erf-float32", "erf-float64",
+            "erfc-float32", "erfc-float64"} <= set(PTX_CASES)
     assert "power_int-float64-n3" in PTX_CASES  # repeated squaring needs no libdevice either
 
 

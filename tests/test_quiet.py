@@ -5,7 +5,7 @@ for a vector width (``codegen/common.py`` asks in loops calling lazyarr's vector
 so when it cannot vectorise the loop, as in a loop that also calls a libm function with no
 vector version (``atan2``, ``cbrt``, ``hypot``). Each case runs in a fresh process with the
 disk cache off, as a disk hit skips LLVM. ``LAZYARR_DEBUG=2`` asks for the vectoriser's
-remarks (``backends/cpu.py``).
+remarks (``backends/cpu_jit.py``).
 """
 
 from __future__ import annotations

@@ -6,10 +6,10 @@ import tracemalloc
 import numpy as np
 import pytest
 from conftest import kernels_run
-from lazyarr.backends import cpu
 
 import lazyarr as la
 from lazyarr.inspect.kernelplan import build_plan as plan
+from lazyarr.ir import ops
 from lazyarr.plan import cpu_passes
 
 DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -311,7 +311,7 @@ def test_split_thresholds():
     cheap, dear = (la.asarray(np.ones(work)) for _ in range(2))
     assert split_flags(la.sum(cheap * cheap)) == [True]
     assert split_flags(la.sum(cheap[1:] * cheap[1:])) == [False]
-    n = work // (1 + cpu.CALL_COST) + 1  # exp: a math call per element
+    n = work // (1 + ops.CALL_COST) + 1  # exp: a math call per element
     assert split_flags(la.sum(la.exp(dear[:n]))) == [n >= SPLIT]
     assert split_flags(la.sum(la.exp(dear[:n - 1]))) == [False]
     assert split_flags(la.sum(la.exp(la.exp(dear[:SPLIT - 1])))) == [False]

@@ -1,4 +1,5 @@
-"""``LAZYARR_CPU``: compiling for a named CPU instead of this machine's (``backends/cpu.py``).
+"""``LAZYARR_CPU``: compiling for a named CPU instead of this machine's
+(``backends/cpu_target.py``).
 
 The setting is read once per process (``lazyarr/config.py``), so the end-to-end cases run in
 child processes. Names are LLVM's x86 names; on other machines those cases are skipped.
@@ -68,15 +69,15 @@ def llvm_target() -> tuple:
 @x86_only
 def test_features_a_machine_lacks_are_found(llvm_target: tuple) -> None:
     """Against made-up machines: every feature LLVM reports here present, some taken away."""
-    from lazyarr.backends import cpu
+    from lazyarr.backends import cpu_target
 
     llvm, target, triple = llvm_target
     everything = {f: True for f in llvm.get_host_cpu_features()}
 
     def missing(name: str, absent: list[str]) -> list[str]:
         tm = target.create_target_machine(cpu=name, features="")
-        return cpu.missing_features(llvm, tm, triple, name,
-                                    {**everything, **dict.fromkeys(absent, False)})
+        return cpu_target.missing_features(llvm, tm, triple, name,
+                                           {**everything, **dict.fromkeys(absent, False)})
 
     no512 = [f for f in everything if f.startswith("avx512")]
     assert "avx512f" in missing("skylake-avx512", no512)
@@ -89,14 +90,14 @@ def test_features_a_machine_lacks_are_found(llvm_target: tuple) -> None:
 
 @x86_only
 def test_cpu_this_machine_cannot_run_is_refused(llvm_target: tuple) -> None:
-    from lazyarr.backends import cpu
+    from lazyarr.backends import cpu_target
 
     llvm, target, triple = llvm_target
     host = dict(llvm.get_host_cpu_features())
     for name in ("diamondrapids", "znver5", "graniterapids", "znver4", "sapphirerapids",
                  "x86-64-v4"):
         tm = target.create_target_machine(cpu=name, features="")
-        if cpu.missing_features(llvm, tm, triple, name, host):
+        if cpu_target.missing_features(llvm, tm, triple, name, host):
             break
     else:
         pytest.skip("this machine runs code for each CPU tried")

@@ -7,10 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from lazyarr.config import settings
 from lazyarr.front import build, opaque, reductions, views
 from lazyarr.ir import ops
-from lazyarr.ir.graph import Buffer, Node, Op, ReduceKind, describe
+from lazyarr.ir.graph import Node, Op, ReduceKind, describe
 from lazyarr.run import fastpath
 from lazyarr.run.evaluate import evaluate
 
@@ -195,19 +194,18 @@ class LazyArray:
     def eval(self, *, out: np.ndarray | None = None, backend: str | None = None,
              target: str | None = None) -> np.ndarray:
         """The value: a NumPy array, or a ``DeviceArray`` when evaluated on CUDA."""
+        ready = self._ready  # a builtin launch ready for this array: the shortest path
+        if ready is not None and backend is None and target is None and fastpath.active():
+            if out is None:
+                if ready.one is not None:
+                    return ready.one()
+            elif ready.outs is not None and ready.direct(out) is out:  # out checked
+                return out
+        result = evaluate([self._node], None if out is None else [out], backend, target)[0]
         if backend is None and target is None:
-            ready = self._ready  # a builtin launch ready for this array: the shortest path
-            if ready is not None and settings.backend == "cpu" and not Buffer.foreign:
-                if out is None:
-                    if ready.one is not None:
-                        return ready.one()
-                elif ready.outs is not None and ready.direct(out) is out:  # out checked
-                    return out
-            result = fastpath.single(self) if out is None else fastpath.single_into(self, out)
-            if result is not None:
-                return result
-        return evaluate([self._node], out=None if out is None else [out], backend=backend,
-                        target=target)[0]
+            # measured: 0.3 us of a 0.9 us repeated evaluation (benchmarks/memo_layers.py)
+            self._ready = fastpath.ready(self._node, out) if fastpath.active() else None
+        return result
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         result = np.asarray(self.eval())  # a device result is copied to the host

@@ -16,6 +16,7 @@ import numpy as np
 from lazyarr.front.canon import RULES, canonicalise
 from lazyarr.ir import dtypes, ops
 from lazyarr.ir.graph import Buffer, Node, Op, make, remember, scalar_value
+from lazyarr.ir.reference import cast_values
 
 _WEAK_TYPES = (int, float)
 
@@ -105,27 +106,6 @@ def cast(node: Node, dtype: np.dtype) -> Node:
     if node.op is Op.BROADCAST:
         return broadcast_to(cast(node.src[0], dtype), node.shape)
     return make(Op.CAST, dtype, node.shape, (node,))
-
-
-def cast_values(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """NumPy ``astype`` with lazyarr's fixed rule for float to integer casts.
-
-    NumPy leaves NaN, infinities and out-of-range floats cast to integers platform-defined
-    (and warns). lazyarr defines them: the value saturates to the integer type's range and
-    NaN becomes 0. This is LLVM's ``fptosi.sat``/``fptoui.sat`` and the GPU's ``cvt.rzi``
-    rule, so every backend agrees.
-    """
-    dtype = np.dtype(dtype)
-    if values.dtype.kind != "f" or dtype.kind not in "iu":
-        with np.errstate(all="ignore"):
-            return values.astype(dtype)
-    lo, hi = dtypes.int_bounds(dtype)
-    with np.errstate(invalid="ignore"):
-        fixed = np.where(np.isnan(values), 0, values)
-        too_low = fixed <= lo
-        too_high = fixed >= hi
-        safe = np.where(too_low | too_high, 0, fixed).astype(dtype)
-    return np.where(too_low, dtype.type(lo), np.where(too_high, dtype.type(hi), safe))
 
 
 def _pytype_or_dtype(o: Operand) -> np.dtype | type:

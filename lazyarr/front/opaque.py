@@ -1,5 +1,8 @@
 """Opaque ops: computed by NumPy (BLAS for matmul) on materialised inputs.
 
+This module builds their nodes (shapes, dtypes, NumPy's errors); their reference values are
+``lazyarr.ir.reference.opaque_value``.
+
 They are fusion barriers: their inputs are evaluated into buffers first (an expression
 feeding ``@`` becomes one fused kernel), and their result is read by the consuming kernel like
 any captured array, so ``relu(x @ W + b)`` is one BLAS call plus one fused kernel.
@@ -95,17 +98,3 @@ def stack(nodes: Sequence[Node], axis: int = 0) -> Node:
     shape.insert(ax, len(nodes))
     dt = dtypes.check(np.result_type(*[n.dtype for n in nodes]), "stack")
     return make(Op.STACK, dt, tuple(shape), tuple(nodes), ax)
-
-
-def run(node: Node, args: list[np.ndarray]) -> np.ndarray:
-    """Evaluate opaque ``node`` from its evaluated inputs."""
-    if node.op is Op.MATMUL:
-        fn = np.matmul if node.arg == "matmul" else np.dot
-        result = fn(*args)
-    elif node.op is Op.RESHAPE:
-        result = np.reshape(args[0], node.shape)
-    elif node.op is Op.CONCATENATE:
-        result = np.concatenate(args, axis=node.arg, dtype=node.dtype)
-    else:
-        result = np.stack(args, axis=node.arg, dtype=node.dtype)
-    return np.asarray(result, dtype=node.dtype)

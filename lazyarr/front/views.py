@@ -22,7 +22,8 @@ from lazyarr.ir.graph import ELEMENTWISE, Node, Op, ViewMap, make
 
 
 def _leaf_array(node: Node) -> np.ndarray | None:
-    # a captured device array (lazyarr.run.device) has no NumPy views: it gets movement nodes
+    # a captured device array (lazyarr.backends.cuda_memory) has no NumPy views: it gets
+    # movement nodes
     if node.op is Op.LEAF and isinstance(node.arg.array, np.ndarray):
         return node.arg.array
     return None

@@ -5,6 +5,11 @@
 3: + LLVM IR before and after O3; 4: + assembly.
 The level is read only from :data:`lazyarr.config.settings` (the one place that reads the
 environment), at each compile, so tests and notebooks can change it at run time.
+
+The CPU backend does not import this module: it announces compiles to the listeners of
+``lazyarr.backends.stats``, and importing this module (``import lazyarr`` does) registers
+:func:`on_compile` there. Code facts are imported only when a report is written, so that the
+registration costs ``import lazyarr`` next to nothing.
 """
 
 from __future__ import annotations
@@ -13,8 +18,8 @@ import sys
 from collections import Counter
 from typing import Any, TextIO
 
+from lazyarr.backends import stats
 from lazyarr.config import settings
-from lazyarr.inspect import codefacts
 from lazyarr.ir.graph import Op
 from lazyarr.ir.loop import Kernel, format_kernel
 
@@ -48,6 +53,8 @@ def _indent(text: str) -> str:
 
 
 def _answers(kernel: Kernel, compiled: Any) -> str:
+    from lazyarr.inspect import codefacts
+
     ops = codefacts.arithmetic(kernel)
     vec = codefacts.vectorisation(compiled.llvm_opt)
     itemsizes = [p.dtype.itemsize for p in kernel.inputs]
@@ -60,6 +67,8 @@ def _answers(kernel: Kernel, compiled: Any) -> str:
 
 def report(kernel: Kernel, compiled: Any, level: int, stream: TextIO) -> None:
     """Write what ``level`` asks for about one freshly compiled kernel to ``stream``."""
+    from lazyarr.inspect import codefacts
+
     name = getattr(compiled, "name", None) or codefacts.kernel_name(compiled.llvm)
     how = "loaded from the disk cache" if getattr(compiled, "source", "") == "disk" \
         else "compiled"
@@ -82,7 +91,10 @@ def report(kernel: Kernel, compiled: Any, level: int, stream: TextIO) -> None:
 
 
 def on_compile(kernel: Kernel, compiled: Any) -> None:
-    """Called by the CPU backend for each kernel it compiles or loads from its disk cache
-    (not for in-memory cache hits); silent unless LAZYARR_DEBUG > 0."""
+    """Hears of each kernel the CPU backend compiles or loads from its disk cache (not of
+    in-memory cache hits); silent unless LAZYARR_DEBUG > 0."""
     if settings.debug > 0:
         report(kernel, compiled, settings.debug, sys.stderr)
+
+
+stats.listen(on_compile)

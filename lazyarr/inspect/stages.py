@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from lazyarr.backends import stats
 from lazyarr.ir.loop import Kernel
-from lazyarr.run import stats
 
 
 @dataclass(frozen=True, slots=True)

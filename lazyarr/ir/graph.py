@@ -162,7 +162,7 @@ ViewMap = tuple[tuple[int | None, int, int], ...]
 
 
 class Buffer:
-    """A NumPy array (or a ``lazyarr.run.device.DeviceArray``) captured by reference.
+    """A NumPy array (or a ``lazyarr.backends.cuda_memory.DeviceArray``) captured by reference.
 
     lazyarr reads captured arrays when an expression is evaluated, not when it is built:
     writing to the array in between changes the result, exactly as it would for a NumPy view.

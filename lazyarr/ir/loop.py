@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lazyarr.ir import ops
+from lazyarr.ir.arraystruct import data_pointer
 from lazyarr.ir.graph import Node, Op
-from lazyarr.run.arraystruct import data_pointer
 
 
 class Layout(enum.Enum):
@@ -120,6 +121,20 @@ class Kernel:
         return ArgLayout(self.ndim, len(self.inputs), len(self.outputs), len(self.scalars))
 
 
+def body_cost(body: tuple[Instr, ...]) -> int:
+    """Estimated cost of one element of ``body`` in plain-arithmetic units (>= 1): plain
+    arithmetic costs 1, each math routine what its op row says (``ops.call_cost``). The CPU
+    weighs element counts by it to decide whether threads, or a split reduction, pay off."""
+    # an op's loop runs in the dtype of its operands (a comparison's result is bool)
+    return 1 + sum(ops.call_cost(ins.op, body[ins.args[-1]].dtype)
+                   for ins in body if ins.args and ins.op is not Op.REDUCE)
+
+
+def element_cost(kernel: Kernel) -> int:
+    """:func:`body_cost` of ``kernel``'s body."""
+    return body_cost(kernel.body)
+
+
 def reports_errors(body: tuple[Instr, ...] | list[Instr]) -> bool:
     """Whether code for ``body`` can set the status word (integer power < 0)."""
     return any(i.op is Op.POWER and i.dtype.kind == "i" for i in body)
@@ -188,7 +203,7 @@ def data_address(array) -> int:
     """Address of an array's first element: a NumPy array's, or a device array's ``ptr``.
 
     Lowering needs only ``dtype``, ``strides`` and this address, so a leaf may hold either
-    kind of array (``lazyarr.run.device.DeviceArray`` for GPU memory).
+    kind of array (``lazyarr.backends.cuda_memory.DeviceArray`` for GPU memory).
     """
     if isinstance(array, np.ndarray):
         return data_pointer(array)
@@ -199,7 +214,7 @@ def data_address(array) -> int:
 class View:
     """A strided view of memory over the kernel's index space (byte strides)."""
 
-    array: np.ndarray  # or a lazyarr.run.device.DeviceArray
+    array: np.ndarray  # or a lazyarr.backends.cuda_memory.DeviceArray
     offset: int
     strides: tuple[int, ...]
 

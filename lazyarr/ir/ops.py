@@ -402,7 +402,7 @@ def _rows() -> list[OpRow]:
         r(Op.FMAX, np.fmax, 2, sympy="Max"),
         r(Op.FMIN, np.fmin, 2, sympy="Min"),
         r(Op.CLIP, _clip_ufunc(), 3, sympy=_sp_clip, public=False),  # la.clip drops bounds
-        # a fusion barrier run by NumPy (lazyarr/front/opaque.py); here for its display
+        # a fusion barrier run by NumPy (lazyarr/ir/reference.py); here for its display
         r(Op.MATMUL, np.matmul, 2, latex=r"{0} \mathbin{{@}} {1}", public=False),
     ]
 

@@ -2,7 +2,7 @@
 
 ``split_rows``: a large full reduction has a single outer index, so the threads that split
 the outer loop would have nothing to share: it is cut into a fixed number of partial rows
-instead, whose last one to finish combines them (``codegen/rows.py``).
+instead, whose last one to finish combines them (``codegen/partial_rows.py``).
 ``stream_outputs``: big 1-D results are written with non-temporal stores.
 :func:`apply` runs them in order; the scheduler asks :func:`split_choice` of a trace before
 lowering, as a nested full reduction is split by planning its inner reductions first.
@@ -22,34 +22,21 @@ from lazyarr.ir.graph import Op
 from lazyarr.ir.loop import (
     ArrayParam,
     Instr,
-    Kernel,
     Launch,
     Layout,
     StoreMode,
     View,
+    body_cost,
     reports_errors,
 )
 from lazyarr.plan.lower import Trace, inner_reductions
-
-
-def element_cost(kernel: Kernel) -> int:
-    """Estimated cost of one element of ``kernel`` in plain-arithmetic units (>= 1): plain
-    arithmetic costs 1, each math routine what its op row says (``ops.call_cost``)."""
-    return _body_cost(kernel.body)
-
-
-def _body_cost(body: tuple[Instr, ...]) -> int:
-    # an op's loop runs in the dtype of its operands (a comparison's result is bool)
-    return 1 + sum(ops.call_cost(ins.op, body[ins.args[-1]].dtype)
-                   for ins in body if ins.args and ins.op is not Op.REDUCE)
-
 
 # A large full reduction is cut into about PARTS partial rows that threads can share (the
 # outer loop is what they split, and a full reduction has one outer index). The cut depends
 # only on the kernel and the shape, never on the thread count, so every thread count does the
 # same arithmetic in the same order: the same bits. 64 partial rows keep 2-16 threads evenly
 # loaded (threads.plan deals out a few chunks per thread) and cost 16 bytes of partial state
-# each. A kernel is split from SPLIT_WORK units of work: elements times element_cost,
+# each. A kernel is split from SPLIT_WORK units of work: elements times body_cost,
 # weighted by the bytes read per element over 8. That is 4x threads.MIN_WORK for float64
 # a.sum(): a reduction writes nothing per element, and a.sum() reads 8 bytes where 2*a+3*b,
 # on which MIN_WORK was measured, moves 24. Measured on 2 EPYC vCPUs (best of 9, 2 threads
@@ -82,7 +69,7 @@ def _split(outer: tuple[int, ...], row: tuple[int, ...], out_level: int,
         return Split.NO  # not a full reduction
     if n < SPLIT_MIN or reports_errors(body):
         return Split.NO  # small; or the status word reports errors (a split kernel counts in it)
-    if n * _body_cost(body) * read_bytes < SPLIT_WORK * 8:
+    if n * body_cost(body) * read_bytes < SPLIT_WORK * 8:
         return Split.NO
     if not inner_reductions(body):
         return Split.ROWS

@@ -44,15 +44,19 @@ def _broadcastable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
 def evaluate(nodes: list[Node], out: list[Any] | None = None,
              backend: str | None = None, target: str | None = None) -> list[Any]:
     """Evaluate ``nodes`` (into ``out``: an array or None per node) on the backend named, or
-    the one the target and the leaves' location choose: the one entry of every evaluation
-    that the fast path does not answer."""
+    the one the target and the leaves' location choose: the one entry of every evaluation.
+
+    On the CPU over host arrays, the fast path answers first (one lookup: these nodes into
+    these outputs, evaluated before); a miss whose plan is one kernel becomes its entry."""
     if target is not None or backend == "cuda" or Buffer.foreign:
         from lazyarr.run.device import route  # only when device arrays exist or a target is named
 
         backend, nodes = route(nodes, backend, target, out)
     name = backend or settings.backend
-    if name == "cpu" and out is None:
-        results = fastpath.try_run(tuple(nodes))
+    fast = name == "cpu" and fastpath.active()
+    given = None if out is None else tuple(out)
+    if fast:  # a hit needs the very arrays an executor holds: no type checks on the way
+        results = fastpath.run(tuple(nodes), given)
         if results is not None:
             return results
     from lazyarr import backends
@@ -64,10 +68,12 @@ def evaluate(nodes: list[Node], out: list[Any] | None = None,
     if not impl.host and any(o is not None for o in outs):
         raise NotImplementedError(f"out= is not supported on the {name.upper()} target yet")
     roots = [n if o is None else _fit_out(n, o) for n, o in zip(nodes, outs, strict=True)]
-    if name == "cpu" and out is not None and all(o is not None for o in outs):
-        results = fastpath.try_run(tuple(roots), tuple(outs))
+    if fast and (given is None or all(type(o) is np.ndarray for o in given)):
+        results = fastpath.build(tuple(nodes), tuple(roots), given)
         if results is not None:
-            fastpath.link_into(nodes, roots, outs)
             return results
-    given = frozenset(k for k, o in enumerate(outs) if o is not None)
-    return runtime.run_plan(schedule(roots, impl.cpu_policies, given), outs, impl)
+    plan = fastpath.plan_of(nodes) if fast and out is None else None
+    if plan is None:
+        filled = frozenset(k for k, o in enumerate(outs) if o is not None)
+        plan = schedule(roots, impl.cpu_policies, filled)
+    return runtime.run_plan(plan, outs, impl)

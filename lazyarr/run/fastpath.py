@@ -26,17 +26,17 @@ from typing import Any
 
 import numpy as np
 
-from lazyarr.backends import cpu
+from lazyarr.backends import cpu, stats
+from lazyarr.backends.stats import counts
 from lazyarr.config import settings
-from lazyarr.ir.graph import OPAQUE, Buffer, Node, remember
+from lazyarr.ir.arraystruct import data_pointer
+from lazyarr.ir.graph import OPAQUE, Buffer, Node
 from lazyarr.ir.loop import NEGATIVE_POWER, Launch, pack_args
 from lazyarr.plan import cpu_passes
 from lazyarr.plan.lower import lower
-from lazyarr.plan.schedule import is_view_of_leaf, schedule
-from lazyarr.run import outputs, rebind, stats
-from lazyarr.run.arraystruct import data_pointer
+from lazyarr.plan.schedule import Plan, is_view_of_leaf, schedule
+from lazyarr.run import outputs, rebind
 from lazyarr.run.runtime import check_outputs_disjoint, unsafe_outputs
-from lazyarr.run.stats import counts
 
 RECENT = 8
 PER_ROOT = 4  # executors kept per root (fresh results, and a few ``out=`` targets)
@@ -78,13 +78,10 @@ def keep_wrapper(key: tuple, wrapper: Any) -> None:
             pass  # another thread trimmed it meanwhile
 
 
-# id of the first root -> its executors; entries leave when that root dies
+# The one lookup: id of the first expression -> executors of the expressions it leads (fresh
+# results, or ``out=`` arrays). Entries leave when that node dies. An entry of NO_KERNEL says
+# the expressions need more than one kernel: the general path's, without planning again.
 _executors: dict[int, list[Executor]] = {}
-_singles: dict[int, Executor] = {}  # the same, for one root evaluated to a fresh result
-_singles_get = _singles.get
-# id of the first of expressions last evaluated into ``out=`` arrays -> (weak references to
-# the expressions, executor); the executor's roots are them fitted to ``out`` (cast, broadcast)
-_into: dict[int, tuple[tuple[weakref.ref, ...], Executor]] = {}
 
 
 @dataclass(slots=True, eq=False)
@@ -115,11 +112,20 @@ class Executor:
     address: int = 0  # of ``block``
 
     def matches(self, roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None) -> bool:
+        """Whether this executor evaluates ``roots`` into ``outs`` (the same arrays: whether
+        they are unchanged is checked as it runs)."""
         if [r() for r in self.roots] != list(roots):  # nodes compare by identity
             return False
         if self.outs is None or outs is None:
             return self.outs is outs
-        return self.same_outs(outs)
+        return list(map(id, outs)) == list(map(id, self.outs))
+
+    def run_into(self, outs: tuple[np.ndarray, ...]) -> list[np.ndarray] | None:
+        """Run into ``outs`` (this executor's ``out=`` arrays) if they are unchanged and
+        writeable, else None without running (its builtin checks that itself)."""
+        if self.direct is not None:
+            return list(outs) if self.direct(*outs) is not False else None
+        return self() if self.same_outs(outs) else None
 
     def same_outs(self, outs: tuple[np.ndarray, ...] | list[np.ndarray]) -> bool:
         """``outs`` are this executor's ``out=`` arrays, unchanged and writeable."""
@@ -172,10 +178,10 @@ def _strides(arrays: tuple[np.ndarray, ...] | list[np.ndarray]) -> tuple[tuple[i
     return tuple([x.strides for x in arrays])
 
 
-def _build(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None
-           ) -> tuple[Executor, list[np.ndarray]] | None:
-    """An executor for ``roots`` and the outputs lowered against (``outs``, or fresh ones
-    that its first call fills)."""
+def _build(nodes: tuple[Node, ...], roots: tuple[Node, ...],
+           outs: tuple[np.ndarray, ...] | None) -> tuple[Executor, list[np.ndarray]] | None:
+    """An executor for ``nodes`` (evaluated as ``roots``, fitted to ``outs``) and the outputs
+    lowered against (``outs``, or fresh ones that its first call fills)."""
     if not _fusable(roots):
         return None
     targets = list(outs) if outs is not None else \
@@ -184,13 +190,13 @@ def _build(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None
     template = None if found is None else rebind.find(found)
     if template is not None:  # the same graph over other arrays: lowered before
         launch = rebind.launch_of(template, found, targets)
-        return _executor(roots, outs, launch, template.fn), targets
-    step = schedule(roots, given=frozenset() if outs is None else frozenset(
-        range(len(roots)))).single_kernel()
+        return _executor(nodes, outs, launch, template.fn), targets
+    plan = schedule(roots, given=frozenset() if outs is None else frozenset(range(len(roots))))
+    step = plan.single_kernel()
     if step is None:
-        # several steps: the general path's, every time; do not plan again to find out
-        if len(roots) == 1:
-            remember(_multi_kernel, id(roots[0]), roots[0])
+        # several steps: the general path's, every time; it runs this plan (planned once)
+        if len(nodes) == 1 and outs is None:
+            _keep_plan(nodes[0], plan)
         return None
     launch = cpu_passes.apply(lower(step.trace, targets))
     if outs is not None:
@@ -201,10 +207,10 @@ def _build(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None
     stats.undo_hit()  # the executor's own call counts this evaluation
     if found is not None:
         rebind.record(found, launch, fn)
-    return _executor(roots, outs, launch, fn), targets
+    return _executor(nodes, outs, launch, fn), targets
 
 
-def _executor(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None, launch: Launch,
+def _executor(nodes: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None, launch: Launch,
               fn: Any) -> Executor:
     block, status = pack_args(launch)
     if outs is None:
@@ -212,10 +218,10 @@ def _executor(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None, laun
         # would keep the caller's first result (and its pooled block) alive with the
         # executor. What follows them (a split reduction's partial states) is scratch
         # memory the block points to: kept.
-        launch = replace(launch, outputs=launch.outputs[len(roots):])
-    slots = [launch.kernel.args.output(j) for j in range(len(roots))]
-    return Executor(tuple(weakref.ref(r) for r in roots),
-                    tuple((r.shape, r.dtype) for r in roots), launch, fn, block,
+        launch = replace(launch, outputs=launch.outputs[len(nodes):])
+    slots = [launch.kernel.args.output(j) for j in range(len(nodes))]
+    return Executor(tuple(weakref.ref(n) for n in nodes),
+                    tuple((n.shape, n.dtype) for n in nodes), launch, fn, block,
                     (ctypes.c_int32 * 1).from_buffer(status), slots, cpu.call, outs,
                     () if outs is None else _strides(outs), address=data_pointer(block))
 
@@ -237,161 +243,101 @@ def _go_direct(ex: Executor) -> None:
         ex.one = direct if objcall.makes_outputs() else lambda: direct(np.empty(*make))
 
 
-# one-root expressions whose plan has several steps, by id
-_multi_kernel: dict[int, weakref.ref] = {}
+# one expression whose plan has several steps, by id: (weak reference to it, the plan). The
+# general path runs the plan instead of planning again (``benchmarks/memo_layers.py``, the
+# "plans" column: planning is about a third of such an evaluation over 100x100).
+_several: dict[int, tuple[weakref.ref, Plan]] = {}
 
 
-def _known_multi_kernel(root: Node) -> bool:
-    ref = _multi_kernel.get(id(root))
-    return ref is not None and ref() is root
+def _keep_plan(node: Node, plan: Plan) -> None:
+    key = id(node)
+    ref = weakref.ref(node, lambda r, k=key, table=_several: _drop_plan(table, k, r))
+    _several[key] = (ref, plan)
 
 
-def _lookup(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None) -> Executor | None:
-    known = _executors.get(id(roots[0]))
+def _drop_plan(table: dict, key: int, ref: weakref.ref) -> None:
+    entry = table.get(key)
+    if entry is not None and entry[0] is ref:
+        del table[key]
+
+
+def plan_of(nodes: tuple[Node, ...] | list[Node]) -> Plan | None:
+    """The plan kept for ``nodes`` (one expression needing several steps), else None."""
+    if len(nodes) != 1:
+        return None
+    entry = _several.get(id(nodes[0]))
+    return entry[1] if entry is not None and entry[0]() is nodes[0] else None
+
+
+def active() -> bool:
+    """Whether the fast path may answer: the CPU backend over host arrays (the one guard)."""
+    return settings.backend == "cpu" and not Buffer.foreign
+
+
+def lookup(nodes: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None) -> Executor | None:
+    """The one lookup: the executor that evaluated ``nodes`` (into ``outs``) before."""
+    known = _executors.get(id(nodes[0]))
     if known is not None:
         for ex in known:
-            if ex.matches(roots, outs):
+            if ex.matches(nodes, outs):
                 return ex
     return None
 
 
-def _remember(ex: Executor, root: Node) -> None:
-    key = id(root)
+def run(nodes: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None = None
+        ) -> list[np.ndarray] | None:
+    """``nodes`` evaluated (into ``outs``) by the executor that evaluated them before; None
+    when there is none (the caller then evaluates through :func:`build` or the plan)."""
+    ex = lookup(nodes, outs)
+    if ex is None:
+        return None
+    _keep(nodes)
+    return ex() if outs is None else ex.run_into(outs)
+
+
+def build(nodes: tuple[Node, ...], roots: tuple[Node, ...],
+          outs: tuple[np.ndarray, ...] | None = None) -> list[np.ndarray] | None:
+    """Evaluate ``roots`` (``nodes`` fitted to ``outs``: cast and broadcast) through a new
+    executor, kept for ``nodes``; None when that takes more than one kernel."""
+    if outs is None and plan_of(nodes) is not None:
+        return None
+    built = _build(nodes, roots, outs)
+    if built is None:
+        return None
+    ex, targets = built
+    _remember(ex, nodes[0])
+    _keep(nodes)
+    results = ex(targets)
+    ex.pending = cpu.runs_inline(ex.fn, ex.launch)
+    return results
+
+
+def ready(node: Node, out: np.ndarray | None) -> Executor | None:
+    """What a ``LazyArray`` keeps for its next ``eval`` (``_ready``): the executor of ``node``
+    (into ``out``) once it is a builtin launch, else None."""
+    ex = lookup((node,), None if out is None else (out,))
+    if ex is None or ex.direct is None or (out is None and ex.one is None):
+        return None
+    return ex
+
+
+def _remember(ex: Executor, first: Node) -> None:
+    key = id(first)
     known = _executors.get(key)
-    if known is None or known[0].roots[0]() is not root:
+    if known is None or known[0].roots[0]() is not first:
         known = _executors[key] = []
-    # the list leaves with its root (ids are reused once an object dies); every executor
+    # the list leaves with its node (ids are reused once an object dies); every executor
     # carries the callback, as evicted ones take theirs with them
     # (callbacks bind what they use: they may run while the interpreter tears modules down)
-    ex.roots = (weakref.ref(root, lambda _, k=key, lst=known, f=_forget: f(k, lst)),
+    ex.roots = (weakref.ref(first, lambda _, k=key, lst=known, f=_forget: f(k, lst)),
                 *ex.roots[1:])
     known.insert(0, ex)
     del known[PER_ROOT:]
-    if ex.outs is None and len(ex.roots) == 1:
-        _singles[key] = ex
 
 
-def _forget(key: int, known: list[Executor], executors: dict = _executors,
-            singles: dict = _singles) -> None:
+def _forget(key: int, known: list[Executor], executors: dict = _executors) -> None:
     if executors.get(key) is known:
         del executors[key]
-        singles.pop(key, None)
-
-
-def try_run(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None = None
-             ) -> list[np.ndarray] | None:
-    """Results through the fast path, or None when it does not apply."""
-    ex = _lookup(roots, outs)
-    if ex is None:
-        if len(roots) == 1 and _known_multi_kernel(roots[0]):
-            return None
-        built = _build(roots, outs)
-        if built is None:
-            return None
-        ex, targets = built
-        _remember(ex, roots[0])
-        _keep(roots)
-        results = ex(targets)
-        ex.pending = cpu.runs_inline(ex.fn, ex.launch)
-        return results
-    _keep(roots)
-    return ex()
-
-
-def single(lazy: Any) -> np.ndarray | None:
-    """A ``LazyArray`` evaluated with a fresh result when its node was evaluated that way
-    before (what ``LazyArray.eval()`` tries first), else None. A builtin launch is handed to
-    the array for its next time (``_ready``)."""
-    node = lazy._node
-    ex = _singles_get(id(node))
-    if ex is None or ex.roots[0]() is not node or settings.backend != "cpu" or Buffer.foreign:
-        return None
-    if _newest[0] is not node:
-        _keep((node,))
-    one = ex.one
-    if one is None:
-        return ex()[0]
-    lazy._ready = ex
-    return one()
-
-
-def into(nodes: tuple[Node, ...] | list[Node], outs: tuple | list) -> list[np.ndarray] | None:
-    """``nodes`` evaluated into ``outs`` when they were last evaluated into the same arrays
-    (same shapes and strides, still writeable), else None."""
-    entry = _into.get(id(nodes[0]))
-    if entry is None or settings.backend != "cpu" or Buffer.foreign:
-        return None
-    refs, ex = entry
-    if [r() for r in refs] != list(nodes) or not _run_into(ex, outs):
-        return None
-    # the expressions, not the fitted roots: the entry holds the executor itself
-    _keep(tuple(nodes))
-    return list(outs)
-
-
-def _run_into(ex: Executor, outs: tuple | list) -> bool:
-    """Run ``ex`` if ``outs`` are its ``out=`` arrays, unchanged and writeable (its builtin
-    checks that itself, else ``same_outs``); False, without running, if not."""
-    if ex.direct is not None:
-        return ex.direct(*outs) is not False
-    if not ex.same_outs(outs):
-        return False
-    ex()
-    return True
-
-
-def repeated(exprs: tuple, outs: tuple | list | None) -> list[np.ndarray] | None:
-    """``LazyArray`` expressions evaluated as before (fresh results, or into the same
-    ``outs``), else None: ``lazyarr.eval``'s own shortcut."""
-    try:
-        nodes = tuple([e._node for e in exprs])
-    except AttributeError:
-        return None
-    if outs is not None:
-        for o in outs:
-            if type(o) is not np.ndarray:
-                return None
-        return into(nodes, outs)
-    ex = _lookup(nodes, None)
-    if ex is None or settings.backend != "cpu" or Buffer.foreign:
-        return None
-    _keep(nodes)
-    return ex()
-
-
-def single_into(lazy: Any, out: Any) -> np.ndarray | None:
-    """:func:`into` for one ``LazyArray``, in a straight line (which hands a builtin launch
-    to the array as :func:`single` does)."""
-    node = lazy._node
-    entry = _into.get(id(node))
-    if entry is None or type(out) is not np.ndarray or settings.backend != "cpu" or \
-            Buffer.foreign:
-        return None
-    refs, ex = entry
-    if len(refs) != 1 or refs[0]() is not node or not _run_into(ex, (out,)):
-        return None
-    if _newest[0] is not node:
-        _keep((node,))
-    if ex.direct is not None:
-        lazy._ready = ex
-    return out
-
-
-def link_into(nodes: list[Node], fitted: list[Node], outs: list[np.ndarray]) -> None:
-    """Remember the executor that evaluated ``nodes`` (as ``fitted``) into ``outs``."""
-    ex = _lookup(tuple(fitted), tuple(outs))
-    if ex is None:
-        return
-    key = id(nodes[0])
-    refs = (weakref.ref(nodes[0], lambda ref, k=key, f=_drop_into: f(k, ref)),
-            *map(weakref.ref, nodes[1:]))
-    _into[key] = (refs, ex)
-
-
-def _drop_into(key: int, ref: weakref.ref, into: dict = _into) -> None:
-    entry = into.get(key)
-    if entry is not None and entry[0][0] is ref:
-        del into[key]
 
 
 def clear() -> None:
@@ -400,6 +346,4 @@ def clear() -> None:
     wrappers.clear()
     _newest[0] = None
     _executors.clear()
-    _singles.clear()
-    _into.clear()
-    _multi_kernel.clear()
+    _several.clear()

@@ -5,18 +5,25 @@ launches it, and runs opaque ops; it never builds graph nodes. The evaluator wal
 (``lazyarr/plan/schedule.py``) in order: it lowers each kernel step against its output
 buffers (the CPU's policies are passes over the launch), keeps materialised results for the
 steps that read them, and applies NumPy's rule for outputs that overlap inputs.
+
+On a backend whose memory NumPy cannot reach (``host`` False: CUDA), the evaluator also turns
+data movement into launch records: views of leaves are :class:`View` records it hands to
+``view_of``, and copies (overlapping outputs, reshapes of strided arrays, concatenate and
+stack) are copy kernels it lowers and launches. So a backend only allocates, compiles and
+launches; it needs nothing of the planner.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Protocol
 
 import numpy as np
 
-from lazyarr.ir.graph import Node
+from lazyarr.ir.graph import Node, Op
 from lazyarr.ir.loop import Kernel, Launch, View
 from lazyarr.plan import cpu_passes
-from lazyarr.plan.lower import lower, rebind
+from lazyarr.plan.lower import copy_launch, leaf_view, lower, rebind
 from lazyarr.plan.schedule import Plan, Step, StepKind, schedule
 from lazyarr.run import outputs
 
@@ -25,14 +32,21 @@ class Backend(Protocol):
     """What the evaluator needs of a target."""
 
     name: str
-    host: bool  # results are NumPy arrays (lazyarr's result pool allocates them)
+    # results are NumPy arrays (lazyarr's result pool allocates them), and NumPy makes views
+    # of leaves, copies and opaque ops (``view``, ``copy``, ``run_opaque``); False: the
+    # evaluator makes those from ``view_of`` and copy launches, and only matmul is opaque
+    host: bool
     cpu_policies: bool  # plan and lower with the CPU's passes (partial rows, streaming)
     lowers: bool  # False: kernel steps are evaluated node by node (the NumPy reference)
 
     def empty(self, shape: tuple[int, ...], dtype: np.dtype) -> Any: ...
 
     def view(self, node: Node) -> Any:
-        """A view of a leaf (movement ops over one LEAF), without a copy."""
+        """A view of a leaf (movement ops over one LEAF), without a copy (host backends)."""
+
+    def view_of(self, view: View, shape: tuple[int, ...]) -> Any:
+        """The array ``view`` describes over ``shape``, sharing its array's memory (backends
+        whose memory is not the host's)."""
 
     def compile(self, kernel: Kernel) -> Any: ...
 
@@ -44,7 +58,8 @@ class Backend(Protocol):
         """Values of ``roots`` computed node by node (``known``: materialised results);
         only for backends that do not lower."""
 
-    def copy(self, source: Any, target: Any) -> None: ...
+    def copy(self, source: Any, target: Any) -> None:
+        """``target[...] = source``, cast to ``target``'s dtype (host backends)."""
 
 
 def _extent(v: View, shape: tuple[int, ...]) -> tuple[int, int]:
@@ -116,10 +131,10 @@ class _Run:
     def step(self, step: Step) -> None:
         backend = self.backend
         if step.kind is StepKind.VIEW:
-            self.keep(step, [backend.view(step.roots[0])])
+            self.keep(step, [self.view(step.roots[0])])
         elif step.kind is StepKind.OPAQUE:
             node = step.roots[0]
-            value = backend.run_opaque(node, [self.values[id(s)] for s in node.src])
+            value = self.opaque(node, [self.values[id(s)] for s in node.src])
             self.values[id(node)] = value
             self.keep(step, [value])
         elif step.kind is StepKind.EMPTY:
@@ -143,7 +158,7 @@ class _Run:
         launch = lower_step(step, temps, self.values, cpu)
         backend.launch(backend.compile(launch.kernel), launch)
         for k in unsafe:
-            backend.copy(temps[k], bufs[k])
+            self.copy(temps[k], bufs[k])
         return bufs
 
     def nodes(self, step: Step) -> list[Any]:
@@ -152,8 +167,53 @@ class _Run:
                 for k in step.outputs]
         for value, buf in zip(values, bufs, strict=True):
             if buf is not None:
-                self.backend.copy(value, buf)
+                self.copy(value, buf)
         return [v if b is None else b for v, b in zip(values, bufs, strict=True)]
+
+    # -- data movement: NumPy's on the host, copy launches elsewhere ----------------------------
+    def view(self, node: Node) -> Any:
+        if self.backend.host:
+            return self.backend.view(node)
+        return self.backend.view_of(leaf_view(node), node.shape)
+
+    def copy(self, source: Any, target: Any) -> None:
+        if self.backend.host:
+            self.backend.copy(source, target)
+        elif math.prod(target.shape):
+            launch = copy_launch(source, target)
+            self.backend.launch(self.backend.compile(launch.kernel), launch)
+
+    def opaque(self, node: Node, args: list[Any]) -> Any:
+        if self.backend.host or node.op is Op.MATMUL:
+            return self.backend.run_opaque(node, args)
+        if node.op is Op.RESHAPE:
+            return self.reshape(node, args[0])
+        return self.join(node, args)
+
+    def reshape(self, node: Node, source: Any) -> Any:
+        """A reshape as a view of C-ordered memory: of ``source`` itself when it is C-ordered,
+        else of a dense copy."""
+        item = source.dtype.itemsize
+        if not _c_ordered(source.shape, source.strides, item):
+            dense = self.empty(source.shape, source.dtype)
+            self.copy(source, dense)
+            source = dense
+        return self.backend.view_of(View(source, 0, c_strides(node.shape, item)), node.shape)
+
+    def join(self, node: Node, args: list[Any]) -> Any:
+        """Concatenate or stack: each input copied into its slice of the result."""
+        out = self.empty(node.shape, node.dtype)
+        strides = c_strides(node.shape, node.dtype.itemsize)
+        axis, start = node.arg, 0
+        for a in args:
+            if node.op is Op.STACK:  # the new axis is dropped: a slice of width one
+                shape, slice_strides, width = a.shape, strides[:axis] + strides[axis + 1:], 1
+            else:
+                shape, slice_strides, width = a.shape, strides, a.shape[axis]
+            part = View(out, start * strides[axis], slice_strides)
+            self.copy(a, self.backend.view_of(part, shape))
+            start += width
+        return out
 
     def run(self) -> list[Any]:
         for step in self.plan.steps:
@@ -161,6 +221,22 @@ class _Run:
         # an output that is a result materialised for other steps too (an opaque op)
         return [self.values[id(r)] if v is None else v
                 for r, v in zip(self.plan.roots, self.results, strict=True)]
+
+
+def c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    """Byte strides of a C-ordered array of ``shape``."""
+    strides, step = [], itemsize
+    for n in reversed(shape):
+        strides.append(step)
+        step *= max(n, 1)
+    return tuple(reversed(strides))
+
+
+def _c_ordered(shape: tuple[int, ...], strides: tuple[int, ...], itemsize: int) -> bool:
+    """Whether these are the strides of a C-ordered array (unit dimensions any stride)."""
+    return math.prod(shape) <= 1 or all(
+        n == 1 or s == c
+        for n, s, c in zip(shape, strides, c_strides(shape, itemsize), strict=True))
 
 
 def run_plan(plan: Plan, outs: list[Any], backend: Backend) -> list[Any]:

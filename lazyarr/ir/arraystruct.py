@@ -6,6 +6,10 @@ itself is one word of the array object, ``PyArrayObject_fields.data`` in NumPy's
 :func:`layout` finds where the data pointer, dimension count, strides and flags are and
 checks them against what NumPy reports for a few arrays; without a match every read goes
 through NumPy's own attributes. (``backends/objcall.py`` builds on the same layout.)
+
+It lives in ``ir`` because the loop IR's argument packer (``loop.pack_args``) reads data
+pointers with it, and ir imports nothing above it; the backends and the fast path read it
+from here too.
 """
 
 from __future__ import annotations

@@ -1,0 +1,51 @@
+"""NumPy reference values of the ops the op table has no ufunc row for: casts and opaque ops.
+
+These define what the ops mean, so they sit with the op table: the front end folds casts of
+scalars with :func:`cast_values`, and the interpreter (``lazyarr.backends.interp``) evaluates
+casts and opaque ops with both functions, without either importing the other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lazyarr.ir import dtypes
+from lazyarr.ir.graph import Node, Op
+
+
+def cast_values(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """NumPy ``astype`` with lazyarr's fixed rule for float to integer casts.
+
+    NumPy leaves NaN, infinities and out-of-range floats cast to integers platform-defined
+    (and warns). lazyarr defines them: the value saturates to the integer type's range and
+    NaN becomes 0. This is LLVM's ``fptosi.sat``/``fptoui.sat`` and the GPU's ``cvt.rzi``
+    rule, so every backend agrees.
+    """
+    dtype = np.dtype(dtype)
+    if values.dtype.kind != "f" or dtype.kind not in "iu":
+        with np.errstate(all="ignore"):
+            return values.astype(dtype)
+    lo, hi = dtypes.int_bounds(dtype)
+    with np.errstate(invalid="ignore"):
+        fixed = np.where(np.isnan(values), 0, values)
+        too_low = fixed <= lo
+        too_high = fixed >= hi
+        safe = np.where(too_low | too_high, 0, fixed).astype(dtype)
+    return np.where(too_low, dtype.type(lo), np.where(too_high, dtype.type(hi), safe))
+
+
+def opaque_value(node: Node, args: list[np.ndarray]) -> np.ndarray:
+    """The value of opaque ``node`` (matmul/dot, reshape, concatenate, stack) from its
+    evaluated inputs: BLAS and NumPy's own copies."""
+    if node.op is Op.MATMUL:
+        fn = np.matmul if node.arg == "matmul" else np.dot
+        result = fn(*args)
+    elif node.op is Op.RESHAPE:
+        result = np.reshape(args[0], node.shape)
+    elif node.op is Op.CONCATENATE:
+        result = np.concatenate(args, axis=node.arg, dtype=node.dtype)
+    elif node.op is Op.STACK:
+        result = np.stack(args, axis=node.arg, dtype=node.dtype)
+    else:
+        raise ValueError(f"{node.op.value} is not an opaque op")
+    return np.asarray(result, dtype=node.dtype)
