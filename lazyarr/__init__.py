@@ -74,6 +74,8 @@ def eval(*exprs: Any, out: Any = None, backend: str | None = None,
     """
     if len(exprs) == 1 and type(exprs[0]) is LazyArray:
         # one expression: its own eval keeps a ready launch for the next time
+        if out is None and backend is None and target is None:
+            return exprs[0].eval()
         if out is None or type(out) is np.ndarray:
             return exprs[0].eval(out=out, backend=backend, target=target)
         if (type(out) is tuple or type(out) is list) and len(out) == 1:
