@@ -120,7 +120,7 @@ def refusal(op: Op, loop_dtype: np.dtype, libdevice: bool = False) -> str | None
     """Why the CUDA target cannot compute ``op`` on ``loop_dtype`` (None: it can), by the op
     tables: ``ops.target_support``'s math refusals, less what mathlib (float loops) and
     libdevice provide."""
-    reason = ops.target_support(op, loop_dtype, "nvptx", libdevice=libdevice,
+    reason = ops.target_support(op, loop_dtype, "cuda", libdevice=libdevice,
                                 mathlib=mathlib.FUNCTIONS if USE_MATHLIB else frozenset())
     return reason and f"cannot compile for CUDA: {reason}"
 

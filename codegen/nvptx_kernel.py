@@ -203,7 +203,7 @@ def _element(b: ir.IRBuilder, blk: ParamBlock, kernel: Kernel, flat: ir.Value,
     def load(k: int) -> ir.Value:
         return load_param(b, ptrs[k], kernel.inputs[k])
 
-    values = emit_body(b, kernel, "nvptx", load, blk.scalars, blk.status)
+    values = emit_body(b, kernel, "cuda", load, blk.scalars, blk.status)
     for k, (v, (_, prm)) in enumerate(zip(values, kernel.outputs, strict=True)):
         store_param(b, v, ptrs[len(kernel.inputs) + k], prm)
 
@@ -243,7 +243,7 @@ def _group(b: ir.IRBuilder, blk: ParamBlock, kernel: Kernel, g: ir.Value) -> Non
             lanes.append([load_param(b, blk.ptrs[k], prm)] * GROUP)
         else:
             lanes.append([load_param(b, lane_ptr(k, j), prm) for j in range(GROUP)])
-    results = [emit_body(b, kernel, "nvptx", lambda k, j=j: lanes[k][j], blk.scalars,
+    results = [emit_body(b, kernel, "cuda", lambda k, j=j: lanes[k][j], blk.scalars,
                          blk.status) for j in range(GROUP)]
     for o, (_, prm) in enumerate(kernel.outputs):
         k = n_in + o

@@ -122,7 +122,7 @@ class ThreadRows(RowEmitter):
     def __init__(self, b: ir.IRBuilder, kernel: Kernel, fn: ir.Function, blk: ParamBlock,
                  narrow: bool) -> None:
         super().__init__(b, kernel, fn, blk.shape, blk.strides, blk.scalars, blk.status)
-        self.c = Ctx(b, "nvptx", blk.status)
+        self.c = Ctx(b, "cuda", blk.status)
         self.narrow = narrow
 
     def element_ptr(self, row: ir.Value, i: ir.Value, stride: ir.Value, prm) -> ir.Value:

@@ -507,7 +507,7 @@ def libm_names() -> frozenset[str]:
 
 def target_support(op: Op, loop_dtype: np.dtype, target: str, *, libdevice: bool = False,
                    mathlib: frozenset[str] | Any = frozenset()) -> str | None:
-    """None if ``target`` ("cpu" or "nvptx") can lower ``op`` on ``loop_dtype``, else why not.
+    """None if ``target`` ("cpu" or "cuda") can lower ``op`` on ``loop_dtype``, else why not.
 
     The CPU calls libm. NVPTX has none: an op's math compiles there from lazyarr's own
     ``mathlib`` (the names given, when every routine it calls is one) or from NVIDIA's
@@ -518,7 +518,7 @@ def target_support(op: Op, loop_dtype: np.dtype, target: str, *, libdevice: bool
         if where == target:
             return f"{op.value}: {reason}"
     call = row.calls(loop_dtype)
-    if target != "nvptx" or call is None or libdevice:
+    if target != "cuda" or call is None or libdevice:
         return None
     names = mathlib_names(op)
     if names and all(n and n in mathlib for n in names):
