@@ -63,18 +63,6 @@ def is_float(dtype: np.dtype) -> bool:
     return dtype.kind == "f"
 
 
-def is_signed(dtype: np.dtype) -> bool:
-    return dtype.kind == "i"
-
-
-def is_unsigned(dtype: np.dtype) -> bool:
-    return dtype.kind == "u"
-
-
-def is_bool(dtype: np.dtype) -> bool:
-    return dtype.kind == "b"
-
-
 def int_bounds(dtype: np.dtype) -> tuple[int, int]:
     info = np.iinfo(dtype)
     return int(info.min), int(info.max)

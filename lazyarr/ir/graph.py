@@ -296,19 +296,6 @@ def describe(node: Node) -> str:
     return f"{node.op.value}{extra} : {node.dtype}[{dims}]"
 
 
-def format_graph(roots: list[Node] | tuple[Node, ...]) -> str:
-    """The graph as numbered SSA lines, sources first."""
-    order = toposort(roots)
-    names = {id(n): f"%{i}" for i, n in enumerate(order)}
-    lines = []
-    for n in order:
-        srcs = ", ".join(names[id(s)] for s in n.src)
-        lines.append(f"{names[id(n)]} = {describe(n)}" + (f" ({srcs})" if srcs else ""))
-    outs = ", ".join(names[id(r)] for r in roots)
-    lines.append(f"return {outs}")
-    return "\n".join(lines)
-
-
 def scalar_value(dtype: np.dtype, value: Any) -> np.generic:
     """``value`` as a NumPy scalar of ``dtype`` (raises OverflowError as NumPy does)."""
     return np.array(value, dtype=dtype)[()]
