@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from lazyarr.ir.loop import c_strides
+
 from . import cuda_driver
 from .dlpack import KDL_CUDA, consume_capsule, export_dlpack
 
@@ -135,14 +137,6 @@ def empty_cache() -> None:
 
 
 # -- the device array ------------------------------------------------------------------------
-def c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
-    strides, step = [], itemsize
-    for n in reversed(shape):
-        strides.append(step)
-        step *= max(n, 1)
-    return tuple(reversed(strides))
-
-
 class DeviceArray:
     """An array in CUDA device memory (``ptr`` is a device address, strides are in bytes)."""
 

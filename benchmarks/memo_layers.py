@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 
 import numpy as np
+from new_arrays import per_call  # this folder is on the path of a script run from it
 
 import lazyarr as la
 from lazyarr.front import array, build
@@ -78,19 +78,6 @@ def layer_off(name: str) -> Iterator[None]:
     else:
         raise ValueError(f"unknown layer {name!r}")
     la.clear_cache()
-
-
-def per_call(step: Callable[[int], object], calls: int, rounds: int) -> float:
-    """Best-of-rounds microseconds per call, after two warm-up calls."""
-    step(0)
-    step(1)
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for i in range(calls):
-            step(i)
-        best = min(best, (time.perf_counter() - start) / calls)
-    return best * 1e6
 
 
 def workloads(n: int) -> dict[str, Callable[[int], object]]:

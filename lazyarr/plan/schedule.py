@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from lazyarr.ir.graph import MOVEMENT, OPAQUE, Node, Op
+from lazyarr.ir.loop import c_strides
 from lazyarr.plan import cpu_passes
 from lazyarr.plan.lower import Trace, inner_reductions, trace
 
@@ -111,15 +112,7 @@ class _Stand:
 
     def __init__(self, node: Node, ptr: int) -> None:
         self.dtype, self.ptr = node.dtype, ptr
-        self.strides = _c_strides(node.shape, node.dtype.itemsize)
-
-
-def _c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
-    strides, step = [], itemsize
-    for n in reversed(shape):
-        strides.append(step)
-        step *= max(n, 1)
-    return tuple(reversed(strides))
+        self.strides = c_strides(node.shape, node.dtype.itemsize)
 
 
 class _Scheduler:

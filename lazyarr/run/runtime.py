@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from lazyarr.ir.graph import Node, Op
-from lazyarr.ir.loop import Kernel, Launch, View
+from lazyarr.ir.loop import Kernel, Launch, View, c_strides
 from lazyarr.plan import cpu_passes
 from lazyarr.plan.lower import copy_launch, leaf_view, lower, rebind
 from lazyarr.plan.schedule import Plan, Step, StepKind, schedule
@@ -221,15 +221,6 @@ class _Run:
         # an output that is a result materialised for other steps too (an opaque op)
         return [self.values[id(r)] if v is None else v
                 for r, v in zip(self.plan.roots, self.results, strict=True)]
-
-
-def c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
-    """Byte strides of a C-ordered array of ``shape``."""
-    strides, step = [], itemsize
-    for n in reversed(shape):
-        strides.append(step)
-        step *= max(n, 1)
-    return tuple(reversed(strides))
 
 
 def _c_ordered(shape: tuple[int, ...], strides: tuple[int, ...], itemsize: int) -> bool:
