@@ -57,6 +57,8 @@ def evaluate(nodes: list[Node], out: list[Any] | None = None,
     given = None if out is None else tuple(out)
     if fast:  # a hit needs the very arrays an executor holds: no type checks on the way
         results = fastpath.run(tuple(nodes), given)
+        if results is None and out is None:  # new expressions (a layer's new batch): build
+            results = fastpath.build(tuple(nodes), tuple(nodes))
         if results is not None:
             return results
     from lazyarr import backends
@@ -68,7 +70,7 @@ def evaluate(nodes: list[Node], out: list[Any] | None = None,
     if not impl.host and any(o is not None for o in outs):
         raise NotImplementedError(f"out= is not supported on the {name.upper()} target yet")
     roots = [n if o is None else _fit_out(n, o) for n, o in zip(nodes, outs, strict=True)]
-    if fast and (given is None or all(type(o) is np.ndarray for o in given)):
+    if fast and given is not None and all(type(o) is np.ndarray for o in given):
         results = fastpath.build(tuple(nodes), tuple(roots), given)
         if results is not None:
             return results

@@ -21,7 +21,7 @@ import ctypes
 import threading
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -218,8 +218,10 @@ def _executor(nodes: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None, laun
         # would keep the caller's first result (and its pooled block) alive with the
         # executor. What follows them (a split reduction's partial states) is scratch
         # memory the block points to: kept.
-        launch = replace(launch, outputs=launch.outputs[len(nodes):])
-    slots = [launch.kernel.args.output(j) for j in range(len(nodes))]
+        launch = Launch(launch.kernel, launch.shape, launch.inputs,  # (replace() costs 1 us)
+                        launch.outputs[len(nodes):], launch.scalars, launch.scalar_nodes)
+    layout = launch.kernel.args
+    slots = [layout.output(j) for j in range(len(nodes))]
     return Executor(tuple(weakref.ref(n) for n in nodes),
                     tuple((n.shape, n.dtype) for n in nodes), launch, fn, block,
                     (ctypes.c_int32 * 1).from_buffer(status), slots, cpu.call, outs,
