@@ -70,7 +70,7 @@ def layer_off(name: str) -> Iterator[None]:
                 _patched(array, _memo_get=lambda key: None):
             yield
     elif name == "plans":
-        with _patched(fastpath, plan_of=lambda nodes: None):
+        with _patched(fastpath, plan_of=lambda nodes, roots=None, into=False: None):
             yield
     elif name == "templates":
         with _patched(rebind, LIMIT=0):

@@ -171,5 +171,13 @@ def test_a_repeated_expression_of_several_kernels_is_planned_once():
     np.testing.assert_array_equal(e.eval(), x - x.sum(axis=0))
     assert fastpath.plan_of((e._node,)) is plan
     out = np.empty((3, 4))
-    assert la.eval(e, out=out) is out  # into out=: planned for that, not the kept plan
-    np.testing.assert_array_equal(out, x - x.sum(axis=0))
+    for _ in range(2):  # into out=: planned for that (once), not the fresh results' plan
+        assert la.eval(e, out=out) is out
+        np.testing.assert_array_equal(out, x - x.sum(axis=0))
+    into = fastpath.plan_of((e._node,), (e._node,), into=True)
+    assert into is not None and into is not plan
+    narrow = np.empty((3, 4), np.float32)  # other roots (a cast): planned for them
+    assert la.eval(e, out=narrow) is narrow
+    np.testing.assert_array_equal(narrow, (x - x.sum(axis=0)).astype(np.float32))
+    # one kept plan per expression and mode: the float32 one replaced the float64 one
+    assert fastpath.plan_of((e._node,), (e._node,), into=True) is None

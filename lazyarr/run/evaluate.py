@@ -70,11 +70,13 @@ def evaluate(nodes: list[Node], out: list[Any] | None = None,
     if not impl.host and any(o is not None for o in outs):
         raise NotImplementedError(f"out= is not supported on the {name.upper()} target yet")
     roots = [n if o is None else _fit_out(n, o) for n, o in zip(nodes, outs, strict=True)]
-    if fast and given is not None and all(type(o) is np.ndarray for o in given):
+    # into arrays for every output: the fast path's too (a partial out= is the general path's)
+    fast = fast and (given is None or all(type(o) is np.ndarray for o in given))
+    if fast and given is not None:
         results = fastpath.build(tuple(nodes), tuple(roots), given)
         if results is not None:
             return results
-    plan = fastpath.plan_of(nodes) if fast and out is None else None
+    plan = fastpath.plan_of(nodes, tuple(roots), given is not None) if fast else None
     if plan is None:
         filled = frozenset(k for k, o in enumerate(outs) if o is not None)
         plan = schedule(roots, impl.cpu_policies, filled)

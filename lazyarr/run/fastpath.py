@@ -184,20 +184,20 @@ def _build(nodes: tuple[Node, ...], roots: tuple[Node, ...],
     lowered against (``outs``, or fresh ones that its first call fills)."""
     if not _fusable(roots):
         return None
-    targets = list(outs) if outs is not None else \
-        [outputs.empty(r.shape, r.dtype) for r in roots]
     found = rebind.structure(roots) if outs is None else None
     template = None if found is None else rebind.find(found)
     if template is not None:  # the same graph over other arrays: lowered before
+        targets = _targets(roots, outs)
         launch = rebind.launch_of(template, found, targets)
         return _executor(nodes, outs, launch, template.fn), targets
     plan = schedule(roots, given=frozenset() if outs is None else frozenset(range(len(roots))))
     step = plan.single_kernel()
     if step is None:
         # several steps: the general path's, every time; it runs this plan (planned once)
-        if len(nodes) == 1 and outs is None:
-            _keep_plan(nodes[0], plan)
+        if len(nodes) == 1:
+            _keep_plan(nodes[0], outs is not None, plan)
         return None
+    targets = _targets(roots, outs)
     launch = cpu_passes.apply(lower(step.trace, targets))
     if outs is not None:
         check_outputs_disjoint(launch)
@@ -208,6 +208,11 @@ def _build(nodes: tuple[Node, ...], roots: tuple[Node, ...],
     if found is not None:
         rebind.record(found, launch, fn)
     return _executor(nodes, outs, launch, fn), targets
+
+
+def _targets(roots: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None) -> list[np.ndarray]:
+    """What a new executor lowers against: ``outs``, or fresh outputs its first call fills."""
+    return list(outs) if outs is not None else [outputs.empty(r.shape, r.dtype) for r in roots]
 
 
 def _executor(nodes: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None, launch: Launch,
@@ -245,30 +250,37 @@ def _go_direct(ex: Executor) -> None:
         ex.one = direct if objcall.makes_outputs() else lambda: direct(np.empty(*make))
 
 
-# one expression whose plan has several steps, by id: (weak reference to it, the plan). The
-# general path runs the plan instead of planning again (``benchmarks/memo_layers.py``, the
-# "plans" column: planning is about a third of such an evaluation over 100x100).
-_several: dict[int, tuple[weakref.ref, Plan]] = {}
+# one expression whose plan has several steps, by (id, into ``out=`` arrays): (weak reference
+# to it, the plan). The general path runs the plan instead of planning again
+# (``benchmarks/memo_layers.py``, the "plans" column: planning is about a third of such an
+# evaluation over 100x100).
+_several: dict[tuple[int, bool], tuple[weakref.ref, Plan]] = {}
 
 
-def _keep_plan(node: Node, plan: Plan) -> None:
-    key = id(node)
+def _keep_plan(node: Node, into: bool, plan: Plan) -> None:
+    key = (id(node), into)
     ref = weakref.ref(node, lambda r, k=key, table=_several: _drop_plan(table, k, r))
     _several[key] = (ref, plan)
 
 
-def _drop_plan(table: dict, key: int, ref: weakref.ref) -> None:
+def _drop_plan(table: dict, key: tuple[int, bool], ref: weakref.ref) -> None:
     entry = table.get(key)
     if entry is not None and entry[0] is ref:
         del table[key]
 
 
-def plan_of(nodes: tuple[Node, ...] | list[Node]) -> Plan | None:
-    """The plan kept for ``nodes`` (one expression needing several steps), else None."""
+def plan_of(nodes: tuple[Node, ...] | list[Node], roots: tuple[Node, ...] | None = None,
+            into: bool = False) -> Plan | None:
+    """The plan kept for ``nodes`` (one expression needing several steps) evaluated as
+    ``roots`` (``nodes`` fitted to ``out=`` arrays, when ``into``; by default ``nodes``);
+    else None. Another ``out=`` dtype or shape fits them to other roots: not this plan."""
     if len(nodes) != 1:
         return None
-    entry = _several.get(id(nodes[0]))
-    return entry[1] if entry is not None and entry[0]() is nodes[0] else None
+    entry = _several.get((id(nodes[0]), into))
+    if entry is None or entry[0]() is not nodes[0]:
+        return None
+    plan = entry[1]
+    return plan if plan.roots == tuple(nodes if roots is None else roots) else None
 
 
 def active() -> bool:
@@ -301,7 +313,7 @@ def build(nodes: tuple[Node, ...], roots: tuple[Node, ...],
           outs: tuple[np.ndarray, ...] | None = None) -> list[np.ndarray] | None:
     """Evaluate ``roots`` (``nodes`` fitted to ``outs``: cast and broadcast) through a new
     executor, kept for ``nodes``; None when that takes more than one kernel."""
-    if outs is None and plan_of(nodes) is not None:
+    if plan_of(nodes, roots, outs is not None) is not None:
         return None
     built = _build(nodes, roots, outs)
     if built is None:
