@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from lazyarr.ir.loop import c_strides
+from lazyarr.ir.loop import c_ordered, c_strides
 
 from . import cuda_driver
 from .dlpack import KDL_CUDA, consume_capsule, export_dlpack
@@ -195,9 +195,7 @@ class DeviceArray:
 
     @property
     def is_c_contiguous(self) -> bool:
-        return self.size <= 1 or all(
-            n == 1 or s == c for n, s, c in zip(
-                self.shape, self.strides, c_strides(self.shape, self.itemsize), strict=True))
+        return c_ordered(self.shape, self.strides, self.itemsize)
 
     def __len__(self) -> int:
         if not self.shape:

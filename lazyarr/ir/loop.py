@@ -17,6 +17,7 @@ a compiled kernel reads: the packer, both code generators and the fast path read
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -217,6 +218,13 @@ def c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
         strides.append(step)
         step *= max(n, 1)
     return tuple(reversed(strides))
+
+
+def c_ordered(shape: tuple[int, ...], strides: tuple[int, ...], itemsize: int) -> bool:
+    """Whether these are the strides of a C-ordered array (unit dimensions any stride)."""
+    return math.prod(shape) <= 1 or all(
+        n == 1 or s == c
+        for n, s, c in zip(shape, strides, c_strides(shape, itemsize), strict=True))
 
 
 @dataclass(frozen=True, slots=True)

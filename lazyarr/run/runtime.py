@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from lazyarr.ir.graph import Node, Op
-from lazyarr.ir.loop import Kernel, Launch, View, c_strides
+from lazyarr.ir.loop import Kernel, Launch, View, c_ordered, c_strides
 from lazyarr.plan import cpu_passes
 from lazyarr.plan.lower import copy_launch, leaf_view, lower, rebind
 from lazyarr.plan.schedule import Plan, Step, StepKind, schedule
@@ -194,7 +194,7 @@ class _Run:
         """A reshape as a view of C-ordered memory: of ``source`` itself when it is C-ordered,
         else of a dense copy."""
         item = source.dtype.itemsize
-        if not _c_ordered(source.shape, source.strides, item):
+        if not c_ordered(source.shape, source.strides, item):
             dense = self.empty(source.shape, source.dtype)
             self.copy(source, dense)
             source = dense
@@ -221,13 +221,6 @@ class _Run:
         # an output that is a result materialised for other steps too (an opaque op)
         return [self.values[id(r)] if v is None else v
                 for r, v in zip(self.plan.roots, self.results, strict=True)]
-
-
-def _c_ordered(shape: tuple[int, ...], strides: tuple[int, ...], itemsize: int) -> bool:
-    """Whether these are the strides of a C-ordered array (unit dimensions any stride)."""
-    return math.prod(shape) <= 1 or all(
-        n == 1 or s == c
-        for n, s, c in zip(shape, strides, c_strides(shape, itemsize), strict=True))
 
 
 def run_plan(plan: Plan, outs: list[Any], backend: Backend) -> list[Any]:
