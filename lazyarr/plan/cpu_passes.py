@@ -120,7 +120,10 @@ def split_rows(launch: Launch) -> Launch:
 # the cache (32 MiB L3 there) for whatever reads it next, which streaming would throw away:
 # hence streaming from settings.stream_bytes of results (4 MiB; LAZYARR_STREAM_MB, 0: never).
 def _in_place(launch: Launch) -> bool:
-    return any(np.may_share_memory(o.array, i.array)
+    """Whether an output lies over an input. A read-only output is one of explain's stand-ins
+    (``lower.stand_in``, never written): its extent is claimed, not owned, and may happen to
+    cover an input's memory."""
+    return any(o.array.flags.writeable and np.may_share_memory(o.array, i.array)
                for o in launch.outputs for i in launch.inputs)
 
 

@@ -87,12 +87,15 @@ def leaf_view(node: Node) -> View:
 
 def stand_in(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """A C-ordered array of ``shape`` over one element of memory: lowering reads only its
-    dtype, strides and address, and nothing writes it."""
+    dtype, strides and address, and nothing writes it. It is read-only, which is how the
+    CPU's passes know its claimed extent (which may cover any other array's memory) is not
+    memory at all."""
     strides, step = [], dtype.itemsize
     for n in reversed(shape):
         strides.append(step)
         step *= max(n, 1)
-    return np.lib.stride_tricks.as_strided(np.empty(1, dtype), shape, tuple(reversed(strides)))
+    return np.lib.stride_tricks.as_strided(np.empty(1, dtype), shape, tuple(reversed(strides)),
+                                           writeable=False)
 
 
 def _dims_used(m: ViewMap) -> set[int]:
