@@ -46,6 +46,7 @@ from lazyarr.front.functions import (
     transpose,
     where,
 )
+from lazyarr.front.transforms import grad, gradients, jvp, value_and_grad, vjp
 from lazyarr.inspect import debug as _debug  # noqa: F401 (registers LAZYARR_DEBUG's reporter)
 from lazyarr.ir.graph import Node
 from lazyarr.run import fastpath, outputs
@@ -118,5 +119,6 @@ __all__ = [
     "matmul", "matrix_transpose", "moveaxis", "permute_dims", "stack", "supported_dtypes",
     "transpose", "where", "get_num_threads", "set_num_threads", "set_disk_cache",
     "around", "imag", "isclose", "nan_to_num", "real", "round", "sinc",
+    "grad", "gradients", "jvp", "value_and_grad", "vjp",
     *sorted(UFUNC_FUNCTIONS), *sorted(METHOD_FUNCTIONS),
 ]

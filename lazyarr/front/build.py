@@ -15,7 +15,7 @@ import numpy as np
 
 from lazyarr.front.canon import RULES, canonicalise
 from lazyarr.ir import dtypes, ops
-from lazyarr.ir.graph import Buffer, Node, Op, make, remember, scalar_value
+from lazyarr.ir.graph import Buffer, Node, Op, Origin, make, remember, scalar_value
 from lazyarr.ir.reference import cast_values
 
 _WEAK_TYPES = (int, float)
@@ -41,10 +41,10 @@ class UnsupportedOperand(TypeError):  # noqa: N818 (a TypeError, named for what 
     """An operand of a type lazyarr does not take (operators then return NotImplemented)."""
 
 
-def leaf(array: np.ndarray) -> Node:
+def leaf(array: np.ndarray, origin: Origin | None = None) -> Node:
     # a big-endian array computes as its native dtype: kernels swap bytes as they load
     dt = dtypes.check_array(array.dtype, "asarray")
-    return make(Op.LEAF, dt, tuple(array.shape), (), Buffer(array))
+    return make(Op.LEAF, dt, tuple(array.shape), (), Buffer(array, origin))
 
 
 def scalar(value: Any, dtype: np.dtype) -> Node:

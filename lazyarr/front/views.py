@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -29,8 +30,10 @@ def _leaf_array(node: Node) -> np.ndarray | None:
     return None
 
 
-def _leaf(array: np.ndarray) -> Node:
-    return build.leaf(array)
+def _leaf(array: np.ndarray, parent: Node, redo: Callable[[Node], Node]) -> Node:
+    """A leaf over ``array``, NumPy's view of leaf ``parent``; ``redo`` takes the same view of
+    any node, so that gradients reach ``parent`` (lazyarr/front/autodiff.py)."""
+    return build.leaf(array, (parent, redo))
 
 
 def view(node: Node, shape: tuple[int, ...], vmap: ViewMap) -> Node:
@@ -81,7 +84,7 @@ def getitem(node: Node, index: Any) -> Node:
         items = index if isinstance(index, tuple) else (index,)
         if not any(item is Ellipsis for item in items):
             items = (*items, Ellipsis)
-        return _leaf(array[items])
+        return _leaf(array[items], node, lambda p: getitem(p, index))
     items = _expand_ellipsis(index if isinstance(index, tuple) else (index,), node.ndim)
     shape: list[int] = []
     vmap: list[tuple[int | None, int, int]] = []
@@ -106,7 +109,7 @@ def getitem(node: Node, index: Any) -> Node:
 def expand_dims(node: Node, axis: int | tuple[int, ...]) -> Node:
     array = _leaf_array(node)
     if array is not None:
-        return _leaf(np.expand_dims(array, axis))
+        return _leaf(np.expand_dims(array, axis), node, lambda p: expand_dims(p, axis))
     axes = normalize_axis_tuple(axis, node.ndim + (1 if np.ndim(axis) == 0 else len(axis)))
     shape, vmap, src = [], [], 0
     for d in range(node.ndim + len(axes)):
@@ -122,7 +125,7 @@ def expand_dims(node: Node, axis: int | tuple[int, ...]) -> Node:
 def squeeze(node: Node, axis: int | tuple[int, ...] | None = None) -> Node:
     array = _leaf_array(node)
     if array is not None:
-        return _leaf(np.squeeze(array, axis))
+        return _leaf(np.squeeze(array, axis), node, lambda p: squeeze(p, axis))
     if axis is None:
         axes = tuple(d for d, n in enumerate(node.shape) if n == 1)
     else:
@@ -146,7 +149,7 @@ def flip(node: Node, axis: int | tuple[int, ...] | None = None) -> Node:
         return node  # np.flip of a 0-d array would copy it into a scalar
     array = _leaf_array(node)
     if array is not None:
-        return _leaf(np.flip(array, axis))
+        return _leaf(np.flip(array, axis), node, lambda p: flip(p, axis))
     vmap = tuple((d, -1, max(n - 1, 0)) if d in axes else (d, 1, 0)
                  for d, n in enumerate(node.shape))
     return view(node, node.shape, vmap)
@@ -162,7 +165,7 @@ def permute_dims(node: Node, axes: tuple[int, ...] | None = None) -> Node:
         raise ValueError("repeated axis in transpose")
     array = _leaf_array(node)
     if array is not None:
-        return _leaf(array.transpose(norm))
+        return _leaf(array.transpose(norm), node, lambda p: build.permute(p, norm))
     return build.permute(node, norm)
 
 
@@ -234,7 +237,8 @@ def _reshape(node: Node, shape: tuple[int, ...], memo: dict) -> Node:
     array = _leaf_array(node)
     if array is not None:
         try:
-            result = _leaf(array.reshape(shape, copy=False))
+            result = _leaf(array.reshape(shape, copy=False), node,
+                           lambda p: reshape(p, shape))
         except ValueError:  # no strided view can express it: copy when evaluated
             result = make(Op.RESHAPE, node.dtype, shape, (node,))
     elif node.op is Op.SCALAR:

@@ -159,6 +159,9 @@ ELEMENTWISE = frozenset(Op) - SOURCES - MOVEMENT - OPAQUE - {Op.REDUCE}
 # A view's map: one entry per source dimension, (result dimension or None, step, start):
 # source_index = start + step * result_index[dim], or just start for a dimension indexed away.
 ViewMap = tuple[tuple[int | None, int, int], ...]
+# where a leaf that is a NumPy view of another leaf came from: (that leaf, the view applied to
+# any node); see Buffer.origin
+Origin = tuple["Node", Callable[["Node"], "Node"]]
 
 
 class Buffer:
@@ -169,12 +172,15 @@ class Buffer:
     Buffers compare by identity, so two captures of one array are two leaves.
     """
 
-    __slots__ = ("__weakref__", "array")
+    __slots__ = ("__weakref__", "array", "origin")
     # set once any buffer holds device memory: only then does evaluation look where leaves live
     foreign = False
 
-    def __init__(self, array: np.ndarray) -> None:
+    def __init__(self, array: np.ndarray, origin: Origin | None = None) -> None:
         self.array = array
+        # a view of another leaf, taken as NumPy's view when built (lazyarr/front/views.py):
+        # the leaf it came from and the view as a function of a node, which gradients follow
+        self.origin = origin
         if not isinstance(array, np.ndarray):
             Buffer.foreign = True
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from lazyarr.ir import derivatives as d
 from lazyarr.ir import dtypes
 from lazyarr.ir.graph import Node, Op, make, scalar_value
 
@@ -68,7 +69,8 @@ class OpRow:
     builder ``(sp, *operands)`` used for LaTeX instead. ``unsupported``: target -> why it
     cannot compile the op at all. ``expand``: the op as other ops, applied as it is built
     (such an op never reaches a kernel). ``public``: a ``lazyarr`` function of the op's name.
-    ``derivative``: filled by the autodiff issue.
+    ``derivative``: the op's vector-Jacobian product (``lazyarr/ir/derivatives.py``); None
+    for an op with no float result or none lazyarr can differentiate (nextafter).
     """
 
     op: Op
@@ -86,7 +88,7 @@ class OpRow:
     reference: Reference | None = None
     expand: Callable[[Node], Node] | None = None
     public: bool = True
-    derivative: Any = None
+    derivative: d.Rule | None = None
 
     @property
     def name(self) -> str:
@@ -290,30 +292,31 @@ def _rows() -> list[OpRow]:
     r = OpRow
     return [
         # arithmetic
-        r(Op.ADD, np.add, 2, text="{0} + {1}", sympy="Add"),
-        r(Op.SUBTRACT, np.subtract, 2, text="{0} - {1}", sympy=_sp_sub),
-        r(Op.MULTIPLY, np.multiply, 2, text="{0} * {1}", sympy=_sp_mul),
-        r(Op.TRUE_DIVIDE, np.true_divide, 2, text="{0} / {1}", sympy=_sp_div),
+        r(Op.ADD, np.add, 2, text="{0} + {1}", sympy="Add", derivative=d.add),
+        r(Op.SUBTRACT, np.subtract, 2, text="{0} - {1}", sympy=_sp_sub, derivative=d.subtract),
+        r(Op.MULTIPLY, np.multiply, 2, text="{0} * {1}", sympy=_sp_mul, derivative=d.multiply),
+        r(Op.TRUE_DIVIDE, np.true_divide, 2, text="{0} / {1}", sympy=_sp_div,
+          derivative=d.true_divide),
         r(Op.FLOOR_DIVIDE, np.floor_divide, 2, math=_FMOD, text="{0} // {1}",
-          sympy=lambda sp, x, y: sp.floor(_sp_div(sp, x, y), evaluate=False)),
+          sympy=lambda sp, x, y: sp.floor(_sp_div(sp, x, y), evaluate=False), derivative=d.ZERO),
         r(Op.REMAINDER, np.remainder, 2, math=_FMOD, text="{0} % {1}",
-          latex=r"{0} \bmod {1}"),
-        r(Op.FMOD, np.fmod, 2, math=_FMOD),
+          latex=r"{0} \bmod {1}", derivative=d.remainder),
+        r(Op.FMOD, np.fmod, 2, math=_FMOD, derivative=d.fmod),
         r(Op.POWER, np.power, 2, math=_call("pow", "pow", Form.INTRINSIC), text="{0} ** {1}",
-          sympy="Pow", reference=_power),
+          sympy="Pow", reference=_power, derivative=d.power),
         # made by canonicalisation (lazyarr/front/canon.py) with n in node.arg; unrolled
         # squarings on every target, no math routine
         r(Op.POWER_INT, np.power, 1, text="{0} ** n", public=False, reference=_power_int,
-          sympy=lambda sp, x, n: sp.Pow(x, sp.Integer(n), evaluate=False)),
+          sympy=lambda sp, x, n: sp.Pow(x, sp.Integer(n), evaluate=False), derivative=d.power_int),
         r(Op.FLOAT_POWER, np.float_power, 2, expand=_float_power, sympy="Pow"),
-        r(Op.NEGATIVE, np.negative, 1, text="-{0}", sympy=_neg),
-        r(Op.POSITIVE, np.positive, 1, text="+{0}", sympy=lambda sp, x: x),
-        r(Op.ABSOLUTE, np.absolute, 1, text="abs({0})", sympy="Abs"),
-        r(Op.FABS, np.fabs, 1, intrinsic="fabs", sympy="Abs"),
-        r(Op.SQUARE, np.square, 1, sympy=_sp_power(lambda sp: 2)),
+        r(Op.NEGATIVE, np.negative, 1, text="-{0}", sympy=_neg, derivative=d.negative),
+        r(Op.POSITIVE, np.positive, 1, text="+{0}", sympy=lambda sp, x: x, derivative=d.positive),
+        r(Op.ABSOLUTE, np.absolute, 1, text="abs({0})", sympy="Abs", derivative=d.absolute),
+        r(Op.FABS, np.fabs, 1, intrinsic="fabs", sympy="Abs", derivative=d.absolute),
+        r(Op.SQUARE, np.square, 1, sympy=_sp_power(lambda sp: 2), derivative=d.square),
         r(Op.RECIPROCAL, np.reciprocal, 1, sympy=_sp_power(lambda sp: -1),
-          reference=_reciprocal),
-        r(Op.SIGN, np.sign, 1, sympy="sign"),
+          reference=_reciprocal, derivative=d.reciprocal),
+        r(Op.SIGN, np.sign, 1, sympy="sign", derivative=d.ZERO),
         r(Op.GCD, np.gcd, 2),
         r(Op.LCM, np.lcm, 2),
         # bits
@@ -337,53 +340,65 @@ def _rows() -> list[OpRow]:
         r(Op.LOGICAL_NOT, np.logical_not, 1, latex=r"\lnot {0}"),
         r(Op.LOGICAL_XOR, np.logical_xor, 2, latex=r"{0} \veebar {1}"),
         r(Op.WHERE, None, 3, text="where({0}, {1}, {2})", sympy=_sp_where, public=False,
-          reference=lambda node, c, x, y: np.where(c, x, y)),
-        r(Op.CAST, None, 1, public=False),  # display and codegen read the two dtypes
+          reference=lambda node, c, x, y: np.where(c, x, y), derivative=d.where),
+        r(Op.CAST, None, 1, public=False,
+          derivative=d.cast),  # display and codegen read the two dtypes
         # exponentials and logarithms
-        r(Op.EXP, np.exp, 1, math=_call("exp", "exp", Form.INTRINSIC), sympy="exp"),
-        r(Op.EXPM1, np.expm1, 1, math=_call("expm1", "expm1")),
+        r(Op.EXP, np.exp, 1, math=_call("exp", "exp", Form.INTRINSIC), sympy="exp",
+          derivative=d.exp),
+        r(Op.EXPM1, np.expm1, 1, math=_call("expm1", "expm1"), derivative=d.expm1),
         r(Op.EXP2, np.exp2, 1, math=_call("exp2", "exp2", Form.INTRINSIC),
-          sympy=lambda sp, x: sp.Pow(2, x, evaluate=False)),
-        r(Op.LOG, np.log, 1, math=_call("log", "log", Form.INTRINSIC), sympy="log"),
-        r(Op.LOG1P, np.log1p, 1, math=_call("log1p", "log1p")),
-        r(Op.LOG2, np.log2, 1, math=_call("log2", "log2", Form.INTRINSIC)),
-        r(Op.LOG10, np.log10, 1, math=_call("log10", "log10", Form.INTRINSIC)),
+          sympy=lambda sp, x: sp.Pow(2, x, evaluate=False), derivative=d.exp2),
+        r(Op.LOG, np.log, 1, math=_call("log", "log", Form.INTRINSIC), sympy="log",
+          derivative=d.log),
+        r(Op.LOG1P, np.log1p, 1, math=_call("log1p", "log1p"), derivative=d.log1p),
+        r(Op.LOG2, np.log2, 1, math=_call("log2", "log2", Form.INTRINSIC), derivative=d.log2),
+        r(Op.LOG10, np.log10, 1, math=_call("log10", "log10", Form.INTRINSIC), derivative=d.log10),
         r(Op.LOGADDEXP, np.logaddexp, 2,
-          math=MathCall(form=Form.USES, uses=(Op.EXP, Op.LOG1P), cost=2 * CALL_COST)),
+          math=MathCall(form=Form.USES, uses=(Op.EXP, Op.LOG1P), cost=2 * CALL_COST),
+          derivative=d.logaddexp),
         r(Op.LOGADDEXP2, np.logaddexp2, 2,
-          math=MathCall(form=Form.USES, uses=(Op.EXP2, Op.LOG1P), cost=2 * CALL_COST)),
-        r(Op.SQRT, np.sqrt, 1, intrinsic="sqrt", sympy=_sp_power(lambda sp: sp.S.Half)),
+          math=MathCall(form=Form.USES, uses=(Op.EXP2, Op.LOG1P), cost=2 * CALL_COST),
+          derivative=d.logaddexp2),
+        r(Op.SQRT, np.sqrt, 1, intrinsic="sqrt", sympy=_sp_power(lambda sp: sp.S.Half),
+          derivative=d.sqrt),
         r(Op.CBRT, np.cbrt, 1, math=_call("cbrt", "cbrt"),
-          sympy=_sp_power(lambda sp: sp.Rational(1, 3))),
+          sympy=_sp_power(lambda sp: sp.Rational(1, 3)), derivative=d.cbrt),
         # trigonometric and hyperbolic
-        r(Op.SIN, np.sin, 1, math=_call("sin", "sin", Form.INTRINSIC), sympy="sin"),
-        r(Op.COS, np.cos, 1, math=_call("cos", "cos", Form.INTRINSIC), sympy="cos"),
-        r(Op.TAN, np.tan, 1, math=_call("tan", "tan"), sympy="tan"),
-        r(Op.ARCSIN, np.arcsin, 1, math=_call("asin", "arcsin"), sympy="asin"),
-        r(Op.ARCCOS, np.arccos, 1, math=_call("acos", "arccos"), sympy="acos"),
-        r(Op.ARCTAN, np.arctan, 1, math=_call("atan", "arctan"), sympy="atan"),
-        r(Op.ARCTAN2, np.arctan2, 2, math=_call("atan2", "arctan2"), sympy="atan2"),
-        r(Op.HYPOT, np.hypot, 2, math=_call("hypot", "hypot")),
-        r(Op.SINH, np.sinh, 1, math=_call("sinh", "sinh"), sympy="sinh"),
-        r(Op.COSH, np.cosh, 1, math=_call("cosh", "cosh"), sympy="cosh"),
-        r(Op.TANH, np.tanh, 1, math=_call("tanh", "tanh"), sympy="tanh"),
-        r(Op.ARCSINH, np.arcsinh, 1, math=_call("asinh", "arcsinh"), sympy="asinh"),
-        r(Op.ARCCOSH, np.arccosh, 1, math=_call("acosh", "arccosh"), sympy="acosh"),
-        r(Op.ARCTANH, np.arctanh, 1, math=_call("atanh", "arctanh"), sympy="atanh"),
+        r(Op.SIN, np.sin, 1, math=_call("sin", "sin", Form.INTRINSIC), sympy="sin",
+          derivative=d.sin),
+        r(Op.COS, np.cos, 1, math=_call("cos", "cos", Form.INTRINSIC), sympy="cos",
+          derivative=d.cos),
+        r(Op.TAN, np.tan, 1, math=_call("tan", "tan"), sympy="tan", derivative=d.tan),
+        r(Op.ARCSIN, np.arcsin, 1, math=_call("asin", "arcsin"), sympy="asin", derivative=d.arcsin),
+        r(Op.ARCCOS, np.arccos, 1, math=_call("acos", "arccos"), sympy="acos", derivative=d.arccos),
+        r(Op.ARCTAN, np.arctan, 1, math=_call("atan", "arctan"), sympy="atan", derivative=d.arctan),
+        r(Op.ARCTAN2, np.arctan2, 2, math=_call("atan2", "arctan2"), sympy="atan2",
+          derivative=d.arctan2),
+        r(Op.HYPOT, np.hypot, 2, math=_call("hypot", "hypot"), derivative=d.hypot),
+        r(Op.SINH, np.sinh, 1, math=_call("sinh", "sinh"), sympy="sinh", derivative=d.sinh),
+        r(Op.COSH, np.cosh, 1, math=_call("cosh", "cosh"), sympy="cosh", derivative=d.cosh),
+        r(Op.TANH, np.tanh, 1, math=_call("tanh", "tanh"), sympy="tanh", derivative=d.tanh),
+        r(Op.ARCSINH, np.arcsinh, 1, math=_call("asinh", "arcsinh"), sympy="asinh",
+          derivative=d.arcsinh),
+        r(Op.ARCCOSH, np.arccosh, 1, math=_call("acosh", "arccosh"), sympy="acosh",
+          derivative=d.arccosh),
+        r(Op.ARCTANH, np.arctanh, 1, math=_call("atanh", "arctanh"), sympy="atanh",
+          derivative=d.arctanh),
         r(Op.DEG2RAD, np.deg2rad, 1, expand=_deg2rad),
         r(Op.RAD2DEG, np.rad2deg, 1, expand=_rad2deg),
         r(Op.ERF, _RealFunction("erf"), 1, math=_call("erf", "erf"), sympy="erf",
-          reference=_erf_reference("erf")),
+          reference=_erf_reference("erf"), derivative=d.erf),
         r(Op.ERFC, _RealFunction("erfc"), 1, math=_call("erfc", "erfc"), sympy="erfc",
-          reference=_erf_reference("erfc")),
+          reference=_erf_reference("erfc"), derivative=d.erfc),
         # rounding and the float format
-        r(Op.FLOOR, np.floor, 1, intrinsic="floor", sympy="floor"),
-        r(Op.CEIL, np.ceil, 1, intrinsic="ceil", sympy="ceiling"),
-        r(Op.TRUNC, np.trunc, 1, intrinsic="trunc"),
-        r(Op.RINT, np.rint, 1, intrinsic="rint"),
-        r(Op.COPYSIGN, np.copysign, 2, intrinsic="copysign"),
-        r(Op.LDEXP, np.ldexp, 2, latex=r"{0} \cdot 2^{{{1}}}"),
-        r(Op.FREXP_MANTISSA, np.frexp, 1, nout=2, output=0),
+        r(Op.FLOOR, np.floor, 1, intrinsic="floor", sympy="floor", derivative=d.ZERO),
+        r(Op.CEIL, np.ceil, 1, intrinsic="ceil", sympy="ceiling", derivative=d.ZERO),
+        r(Op.TRUNC, np.trunc, 1, intrinsic="trunc", derivative=d.ZERO),
+        r(Op.RINT, np.rint, 1, intrinsic="rint", derivative=d.ZERO),
+        r(Op.COPYSIGN, np.copysign, 2, intrinsic="copysign", derivative=d.copysign),
+        r(Op.LDEXP, np.ldexp, 2, latex=r"{0} \cdot 2^{{{1}}}", derivative=d.ldexp),
+        r(Op.FREXP_MANTISSA, np.frexp, 1, nout=2, output=0, derivative=d.frexp_mantissa),
         r(Op.FREXP_EXPONENT, np.frexp, 1, nout=2, output=1),
         r(Op.MODF_FRACTION, np.modf, 1, nout=2, output=0, expand=_modf_fraction),
         r(Op.MODF_INTEGRAL, np.modf, 1, nout=2, output=1, expand=_modf_integral),
@@ -397,11 +412,12 @@ def _rows() -> list[OpRow]:
         r(Op.CONJUGATE, np.conjugate, 1, expand=_identity, text="{0}",
           latex=r"\overline{{{0}}}"),
         # selection
-        r(Op.MAXIMUM, np.maximum, 2, sympy="Max"),
-        r(Op.MINIMUM, np.minimum, 2, sympy="Min"),
-        r(Op.FMAX, np.fmax, 2, sympy="Max"),
-        r(Op.FMIN, np.fmin, 2, sympy="Min"),
-        r(Op.CLIP, _clip_ufunc(), 3, sympy=_sp_clip, public=False),  # la.clip drops bounds
+        r(Op.MAXIMUM, np.maximum, 2, sympy="Max", derivative=d.maximum),
+        r(Op.MINIMUM, np.minimum, 2, sympy="Min", derivative=d.minimum),
+        r(Op.FMAX, np.fmax, 2, sympy="Max", derivative=d.fmax),
+        r(Op.FMIN, np.fmin, 2, sympy="Min", derivative=d.fmin),
+        r(Op.CLIP, _clip_ufunc(), 3, sympy=_sp_clip, public=False,
+          derivative=d.clip),  # la.clip drops bounds
         # a fusion barrier run by NumPy (lazyarr/ir/reference.py); here for its display
         r(Op.MATMUL, np.matmul, 2, latex=r"{0} \mathbin{{@}} {1}", public=False),
     ]
