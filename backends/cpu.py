@@ -189,8 +189,9 @@ class CpuBackend(InterpBackend):
     cpu_policies = True
     lowers = True
 
-    def view(self, node: Any) -> Any:
-        return values([node])[0]  # movement ops on the leaf's array: a NumPy view
+    def view(self, node: Any, known: dict[int, Any]) -> Any:
+        # movement ops on the leaf's (or the materialised result's) array: a NumPy view
+        return values([node], known)[0]
 
     def compile(self, kernel: Kernel) -> Any:
         return compiled(kernel).function

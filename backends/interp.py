@@ -98,8 +98,8 @@ class InterpBackend:
     def empty(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         return np.empty(shape, dtype)
 
-    def view(self, node: Node) -> np.ndarray:
-        return _own(values([node])[0])  # the reference's results own their memory
+    def view(self, node: Node, known: dict[int, np.ndarray]) -> np.ndarray:
+        return _own(values([node], known)[0])  # the reference's results own their memory
 
     def compile(self, kernel: object) -> object:
         raise NotImplementedError("the interpreter runs graph nodes, not kernels")

@@ -23,7 +23,7 @@ import numpy as np
 
 from lazyarr.front import build, opaque, reductions, views
 from lazyarr.front.array import LazyArray
-from lazyarr.ir.graph import Node, Op, ReduceKind, make
+from lazyarr.ir.graph import MOVEMENT, Node, Op, ReduceKind, make
 from lazyarr.ir.ops import ROWS
 
 
@@ -128,12 +128,15 @@ def _fit(ct: Any, like: Node) -> Node:
 
 def unbroadcast(node: Node, shape: tuple[int, ...]) -> Node:
     """``node`` summed over the axes that broadcasting ``shape`` to its shape added or
-    stretched: the transpose of ``broadcast_to``."""
+    stretched: the transpose of ``broadcast_to``. The stretched axes come back as views of
+    length one (a reshape of a reduction would be a copy)."""
     lead = node.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + d for d, n in enumerate(shape) if n == 1 and node.shape[lead + d] != 1)
+    stretched = tuple(d for d, n in enumerate(shape) if n == 1 and node.shape[lead + d] != 1)
+    axes = tuple(range(lead)) + tuple(lead + d for d in stretched)
     if axes:
         node = reductions.reduce(ReduceKind.SUM, node, axes, keepdims=False)
+        if stretched:
+            node = views.expand_dims(node, stretched)
     return views.reshape(node, shape) if node.shape != shape else node
 
 
@@ -167,7 +170,23 @@ def _elementwise_vjp(node: Node, g: Node) -> tuple[Node | None, ...]:
                                   f"({node.dtype} operands)")
     la = _namespace()
     cts = rule(la, _lazy(g), _lazy(node), *map(_lazy, node.src))
-    return tuple(None if c is None else build.operand_node(c, "grad") for c in cts)
+    return tuple(None if c is None else _tidy(build.operand_node(c, "grad")) for c in cts)
+
+
+def _is_one(node: Node) -> bool:
+    while node.op in MOVEMENT:
+        node = node.src[0]
+    return node.op is Op.SCALAR and node.arg == 1
+
+
+def _tidy(node: Node) -> Node:
+    """``1 * y`` as ``y`` (exact, and the same dtype): a scalar output's cotangent is 1, and
+    the gradient reads, and displays, without it."""
+    if node.op is Op.MULTIPLY:
+        for one, other in (node.src, node.src[::-1]):
+            if _is_one(one) and other.dtype == node.dtype and other.shape == node.shape:
+                return other
+    return node
 
 
 def _origin_vjp(leaf: Node, g: Node) -> Node:
@@ -262,7 +281,7 @@ def embed(g: Node, shape: tuple[int, ...], vmap: Any) -> Node:
     order = [r for r, _, _ in vmap if r is not None]
     perm = (*order, *(r for r in range(g.ndim) if r not in order))
     g = build.permute(g, perm)  # the mapped dimensions first, in the source's order
-    g = views.reshape(g, g.shape[:len(order)])  # the rest, new axes, have length one
+    g = views.squeeze(g, tuple(range(len(order), g.ndim)))  # the rest: new axes
     for d, (r, step, start) in enumerate(vmap):
         if r is None:
             g = _pad(views.expand_dims(g, d), d, start, shape[d] - start - 1)

@@ -85,6 +85,8 @@ def _loop_text(step: PlannedStep) -> str:
     if kernel.split:
         return _split_text(step, kinds)
     writes = "writes every row element" if kernel.out_level else "writes one value per row"
+    if kernel.out_level and len({r.ndim for r in step.roots}) > 1:
+        writes += " (and one value per row of the outputs of the outer shape)"
     return (f"a loop over {outer} rows of {row} elements; per row it reduces ({kinds}) "
             f"and {writes}")
 

@@ -76,13 +76,20 @@ def _strided(array: Any, m: ViewMap, ndim: int) -> View:
     return View(array, offset, tuple(strides))
 
 
-def leaf_view(node: Node) -> View:
-    """The memory a view of a leaf (movement ops over one LEAF) reads, over ``node``'s own
-    dimensions: no copy needed."""
+def view_base(node: Node) -> Node:
+    """The node under ``node``'s movement ops (each has one source)."""
+    while node.op in MOVEMENT:
+        node = node.src[0]
+    return node
+
+
+def leaf_view(node: Node, array: Any = None) -> View:
+    """The memory a view (movement ops over one LEAF, or over a result materialised into
+    ``array``) reads, over ``node``'s own dimensions: no copy needed."""
     ndim, m = node.ndim, _identity(node.ndim)
     while node.op in MOVEMENT:
         m, node = map_through(node, m), node.src[0]
-    return _strided(node.arg.array, m, ndim)
+    return _strided(node.arg.array if array is None else array, m, ndim)
 
 
 def stand_in(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -285,8 +292,9 @@ def trace(roots: tuple[Node, ...], materialised: Mapping[int, Any]) -> Trace:
     outer, row = choose_row(roots, materialised)
     out_level = int(row is not None)  # a row-wise kernel stores every row element
     walk = _Walk(outer, row, materialised)
-    identity = _identity(len(roots[0].shape))
-    values = tuple(walk.walk(r, identity) for r in roots)
+    # a root of the outer shape alone (a row kernel's per-row result) maps to the outer
+    # dimensions, which come first: its own identity map
+    values = tuple(walk.walk(r, _identity(r.ndim)) for r in roots)
     # inputs met before the first reduction set the row do not vary along it: stride 0
     inputs = tuple(View(v.array, v.offset, v.strides + (0,) * (walk.ndim - len(v.strides)))
                    for v in walk.inputs)
@@ -371,9 +379,10 @@ def lower(tr: Trace, outs: list[Any]) -> Launch:
     roots' shape: NumPy's or device arrays)."""
     if tr.blocked:
         raise AssertionError("lowering a step the plan did not make fusable")
-    n_row = len(tr.row)
-    out_views = [View(o, 0, tuple(o.strides) if tr.out_level else
-                      tuple(o.strides) + (0,) * n_row) for o in outs]
+    ndim = len(tr.outer) + len(tr.row)
+    # one value per row (every output of a reduction, a row-wise kernel's per-row results):
+    # stride 0 along the row
+    out_views = [View(o, 0, tuple(o.strides) + (0,) * (ndim - len(o.shape))) for o in outs]
     dims, row_ndim, views = _coalesce_split(tr.outer, tr.row, [*tr.inputs, *out_views])
     inputs, outputs = views[:len(tr.inputs)], views[len(tr.inputs):]
     column = _column_friendly(tr.body, inputs, dims, row_ndim, tr.out_level)

@@ -21,7 +21,7 @@ import numpy as np
 from lazyarr.ir.graph import MOVEMENT, OPAQUE, Node, Op
 from lazyarr.ir.loop import c_strides
 from lazyarr.plan import cpu_passes
-from lazyarr.plan.lower import Trace, inner_reductions, trace
+from lazyarr.plan.lower import Trace, choose_row, inner_reductions, trace, view_base
 
 
 class StepKind(enum.Enum):
@@ -85,9 +85,7 @@ class Plan:
 
 
 def is_view_of_leaf(node: Node) -> bool:
-    while node.op in MOVEMENT:  # each has one source
-        node = node.src[0]
-    return node.op is Op.LEAF
+    return view_base(node).op is Op.LEAF
 
 
 def break_for(node: Node) -> FusionBreak:
@@ -128,13 +126,17 @@ class _Scheduler:
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for k, r in enumerate(roots):
             by_shape.setdefault(r.shape, []).append(k)
+        if self.cpu and len(by_shape) > 1:
+            by_shape = self.join_rows(roots, by_shape)
         for shape, members in by_shape.items():
             todo: list[int] = []
             for k in members:
                 root, out = roots[k], outputs[k]
                 if out in self.given:
                     todo.append(k)  # written into the caller's array by a kernel
-                elif is_view_of_leaf(root):
+                elif out is None and id(root) in self.materialised:
+                    continue  # an input of two opaque ops, planned for the first
+                elif is_view_of_leaf(root) or self.view_of_result(root):
                     self.steps.append(Step(StepKind.VIEW, (root,), (out,)))
                 elif root.op in OPAQUE:
                     self.materialise(root, brk, out)
@@ -149,6 +151,32 @@ class _Scheduler:
             else:
                 self.kernel(group, where, brk)
 
+    def view_of_result(self, node: Node) -> bool:
+        """Whether ``node`` is movement ops over a result planned into a buffer (a transpose
+        of an activation that a matrix product reads): a view of that buffer, no copy."""
+        return node.op in MOVEMENT and id(view_base(node)) in self.materialised
+
+    def join_rows(self, roots: tuple[Node, ...], by_shape: dict[tuple[int, ...], list[int]]
+                  ) -> dict[tuple[int, ...], list[int]]:
+        """Roots of a row-wise kernel's outer shape join that kernel when it computes them
+        as they are (no other break): the loss and the gradient of softmax cross-entropy are
+        one pass over each row. A row-wise kernel's outer dimensions come first, so such a
+        root is one value per row, which the kernel stores with stride 0 along the row."""
+        for shape in sorted(by_shape, key=len, reverse=True):
+            members = by_shape.get(shape)
+            if not members or 0 in shape:
+                continue
+            group = tuple(roots[k] for k in members)
+            outer, row = choose_row(group, self.materialised)
+            if row is None or outer not in by_shape or outer == shape:
+                continue
+            joined = group + tuple(roots[k] for k in by_shape[outer])
+            alone = trace(group, self.materialised)
+            if set(map(id, trace(joined, self.materialised).blocked)) <= \
+                    set(map(id, alone.blocked)):
+                by_shape[shape] = members + by_shape.pop(outer)
+        return by_shape
+
     def materialise(self, node: Node, brk: FusionBreak | None, out: int | None = None
                     ) -> None:
         """Plan ``node`` into a buffer that later kernels read (and that is output ``out``,
@@ -158,19 +186,50 @@ class _Scheduler:
         brk = brk or break_for(node)
         if node.op in OPAQUE:
             feeds = FusionBreak(BreakReason.OPAQUE_INPUT, f"input of {node.op.value}")
-            self.group(node.src, (None,) * len(node.src), feeds)
+            # views last: the result one views may be planned for the others (a backward
+            # pass's activation, whose transpose a matrix product reads)
+            for part in ([s for s in node.src if s.op not in MOVEMENT],
+                         [s for s in node.src if s.op in MOVEMENT]):
+                if part:
+                    self.group(tuple(part), (None,) * len(part), feeds)
+                    self.keep_inputs(part)
             self.steps.append(Step(StepKind.OPAQUE, (node,), (out,), brk))
         else:
             self.group((node,), (None,), brk)
         self.materialised[id(node)] = _Stand(node, -1 - len(self.materialised))
+
+    def materialise_all(self, nodes: list[Node] | tuple[Node, ...]) -> None:
+        """Plan ``nodes`` into buffers: the reductions of one shape in one kernel (the
+        statistics of a layer norm's rows, the second one using the first, are one pass over
+        each row), the rest one by one."""
+        by_shape: dict[tuple[int, ...], list[Node]] = {}
+        for node in nodes:
+            if node.op in OPAQUE or id(node) in self.materialised:
+                self.materialise(node, None)
+            else:
+                by_shape.setdefault(node.shape, []).append(node)
+        for group in by_shape.values():
+            if len(group) == 1:
+                self.materialise(group[0], None)
+                continue
+            self.group(tuple(group), (None,) * len(group), break_for(group[0]))
+            for node in group:
+                self.materialised[id(node)] = _Stand(node, -1 - len(self.materialised))
+
+    def keep_inputs(self, nodes: list[Node]) -> None:
+        """Record an opaque op's inputs as materialised: another opaque op reading one of
+        them reads the same buffer instead of computing it again."""
+        for node in nodes:
+            if id(node) not in self.materialised and node.op is not Op.SCALAR \
+                    and not is_view_of_leaf(node):
+                self.materialised[id(node)] = _Stand(node, -1 - len(self.materialised))
 
     def kernel(self, roots: tuple[Node, ...], outputs: tuple[int | None, ...],
                brk: FusionBreak | None) -> None:
         while True:
             tr = trace(roots, self.materialised)
             if tr.blocked:
-                for node in tr.blocked:
-                    self.materialise(node, None)
+                self.materialise_all(tr.blocked)
                 continue
             inner = self.split_first(tr)
             if not inner:

@@ -23,7 +23,7 @@ import numpy as np
 from lazyarr.ir.graph import Node, Op
 from lazyarr.ir.loop import Kernel, Launch, View, c_ordered, c_strides
 from lazyarr.plan import cpu_passes
-from lazyarr.plan.lower import copy_launch, leaf_view, lower, rebind
+from lazyarr.plan.lower import copy_launch, leaf_view, lower, rebind, view_base
 from lazyarr.plan.schedule import Plan, Step, StepKind, schedule
 from lazyarr.run import outputs
 
@@ -41,8 +41,9 @@ class Backend(Protocol):
 
     def empty(self, shape: tuple[int, ...], dtype: np.dtype) -> Any: ...
 
-    def view(self, node: Node) -> Any:
-        """A view of a leaf (movement ops over one LEAF), without a copy (host backends)."""
+    def view(self, node: Node, known: dict[int, Any]) -> Any:
+        """A view of a leaf (movement ops over one LEAF) or of a materialised result
+        (``known``: those by node id), without a copy (host backends)."""
 
     def view_of(self, view: View, shape: tuple[int, ...]) -> Any:
         """The array ``view`` describes over ``shape``, sharing its array's memory (backends
@@ -173,8 +174,10 @@ class _Run:
     # -- data movement: NumPy's on the host, copy launches elsewhere ----------------------------
     def view(self, node: Node) -> Any:
         if self.backend.host:
-            return self.backend.view(node)
-        return self.backend.view_of(leaf_view(node), node.shape)
+            return self.backend.view(node, self.values)
+        base = view_base(node)
+        array = None if base.op is Op.LEAF else self.values[id(base)]
+        return self.backend.view_of(leaf_view(node, array), node.shape)
 
     def copy(self, source: Any, target: Any) -> None:
         if self.backend.host:
