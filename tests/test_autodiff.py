@@ -243,6 +243,14 @@ def test_an_op_without_a_rule_says_which() -> None:
         la.grad(lambda t: la.sum(la.nextafter(t, 2.0)))(np.ones(3))
 
 
+def test_advanced_indexing_refuses_a_gradient() -> None:
+    x = np.arange(5.0)
+    picked = la.asarray(x)[np.array([1, 3])]
+    np.testing.assert_array_equal(picked.eval(), [1.0, 3.0])  # still an eager value
+    with pytest.raises(NotImplementedError, match=r"advanced .* indexing"):
+        la.grad(lambda t: la.sum(t[t > 2]))(x)
+
+
 def test_integer_paths_carry_no_gradient() -> None:
     x = np.array([0.5, 1.5, 2.5])
     g = la.grad(lambda t: la.sum(t * t.astype(np.int64) + la.floor(t)))(x)

@@ -17,6 +17,16 @@ from lazyarr.run.evaluate import evaluate
 _ARRAY_FUNCTIONS: dict[Any, Any] = {}
 
 
+def _no_gradient(shape: tuple[int, ...], picked: tuple[int, ...]) -> Callable[[Node], Node]:
+    def refuse(_: Node) -> Node:
+        raise NotImplementedError(
+            f"grad: advanced (integer or boolean array) indexing of a {shape} array into "
+            f"{picked} is evaluated eagerly and has no gradient; select with la.where "
+            "against an index comparison instead (docs/autodiff.md)")
+
+    return refuse
+
+
 class LazyArray:
     """An array expression, evaluated (fused and compiled) only when asked for.
 
@@ -68,8 +78,10 @@ class LazyArray:
             index = index.eval()
         if views.is_basic_index(index):
             return LazyArray(views.getitem(self._node, index))
-        # advanced (integer or boolean array) indexing copies in NumPy too: done eagerly
-        return LazyArray(build.leaf(np.asarray(self.eval()[index])))
+        # advanced (integer or boolean array) indexing copies in NumPy too: done eagerly, and
+        # a gradient through it is refused rather than silently zero
+        picked = np.asarray(self.eval()[index])
+        return LazyArray(build.leaf(picked, (self._node, _no_gradient(self.shape, picked.shape))))
 
     def reshape(self, *shape: Any, order: str = "C") -> LazyArray:
         if order != "C":

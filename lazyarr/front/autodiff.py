@@ -82,11 +82,32 @@ def _live(order: list[Node], wrt: Sequence[Node]) -> set[int]:
     return live
 
 
+# The last few backward graphs, by the ids of what they were built from (held, so the ids
+# stay theirs). A training step builds the same graph every time (interning makes it the
+# same nodes); walking it again is most of the cost of writing a small step's gradient.
+_RECENT: dict[tuple, tuple[tuple, list[Node | None]]] = {}
+_RECENT_MAX = 8
+
+
 def backprop(roots: Sequence[Node], cotangents: Sequence[Node],
              wrt: Sequence[Node]) -> list[Node | None]:
     """The cotangent of each node of ``wrt`` (None: no float path to a root) given the
     cotangent of each root: the sum over every path, including paths through other nodes of
     ``wrt`` (``tf.gradients``' total derivative)."""
+    held = (tuple(roots), tuple(cotangents), tuple(wrt))
+    key = tuple(tuple(map(id, part)) for part in held)
+    found = _RECENT.get(key)
+    if found is not None:
+        return list(found[1])
+    result = _backprop(roots, cotangents, wrt)
+    if len(_RECENT) >= _RECENT_MAX:
+        del _RECENT[next(iter(_RECENT))]
+    _RECENT[key] = (held, result)
+    return list(result)
+
+
+def _backprop(roots: Sequence[Node], cotangents: Sequence[Node],
+              wrt: Sequence[Node]) -> list[Node | None]:
     order = _order(roots)
     live = _live(order, wrt)
     parts: dict[int, list[Node]] = {}
