@@ -1363,3 +1363,24 @@ def test_emulated_fused_math_is_the_cpus_bits(emulated: Emulator, dt: str) -> No
 
 if __name__ == "__main__":
     _emit_main(Path(sys.argv[1]))
+
+
+def test_emulated_gradients(emulated: Emulator) -> None:
+    """Backward graphs on the device: a row-wise kernel, a slice's gradient embedded in zeros
+    by joins, a concatenate's gradient sliced back (matrix products need CuPy)."""
+    rng = np.random.default_rng(14)
+    h = rng.standard_normal((6, 40)).astype(np.float32)
+    s = rng.standard_normal(40).astype(np.float32)
+
+    def loss(t: la.LazyArray, v: la.LazyArray) -> la.LazyArray:
+        normed = (t - t.mean(axis=1, keepdims=True)) / la.sqrt(t.var(axis=1, keepdims=True)
+                                                               + 1e-5)
+        act = la.tanh(normed * v)
+        joined = la.concatenate([act[1:, ::3], act[:2, ::-3] * 2], axis=0)
+        return la.sum(joined ** 2) + la.logsumexp(act * 3)
+
+    host = la.grad(loss, argnums=(0, 1))(h, s)
+    device = la.grad(loss, argnums=(0, 1))(la.asarray(h, device="cuda"),
+                                           la.asarray(s, device="cuda"))
+    for got, want in zip(device, host, strict=True):
+        _assert_like(_gpu(got), want.eval(), 2e-4)
