@@ -199,16 +199,17 @@ class _Scheduler:
         self.materialised[id(node)] = _Stand(node, -1 - len(self.materialised))
 
     def materialise_all(self, nodes: list[Node] | tuple[Node, ...]) -> None:
-        """Plan ``nodes`` into buffers: the reductions of one shape in one kernel (the
+        """Plan ``nodes`` into buffers: reductions over the same rows in one kernel (the
         statistics of a layer norm's rows, the second one using the first, are one pass over
         each row), the rest one by one."""
-        by_shape: dict[tuple[int, ...], list[Node]] = {}
+        alike: dict[tuple, list[Node]] = {}  # reductions of one source shape over one row
         for node in nodes:
-            if node.op in OPAQUE or id(node) in self.materialised:
+            if node.op is not Op.REDUCE or id(node) in self.materialised:
                 self.materialise(node, None)
             else:
-                by_shape.setdefault(node.shape, []).append(node)
-        for group in by_shape.values():
+                key = (node.shape, node.src[0].shape, node.arg[1])
+                alike.setdefault(key, []).append(node)
+        for group in alike.values():
             if len(group) == 1:
                 self.materialise(group[0], None)
                 continue
