@@ -16,6 +16,7 @@ leaf remembers the leaf it came from and how (``Buffer.origin``), and gradients 
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -82,11 +83,22 @@ def _live(order: list[Node], wrt: Sequence[Node]) -> set[int]:
     return live
 
 
-# The last few backward graphs, by the ids of what they were built from (held, so the ids
-# stay theirs). A training step builds the same graph every time (interning makes it the
-# same nodes); walking it again is most of the cost of writing a small step's gradient.
-_RECENT: dict[tuple, tuple[tuple, list[Node | None]]] = {}
+# The last few backward graphs, by the ids of what they were built from. A training step
+# builds the same graph every time (interning makes it the same nodes); walking it again is
+# most of the cost of writing a small step's gradient. Entries hold weak references only
+# (checked on a hit): the fast path keeps the graphs it evaluated recently alive, this
+# cache keeps nothing.
+_RECENT: dict[tuple, tuple[tuple, tuple]] = {}
 _RECENT_MAX = 8
+
+
+def _refs(nodes: Sequence[Node | None]) -> tuple:
+    return tuple(None if n is None else weakref.ref(n) for n in nodes)
+
+
+def _alive(refs: tuple) -> list[Node | None] | None:
+    nodes = [None if r is None else r() for r in refs]
+    return None if any(n is None for n, r in zip(nodes, refs, strict=True) if r) else nodes
 
 
 def backprop(roots: Sequence[Node], cotangents: Sequence[Node],
@@ -94,16 +106,18 @@ def backprop(roots: Sequence[Node], cotangents: Sequence[Node],
     """The cotangent of each node of ``wrt`` (None: no float path to a root) given the
     cotangent of each root: the sum over every path, including paths through other nodes of
     ``wrt`` (``tf.gradients``' total derivative)."""
-    held = (tuple(roots), tuple(cotangents), tuple(wrt))
-    key = tuple(tuple(map(id, part)) for part in held)
+    given = (*roots, *cotangents, *wrt)
+    key = tuple(map(id, given))
     found = _RECENT.get(key)
-    if found is not None:
-        return list(found[1])
+    if found is not None and _alive(found[0]) == list(given):
+        result = _alive(found[1])
+        if result is not None:
+            return result
     result = _backprop(roots, cotangents, wrt)
     if len(_RECENT) >= _RECENT_MAX:
         del _RECENT[next(iter(_RECENT))]
-    _RECENT[key] = (held, result)
-    return list(result)
+    _RECENT[key] = (_refs(given), _refs(result))
+    return result
 
 
 def _backprop(roots: Sequence[Node], cotangents: Sequence[Node],

@@ -45,12 +45,13 @@ def tree_flatten(tree: Any) -> tuple[list[Any], Callable[[list[Any]], Any]]:
     return [tree], lambda new: new[0]
 
 
-# (argument slot, id of a NumPy array) -> (weak reference to the array, its leaf). A training
-# loop passes the same arrays every step (updated in place): the same leaves make the same
-# graph, which interning, the operator memo and the fast path then find instead of building
-# and planning it again (about 500 us for GELU's forward and backward). Slots keep two
+# (argument slot, id of a NumPy array) -> weak references to the array and its leaf. A
+# training loop passes the same arrays every step (updated in place): the same leaves make
+# the same graph, which interning, the operator memo and the fast path then find instead of
+# building and planning it again (about 500 us for GELU's forward and backward). Weak: the
+# cache keeps nothing alive (the fast path holds the graphs it ran recently). Slots keep two
 # arguments that are one array two variables, as in JAX.
-_LEAVES: dict[tuple[Any, int], tuple[weakref.ref, Node]] = {}
+_LEAVES: dict[tuple[Any, int], tuple[weakref.ref, weakref.ref]] = {}
 _LEAVES_MAX = 256
 
 
@@ -58,19 +59,16 @@ def _leaf(slot: Any, array: np.ndarray) -> Node:
     key = (slot, id(array))
     found = _LEAVES.get(key)
     if found is not None:
-        ref, node = found
-        held = node.arg.array
-        if ref() is array and held.shape == array.shape and held.strides == array.strides:
+        node = found[1]()
+        if found[0]() is array and node is not None and node.arg.array.shape == array.shape \
+                and node.arg.array.strides == array.strides:
             return node
     node = build.leaf(array)
-    try:
-        ref = weakref.ref(array)
-    except TypeError:
-        return node
     if len(_LEAVES) >= _LEAVES_MAX:
-        for k in [k for k, (r, _) in _LEAVES.items() if r() is None] or list(_LEAVES)[:64]:
+        dead = [k for k, (a, n) in _LEAVES.items() if a() is None or n() is None]
+        for k in dead or list(_LEAVES)[:_LEAVES_MAX // 4]:
             del _LEAVES[k]
-    _LEAVES[key] = (ref, node)
+    _LEAVES[key] = (weakref.ref(array), weakref.ref(node))
     return node
 
 
