@@ -8,7 +8,9 @@ kernel, row statistics planned together, views of materialised results).
 
 from __future__ import annotations
 
+import gc
 import math
+import weakref
 
 import numpy as np
 import pytest
@@ -393,3 +395,20 @@ def test_a_gradient_displays_and_explains() -> None:
     assert r"\sin" in latex and r"\cos" in latex and "1 " not in latex
     text = la.explain(g).kernel_plan
     assert "1 fused kernel" in text
+
+
+def test_a_repeated_step_reuses_its_graph_and_holds_no_array() -> None:
+    x = RNG.standard_normal(100)
+    g = np.ones(100)
+    first = la.vjp(la.sin, x)[1](g)[0]
+    again = la.vjp(la.sin, x)[1](g)[0]
+    assert again._node is first._node  # same leaves, same backward graph
+    assert la.vjp(la.sin, x.copy())[1](g)[0]._node is not first._node
+    big = np.ones(10**5)
+    ref = weakref.ref(big)
+    grad = la.grad(lambda t: la.sum(t * 2))(big)
+    del grad, big
+    for _ in range(10):  # the fast path's recent expressions move on
+        la.asarray(np.ones(3)).sum().eval()
+    gc.collect()
+    assert ref() is None
