@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Sequence
+from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -37,10 +39,12 @@ def _lazy(node: Node) -> LazyArray:
     return LazyArray(node)
 
 
-def _namespace() -> Any:
-    import lazyarr  # the rules' ``la``: the package, complete once anything is differentiated
+@cache
+def _namespace() -> SimpleNamespace:
+    """The rules' ``la``: lazyarr's elementwise functions and ``where``."""
+    from lazyarr.front import functions  # it imports this module's package siblings
 
-    return lazyarr
+    return SimpleNamespace(**functions.UFUNC_FUNCTIONS, where=functions.where)
 
 
 def zeros_like(node: Node) -> Node:

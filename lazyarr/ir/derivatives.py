@@ -3,10 +3,11 @@
 A rule is a vector-Jacobian product: ``rule(la, g, out, *xs)`` returns one cotangent per
 operand for the cotangent ``g`` of the op's result ``out`` at operands ``xs``, or None for an
 operand the result does not depend on smoothly. Rules are written with lazyarr's own
-functions (``la`` is the ``lazyarr`` namespace, passed in because this layer may not import
-the front end) over lazy arrays, so a gradient is an ordinary lazy expression: it fuses with
-the forward pass, and it can be differentiated again. Operands and ``g`` have the result's
-shape; the engine (``lazyarr/front/autodiff.py``) casts each cotangent to its operand's dtype.
+functions (``la`` holds lazyarr's elementwise functions and ``where``, passed in because this
+layer may not import the front end) over lazy arrays, so a gradient is an ordinary lazy
+expression: it fuses with the forward pass, and it can be differentiated again. Operands and
+``g`` have the result's shape; the engine (``lazyarr/front/autodiff.py``) casts each
+cotangent to its operand's dtype.
 
 Ties and kinks follow JAX's conventions (``jax.grad``): ``maximum``/``minimum`` and the max
 and min reductions split the cotangent evenly between tied operands; ``fmax``/``fmin`` send

@@ -452,7 +452,10 @@ def _column_friendly(body: tuple[Instr, ...], inputs: list[View], dims: tuple[in
     p, r = len(dims) - row_ndim - 1, len(dims) - 1
     loads = [i for i in body if i.op is Op.LEAF]
     rows = [v for v, ins in zip(inputs, loads, strict=True) if ins.level]
-    return bool(rows) and all(
-        abs(v.strides[r]) > v.array.dtype.itemsize and v.strides[p] in (
-            0, v.array.dtype.itemsize) for v in rows) and dims[p] > 1
+    # an input constant along the columns (a per-row scale, stride 0 across) is one value per
+    # row whatever its own layout; the others must lie along the columns, rows apart
+    across = [v for v in rows if v.strides[p]]
+    return bool(across) and all(
+        abs(v.strides[r]) > v.array.dtype.itemsize and v.strides[p] == v.array.dtype.itemsize
+        for v in across) and dims[p] > 1
 
