@@ -80,4 +80,6 @@ def evaluate(nodes: list[Node], out: list[Any] | None = None,
     if plan is None:
         filled = frozenset(k for k, o in enumerate(outs) if o is not None)
         plan = schedule(roots, impl.cpu_policies, filled)
+        if fast:  # outputs of several shapes (a backward pass): planned once, run again
+            fastpath.keep_plan(tuple(nodes), given is not None, plan)
     return runtime.run_plan(plan, outs, impl)

@@ -194,8 +194,7 @@ def _build(nodes: tuple[Node, ...], roots: tuple[Node, ...],
     step = plan.single_kernel()
     if step is None:
         # several steps: the general path's, every time; it runs this plan (planned once)
-        if len(nodes) == 1:
-            _keep_plan(nodes[0], outs is not None, plan)
+        keep_plan(nodes, outs is not None, plan)
         return None
     targets = _targets(roots, outs)
     launch = cpu_passes.apply(lower(step.trace, targets))
@@ -250,34 +249,33 @@ def _go_direct(ex: Executor) -> None:
         ex.one = direct if objcall.makes_outputs() else lambda: direct(np.empty(*make))
 
 
-# one expression whose plan has several steps, by (id, into ``out=`` arrays): (weak reference
-# to it, the plan). The general path runs the plan instead of planning again
+# expressions whose plan has several steps, by (their ids, into ``out=`` arrays): (weak
+# references to them, the plan). The general path runs the plan instead of planning again
 # (``benchmarks/memo_layers.py``, the "plans" column: planning is about a third of such an
-# evaluation over 100x100).
-_several: dict[tuple[int, bool], tuple[weakref.ref, Plan]] = {}
+# evaluation over 100x100; a backward pass's several outputs plan in milliseconds).
+_several: dict[tuple[tuple[int, ...], bool], tuple[tuple[weakref.ref, ...], Plan]] = {}
 
 
-def _keep_plan(node: Node, into: bool, plan: Plan) -> None:
-    key = (id(node), into)
-    ref = weakref.ref(node, lambda r, k=key, table=_several: _drop_plan(table, k, r))
-    _several[key] = (ref, plan)
+def keep_plan(nodes: tuple[Node, ...], into: bool, plan: Plan) -> None:
+    key = (tuple(map(id, nodes)), into)
+    refs = tuple(weakref.ref(n, lambda r, k=key, table=_several: _drop_plan(table, k))
+                 for n in nodes)
+    _several[key] = (refs, plan)
 
 
-def _drop_plan(table: dict, key: tuple[int, bool], ref: weakref.ref) -> None:
+def _drop_plan(table: dict, key: tuple) -> None:
     entry = table.get(key)
-    if entry is not None and entry[0] is ref:
+    if entry is not None and any(r() is None for r in entry[0]):
         del table[key]
 
 
 def plan_of(nodes: tuple[Node, ...] | list[Node], roots: tuple[Node, ...] | None = None,
             into: bool = False) -> Plan | None:
-    """The plan kept for ``nodes`` (one expression needing several steps) evaluated as
+    """The plan kept for ``nodes`` (expressions needing several steps) evaluated as
     ``roots`` (``nodes`` fitted to ``out=`` arrays, when ``into``; by default ``nodes``);
     else None. Another ``out=`` dtype or shape fits them to other roots: not this plan."""
-    if len(nodes) != 1:
-        return None
-    entry = _several.get((id(nodes[0]), into))
-    if entry is None or entry[0]() is not nodes[0]:
+    entry = _several.get((tuple(map(id, nodes)), into))
+    if entry is None or any(r() is not n for r, n in zip(entry[0], nodes, strict=True)):
         return None
     plan = entry[1]
     return plan if plan.roots == tuple(nodes if roots is None else roots) else None
