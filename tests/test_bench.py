@@ -12,7 +12,8 @@ import pytest
 
 from lazyarr.__main__ import main
 from lazyarr.cli import bench
-from lazyarr.cli.bench import command, latency, numba_kernels
+from lazyarr.cli.bench import backward, command, latency, numba_kernels, workloads
+from lazyarr.cli.bench.measure import Context
 
 CELL_KEYS = {"workload", "name", "dtype", "n", "shape", "memory_bound", "bytes", "times",
              "first_call", "ok", "errors"}
@@ -134,3 +135,105 @@ def test_fresh_process_scripts_are_files():
     for script in (latency.FRESH_LAZYARR, latency.FRESH_NUMBA):
         assert script.is_file(), script
     assert (latency.FRESH_NUMBA.parent / "numba_kernel.py").is_file()
+
+
+# -- the backward workloads (issue 14) ---------------------------------------------------------
+BACKWARD_KEYS = [w.key for w in backward.BACKWARD]
+BACKWARD_IMPLS = ["numpy", "lazyarr", "lazyarr:out", "jax", "torch", "torch.compile"]
+
+
+def test_default_run_has_the_backward_cells(doc):
+    """The fixture's run (every workload, no peers): each backward workload at --matrix and
+    at the largest size, float32, checked against NumPy in float64."""
+    run = doc["runs"][0]
+    assert run["backward_impls"] == ["numpy", "lazyarr:out", "lazyarr"]
+    cells = [(r["workload"], tuple(r["shape"])) for r in run["backward"]]
+    assert cells == [("gelu_bwd", (16, 32)), ("gelu_bwd", (1000,)), ("ln_bwd", (16, 32)),
+                     ("ln_bwd", (1, 1000)), ("xent", (16, 32)), ("xent", (1, 1000)),
+                     ("gelu_adam", (16, 32)), ("gelu_adam", (1000,))]
+    for r in run["backward"]:
+        assert r["dtype"] == "float32" and r["bytes"] > 0
+        assert set(r["times"]) == set(run["backward_impls"]), r["errors"]
+        assert all(r["ok"].values()), (r["workload"], r["ok"])
+    text = bench.report(doc)
+    assert "backward (issue 14), float32, 1 thread(s)" in text
+    assert "n/a   [1 thr] goal 14 backward >= jax.jit" in text  # no JAX in this run
+
+
+def test_quick_backward_only_run(tmp_path, capsys):
+    """``--quick`` with only the backward workloads: quick sizes, no triad, per-call overhead
+    or compile latency (they measure forward expressions), the backward table and goal."""
+    path = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--workloads", ",".join(BACKWARD_KEYS), "--peers", "none",
+                 "--repeat", "1", "--json", str(path), "--no-plot"]) == 0
+    text = capsys.readouterr().out
+    doc = json.loads(path.read_text())
+    (run,) = doc["runs"]
+    assert run["results"] == [] and "triad" not in run
+    assert doc["overhead"] is None and doc["compile"] is None
+    rows, cols = workloads.QUICK_MATRIX
+    big = max(workloads.QUICK_SIZES)
+    assert {tuple(r["shape"]) for r in run["backward"]} == {(rows, cols), (big // 1000, 1000),
+                                                           (big,)}
+    assert all(all(r["ok"].values()) and len(r["times"]) == 3 for r in run["backward"])
+    assert "issue 14 goal" in text and "issue 4 goals" not in text and "STREAM" not in text
+
+
+@pytest.fixture
+def backward_context(request):
+    """A worker's context with only what ``impl`` needs; JAX in float64 mode, as in the
+    worker (restored after)."""
+    import lazyarr as la
+
+    impl = request.param
+    peers = {}
+    if impl == "jax":
+        jax = pytest.importorskip("jax")
+        before = jax.config.read("jax_enable_x64")
+        jax.config.update("jax_enable_x64", True)
+        request.addfinalizer(lambda: jax.config.update("jax_enable_x64", before))
+        peers["jax"] = jax
+    elif impl.startswith("torch"):
+        peers["torch"] = pytest.importorskip("torch")
+    return impl, Context(la, 1, peers, {}, [])
+
+
+@pytest.mark.parametrize("key", BACKWARD_KEYS)
+@pytest.mark.parametrize("backward_context", BACKWARD_IMPLS, indirect=True)
+def test_backward_workload_values(key, backward_context):
+    """Every implementation computes the NumPy reference (float64) of two steps: the second
+    step of Adam starts from the state the first one left."""
+    impl, ctx = backward_context
+    w = backward.BY_KEY[key]
+    arrays = backward.make_inputs(w, (6, 40), np.random.default_rng(7))
+    state = {k: a.copy() for k, a in arrays.items()}
+    ctx.reference = backward.reference(w, arrays)  # lazyarr:out's arrays take its shapes
+    fn = backward.PREPARE[impl](w, state, ctx)
+    def widened():
+        return {k: a.astype(np.float64) if a.dtype.kind == "f" else a for k, a in arrays.items()}
+
+    wide = widened()
+    for _ in range(2):
+        if impl == "lazyarr":  # a fresh result: the state is left as it was
+            wide = widened()
+        want = w.numpy(*(wide[k] for k in w.inputs))
+        got = workloads.as_tuple(fn())
+        assert len(got) == len(want)
+        for g, r in zip(got, want, strict=True):
+            g = np.asarray(g)
+            assert g.dtype == np.float32 and g.shape == r.shape
+            np.testing.assert_allclose(g, r, rtol=2e-5, atol=2e-6 * np.abs(r).max())
+    if w.inplace and impl != "jax":  # JAX's state is its own (donated) buffers
+        after = arrays if impl == "lazyarr" else wide  # the state after the steps
+        for k in w.inplace:
+            np.testing.assert_allclose(state[k], after[k], rtol=2e-5,
+                                       atol=2e-6 * np.abs(after[k]).max())
+
+
+def test_backward_shapes():
+    cfg = command.config_from(command_args([]))
+    assert cfg.matrix == (4096, 1024) and max(cfg.sizes) == 10**7
+    assert backward.shapes(backward.BY_KEY["ln_bwd"], cfg) == [(4096, 1024), (10000, 1000)]
+    assert backward.shapes(backward.BY_KEY["gelu_adam"], cfg) == [(4096, 1024), (10**7,)]
+    quick = command.config_from(command_args(["--quick"]))
+    assert backward.shapes(backward.BY_KEY["xent"], quick) == [(256, 1024), (100, 1000)]

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from . import backward
 from .measure import STREAMING_TRIAD
 from .workloads import BY_KEY, SHORT
 
@@ -167,8 +168,12 @@ def report(doc: dict[str, Any]) -> str:
         out += table_overhead(doc["overhead"])
     if doc.get("compile"):
         out += ["", "== compile latency ==", *table_compile(doc["compile"])]
-    out += ["", "== issue 4 goals (set at n=1e7), as measured in this run ==",
-            *goal_lines(doc)]
+    if any(run["results"] for run in doc["runs"]):
+        out += ["", "== issue 4 goals (set at n=1e7), as measured in this run ==",
+                *goal_lines(doc)]
+    if any(run.get("backward") for run in doc["runs"]):
+        out += ["", "== issue 14 goal (backward, float32), as measured in this run ==",
+                *backward.goal_lines(doc)]
     return "\n".join(out)
 
 
@@ -262,22 +267,27 @@ def goal_lines(doc: dict[str, Any]) -> list[str]:
 
 def _run_report(run: dict[str, Any]) -> list[str]:
     n = run["threads"]
-    tri = run["triad"]
+    tri = run.get("triad")
     load = ""
     if "load_average_start" in run:
         load = (f", load average {run['load_average_start'][0]:.1f} at start, "
                 f"{run['load_average_end'][0]:.1f} at end")
-    out = ["", f"#### {n} thread{'s' if n > 1 else ''} (CPUs {run['affinity']}{load}) ####",
-           f"STREAM triad a = b + s*c, float64, n={tri['n']:.0e}: reference "
-           f"{tri['gbps']:.1f} GB/s from {tri['reference']}"]
-    out += [f"  {name}: {v['gbps']:.1f} GB/s ({v['seconds'] * 1e3:.2f} ms)"
-            for name, v in tri["impls"].items()]
+    out = ["", f"#### {n} thread{'s' if n > 1 else ''} (CPUs {run['affinity']}{load}) ####"]
+    if tri:  # not measured in a run of backward workloads only
+        out += [f"STREAM triad a = b + s*c, float64, n={tri['n']:.0e}: reference "
+                f"{tri['gbps']:.1f} GB/s from {tri['reference']}"]
+        out += [f"  {name}: {v['gbps']:.1f} GB/s ({v['seconds'] * 1e3:.2f} ms)"
+                for name, v in tri["impls"].items()]
     for dtype in dict.fromkeys(r["dtype"] for r in run["results"]):
         out += ["", f"== {dtype}, {n} thread(s): ms per call ==", *table_times(run, dtype)]
         out += ["", f"== {dtype}, {n} thread(s): speed-up over NumPy (numpy ms / ms)  |  "
                     "lazyarr vs peer (peer ms / la ms, la:out for Adam; > 1: lazyarr "
                     "faster) =="]
         out += table_ratios(run, dtype)
+    if run.get("backward"):
+        out += backward.report_lines(run)
+    if not run["results"]:
+        return out
     out += ["", f"== effective bandwidth, GB/s (inputs read once + outputs written once, "
                 f"1 GB = 1e9 B), {n} thread(s); * memory-bound: % of the triad (GB/s, "
                 "same dtype and size, timed in the same rounds; ordinary stores, as STREAM "

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from . import backward
 from .latency import compile_latency
 from .measure import Context, overhead, run_cell, triad
 from .numba_kernels import numba_kernels
@@ -43,6 +44,8 @@ def load_peers(names: Sequence[str], threads: int) -> tuple[dict[str, Any], dict
         nb.set_num_threads(min(threads, nb.config.NUMBA_NUM_THREADS))
     if "jax" in modules:
         modules["jax"].config.update("jax_enable_x64", True)  # else float64 silently is float32
+    if "torch" in modules:
+        modules["torch"].set_num_threads(threads)
     return modules, info
 
 
@@ -74,21 +77,30 @@ def worker(cfg: Config, threads: int, extras: bool) -> dict[str, Any]:
     def log(text: str) -> None:
         print(f"[bench {time.perf_counter() - start:6.1f} s] {text}", file=sys.stderr,
               flush=True)
-    log(f"{threads} thread(s): triad")
+    forward = [BY_KEY[k] for k in cfg.workloads if k in BY_KEY]
     run: dict[str, Any] = {"threads": threads, "affinity": usable_cpus(),
                            "load_average_start": os.getloadavg(),
                            "lazyarr_threads": ctx.la.get_num_threads(), "peers": peer_info,
-                           "impls": ctx.impls, "triad": triad(ctx, cfg), "results": []}
+                           "impls": ctx.impls, "results": [],
+                           "backward_impls": backward.impls(ctx), "backward": []}
+    if forward:  # a run of backward workloads only has no use for the triad
+        log(f"{threads} thread(s): triad")
+        run["triad"] = triad(ctx, cfg)
     for dtype in cfg.dtypes:
         ctx.dtype = dtype
-        for w in (BY_KEY[k] for k in cfg.workloads):
+        for w in forward:
             for size in ([0] if w.matrix else cfg.sizes):
                 log(f"{threads} thread(s): {dtype} {w.name} "
                     f"{'x'.join(map(str, cfg.matrix)) if w.matrix else size}")
                 run["results"].append(run_cell(w, size, ctx, cfg))
                 gc.collect()
+    for b in (backward.BY_KEY[k] for k in cfg.workloads if k in backward.BY_KEY):
+        for shape in backward.shapes(b, cfg):
+            log(f"{threads} thread(s): {backward.DTYPE} {b.name} {'x'.join(map(str, shape))}")
+            run["backward"].append(backward.run_cell(b, shape, ctx, cfg))
+            gc.collect()
     run["load_average_end"] = os.getloadavg()  # a busy machine explains odd figures
-    if extras:
+    if extras and forward:  # per-call overhead and compile latency: of forward expressions
         log("per-call overhead")
         run["overhead"] = overhead(ctx, cfg)
         log("compile latency")

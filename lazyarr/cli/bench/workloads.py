@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-PEERS = ("numexpr", "numba", "jax")
+PEERS = ("numexpr", "numba", "jax", "torch")  # torch: the backward workloads only
 SHORT = {"numpy": "numpy", "lazyarr:out": "la:out", "lazyarr": "la", "numexpr": "numexpr",
-         "numba": "numba", "numba-par": "nb-par", "jax": "jax"}
+         "numba": "numba", "numba-par": "nb-par", "jax": "jax", "torch": "torch",
+         "torch.compile": "t.comp"}
 SIZES = (10**3, 10**4, 10**5, 10**6, 10**7)
 QUICK_SIZES = (10**3, 10**5)
 MATRIX = (4096, 1024)
