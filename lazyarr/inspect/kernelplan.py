@@ -87,6 +87,9 @@ def _loop_text(step: PlannedStep) -> str:
     writes = "writes every row element" if kernel.out_level else "writes one value per row"
     if kernel.out_level and len({r.ndim for r in step.roots}) > 1:
         writes += " (and one value per row of the outputs of the outer shape)"
+    if kernel.column:
+        writes += ("; the rows lie down the columns of memory, so it walks memory in order "
+                   "with one accumulator per row (tiles of adjacent rows)")
     return (f"a loop over {outer} rows of {row} elements; per row it reduces ({kinds}) "
             f"and {writes}")
 
