@@ -181,3 +181,18 @@ def test_a_repeated_expression_of_several_kernels_is_planned_once():
     np.testing.assert_array_equal(narrow, (x - x.sum(axis=0)).astype(np.float32))
     # one kept plan per expression and mode: the float32 one replaced the float64 one
     assert fastpath.plan_of((e._node,), (e._node,), into=True) is None
+
+
+def test_results_planned_twice_keep_apart() -> None:
+    """A reduction materialised on the way to a group that contains it again: each stand-in
+    keeps its own address, so a kernel reading both reads two arrays (once read one twice)."""
+    x = np.array([[0.0, 3.0], [1.0, 2.0]])
+    v = np.array([[1.0, 10.0], [100.0, 1000.0]])
+    t = la.asarray(x)
+    m = t.sum(axis=0)
+    b = la.broadcast_to(m, (2, 2))
+    s = la.where(t == b.reshape(4).reshape(2, 2), v, 0.0).sum(axis=0)
+    r = b + s * m
+    want = x.sum(0) + np.where(x == np.broadcast_to(x.sum(0), (2, 2)), v, 0).sum(0) * x.sum(0)
+    np.testing.assert_array_equal(r.eval(), np.broadcast_to(want, (2, 2)))
+    np.testing.assert_array_equal(r.eval(backend="interp"), np.broadcast_to(want, (2, 2)))

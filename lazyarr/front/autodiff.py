@@ -257,15 +257,30 @@ def _reduce_vjp(node: Node, g: Node) -> Node | None:
 
 
 def _prod_vjp(x: Node, axes: tuple[int, ...], kept: Node, out: Node) -> Node:
-    """d prod / d x_i = the product of the others: prod / x_i without zeros; with exactly
-    one zero, the product of the nonzero elements at the zero and 0 elsewhere; else 0."""
-    zero = build.apply(Op.EQUAL, x, 0)
-    zeros = reductions.reduce(ReduceKind.SUM, build.cast(zero, x.dtype), axes, keepdims=True)
-    others = reductions.reduce(ReduceKind.PROD, build.where(zero, 1, x), axes, keepdims=True)
-    lone = build.apply(Op.LOGICAL_AND, zero, build.apply(Op.EQUAL, zeros, 1))
-    slope = build.where(build.apply(Op.EQUAL, zeros, 0), build.apply(Op.TRUE_DIVIDE, out, x),
-                        build.where(lone, others, 0.0))
-    return build.apply(Op.MULTIPLY, kept, slope)
+    """d prod / d x_j, the product of the others, written so that it is right where ``x``
+    has zeros and differentiable again through second order: with no zero, ``out / x_j``;
+    else from ``others``, the product of the nonzero elements, and the zeros' own values
+    (zero, but each carries its slope): with one zero ``z``, ``others`` at it and
+    ``z * others / x_j`` elsewhere; with two, ``z' * others`` at a zero (``z'`` the other
+    one); with more, 0."""
+    def where(c: Node, a: Any, b: Any) -> Node:
+        return build.where(c, a, b)
+
+    def op(kind: Op, *args: Any) -> Node:
+        return build.apply(kind, *args)
+
+    zero = op(Op.EQUAL, x, 0)
+    count = reductions.reduce(ReduceKind.SUM, build.cast(zero, x.dtype), axes, keepdims=True)
+    nonzero = where(zero, 1, x)
+    others = reductions.reduce(ReduceKind.PROD, nonzero, axes, keepdims=True)
+    zsum = reductions.reduce(ReduceKind.SUM, where(zero, x, 0), axes, keepdims=True)
+    one, two = op(Op.EQUAL, count, 1), op(Op.EQUAL, count, 2)
+    at_zero = where(one, others, where(two, op(Op.MULTIPLY, op(Op.SUBTRACT, zsum, x), others),
+                                       0))
+    elsewhere = where(one, op(Op.TRUE_DIVIDE, op(Op.MULTIPLY, zsum, others), nonzero), 0)
+    slope = where(op(Op.EQUAL, count, 0), op(Op.TRUE_DIVIDE, out, nonzero),
+                  where(zero, at_zero, elsewhere))
+    return op(Op.MULTIPLY, kept, slope)
 
 
 def _matmul_vjp(node: Node, g: Node) -> tuple[Node, Node]:

@@ -11,9 +11,11 @@ cotangent to its operand's dtype.
 
 Ties and kinks follow JAX's conventions (``jax.grad``): ``maximum``/``minimum`` and the max
 and min reductions split the cotangent evenly between tied operands; ``fmax``/``fmin`` send
-it to the second operand at a tie, as ``jnp.fmax``; ``abs`` has slope +1 at 0; ``x ** y``
-has no slope in ``y`` at ``x == 0``; floor, ceil, trunc, rint, sign and floor division are
-flat. ``hypot`` at (0, 0) has slope 0 (JAX's is 0.5, an artefact of its formula).
+it to the second operand at a tie, as ``jnp.fmax``; ``abs`` has slope +1 at 0 (and so has
+``copysign`` in its first operand); ``x ** y`` has no slope in ``y`` at ``x == 0``, and slope
+0 in ``x`` where ``y == 0`` (JAX's is NaN at ``x == 0``); floor, ceil, trunc, rint, sign and
+floor division are flat. ``hypot`` at (0, 0) has slope 0 (JAX's is 0.5, an artefact of its
+formula).
 
 ``ZERO`` marks an op whose float result is piecewise constant: its cotangents are all zero.
 """
@@ -118,12 +120,18 @@ def log10(la: Any, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
     return (g / (x * math.log(10)),)
 
 
+def _gap(la: Any, x: Any, out: Any) -> Any:
+    """``x - out``, 0 where they are equal: an infinite operand is the result (slope 1, as
+    JAX), not inf - inf."""
+    return la.where(x == out, 0.0, x - out)
+
+
 def logaddexp(la: Any, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, ...]:
-    return g * la.exp(x - out), g * la.exp(y - out)
+    return g * la.exp(_gap(la, x, out)), g * la.exp(_gap(la, y, out))
 
 
 def logaddexp2(la: Any, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, ...]:
-    return g * la.exp2(x - out), g * la.exp2(y - out)
+    return g * la.exp2(_gap(la, x, out)), g * la.exp2(_gap(la, y, out))
 
 
 def sin(la: Any, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
@@ -196,7 +204,8 @@ def erfc(la: Any, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
 
 
 def copysign(la: Any, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, ...]:
-    return la.where(la.signbit(x) == la.signbit(y), g, -g), None
+    # |x| with y's sign: abs's slope is +1 at -0.0 too (as JAX)
+    return la.where((x >= 0) != la.signbit(y), g, -g), None
 
 
 def fmod(la: Any, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, ...]:

@@ -119,6 +119,14 @@ class _Scheduler:
         self.given = given  # outputs written into the caller's arrays
         self.steps: list[Step] = []
         self.materialised: dict[int, Any] = {}  # id of a planned node -> its stand-in
+        self.stands = 0
+
+    def stand(self, node: Node) -> None:
+        """Record ``node`` as materialised, with a stand-in at an address of its own (a
+        trace tells inputs apart by address and offset: 2**40 apart, no two views of
+        different stand-ins meet)."""
+        self.materialised[id(node)] = _Stand(node, -(self.stands + 1) << 40)
+        self.stands += 1
 
     def group(self, roots: tuple[Node, ...], outputs: tuple[int | None, ...],
               brk: FusionBreak | None) -> None:
@@ -196,7 +204,7 @@ class _Scheduler:
             self.steps.append(Step(StepKind.OPAQUE, (node,), (out,), brk))
         else:
             self.group((node,), (None,), brk)
-        self.materialised[id(node)] = _Stand(node, -1 - len(self.materialised))
+        self.stand(node)
 
     def materialise_all(self, nodes: list[Node] | tuple[Node, ...]) -> None:
         """Plan ``nodes`` into buffers: reductions over the same rows in one kernel (the
@@ -215,7 +223,7 @@ class _Scheduler:
                 continue
             self.group(tuple(group), (None,) * len(group), break_for(group[0]))
             for node in group:
-                self.materialised[id(node)] = _Stand(node, -1 - len(self.materialised))
+                self.stand(node)
 
     def keep_inputs(self, nodes: list[Node]) -> None:
         """Record an opaque op's inputs as materialised: another opaque op reading one of
@@ -223,7 +231,7 @@ class _Scheduler:
         for node in nodes:
             if id(node) not in self.materialised and node.op is not Op.SCALAR \
                     and not is_view_of_leaf(node):
-                self.materialised[id(node)] = _Stand(node, -1 - len(self.materialised))
+                self.stand(node)
 
     def kernel(self, roots: tuple[Node, ...], outputs: tuple[int | None, ...],
                brk: FusionBreak | None) -> None:
