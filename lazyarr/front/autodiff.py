@@ -26,7 +26,7 @@ import numpy as np
 
 from lazyarr.front import build, opaque, reductions, views
 from lazyarr.front.array import LazyArray
-from lazyarr.ir.graph import MOVEMENT, Node, Op, ReduceKind, make
+from lazyarr.ir.graph import MOVEMENT, Node, Op, ReduceKind, make, toposort
 from lazyarr.ir.ops import ROWS
 
 
@@ -60,22 +60,6 @@ def _inputs(node: Node) -> tuple[Node, ...]:
         origin = node.arg.origin
         return () if origin is None else (origin[0],)
     return node.src
-
-
-def _order(roots: Sequence[Node]) -> list[Node]:
-    """Every node ``roots`` depend on, each after its inputs."""
-    order: list[Node] = []
-    seen: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(roots)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-        elif id(node) not in seen:
-            seen.add(id(node))
-            stack.append((node, True))
-            stack.extend((s, False) for s in reversed(_inputs(node)) if id(s) not in seen)
-    return order
 
 
 def _live(order: list[Node], wrt: Sequence[Node]) -> set[int]:
@@ -126,7 +110,7 @@ def backprop(roots: Sequence[Node], cotangents: Sequence[Node],
 
 def _backprop(roots: Sequence[Node], cotangents: Sequence[Node],
               wrt: Sequence[Node]) -> list[Node | None]:
-    order = _order(roots)
+    order = toposort(roots, inputs=_inputs)
     live = _live(order, wrt)
     parts: dict[int, list[Node]] = {}
     for root, ct in zip(roots, cotangents, strict=True):

@@ -263,11 +263,13 @@ def make(op: Op, dtype: np.dtype, shape: tuple[int, ...], src: tuple[Node, ...] 
 
 
 def toposort(roots: list[Node] | tuple[Node, ...],
-             stop: Callable[[Node], bool] | None = None) -> list[Node]:
+             stop: Callable[[Node], bool] | None = None,
+             inputs: Callable[[Node], tuple[Node, ...]] | None = None) -> list[Node]:
     """Nodes reachable from ``roots``, each after all of its sources.
 
     ``stop(node)`` is asked once per node, when the walk first meets it: a node it accepts
-    is left out and its sources are not walked.
+    is left out and its sources are not walked. ``inputs(node)``: what to walk instead of
+    ``node.src`` (autodiff also walks from a view leaf to the leaf it views).
     """
     order: list[Node] = []
     seen: set[int] = set()
@@ -283,7 +285,8 @@ def toposort(roots: list[Node] | tuple[Node, ...],
         if stop is not None and stop(node):
             continue
         stack.append((node, True))
-        stack.extend((s, False) for s in reversed(node.src) if id(s) not in seen)
+        stack.extend((s, False) for s in reversed(node.src if inputs is None else inputs(node))
+                     if id(s) not in seen)
     return order
 
 
