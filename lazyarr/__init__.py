@@ -48,7 +48,7 @@ from lazyarr.front.functions import (
 )
 from lazyarr.front.transforms import grad, gradients, jvp, value_and_grad, vjp
 from lazyarr.inspect import debug as _debug  # noqa: F401 (registers LAZYARR_DEBUG's reporter)
-from lazyarr.ir.graph import Node
+from lazyarr.ir.graph import Buffer, Node
 from lazyarr.run import fastpath, outputs
 from lazyarr.run.evaluate import evaluate
 
@@ -95,7 +95,13 @@ def explain(*exprs: Any, target: str = "cpu"):
     bytes and ops per element, cache hit or fresh compile)."""
     from lazyarr.inspect.explanation import Explanation
 
-    return Explanation([_node(e) for e in exprs], target)
+    nodes = [_node(e) for e in exprs]
+    if Buffer.foreign:
+        from lazyarr.run import daskeval
+
+        if daskeval.has_dask_leaves(nodes):
+            return daskeval.DaskPlan(nodes)
+    return Explanation(nodes, target)
 
 
 def cache_info() -> stats.CacheInfo:

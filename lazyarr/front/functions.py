@@ -27,6 +27,15 @@ def asarray(obj: Any, dtype: Any = None, device: str | None = None) -> LazyArray
         if device is not None:
             raise ValueError("asarray(lazy, device=...): use .eval(target=...) to move results")
         return obj if dtype is None else obj.astype(dtype)
+    if type(obj).__module__.startswith("dask.array"):
+        from lazyarr.run import daskeval  # Dask support, loaded only for a Dask array
+
+        if device is not None:
+            raise ValueError("asarray: a Dask array is evaluated chunk by chunk on the host; "
+                             "device= does not apply")
+        daskeval.check_leaf(obj)
+        lazy = LazyArray(build.leaf(obj))
+        return lazy if dtype is None else lazy.astype(np.dtype(dtype))
     if device is not None or not isinstance(obj, np.ndarray):
         from lazyarr.run.device import leaf_array  # GPU support, loaded only when it can matter
 

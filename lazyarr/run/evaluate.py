@@ -11,7 +11,7 @@ from lazyarr.front import build
 from lazyarr.ir import dtypes
 from lazyarr.ir.graph import Buffer, Node
 from lazyarr.plan.schedule import schedule
-from lazyarr.run import fastpath, runtime
+from lazyarr.run import daskeval, fastpath, runtime
 
 
 def _fit_out(node: Node, out: Any) -> Node:
@@ -48,6 +48,11 @@ def evaluate(nodes: list[Node], out: list[Any] | None = None,
 
     On the CPU over host arrays, the fast path answers first (one lookup: these nodes into
     these outputs, evaluated before); a miss whose plan is one kernel becomes its entry."""
+    if Buffer.foreign and daskeval.has_dask_leaves(nodes):
+        if target not in (None, "cpu") or backend not in (None, "cpu"):
+            raise ValueError("eval: expressions over Dask arrays run on Dask's workers, with "
+                             "the cpu backend")
+        return daskeval.evaluate(nodes, out)
     if target is not None or backend == "cuda" or Buffer.foreign:
         from lazyarr.run.device import route  # only when device arrays exist or a target is named
 

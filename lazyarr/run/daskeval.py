@@ -1,0 +1,335 @@
+"""Expressions over Dask arrays: one fused lazyarr kernel per chunk, Dask for the rest.
+
+A graph whose leaves include Dask arrays evaluates to Dask arrays, still lazy. Its elementwise
+parts become ``blockwise`` layers whose task runs one fused lazyarr kernel per chunk; a
+reduction becomes a Dask tree reduction whose chunk step is a lazyarr kernel with the
+producer fused in (``sum(a*b)`` reads each chunk of ``a`` and ``b`` once) and whose combine
+and aggregate steps are lazyarr reductions of the partial results; views map to Dask
+slicing and transposes, matrix products, reshapes and joins to Dask's own. Dask schedules
+(threads, processes, ``dask.distributed``); lazyarr brings no scheduler of its own.
+
+What a task carries is a :class:`Cluster`: plain data (op names, dtypes, constants, view
+maps) that a worker rebuilds into a lazyarr graph over its chunks, then evaluates. Kernels
+are compiled once per worker process and kernel structure (chunk sizes are run-time
+arguments), and worker processes share the on-disk kernel cache.
+
+Dask is optional (``pip install lazyarr[dask]``); this module imports it only when a graph
+has a Dask leaf.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lazyarr.ir.graph import ELEMENTWISE, MOVEMENT, Node, Op, ReduceKind, make, toposort
+
+EXTRA = "Dask support needs the optional dependencies: pip install 'lazyarr[dask]'"
+
+
+def is_dask_array(obj: Any) -> bool:
+    """Whether ``obj`` is a ``dask.array.Array`` (without importing Dask)."""
+    return type(obj).__module__.startswith("dask.array") and hasattr(obj, "__dask_graph__")
+
+
+def has_dask_leaves(roots: list[Node] | tuple[Node, ...]) -> bool:
+    return any(n.op is Op.LEAF and is_dask_array(n.arg.array) for n in toposort(list(roots)))
+
+
+def _dask() -> Any:
+    try:
+        import dask.array as da
+    except ImportError:
+        raise ImportError(EXTRA) from None
+    return da
+
+
+def check_leaf(array: Any) -> None:
+    """A Dask array lazyarr can capture: known chunk sizes (lazyarr needs every shape when the
+    expression is written)."""
+    if any(isinstance(n, float) for n in array.shape):  # NaN: unknown chunk sizes
+        raise ValueError("asarray: a Dask array with unknown chunk sizes (shape "
+                         f"{array.shape}); call .compute_chunk_sizes() first")
+
+
+# -- what a task carries ------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """An elementwise expression over ``n_inputs`` chunks of one shape, as plain data: each
+    entry is ``(op, dtype, arg, sources)``, a source being ``("in", k)``, ``("const", value)``
+    (a scalar, broadcast) or ``("node", j)`` (an earlier entry). The last entry is the result;
+    ``reduce`` (kind, axes), when set, reduces it per chunk with ``keepdims``."""
+
+    entries: tuple[tuple[Op, np.dtype, Any, tuple[tuple[str, Any], ...]], ...]
+    n_inputs: int
+    reduce: tuple[ReduceKind, tuple[int, ...]] | None = None
+
+    def text(self) -> str:
+        """The expression, one entry a line (what ``explain`` prints for the layer)."""
+        lines = []
+        for j, (op, dtype, arg, srcs) in enumerate(self.entries):
+            names = [f"in{v}" if kind == "in" else f"%{v}" if kind == "node" else repr(v.item())
+                     for kind, v in srcs]
+            extra = f" n={arg}" if op is Op.POWER_INT else ""
+            lines.append(f"%{j} = {op.value}{extra}({', '.join(names)}) : {dtype}")
+        if self.reduce is not None:
+            kind, axes = self.reduce
+            lines.append(f"per chunk: {kind.value} over axes {axes}, kept as length 1")
+        return "\n".join(lines)
+
+
+def run_cluster(cluster: Cluster, *blocks: np.ndarray) -> np.ndarray:
+    """A task: ``cluster`` over the chunks ``blocks``, one fused lazyarr kernel."""
+    from lazyarr.front import build, reductions
+
+    shape = np.broadcast_shapes(*(b.shape for b in blocks)) if blocks else ()
+    made: list[Node] = []
+    for op, dtype, arg, srcs in cluster.entries:
+        nodes = []
+        for kind, v in srcs:
+            if kind == "in":
+                nodes.append(build.broadcast_to(build.leaf(np.asarray(blocks[v])), shape))
+            elif kind == "const":
+                nodes.append(build.broadcast_to(build.scalar(v, v.dtype), shape))
+            else:
+                nodes.append(made[v])
+        made.append(make(op, dtype, shape, tuple(nodes), arg))
+    node = made[-1] if made else build.broadcast_to(build.leaf(np.asarray(blocks[0])), shape)
+    if cluster.reduce is not None:
+        kind, axes = cluster.reduce
+        node = reductions.reduce(kind, node, axes, keepdims=True)
+    return _evaluate(node)
+
+
+def _evaluate(node: Node) -> np.ndarray:
+    from lazyarr.run.evaluate import evaluate
+
+    (value,) = evaluate([node], backend="cpu")
+    return value
+
+
+def combine(kind: ReduceKind, block: np.ndarray, axis: tuple[int, ...], keepdims: bool
+            ) -> np.ndarray:
+    """A combine or aggregate step of a tree reduction: partial results reduced with lazyarr
+    (sums with its compensated summation; min, max, any, all exactly)."""
+    from lazyarr.front import build, reductions
+
+    fold = {ReduceKind.ANY: ReduceKind.ANY, ReduceKind.ALL: ReduceKind.ALL}.get(kind, kind)
+    leaf = build.leaf(np.asarray(block))
+    return _evaluate(reductions.reduce(fold, leaf, tuple(sorted(axis)), keepdims=keepdims))
+
+
+# -- the graph as Dask arrays ----------------------------------------------------------------------
+class _Translation:
+    def __init__(self) -> None:
+        self.da = _dask()
+        self.done: dict[int, Any] = {}  # id of a node -> its Dask array
+        self.layers: list[tuple[str, Cluster]] = []  # what explain shows
+
+    def array(self, node: Node) -> Any:
+        """``node`` as a Dask array."""
+        found = self.done.get(id(node))
+        if found is None:
+            found = self.done[id(node)] = self.translate(node)
+        return found
+
+    def translate(self, node: Node) -> Any:
+        da = self.da
+        if node.op is Op.LEAF:
+            arr = node.arg.array
+            return arr if is_dask_array(arr) else da.from_array(arr, chunks=-1)
+        if node.op is Op.SCALAR:
+            return da.from_array(np.asarray(node.arg), chunks=())
+        if node.op in ELEMENTWISE:
+            return self.blockwise(node, None)
+        if node.op is Op.REDUCE:
+            return self.reduction(node)
+        if node.op in MOVEMENT:
+            return self.movement(node)
+        return self.opaque(node)
+
+    # elementwise clusters -------------------------------------------------------------------
+    def cluster(self, root: Node, reduce: tuple | None) -> tuple[Cluster, list[Node]]:
+        """``root``'s maximal elementwise expression, and the nodes its inputs are."""
+        entries: list = []
+        index: dict[int, tuple[str, Any]] = {}
+        inputs: list[Node] = []
+        for node in toposort([root], lambda n: n is not root and _boundary(n)):
+            if node is not root and _boundary(node):
+                continue
+            if _const(node) is not None and node is not root:
+                index[id(node)] = ("const", _const(node))
+                continue
+            srcs = []
+            for s in node.src:
+                ref = index.get(id(s))
+                if ref is None:
+                    const = _const(s)
+                    if const is not None:
+                        ref = ("const", const)
+                    else:
+                        ref = ("in", len(inputs))
+                        inputs.append(s)
+                    index[id(s)] = ref
+                srcs.append(ref)
+            if node.op in ELEMENTWISE:
+                index[id(node)] = ("node", len(entries))
+                entries.append((node.op, node.dtype, node.arg, tuple(srcs)))
+        if root.op not in ELEMENTWISE:  # a reduction of a leaf or a view: the chunk itself
+            inputs = [root]
+        return Cluster(tuple(entries), len(inputs), reduce), inputs
+
+    def aligned(self, inputs: list[Node], shape: tuple[int, ...]) -> list[Any]:
+        arrays = [self.da.broadcast_to(self.array(n), shape) for n in inputs]
+        if len(arrays) > 1:
+            _, arrays = self.da.core.unify_chunks(*_pairs(arrays))
+        return list(arrays)
+
+    def blockwise(self, node: Node, reduce: tuple | None) -> Any:
+        cluster, inputs = self.cluster(node, None)
+        shape = node.shape
+        ind = tuple(range(len(shape)))
+        arrays = self.aligned(inputs, shape)
+        name = f"lazyarr-{node.op.value}"
+        result = self.da.blockwise(functools.partial(run_cluster, cluster), ind,
+                                   *[x for a in arrays for x in (a, ind)],
+                                   dtype=node.dtype, token=name, meta=np.empty((0,) * len(ind),
+                                                                              node.dtype))
+        self.layers.append((result.name, cluster))
+        return result
+
+    # reductions -----------------------------------------------------------------------------
+    def reduction(self, node: Node) -> Any:
+        kind, axes = node.arg
+        source = node.src[0]
+        if kind in (ReduceKind.ARGMIN, ReduceKind.ARGMAX):
+            return self.arg_reduction(node)
+        cluster, inputs = self.cluster(source, (kind, axes))
+        cluster = Cluster(cluster.entries, cluster.n_inputs, (kind, axes))
+        ind = tuple(range(source.ndim))
+        arrays = self.aligned(inputs, source.shape)
+        partial = self.da.blockwise(functools.partial(run_cluster, cluster), ind,
+                                    *[x for a in arrays for x in (a, ind)], dtype=node.dtype,
+                                    token=f"lazyarr-{kind.value}-chunk", adjust_chunks={
+                                        d: (lambda n: 1) for d in axes},
+                                    meta=np.empty((0,) * len(ind), node.dtype))
+        self.layers.append((partial.name, cluster))
+        step = functools.partial(combine, kind)
+        return self.da.reduction(partial, chunk=_identity, combine=step, aggregate=step,
+                                 axis=axes, keepdims=False, dtype=node.dtype,
+                                 name=f"lazyarr-{kind.value}", concatenate=True,
+                                 meta=np.empty((0,) * node.ndim, node.dtype))
+
+    def arg_reduction(self, node: Node) -> Any:
+        kind, axes = node.arg
+        source = node.src[0]
+        values = self.array(source)
+        fn = self.da.argmax if kind is ReduceKind.ARGMAX else self.da.argmin
+        if len(axes) == source.ndim and source.ndim != 1:
+            return fn(values.ravel(), axis=0).astype(node.dtype)
+        return fn(values, axis=axes[0]).astype(node.dtype)
+
+    # views and opaque ops -------------------------------------------------------------------
+    def movement(self, node: Node) -> Any:
+        x = self.array(node.src[0])
+        if node.op is Op.BROADCAST:
+            return self.da.broadcast_to(x, node.shape)
+        if node.op is Op.PERMUTE:
+            return self.da.transpose(x, node.arg)
+        index, order = [], []
+        for r, step, start in node.arg:
+            if r is None:
+                index.append(start)
+            else:
+                n = node.shape[r]
+                stop = start + step * n
+                index.append(slice(start, None if stop < 0 else stop, step))
+                order.append(r)
+        y = x[tuple(index)]
+        ranked = sorted(range(len(order)), key=lambda k: order[k])
+        if ranked != list(range(len(order))):
+            y = self.da.transpose(y, ranked)
+        return y.reshape(node.shape) if y.shape != node.shape else y
+
+    def opaque(self, node: Node) -> Any:
+        da = self.da
+        args = [self.array(s) for s in node.src]
+        if node.op is Op.MATMUL:
+            result = (da.matmul if node.arg == "matmul" else da.dot)(*args)
+        elif node.op is Op.RESHAPE:
+            result = args[0].reshape(node.shape)
+        elif node.op is Op.CONCATENATE:
+            result = da.concatenate([a.astype(node.dtype) for a in args], axis=node.arg)
+        else:
+            result = da.stack([a.astype(node.dtype) for a in args], axis=node.arg)
+        return result.astype(node.dtype)
+
+
+def _identity(block: np.ndarray, axis: Any = None, keepdims: bool = True) -> np.ndarray:
+    return block
+
+
+def _pairs(arrays: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for a in arrays:
+        out += [a, tuple(range(a.ndim))]
+    return out
+
+
+def _const(node: Node) -> np.generic | None:
+    """The scalar a (broadcast) constant holds, else None."""
+    while node.op is Op.BROADCAST:
+        node = node.src[0]
+    return node.arg if node.op is Op.SCALAR else None
+
+
+def _boundary(node: Node) -> bool:
+    """Whether ``node`` ends an elementwise cluster (it becomes an input of it)."""
+    return node.op not in ELEMENTWISE and _const(node) is None
+
+
+def evaluate(nodes: list[Node], out: Any = None) -> list[Any]:
+    """``nodes`` as Dask arrays (lazy: ``.compute()`` runs them on any Dask scheduler)."""
+    if out is not None and any(o is not None for o in out):
+        raise ValueError("eval: out= is not supported for expressions over Dask arrays "
+                         "(Dask arrays are immutable); use the returned Dask array")
+    tr = _Translation()
+    return [tr.array(n) for n in nodes]
+
+
+class DaskPlan:
+    """What ``la.explain`` returns for an expression over Dask arrays: the Dask graph's
+    layers and, for each of lazyarr's, the fused expression its tasks run per chunk."""
+
+    def __init__(self, nodes: list[Node]) -> None:
+        self.text = explain(nodes)
+
+    def __str__(self) -> str:
+        return self.text
+
+    __repr__ = __str__
+
+
+def explain(nodes: list[Node]) -> str:
+    """The Dask graph's layers, and the fused expression each lazyarr layer runs per chunk."""
+    tr = _Translation()
+    results = [tr.array(n) for n in nodes]
+    lines = [f"{len(results)} Dask array(s) over Dask leaves; each chunk of a lazyarr layer "
+             "is one fused lazyarr kernel"]
+    kernels = dict(tr.layers)
+    for r in results:
+        layers = r.__dask_graph__().layers
+        lines.append(f"Dask graph of {r.name}: {len(layers)} layer(s)")
+        for name, layer in layers.items():
+            tasks = len(layer)
+            lines.append(f"  {name}: {tasks} task(s)")
+            if name in kernels:
+                lines.extend("      " + t for t in kernels[name].text().splitlines())
+    return "\n".join(lines)
+
+
+__all__ = ["EXTRA", "Cluster", "DaskPlan", "check_leaf", "evaluate", "explain", "has_dask_leaves",
+           "is_dask_array", "run_cluster"]
