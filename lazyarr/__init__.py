@@ -96,7 +96,7 @@ def explain(*exprs: Any, target: str = "cpu"):
     from lazyarr.inspect.explanation import Explanation
 
     nodes = [_node(e) for e in exprs]
-    if Buffer.foreign:
+    if Buffer.dask:
         from lazyarr.run import daskeval
 
         if daskeval.has_dask_leaves(nodes):

@@ -175,6 +175,8 @@ class Buffer:
     __slots__ = ("__weakref__", "array", "origin")
     # set once any buffer holds device memory: only then does evaluation look where leaves live
     foreign = False
+    # set once any buffer holds a Dask array: only then does evaluation look for Dask leaves
+    dask = False
 
     def __init__(self, array: np.ndarray, origin: Origin | None = None) -> None:
         self.array = array
@@ -182,7 +184,10 @@ class Buffer:
         # the leaf it came from and the view as a function of a node, which gradients follow
         self.origin = origin
         if not isinstance(array, np.ndarray):
-            Buffer.foreign = True
+            if type(array).__module__.startswith("dask."):
+                Buffer.dask = True
+            else:
+                Buffer.foreign = True
 
     def __repr__(self) -> str:
         return f"Buffer({self.array.dtype}{list(self.array.shape)})"

@@ -48,7 +48,7 @@ def evaluate(nodes: list[Node], out: list[Any] | None = None,
 
     On the CPU over host arrays, the fast path answers first (one lookup: these nodes into
     these outputs, evaluated before); a miss whose plan is one kernel becomes its entry."""
-    if Buffer.foreign and daskeval.has_dask_leaves(nodes):
+    if Buffer.dask and daskeval.has_dask_leaves(nodes):
         if target not in (None, "cpu") or backend not in (None, "cpu"):
             raise ValueError("eval: expressions over Dask arrays run on Dask's workers, with "
                              "the cpu backend")
