@@ -20,6 +20,7 @@ has a Dask leaf.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -260,12 +261,21 @@ class _Translation:
         if node.op is Op.MATMUL:
             result = (da.matmul if node.arg == "matmul" else da.dot)(*args)
         elif node.op is Op.RESHAPE:
-            result = args[0].reshape(node.shape)
+            result = _reshape(args[0], node.shape)
         elif node.op is Op.CONCATENATE:
             result = da.concatenate([a.astype(node.dtype) for a in args], axis=node.arg)
         else:
             result = da.stack([a.astype(node.dtype) for a in args], axis=node.arg)
         return result.astype(node.dtype)
+
+
+def _reshape(x: Any, shape: tuple[int, ...]) -> Any:
+    """Dask's reshape, which only merges or splits whole dimensions: any other reshape goes
+    through the flat array (merge every dimension, then split into the new ones)."""
+    try:
+        return x.reshape(shape)
+    except NotImplementedError:
+        return x.reshape(math.prod(x.shape)).reshape(shape)
 
 
 def _identity(block: np.ndarray, axis: Any = None, keepdims: bool = True) -> np.ndarray:
