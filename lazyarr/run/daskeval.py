@@ -154,7 +154,10 @@ class _Translation:
 
     # elementwise clusters -------------------------------------------------------------------
     def cluster(self, root: Node, reduce: tuple | None) -> tuple[Cluster, list[Node]]:
-        """``root``'s maximal elementwise expression, and the nodes its inputs are."""
+        """``root``'s maximal elementwise expression, and the nodes its inputs are (a view or
+        an opaque op is the one input of a cluster with no entries)."""
+        if root.op not in ELEMENTWISE:
+            return Cluster((), 1, reduce), [root]
         entries: list = []
         index: dict[int, tuple[str, Any]] = {}
         inputs: list[Node] = []
@@ -179,8 +182,6 @@ class _Translation:
             if node.op in ELEMENTWISE:
                 index[id(node)] = ("node", len(entries))
                 entries.append((node.op, node.dtype, node.arg, tuple(srcs)))
-        if root.op not in ELEMENTWISE:  # a reduction of a leaf or a view: the chunk itself
-            inputs = [root]
         return Cluster(tuple(entries), len(inputs), reduce), inputs
 
     def aligned(self, inputs: list[Node], shape: tuple[int, ...]) -> list[Any]:
