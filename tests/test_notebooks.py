@@ -15,13 +15,16 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_there_are_notebooks():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04"]
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "06"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path, monkeypatch):
     import nbformat
     from nbclient import NotebookClient
+
+    if path.stem == "06_dask":
+        pytest.importorskip("dask.array")  # the optional dask extra
 
     # the kernel inherits the environment: keep compile reports out of the outputs
     monkeypatch.delenv("LAZYARR_DEBUG", raising=False)

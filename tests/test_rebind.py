@@ -1,6 +1,7 @@
 """The same expression over new arrays reuses the launch lowered for the first ones
 (lazyarr/run/rebind.py): values must be those of the new arrays, whatever was shared before."""
 
+import gc
 import weakref
 
 import numpy as np
@@ -114,3 +115,19 @@ def test_the_first_fresh_result_is_not_kept_by_its_launch():
     np.testing.assert_array_equal(second, x * 3)
     del first
     assert gone() is None
+
+
+def test_the_structure_walk_leaves_no_reference_cycle() -> None:
+    """A finished evaluation's arrays are freed by reference counting alone (the walk's
+    nested function once referred to itself: a cycle holding every leaf it saw)."""
+    (la.asarray(np.ones(10)) * 2).eval()
+    gc.disable()
+    try:
+        x = np.ones(10**5)
+        ref = weakref.ref(x)
+        (la.asarray(x) * 2).eval()
+        del x
+        la.clear_cache()
+        assert ref() is None
+    finally:
+        gc.enable()

@@ -106,9 +106,13 @@ def run_cluster(cluster: Cluster, *blocks: np.ndarray) -> np.ndarray:
 
 
 def _evaluate(node: Node) -> np.ndarray:
-    from lazyarr.run.evaluate import evaluate
+    """``node``'s value by the general path: the fast path would keep each chunk's graph,
+    and so its arrays, among its recent expressions (the kernel caches still apply)."""
+    from lazyarr.backends import cpu
+    from lazyarr.plan.schedule import schedule
+    from lazyarr.run.runtime import run_plan
 
-    (value,) = evaluate([node], backend="cpu")
+    (value,) = run_plan(schedule([node], True), [None], cpu.BACKEND)
     return value
 
 

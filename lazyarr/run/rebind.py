@@ -94,6 +94,10 @@ def structure(roots: tuple[Node, ...]) -> Structure | None:
         hash(key)
     except (_NotRebindableError, RecursionError, TypeError):
         return None
+    finally:
+        # visit refers to itself: a cycle that would keep every leaf array it saw alive
+        # until the garbage collector runs (a finished Dask chunk, a layer's activations)
+        visit = None  # clears the closure's cell
     return Structure(key, arrays, scalars)
 
 
