@@ -12,7 +12,7 @@ import pytest
 
 from lazyarr.__main__ import main
 from lazyarr.cli import bench
-from lazyarr.cli.bench import backward, command, latency, numba_kernels, workloads
+from lazyarr.cli.bench import backward, command, daskrun, latency, numba_kernels, workloads
 from lazyarr.cli.bench.measure import Context
 
 CELL_KEYS = {"workload", "name", "dtype", "n", "shape", "memory_bound", "bytes", "times",
@@ -237,3 +237,20 @@ def test_backward_shapes():
     assert backward.shapes(backward.BY_KEY["gelu_adam"], cfg) == [(4096, 1024), (10**7,)]
     quick = command.config_from(command_args(["--quick"]))
     assert backward.shapes(backward.BY_KEY["xent"], quick) == [(256, 1024), (100, 1000)]
+
+
+def test_quick_dask_section(tmp_path, capsys):
+    """``--workloads dask``: lazyarr over Dask arrays against Dask with NumPy, both checked
+    against NumPy's value before timing."""
+    pytest.importorskip("dask.array")
+    path = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--workloads", "dask", "--peers", "none", "--repeat", "1",
+                 "--json", str(path), "--no-plot"]) == 0
+    text = capsys.readouterr().out
+    (run,) = json.loads(path.read_text())["runs"]
+    assert [c["name"] for c in run["dask"]] == [w.name for w in daskrun.WORKLOADS]
+    for cell in run["dask"]:
+        assert cell["ok"] == {"dask": True, "lazyarr": True} and not cell["errors"]
+        assert set(cell["times"]) == {"dask", "lazyarr"}
+        assert cell["n"] == max(workloads.QUICK_SIZES)
+    assert "== Dask (issue 20)" in text and "dask_scale.py" in text

@@ -15,9 +15,10 @@ timings and reported on their own.
 Modules: ``workloads`` (what is measured, the configuration), ``numba_kernels`` (the loops a
 Numba user writes), ``timing``, ``measure`` (a cell, the triad, per-call overhead),
 ``latency`` (compile latency; ``scripts`` run in fresh processes), ``backward`` (issue 14's
-backward workloads, against JAX and PyTorch), ``worker`` (the process per thread count, the
-machine's facts), ``report`` (tables and goals), ``command`` (arguments, the
-run, the plot). No module of lazyarr's core imports this package.
+backward workloads, against JAX and PyTorch), ``daskrun`` (issue 20's small Dask section),
+``worker`` (the process per thread count, the machine's facts), ``report`` (tables and
+goals), ``command`` (arguments, the run, the plot). No module of lazyarr's core imports
+this package.
 """
 
 from .command import add_arguments, run

@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from . import backward
+from . import backward, daskrun
 from .measure import STREAMING_TRIAD
 from .workloads import BY_KEY, SHORT
 
@@ -174,6 +174,7 @@ def report(doc: dict[str, Any]) -> str:
     if any(run.get("backward") for run in doc["runs"]):
         out += ["", "== issue 14 goal (backward, float32), as measured in this run ==",
                 *backward.goal_lines(doc)]
+
     return "\n".join(out)
 
 
@@ -286,6 +287,7 @@ def _run_report(run: dict[str, Any]) -> list[str]:
         out += table_ratios(run, dtype)
     if run.get("backward"):
         out += backward.report_lines(run)
+    out += daskrun.report_lines(run)
     if not run["results"]:
         return out
     out += ["", f"== effective bandwidth, GB/s (inputs read once + outputs written once, "

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import backward
+from . import backward, daskrun
 from .latency import compile_latency
 from .measure import Context, overhead, run_cell, triad
 from .numba_kernels import numba_kernels
@@ -99,6 +99,9 @@ def worker(cfg: Config, threads: int, extras: bool) -> dict[str, Any]:
             log(f"{threads} thread(s): {backward.DTYPE} {b.name} {'x'.join(map(str, shape))}")
             run["backward"].append(backward.run_cell(b, shape, ctx, cfg))
             gc.collect()
+    if daskrun.KEY in cfg.workloads:
+        log(f"{threads} thread(s): Dask")
+        run["dask"] = daskrun.run(ctx.la, threads, cfg)
     run["load_average_end"] = os.getloadavg()  # a busy machine explains odd figures
     if extras and forward:  # per-call overhead and compile latency: of forward expressions
         log("per-call overhead")
