@@ -643,3 +643,19 @@ def test_a_reshape_dask_refuses_on_its_chunks_goes_through_the_flat_array() -> N
     np.testing.assert_array_equal(got.compute(), x.reshape(4, 3) * 2)
     np.testing.assert_array_equal((lx.T.reshape(2, 6) + 1).eval().compute(),
                                   x.T.reshape(2, 6) + 1)
+
+
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_var_and_std_merge_moments_in_one_pass(ddof: int) -> None:
+    """var/std over Dask arrays read the data once (Dask's moment merging), not twice (the
+    mean, then the centred squares, as the expression is written)."""
+    x = np.random.default_rng(20).standard_normal((30, 41)) * 3 + 100
+    lx = la.asarray(da.from_array(x, chunks=(7, 11)))
+    for expr, want in ((lx.var(axis=0, ddof=ddof), x.var(0, ddof=ddof)),
+                       (lx.std(ddof=ddof), x.std(ddof=ddof)),
+                       ((lx * 2 + 1).std(axis=1, ddof=ddof), (x * 2 + 1).std(1, ddof=ddof))):
+        got = expr.eval()
+        names = list(got.__dask_graph__().layers)
+        assert not any(n.startswith("lazyarr-sum-chunk") for n in names), names
+        assert any(n.startswith("var") for n in names), names
+        np.testing.assert_allclose(got.compute(), want, rtol=1e-12)

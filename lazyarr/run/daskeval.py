@@ -213,6 +213,11 @@ class _Translation:
         source = node.src[0]
         if kind in (ReduceKind.ARGMIN, ReduceKind.ARGMAX):
             return self.arg_reduction(node)
+        data = _centred_squares(node) if kind is ReduceKind.SUM else None
+        if data is not None:  # var, std: one pass merging moments, not two over the data
+            count = math.prod(data.shape[a] for a in axes)
+            spread = self.da.var(self.array(data), axis=axes) * count
+            return spread.astype(node.dtype)
         cluster, inputs = self.cluster(source, (kind, axes))
         cluster = Cluster(cluster.entries, cluster.n_inputs, (kind, axes))
         ind = tuple(range(source.ndim))
@@ -292,6 +297,33 @@ def _pairs(arrays: list[Any]) -> list[Any]:
     for a in arrays:
         out += [a, tuple(range(a.ndim))]
     return out
+
+
+def _under_views(node: Node) -> Node:
+    while node.op in MOVEMENT or node.op is Op.CAST:
+        node = node.src[0]
+    return node
+
+
+def _centred_squares(node: Node) -> Node | None:
+    """``x`` when ``node`` (a sum) is ``sum((x - mean(x))**2)`` over the mean's own axes, as
+    lazyarr's ``var`` and ``std`` write it; else None. Dask merges the moments of the chunks
+    in one pass (Chan's formulas) where the expression as written takes two."""
+    axes = node.arg[1]
+    sq = node.src[0]
+    squared = sq.op is Op.SQUARE or (sq.op is Op.MULTIPLY and sq.src[0] is sq.src[1])
+    centred = sq.src[0]
+    if not squared or centred.op is not Op.SUBTRACT:
+        return None
+    x, mean = centred.src[0], _under_views(centred.src[1])
+    if mean.op is not Op.TRUE_DIVIDE or _const(mean.src[1]) is None:
+        return None
+    total = _under_views(mean.src[0])
+    if total.op is not Op.REDUCE or total.arg != (ReduceKind.SUM, axes) or \
+            _under_views(total.src[0]) is not _under_views(x) or x.dtype.kind != "f":
+        return None
+    count = math.prod(x.shape[a] for a in axes)
+    return x if float(_const(mean.src[1])) == count else None
 
 
 def _const(node: Node) -> np.generic | None:
