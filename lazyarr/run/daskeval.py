@@ -311,9 +311,10 @@ def _centred_squares(node: Node) -> Node | None:
     in one pass (Chan's formulas) where the expression as written takes two."""
     axes = node.arg[1]
     sq = node.src[0]
-    squared = sq.op is Op.SQUARE or (sq.op is Op.MULTIPLY and sq.src[0] is sq.src[1])
+    if not (sq.op is Op.SQUARE or (sq.op is Op.MULTIPLY and sq.src[0] is sq.src[1])):
+        return None
     centred = sq.src[0]
-    if not squared or centred.op is not Op.SUBTRACT:
+    if centred.op is not Op.SUBTRACT:
         return None
     x, mean = centred.src[0], _under_views(centred.src[1])
     if mean.op is not Op.TRUE_DIVIDE or _const(mean.src[1]) is None:
