@@ -122,9 +122,8 @@ def combine(kind: ReduceKind, block: np.ndarray, axis: tuple[int, ...], keepdims
     (sums with its compensated summation; min, max, any, all exactly)."""
     from lazyarr.front import build, reductions
 
-    fold = {ReduceKind.ANY: ReduceKind.ANY, ReduceKind.ALL: ReduceKind.ALL}.get(kind, kind)
     leaf = build.leaf(np.asarray(block))
-    return _evaluate(reductions.reduce(fold, leaf, tuple(sorted(axis)), keepdims=keepdims))
+    return _evaluate(reductions.reduce(kind, leaf, tuple(sorted(axis)), keepdims=keepdims))
 
 
 # -- the graph as Dask arrays ----------------------------------------------------------------------
@@ -149,7 +148,7 @@ class _Translation:
         if node.op is Op.SCALAR:
             return da.from_array(np.asarray(node.arg), chunks=())
         if node.op in ELEMENTWISE:
-            return self.blockwise(node, None)
+            return self.blockwise(node)
         if node.op is Op.REDUCE:
             return self.reduction(node)
         if node.op in MOVEMENT:
@@ -194,7 +193,7 @@ class _Translation:
             _, arrays = self.da.core.unify_chunks(*_pairs(arrays))
         return list(arrays)
 
-    def blockwise(self, node: Node, reduce: tuple | None) -> Any:
+    def blockwise(self, node: Node) -> Any:
         cluster, inputs = self.cluster(node, None)
         shape = node.shape
         ind = tuple(range(len(shape)))
@@ -219,7 +218,6 @@ class _Translation:
             spread = self.da.var(self.array(data), axis=axes) * count
             return spread.astype(node.dtype)
         cluster, inputs = self.cluster(source, (kind, axes))
-        cluster = Cluster(cluster.entries, cluster.n_inputs, (kind, axes))
         ind = tuple(range(source.ndim))
         arrays = self.aligned(inputs, source.shape)
         partial = self.da.blockwise(functools.partial(run_cluster, cluster), ind,
