@@ -47,9 +47,13 @@ def _namespace() -> SimpleNamespace:
     return SimpleNamespace(**functions.UFUNC_FUNCTIONS, where=functions.where)
 
 
+def zeros(dtype: np.dtype, shape: tuple[int, ...]) -> Node:
+    """Lazy zeros (a broadcast scalar: no memory)."""
+    return build.broadcast_to(build.scalar(0, dtype), shape)
+
+
 def zeros_like(node: Node) -> Node:
-    """A lazy zero of ``node``'s dtype and shape (a broadcast scalar: no memory)."""
-    return build.broadcast_to(build.scalar(0, node.dtype), node.shape)
+    return zeros(node.dtype, node.shape)
 
 
 # -- the walk ---------------------------------------------------------------------------
@@ -353,5 +357,5 @@ def _pad(g: Node, d: int, before: int, after: int) -> Node:
 
 
 def _zeros(g: Node, d: int, n: int) -> Node:
-    shape = (*g.shape[:d], n, *g.shape[d + 1:])
-    return build.broadcast_to(build.scalar(0, g.dtype), shape)
+    """Zeros like ``g`` but ``n`` long along dimension ``d``."""
+    return zeros(g.dtype, (*g.shape[:d], n, *g.shape[d + 1:]))

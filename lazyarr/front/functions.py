@@ -12,7 +12,7 @@ from lazyarr.front import array as lazy
 from lazyarr.front import build, opaque, reductions, views
 from lazyarr.front.array import _ARRAY_FUNCTIONS, LazyArray
 from lazyarr.ir import dtypes
-from lazyarr.ir.graph import Node, Op
+from lazyarr.ir.graph import Node, Op, is_dask_array
 from lazyarr.ir.ops import ALIASES, BY_UFUNC, ROWS
 
 
@@ -27,7 +27,7 @@ def asarray(obj: Any, dtype: Any = None, device: str | None = None) -> LazyArray
         if device is not None:
             raise ValueError("asarray(lazy, device=...): use .eval(target=...) to move results")
         return obj if dtype is None else obj.astype(dtype)
-    if type(obj).__module__.startswith("dask.array"):
+    if is_dask_array(obj):
         from lazyarr.run import daskeval  # Dask support, loaded only for a Dask array
 
         if device is not None:

@@ -164,6 +164,11 @@ ViewMap = tuple[tuple[int | None, int, int], ...]
 Origin = tuple["Node", Callable[["Node"], "Node"]]
 
 
+def is_dask_array(obj: Any) -> bool:
+    """Whether ``obj`` is a ``dask.array.Array``, without importing Dask."""
+    return type(obj).__module__.startswith("dask.array") and hasattr(obj, "__dask_graph__")
+
+
 class Buffer:
     """A NumPy array (or a ``lazyarr.backends.cuda_memory.DeviceArray``) captured by reference.
 
@@ -184,7 +189,7 @@ class Buffer:
         # the leaf it came from and the view as a function of a node, which gradients follow
         self.origin = origin
         if not isinstance(array, np.ndarray):
-            if type(array).__module__.startswith("dask."):
+            if is_dask_array(array):
                 Buffer.dask = True
             else:
                 Buffer.foreign = True

@@ -26,14 +26,18 @@ from typing import Any
 
 import numpy as np
 
-from lazyarr.ir.graph import ELEMENTWISE, MOVEMENT, Node, Op, ReduceKind, make, toposort
+from lazyarr.ir.graph import (
+    ELEMENTWISE,
+    MOVEMENT,
+    Node,
+    Op,
+    ReduceKind,
+    is_dask_array,
+    make,
+    toposort,
+)
 
 EXTRA = "Dask support needs the optional dependencies: pip install 'lazyarr[dask]'"
-
-
-def is_dask_array(obj: Any) -> bool:
-    """Whether ``obj`` is a ``dask.array.Array`` (without importing Dask)."""
-    return type(obj).__module__.startswith("dask.array") and hasattr(obj, "__dask_graph__")
 
 
 def has_dask_leaves(roots: list[Node] | tuple[Node, ...]) -> bool:
@@ -200,7 +204,7 @@ class _Translation:
         arrays = self.aligned(inputs, shape)
         name = f"lazyarr-{node.op.value}"
         result = self.da.blockwise(functools.partial(run_cluster, cluster), ind,
-                                   *[x for a in arrays for x in (a, ind)],
+                                   *_pairs(arrays),
                                    dtype=node.dtype, token=name, meta=np.empty((0,) * len(ind),
                                                                               node.dtype))
         self.layers.append((result.name, cluster))
@@ -221,7 +225,7 @@ class _Translation:
         ind = tuple(range(source.ndim))
         arrays = self.aligned(inputs, source.shape)
         partial = self.da.blockwise(functools.partial(run_cluster, cluster), ind,
-                                    *[x for a in arrays for x in (a, ind)], dtype=node.dtype,
+                                    *_pairs(arrays), dtype=node.dtype,
                                     token=f"lazyarr-{kind.value}-chunk", adjust_chunks={
                                         d: (lambda n: 1) for d in axes},
                                     meta=np.empty((0,) * len(ind), node.dtype))
@@ -378,4 +382,4 @@ def explain(nodes: list[Node]) -> str:
 
 
 __all__ = ["EXTRA", "Cluster", "DaskPlan", "check_leaf", "evaluate", "explain", "has_dask_leaves",
-           "is_dask_array", "run_cluster"]
+           "run_cluster"]
