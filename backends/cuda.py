@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from lazyarr.ir.graph import Node, Op
-from lazyarr.ir.loop import NEGATIVE_POWER, Kernel, Launch, Layout, View, pack_args
+from lazyarr.ir.loop import NEGATIVE_POWER, Kernel, Launch, Layout, View, is_memory, pack_args
 
 from . import cuda_driver as drv
 from . import stats
@@ -325,7 +325,7 @@ _seen: set[Key] = set()
 def _check_on_device(launch: Launch) -> None:
     # a host pointer in a GPU kernel is an illegal address, which ends the CUDA context
     for view in launch.inputs + launch.outputs:
-        if not isinstance(view.array, DeviceArray):
+        if not isinstance(view.array, DeviceArray) and is_memory(view.array):
             raise TypeError("the CUDA backend got a host (NumPy) array: lazyarr.eval moves "
                             "arrays to the device only when asked to (target='cuda')")
 

@@ -55,6 +55,8 @@ def _node_value(node: Node, args: list[np.ndarray]) -> np.ndarray:
         return node.arg.array
     if op is Op.SCALAR:
         return np.asarray(node.arg)
+    if op is Op.COUNTER:
+        return np.arange(node.size, dtype=np.uint64).reshape(node.shape)
     if op is Op.BROADCAST:
         return np.broadcast_to(args[0], node.shape)
     if op is Op.PERMUTE:

@@ -87,6 +87,8 @@ def to_stored(b: ir.IRBuilder, v: ir.Value, prm: ArrayParam) -> ir.Value:
 
 def load_param(b: ir.IRBuilder, ptr: ir.Value, prm: ArrayParam) -> ir.Value:
     """The element of ``prm`` at ``ptr``, as a value of its dtype."""
+    if prm.counter:  # an element index, whose pretend address is 8 times itself
+        return b.lshr(b.ptrtoint(ptr, I64), I64(3))
     return from_stored(b, b.load(ptr, typ=stored_type(prm), align=alignment(prm)), prm)
 
 
@@ -321,4 +323,4 @@ def emit_body(builder: ir.IRBuilder, kernel: Kernel, target: str,
 
 # the emitters register themselves in EMITTERS / ARG_EMITTERS (imported last: they use the
 # helpers above)
-from . import scalar_arith, scalar_float  # noqa: E402, F401
+from . import scalar_arith, scalar_float, scalar_random  # noqa: E402, F401

@@ -54,6 +54,10 @@ from lazyarr.run.evaluate import evaluate
 
 __version__ = "0.1.0"
 
+# the submodules that name functions of their own (la.random.uniform, la.nn.dropout); imported
+# after the functions above, which they build on
+from lazyarr import nn, random  # noqa: E402
+
 globals().update(UFUNC_FUNCTIONS)
 globals().update(METHOD_FUNCTIONS)
 round = around = round_  # NumPy's names (the builtin round is not needed here)
@@ -125,6 +129,6 @@ __all__ = [
     "matmul", "matrix_transpose", "moveaxis", "permute_dims", "stack", "supported_dtypes",
     "transpose", "where", "get_num_threads", "set_num_threads", "set_disk_cache",
     "around", "imag", "isclose", "nan_to_num", "real", "round", "sinc",
-    "grad", "gradients", "jvp", "value_and_grad", "vjp",
+    "grad", "gradients", "jvp", "value_and_grad", "vjp", "nn", "random",
     *sorted(UFUNC_FUNCTIONS), *sorted(METHOD_FUNCTIONS),
 ]

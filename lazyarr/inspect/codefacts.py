@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from lazyarr.ir import ops
 from lazyarr.ir.graph import MOVEMENT, Node, Op, toposort
-from lazyarr.ir.loop import Kernel, Launch, View
+from lazyarr.ir.loop import Kernel, Launch, View, is_memory
 
 _VECTOR_TYPE = re.compile(r"<(\d+) x (double|float|half|i\d+)>")
 _TYPE_BITS = {"double": 64, "float": 32, "half": 16}
@@ -127,6 +127,8 @@ class Traffic:
 
 def _distinct_bytes(view: View, shape: tuple[int, ...]) -> int:
     """Bytes a strided view touches: broadcast (stride-0) dimensions are read once."""
+    if not is_memory(view.array):
+        return 0  # an element index: computed, not read
     n = view.array.dtype.itemsize
     for extent, stride in zip(shape, view.strides, strict=True):
         if stride:
@@ -159,7 +161,7 @@ def numpy_traffic(roots: list[Node]) -> tuple[int, int]:
     """
     passes = moved = 0
     for node in toposort(roots):
-        if node.op in MOVEMENT or node.op in (Op.LEAF, Op.SCALAR, Op.CAST):
+        if node.op in MOVEMENT or node.op in (Op.LEAF, Op.SCALAR, Op.CAST, Op.COUNTER):
             continue
         passes += 1
         moved += node.size * node.dtype.itemsize

@@ -21,9 +21,9 @@ from lazyarr.inspect.codefacts import Arithmetic, Traffic, Vectorisation, format
 from lazyarr.inspect.kernelplan import PlannedStep, PlanText, build_plan
 from lazyarr.inspect.stages import CompileInfo, stages_for
 from lazyarr.ir.graph import MOVEMENT, Node, Op, describe, toposort
-from lazyarr.ir.loop import Kernel, format_kernel
+from lazyarr.ir.loop import COUNTER_MEMORY, Kernel, format_kernel
 
-_SOURCES = (Op.LEAF, Op.SCALAR)
+_SOURCES = (Op.LEAF, Op.SCALAR, Op.COUNTER)
 _WIDTH = 96  # columns of the answers text
 _PRE_STYLE = ("font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;"
               "line-height:1.3;overflow-x:auto;white-space:pre;margin:2px 0 8px 0")
@@ -146,9 +146,11 @@ class Explanation:
         for p in self.kernel_steps:
             for k, view in enumerate(p.launch.inputs):
                 strides = ", ".join(map(str, view.strides))
-                lines.append(f"  kernel {p.number} in{k}: {view.array.dtype} buffer of shape "
-                             f"{view.array.shape}, byte strides ({strides}) over the loop "
-                             f"{p.launch.shape}, offset {view.offset}")
+                what = "element index (computed, never read from memory)" \
+                    if view.array is COUNTER_MEMORY else \
+                    f"{view.array.dtype} buffer of shape {view.array.shape}"
+                lines.append(f"  kernel {p.number} in{k}: {what}, byte strides ({strides}) "
+                             f"over the loop {p.launch.shape}, offset {view.offset}")
         return lines
 
     @property

@@ -20,7 +20,7 @@ from lazyarr.ir.loop import Kernel, Launch
 from lazyarr.plan.lower import stand_in
 from lazyarr.plan.schedule import FusionBreak, Plan, Step, StepKind, schedule
 
-_SOURCES = (Op.LEAF, Op.SCALAR)
+_SOURCES = (Op.LEAF, Op.SCALAR, Op.COUNTER)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,9 @@ class Op(enum.Enum):
     # sources
     LEAF = "leaf"  # a NumPy array, read in place
     SCALAR = "scalar"  # a scalar passed to the kernel at run time
+    # the C-order index of each element of its shape (uint64), computed by the kernel from
+    # its loop indices and never stored: the counter of counter-based random numbers
+    COUNTER = "counter"
     # movement (views): change the index map, never the data
     BROADCAST = "broadcast"
     PERMUTE = "permute"
@@ -131,6 +134,8 @@ class Op(enum.Enum):
     CONJUGATE = "conjugate"
     ERF = "erf"
     ERFC = "erfc"
+    # word ``arg`` (0-3) of Philox4x32-10 of (counter, key), both uint64 (lazyarr/random.py)
+    PHILOX = "philox"
 
 
 class ReduceKind(enum.Enum):
@@ -151,7 +156,7 @@ class ReduceKind(enum.Enum):
 Op.__hash__ = object.__hash__  # type: ignore[method-assign]
 ReduceKind.__hash__ = object.__hash__  # type: ignore[method-assign]
 
-SOURCES = frozenset({Op.LEAF, Op.SCALAR})
+SOURCES = frozenset({Op.LEAF, Op.SCALAR, Op.COUNTER})
 MOVEMENT = frozenset({Op.BROADCAST, Op.PERMUTE, Op.VIEW})
 OPAQUE = frozenset({Op.MATMUL, Op.RESHAPE, Op.CONCATENATE, Op.STACK})
 ELEMENTWISE = frozenset(Op) - SOURCES - MOVEMENT - OPAQUE - {Op.REDUCE}
@@ -310,8 +315,8 @@ def describe(node: Node) -> str:
         extra = f" axes={node.arg}"
     elif node.op is Op.REDUCE:
         extra = f" {node.arg[0].value} axes={node.arg[1]}"
-    elif node.op is Op.POWER_INT:
-        extra = f" n={node.arg}"
+    elif node.op in (Op.POWER_INT, Op.PHILOX):
+        extra = f" n={node.arg}" if node.op is Op.POWER_INT else f" word={node.arg}"
     return f"{node.op.value}{extra} : {node.dtype}[{dims}]"
 
 

@@ -52,11 +52,15 @@ class ArrayParam:
     # accessed with alignment 1 instead, in a kernel of its own (the common kernels keep
     # the natural alignment and stay as they were)
     aligned: bool = True
+    # not memory: the element's value is its own address divided by 8, which the kernel has
+    # already computed from the loop indices (a COUNTER node read through COUNTER_MEMORY)
+    counter: bool = False
 
     def describe(self) -> str:
         """The dtype, with how its memory differs from plain native elements."""
         notes = [n for n, on in (("byte-swapped", self.swapped),
-                                 ("unaligned", not self.aligned)) if on]
+                                 ("unaligned", not self.aligned),
+                                 ("element index, not memory", self.counter)) if on]
         return f"{self.dtype}" + "".join(f", {n}" for n in notes)
 
 
@@ -198,6 +202,34 @@ def pack_args(launch: Launch) -> tuple[np.ndarray, np.ndarray]:
     if len(words) != launch.kernel.args.words:
         raise AssertionError("argument block does not match the kernel's layout")
     return np.array(words, dtype=np.int64), status
+
+
+class CounterMemory:
+    """The pretend memory a COUNTER node is read from: uint64 elements at address 0, each
+    holding its own index, so that an element's "address" is 8 times its value. Views,
+    broadcasts, coalescing and the threads' chunks then move through a counter exactly as
+    through an array, and the kernel's load of it is the address, never a memory access."""
+
+    __slots__ = ()
+    dtype = np.dtype(np.uint64)
+    ptr = 0
+    strides: tuple[int, ...] = ()
+
+    def __repr__(self) -> str:
+        return "COUNTER_MEMORY"
+
+
+COUNTER_MEMORY = CounterMemory()
+
+
+def is_memory(array) -> bool:
+    """Whether ``array`` is real memory (not ``COUNTER_MEMORY``)."""
+    return array is not COUNTER_MEMORY
+
+
+def on_host(array) -> bool:
+    """Whether a kernel reading ``array`` can run on the CPU (a NumPy array or a counter)."""
+    return isinstance(array, np.ndarray) or array is COUNTER_MEMORY
 
 
 def data_address(array) -> int:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from lazyarr.ir import derivatives as d
-from lazyarr.ir import dtypes
+from lazyarr.ir import dtypes, philox
 from lazyarr.ir.graph import Node, Op, make, scalar_value
 
 # What one math-routine call costs per element, in plain-arithmetic units (measured:
@@ -180,6 +180,26 @@ class _RealFunction:
             raise TypeError(f"ufunc '{self.__name__}' not supported for the input types")
         dt = np.dtype(np.float32) if x == np.dtype(np.float32) else np.dtype(np.float64)
         return dt, dt
+
+
+class _Philox:
+    """The dtype rule of PHILOX: a uint64 counter and a uint64 key give a uint32 word."""
+
+    nin, nout, __name__ = 2, 1, "philox"
+
+    def resolve_dtypes(self, operands: tuple) -> tuple[np.dtype, ...]:
+        u64 = np.dtype(np.uint64)
+        if any(o != u64 for o in operands[:2]):
+            raise TypeError(f"philox takes uint64 counters and keys, not {operands[:2]}")
+        return u64, u64, np.dtype(np.uint32)
+
+
+def _philox_reference(node: Node, counter: np.ndarray, key: np.ndarray) -> np.ndarray:
+    counter, key = np.broadcast_arrays(counter, key)
+    mask = np.uint64(philox.MASK)
+    block = philox.philox4x32((counter & mask, counter >> np.uint64(32), 0, 0),
+                              (key & mask, key >> np.uint64(32)))
+    return block[node.arg]
 
 
 # -- expansions: composite ops as other ops, on operands already of the loop's dtype --------
@@ -418,6 +438,9 @@ def _rows() -> list[OpRow]:
         r(Op.FMIN, np.fmin, 2, sympy="Min", derivative=d.fmin),
         r(Op.CLIP, _clip_ufunc(), 3, sympy=_sp_clip, public=False,
           derivative=d.clip),  # la.clip drops bounds
+        # counter-based random bits (lazyarr/random.py): word node.arg of a Philox block
+        r(Op.PHILOX, _Philox(), 2, text="philox[n]({0}, {1})", public=False,
+          reference=_philox_reference),
         # a fusion barrier run by NumPy (lazyarr/ir/reference.py); here for its display
         r(Op.MATMUL, np.matmul, 2, latex=r"{0} \mathbin{{@}} {1}", public=False),
     ]

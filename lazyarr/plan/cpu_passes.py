@@ -27,6 +27,8 @@ from lazyarr.ir.loop import (
     StoreMode,
     View,
     body_cost,
+    is_memory,
+    on_host,
     reports_errors,
 )
 from lazyarr.plan.lower import Trace, inner_reductions
@@ -79,7 +81,7 @@ def _split(outer: tuple[int, ...], row: tuple[int, ...], out_level: int,
 def split_choice(tr: Trace) -> Split:
     """What the CPU does with the kernel of ``tr`` (host arrays: the CPU backend runs it)."""
     return _split(tr.outer, tr.row, tr.out_level, tr.body,
-                  sum(v.array.dtype.itemsize for v in tr.inputs))
+                  sum(v.array.dtype.itemsize for v in tr.inputs if is_memory(v.array)))
 
 
 def split_rows(launch: Launch) -> Launch:
@@ -123,7 +125,8 @@ def _in_place(launch: Launch) -> bool:
     """Whether an output lies over an input. A read-only output is one of explain's stand-ins
     (``lower.stand_in``, never written): its extent is claimed, not owned, and may happen to
     cover an input's memory."""
-    return any(o.array.flags.writeable and np.may_share_memory(o.array, i.array)
+    return any(o.array.flags.writeable and is_memory(i.array)
+               and np.may_share_memory(o.array, i.array)
                for o in launch.outputs for i in launch.inputs)
 
 
@@ -146,7 +149,7 @@ def stream_outputs(launch: Launch) -> Launch:
 
 
 def _host(launch: Launch) -> bool:
-    return all(isinstance(v.array, np.ndarray) for v in (*launch.inputs, *launch.outputs))
+    return all(on_host(v.array) for v in (*launch.inputs, *launch.outputs))
 
 
 def apply(launch: Launch) -> Launch:
@@ -155,7 +158,7 @@ def apply(launch: Launch) -> Launch:
     if not _host(launch):
         return launch
     k, dims = launch.kernel, launch.shape
-    read = sum(v.array.dtype.itemsize for v in launch.inputs)
+    read = sum(v.array.dtype.itemsize for v in launch.inputs if is_memory(v.array))
     choice = _split(dims[:k.outer_ndim], dims[k.outer_ndim:], k.out_level if k.row_ndim
                     else 0, k.body, read) if k.row_ndim else Split.NO
     if choice is Split.ROWS:

@@ -21,7 +21,16 @@ import numpy as np
 
 from lazyarr.ir import dtypes
 from lazyarr.ir.graph import ELEMENTWISE, MOVEMENT, OPAQUE, Node, Op, ReduceKind, ViewMap
-from lazyarr.ir.loop import ArrayParam, Instr, Kernel, Launch, Layout, View
+from lazyarr.ir.loop import (
+    COUNTER_MEMORY,
+    ArrayParam,
+    Instr,
+    Kernel,
+    Launch,
+    Layout,
+    View,
+    c_strides,
+)
 
 
 def map_through(node: Node, m: ViewMap) -> ViewMap:
@@ -66,10 +75,12 @@ def _identity(ndim: int) -> ViewMap:
     return tuple((d, 1, 0) for d in range(ndim))
 
 
-def _strided(array: Any, m: ViewMap, ndim: int) -> View:
+def _strided(array: Any, m: ViewMap, ndim: int, own: tuple[int, ...] | None = None) -> View:
+    """``array`` (whose strides are ``own``, or its own) seen through map ``m``."""
     strides = [0] * ndim
     offset = 0
-    for (dim, step, start), stride in zip(m, array.strides, strict=True):
+    for (dim, step, start), stride in zip(m, array.strides if own is None else own,
+                                          strict=True):
         offset += start * stride
         if dim is not None:
             strides[dim] += step * stride
@@ -160,8 +171,9 @@ class _Walk:
         self.scalar_nodes.append(node)
         return self.emit(Instr(Op.SCALAR, node.dtype, (), len(self.scalars) - 1))
 
-    def load(self, array: Any, m: ViewMap, source: Node | None = None) -> int:
-        view = _strided(array, m, self.ndim)
+    def load(self, array: Any, m: ViewMap, source: Node | None = None,
+             own: tuple[int, ...] | None = None) -> int:
+        view = _strided(array, m, self.ndim, own)
         level = int(any(d >= len(self.outer) for d in _dims_used(m)))
         # one parameter (and one load) per distinct piece of memory, so that an output
         # written in place over an input is read before it is written; and per level, as a
@@ -203,6 +215,8 @@ class _Walk:
             return self.load(array, m, node)
         if node.op is Op.LEAF:
             return self.load(node.arg.array, m)
+        if node.op is Op.COUNTER:  # C-ordered: each element's index is its "address" / 8
+            return self.load(COUNTER_MEMORY, m, own=c_strides(node.shape, 8))
         if node.op is Op.SCALAR:
             return self.scalar(node)
         if node.op in OPAQUE or (node.op is Op.REDUCE and not self.fusable_reduction(node, m)):
@@ -371,7 +385,8 @@ def _layout(stride: int, itemsize: int, extent: int) -> Layout:
 def _param(v: View, dims: tuple[int, ...], vec: int) -> ArrayParam:
     dt = v.array.dtype
     return ArrayParam(dtypes.native(dt), _layout(v.strides[vec], dt.itemsize, dims[vec]),
-                      swapped=not dt.isnative, aligned=_aligned(v.array))
+                      swapped=not dt.isnative, aligned=_aligned(v.array),
+                      counter=v.array is COUNTER_MEMORY)
 
 
 def lower(tr: Trace, outs: list[Any]) -> Launch:

@@ -16,10 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from lazyarr.ir.graph import MOVEMENT, OPAQUE, Node, Op
-from lazyarr.ir.loop import c_strides
+from lazyarr.ir.loop import c_strides, on_host
 from lazyarr.plan import cpu_passes
 from lazyarr.plan.lower import Trace, choose_row, inner_reductions, trace, view_base
 
@@ -251,7 +249,7 @@ class _Scheduler:
 
     def split_first(self, tr: Trace) -> list[Node]:
         """The inner reductions to evaluate first (the CPU's nested full reductions)."""
-        if not self.cpu or any(not isinstance(v.array, np.ndarray | _Stand)
+        if not self.cpu or any(not (on_host(v.array) or isinstance(v.array, _Stand))
                                for v in tr.inputs):
             return []
         if cpu_passes.split_choice(tr) is not cpu_passes.Split.INNER_FIRST:

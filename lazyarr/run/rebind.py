@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 
 from lazyarr.ir.graph import Node, Op
-from lazyarr.ir.loop import Kernel, Launch, View
+from lazyarr.ir.loop import COUNTER_MEMORY, Kernel, Launch, View
 
 LIMIT = 64  # templates kept, newest last
 _LEAF, _SCALAR = Op.LEAF, Op.SCALAR  # enum attribute lookups are slow in a loop
+_COUNTER = -1  # a template input that is a COUNTER node's element index, not a leaf
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,8 @@ class Template:
     kernel: Kernel
     fn: Any  # the compiled kernel
     dims: tuple[int, ...]
-    inputs: tuple[tuple[int, int, tuple[int, ...]], ...]  # leaf index, byte offset, strides
+    # leaf index (or _COUNTER), byte offset, strides
+    inputs: tuple[tuple[int, int, tuple[int, ...]], ...]
     outputs: tuple[tuple[int, tuple[int, ...]], ...]  # byte offset, strides
     scalars: tuple[int, ...]  # the index of each launch scalar among the graph's scalars
 
@@ -112,11 +114,11 @@ def record(found: Structure, launch: Launch, fn: Any) -> None:
     index = {id(a): j for j, a in enumerate(found.arrays)}
     inputs = []
     for view in launch.inputs:
-        j = index.get(id(view.array))
+        j = _COUNTER if view.array is COUNTER_MEMORY else index.get(id(view.array))
         if j is None:
             return
         inputs.append((j, view.offset, view.strides))
-    if len({j for j, _, _ in inputs}) != len(found.arrays):
+    if len({j for j, _, _ in inputs} - {_COUNTER}) != len(found.arrays):
         return  # a leaf read through another leaf's view: aliasing, not structure
     where = {id(n): k for k, n in enumerate(found.scalars)}
     scalars = tuple(where[id(n)] for n in launch.scalar_nodes)
@@ -130,7 +132,7 @@ def record(found: Structure, launch: Launch, fn: Any) -> None:
 
 def launch_of(template: Template, found: Structure, results: list[np.ndarray]) -> Launch:
     """The launch of the graph ``found`` describes, writing ``results``."""
-    inputs = tuple([View(found.arrays[j], offset, strides)
+    inputs = tuple([View(COUNTER_MEMORY if j == _COUNTER else found.arrays[j], offset, strides)
                     for j, offset, strides in template.inputs])
     outputs = tuple([View(r, offset, strides)
                      for r, (offset, strides) in zip(results, template.outputs, strict=True)])

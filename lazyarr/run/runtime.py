@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from lazyarr.ir.graph import Node, Op
-from lazyarr.ir.loop import Kernel, Launch, View, c_ordered, c_strides
+from lazyarr.ir.loop import Kernel, Launch, View, c_ordered, c_strides, is_memory
 from lazyarr.plan import cpu_passes
 from lazyarr.plan.lower import copy_launch, leaf_view, lower, rebind, view_base
 from lazyarr.plan.schedule import Plan, Step, StepKind, schedule
@@ -85,7 +85,8 @@ def unsafe_outputs(launch: Launch) -> list[int]:
     bad = []
     for k, out in enumerate(launch.outputs):
         for inp in launch.inputs:
-            if _overlaps(out, inp, launch.shape) and not _same_elements(out, inp):
+            if is_memory(inp.array) and _overlaps(out, inp, launch.shape) \
+                    and not _same_elements(out, inp):
                 bad.append(k)
                 break
     return bad
