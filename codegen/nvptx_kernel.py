@@ -233,7 +233,8 @@ def _group(b: ir.IRBuilder, blk: ParamBlock, kernel: Kernel, g: ir.Value) -> Non
 
     lanes: list[list[ir.Value]] = []
     for k, prm in enumerate(kernel.inputs):
-        if prm.layout is Layout.CONTIG:  # the launch checked the alignment of the vectors
+        # the launch checked the alignment of the vectors; a counter is no memory to load
+        if prm.layout is Layout.CONTIG and not prm.counter:
             vec = b.load(_group_ptr(b, blk, k, first, prm.dtype),
                          typ=ir.VectorType(stored_type(prm), GROUP),
                          align=vector_alignment(prm.dtype.itemsize))

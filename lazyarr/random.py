@@ -133,22 +133,23 @@ def _word(k: Key, shape: tuple[int, ...], word: int) -> LazyArray:
     return wrap(make(Op.PHILOX, _U32, shape, (counter, key_node), word))
 
 
-def _mantissa_bits(k: Key, shape: tuple[int, ...], dt: np.dtype, first: int = 0
-                   ) -> tuple[LazyArray, float]:
-    """Uniform integers with as many bits as ``dt`` has mantissa (24 or 53) from words
-    ``first`` (and ``first + 1``), as ``dt``, and the weight of their last bit."""
+def to_unit(words: tuple[LazyArray, ...], dt: np.dtype, shift: float = 0.0) -> LazyArray:
+    """Floats from uniform uint32 ``words`` (one for float32, two for float64): the top 24 or
+    53 bits as an integer, plus ``shift``, times 2**-24 or 2**-53. Shift 0 gives [0, 1), 1
+    gives (0, 1], 0.5 gives (0, 1); every step exact."""
     if dt == np.float32:
-        return (_word(k, shape, first) >> 8).astype(dt), 2.0**-24
-    high = _word(k, shape, first).astype(_U64) << 21
-    low = (_word(k, shape, first + 1) >> 11).astype(_U64)
-    return (high | low).astype(dt), 2.0**-53
+        whole, ulp = (words[0] >> 8).astype(dt), 2.0**-24
+    else:
+        high = words[0].astype(_U64) << 21
+        whole, ulp = (high | (words[1] >> 11).astype(_U64)).astype(dt), 2.0**-53
+    return (whole + shift) * ulp if shift else whole * ulp
 
 
 def _unit(k: Key, shape: tuple[int, ...], dt: np.dtype, first: int = 0,
           shift: float = 0.0) -> LazyArray:
-    """``(bits + shift) * ulp``: uniform on [0, 1) (shift 0), (0, 1] (1) or (0, 1) (0.5)."""
-    bits, ulp = _mantissa_bits(k, shape, dt, first)
-    return (bits + shift) * ulp if shift else bits * ulp
+    """Uniform floats from words ``first`` (and ``first + 1``) of each element's block."""
+    count = 1 if dt == np.float32 else 2
+    return to_unit(tuple(_word(k, shape, first + j) for j in range(count)), dt, shift)
 
 
 def bits(k: Key, shape: Any = (), dtype: Any = np.uint32) -> LazyArray:

@@ -1384,3 +1384,20 @@ def test_emulated_gradients(emulated: Emulator) -> None:
                                            la.asarray(s, device="cuda"))
     for got, want in zip(device, host, strict=True):
         _assert_like(_gpu(got), want.eval(), 2e-4)
+
+
+def test_emulated_random_numbers_are_the_cpus_bits(emulated: Emulator) -> None:
+    """Philox in the kernel: the device draws the CPU's numbers bit for bit, through views of
+    the samplers, their float conversions and lazyarr's own math (normal: log, cos), and
+    fused with a device array (dropout)."""
+    k = la.random.key(2024)
+    u = la.random.uniform(k, (37, 29), np.float32)
+    x = rng_array = np.random.default_rng(5).standard_normal((37, 29)).astype(np.float32)
+    cases = [u, u.T[::2, 3:], la.random.uniform(k, (5, 7), np.float64, -2.0, 3.0),
+             la.random.normal(k, (301,), np.float32), la.random.normal(k, (64,)),
+             la.random.bits(k, (33,), np.uint64), la.random.randint(k, (40,), -5, 9),
+             la.random.bernoulli(k, 0.3, (50,)),
+             la.nn.dropout(la.asarray(rng_array, device="cuda"), 0.25, k)]
+    for expr in cases[:-1]:
+        _assert_like(_gpu(expr), expr.eval())
+    _assert_like(_gpu(cases[-1]), la.nn.dropout(x, 0.25, k).eval())

@@ -151,6 +151,10 @@ class _Translation:
             return arr if is_dask_array(arr) else da.from_array(arr, chunks=-1)
         if node.op is Op.SCALAR:
             return da.from_array(np.asarray(node.arg), chunks=())
+        if node.op is Op.COUNTER:
+            # each chunk makes its own part of the index (Dask's arange), so a sampler draws
+            # the numbers it draws without Dask, whatever the chunks
+            return da.arange(node.size, dtype=np.uint64).reshape(node.shape)
         if node.op in ELEMENTWISE:
             return self.blockwise(node)
         if node.op is Op.REDUCE:
