@@ -97,6 +97,18 @@ def power_int_cases() -> dict[str, Build]:
             for dt in ("float32", "float64") for n in (3, -7, 1000)}
 
 
+def random_cases() -> dict[str, Build]:
+    """Philox in the kernel (Op.PHILOX, an arg emitter): integer multiplies to PTX, the
+    counter as an address computed from the thread's indices, and normal's mathlib calls."""
+    k = la.random.key(3)
+    return {
+        "random-dropout": lambda: [la.nn.dropout(la.asarray(np.ones(64, np.float32)), 0.3, k)],
+        "random-normal32": lambda: [la.random.normal(k, (9, 8), np.float32).T],
+        "random-bits64": lambda: [la.random.bits(k, (40,), np.uint64)[::3]],
+        "random-uniform64": lambda: [la.random.uniform(k, (5, 6), np.float64, -1.0, 2.0)],
+    }
+
+
 def _split() -> tuple[dict[str, Build], dict[str, tuple[Op, np.dtype, Build]]]:
     """(cases the GPU path must compile, op cases it must refuse) by ``nvptx.refusal``
     (without libdevice: mathlib's functions compile, the rest of the math is refused)."""
@@ -107,7 +119,7 @@ def _split() -> tuple[dict[str, Build], dict[str, tuple[Op, np.dtype, Build]]]:
             refused[cid] = (op, loop_dtype, make)
         else:
             ok[cid] = make
-    return ok | cast_cases() | layout_cases() | power_int_cases(), refused
+    return ok | cast_cases() | layout_cases() | power_int_cases() | random_cases(), refused
 
 
 PTX_CASES, REFUSED_CASES = _split()
