@@ -124,7 +124,9 @@ class Jit:
         else keeps 256: memory-bound loops are no faster in zmm, and slower in the cache
         (benchmarks/vector_width.py; docs/benchmarks.md has the figures).
         """
-        if self.avx512 and any(ops.needs_math(ins.op, ins.dtype) for ins in kernel.body):
+        if self.avx512 and any(ops.compute_bound(ins.op, kernel.body[ins.args[-1]].dtype
+                                                 if ins.args else ins.dtype)
+                               for ins in kernel.body):
             return 512
         return None
 

@@ -40,12 +40,15 @@ class ArgBlock:
 
 
 def counted_loop(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, step: ir.Value,
-                 body: Callable[[ir.Value], None], name: str, vectorise: bool = True) -> None:
+                 body: Callable[[ir.Value], None], name: str, vectorise: bool = True,
+                 interleave: int | None = None) -> None:
     """``for (i = lo; i < hi; i += step) body(i)`` in the form LLVM's vectoriser expects.
 
     An innermost loop calling out-of-line vector math (``mathlib.call_support``) asks the
     vectoriser for ``mathlib.loop_width`` lanes (see there why). ``vectorise=False`` asks it
-    to leave the loop scalar (and not to interleave it).
+    to leave the loop scalar (and not to interleave it). ``interleave``: vectors in flight
+    per iteration, for a long chain of dependent instructions (Philox's rounds) whose latency
+    one vector at a time would leave the core waiting on.
     """
     entry = b.block
     head = b.append_basic_block(f"{name}.body")
@@ -65,8 +68,14 @@ def counted_loop(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, step: ir.Value,
         _loop_hints(latch, [("llvm.loop.vectorize.enable", ir.IntType(1)(0)),
                             ("llvm.loop.interleave.count", I32(1)),
                             ("llvm.loop.unroll.disable", None)])
-    elif width and _innermost(inside):
-        _vectorise_width(latch, width)
+    elif (width or interleave) and _innermost(inside):
+        # a width hint also lets the vectoriser reassociate floating-point reductions of the
+        # loop, which changes nothing here: the only ones in innermost loops
+        # (codegen/accumulators.py: block sums, products) carry the reassoc flag already, and
+        # min/max are exact in any order
+        _loop_hints(latch, [*([("llvm.loop.vectorize.width", I32(width))] if width else []),
+                            *([("llvm.loop.interleave.count", I32(interleave))] if interleave
+                              else [])])
     b.position_at_end(done)
 
 
@@ -93,16 +102,6 @@ class _LoopID(ir.values.MDValue):
     def descr(self, buf: list[str]) -> None:
         refs = [self.get_reference(), *(h.get_reference() for h in self.operands)]
         buf += (f"distinct !{{ {', '.join(refs)} }}", "\n")
-
-
-def _vectorise_width(latch: ir.Instruction, width: int) -> None:
-    """Ask LLVM's loop vectoriser for ``width`` lanes in the loop of ``latch``.
-
-    The hint also lets the vectoriser reassociate floating-point reductions of the loop.
-    That changes nothing here: the only ones in innermost loops (codegen/accumulators.py: block
-    sums, products) carry the ``reassoc`` flag already, and min/max are exact in any order.
-    """
-    _loop_hints(latch, [("llvm.loop.vectorize.width", I32(width))])
 
 
 def _loop_hints(latch: ir.Instruction, hints: list[tuple[str, ir.Constant | None]]) -> None:

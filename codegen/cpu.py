@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from llvmlite import ir
 
+from lazyarr.ir.graph import Op
 from lazyarr.ir.loop import Kernel, Layout
 
 from .common import PTR, ArgBlock, InnerArgs, counted_loop
@@ -71,8 +72,13 @@ def _element(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel, rows: list[ir.Value]
         store_param(b, v, ptrs[n_in + k], prm)
 
 
+# vectors of Philox blocks computed side by side: one alone waits on its rounds' latency
+INTERLEAVE = 2
+
+
 def _emit_loops(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel, stream: bool) -> None:
     last = kernel.outer_ndim - 1
+    interleave = INTERLEAVE if any(ins.op is Op.PHILOX for ins in kernel.body) else None
 
     def level(d: int, rows: list[ir.Value]) -> None:
         lo = p.start if d == 0 else I64(0)
@@ -97,7 +103,7 @@ def _emit_loops(b: ir.IRBuilder, p: InnerArgs, kernel: Kernel, stream: bool) -> 
         if stream:
             _streaming_loops(b, p, kernel, body)
         else:
-            counted_loop(b, lo, hi, I64(1), body, f"i{d}")
+            counted_loop(b, lo, hi, I64(1), body, f"i{d}", interleave=interleave)
 
     level(0, list(p.ptrs))
 

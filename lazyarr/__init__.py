@@ -56,7 +56,7 @@ __version__ = "0.1.0"
 
 # the submodules that name functions of their own (la.random.uniform, la.nn.dropout); imported
 # after the functions above, which they build on
-from lazyarr import nn, random  # noqa: E402
+from lazyarr import nn, random
 
 globals().update(UFUNC_FUNCTIONS)
 globals().update(METHOD_FUNCTIONS)

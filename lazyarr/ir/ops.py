@@ -89,6 +89,9 @@ class OpRow:
     expand: Callable[[Node], Node] | None = None
     public: bool = True
     derivative: d.Rule | None = None
+    # what one element costs beyond plain arithmetic, for an op that is many instructions
+    # inline (PHILOX: ten rounds of multiplies), in the units of MathCall.cost
+    cost: int = 0
 
     @property
     def name(self) -> str:
@@ -440,7 +443,7 @@ def _rows() -> list[OpRow]:
           derivative=d.clip),  # la.clip drops bounds
         # counter-based random bits (lazyarr/random.py): word node.arg of a Philox block
         r(Op.PHILOX, _Philox(), 2, text="philox[n]({0}, {1})", public=False,
-          reference=_philox_reference),
+          reference=_philox_reference, cost=4 * CALL_COST),
         # a fusion barrier run by NumPy (lazyarr/ir/reference.py); here for its display
         r(Op.MATMUL, np.matmul, 2, latex=r"{0} \mathbin{{@}} {1}", public=False),
     ]
@@ -522,8 +525,16 @@ def needs_math(op: Op, loop_dtype: np.dtype) -> bool:
 def call_cost(op: Op, loop_dtype: np.dtype) -> int:
     """What ``op`` costs per element beyond plain arithmetic (its math routine's cost)."""
     row = ROWS.get(op)
-    call = None if row is None else row.calls(loop_dtype)
-    return 0 if call is None else call.cost
+    if row is None:
+        return 0
+    call = row.calls(loop_dtype)
+    return row.cost if call is None else call.cost
+
+
+def compute_bound(op: Op, loop_dtype: np.dtype) -> bool:
+    """Whether ``op`` costs as much as a math routine per element: a kernel computing it is
+    limited by arithmetic, not memory (no streaming stores; the widest vectors)."""
+    return call_cost(op, loop_dtype) >= CALL_COST
 
 
 def mathlib_names(op: Op) -> tuple[str, ...]:

@@ -143,7 +143,9 @@ def stream_outputs(launch: Launch) -> Launch:
     if (not least or k.ndim != 1 or k.row_ndim or k.column or k.split or len(sizes) != 1
             or not sizes <= {4, 8} or any(p.layout is not Layout.CONTIG for _, p in k.outputs)
             or launch.shape[0] * len(k.outputs) * sizes.pop() < least
-            or any(ops.needs_math(ins.op, ins.dtype) for ins in k.body) or _in_place(launch)):
+            or any(ops.compute_bound(ins.op, k.body[ins.args[-1]].dtype if ins.args
+                                     else ins.dtype) for ins in k.body)
+            or _in_place(launch)):
         return launch
     return replace(launch, kernel=replace(k, store=StoreMode.STREAM))
 

@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from . import backward, daskrun
+from . import backward, daskrun, randomrun
 from .measure import STREAMING_TRIAD
 from .workloads import BY_KEY, SHORT
 
@@ -288,6 +288,7 @@ def _run_report(run: dict[str, Any]) -> list[str]:
     if run.get("backward"):
         out += backward.report_lines(run)
     out += daskrun.report_lines(run)
+    out += randomrun.report_lines(run)
     if not run["results"]:
         return out
     out += ["", f"== effective bandwidth, GB/s (inputs read once + outputs written once, "
