@@ -360,10 +360,11 @@ class CudaBackend:
         run(launch)
 
     def run_opaque(self, node: Node, args: list[DeviceArray]) -> DeviceArray:
-        """Matmul; the evaluator makes reshapes and joins from copy launches."""
-        if node.op is not Op.MATMUL:
+        """Matmul, take and scatter_add (through CuPy); the evaluator makes reshapes and
+        joins from copy launches."""
+        if node.op not in (Op.MATMUL, Op.TAKE, Op.SCATTER_ADD):
             raise NotImplementedError(f"{node.op.value} runs as copy launches on the device")
-        return _matmul(node, args)
+        return _cupy_op(node, args)
 
     def run_nodes(self, roots: Any, known: dict[int, Any]) -> list[Any]:
         raise NotImplementedError("the CUDA backend lowers every kernel step")
@@ -372,15 +373,24 @@ class CudaBackend:
 BACKEND = CudaBackend()
 
 
-def _matmul(node: Node, args: list[DeviceArray]) -> DeviceArray:
+def _cupy_op(node: Node, args: list[DeviceArray]) -> DeviceArray:
     try:
         import cupy
     except ImportError:
         raise NotImplementedError(
-            f"{node.op.value} ({node.arg}) on the CUDA target needs CuPy (not installed); "
+            f"{node.op.value} on the CUDA target needs CuPy (not installed); "
             "evaluate it with target='cpu'") from None
     drv.stream_synchronize(0)  # CuPy may use another stream: lazyarr's inputs first
     a, b = (cupy.asarray(x) for x in args)
-    result = (cupy.matmul if node.arg == "matmul" else cupy.dot)(a, b).astype(node.dtype)
+    if node.op is Op.TAKE:
+        result = cupy.take(a, b, axis=node.arg)
+    elif node.op is Op.SCATTER_ADD:
+        import cupyx
+
+        result = cupy.zeros(node.shape, node.dtype)
+        cupyx.scatter_add(result, (slice(None),) * node.arg[0] + (b,), a)
+    else:
+        result = (cupy.matmul if node.arg == "matmul" else cupy.dot)(a, b)
+    result = result.astype(node.dtype)
     cupy.cuda.get_current_stream().synchronize()
     return from_cuda_array_interface(result)

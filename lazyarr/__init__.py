@@ -43,6 +43,7 @@ from lazyarr.front.functions import (
     sinc,
     stack,
     supported_dtypes,
+    take,
     transpose,
     where,
 )
@@ -126,7 +127,7 @@ def clear_cache() -> None:
 __all__ = [
     "LazyArray", "array", "asarray", "astype", "broadcast_to", "cache_info", "clear_cache",
     "clip", "concatenate", "dot", "eval", "expand_dims", "explain", "flip", "logsumexp",
-    "matmul", "matrix_transpose", "moveaxis", "permute_dims", "stack", "supported_dtypes",
+    "matmul", "matrix_transpose", "moveaxis", "permute_dims", "stack", "supported_dtypes", "take",
     "transpose", "where", "get_num_threads", "set_num_threads", "set_disk_cache",
     "around", "imag", "isclose", "nan_to_num", "real", "round", "sinc",
     "grad", "gradients", "jvp", "value_and_grad", "vjp", "nn", "random",

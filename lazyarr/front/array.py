@@ -78,6 +78,10 @@ class LazyArray:
             index = index.eval()
         if views.is_basic_index(index):
             return LazyArray(views.getitem(self._node, index))
+        taken = _take_index(index, self.ndim)
+        if taken is not None:  # x[i] or x[:, i] with an integer array i: a lazy gather
+            axis, indices = taken
+            return LazyArray(opaque.take(self._node, build.leaf(indices), axis))
         # advanced (integer or boolean array) indexing copies in NumPy too: done eagerly, and
         # a gradient through it is refused rather than silently zero
         picked = np.asarray(self.eval()[index])
@@ -335,6 +339,22 @@ def _memo(args: tuple, node: Node, axis: Any, make_node: Callable[[], Node]) -> 
     found = wrapper_get(key)
     return found if found is not None else \
         operation(key, lambda: build.memoised((name, id(node), *key[2:]), [node], make_node))
+
+
+def _take_index(index: Any, ndim: int) -> tuple[int, np.ndarray] | None:
+    """(axis, indices) when ``index`` is one integer array after full slices (``x[i]``,
+    ``x[:, i]``), which is ``numpy.take`` along that axis; else None."""
+    items = index if isinstance(index, tuple) else (index,)
+    *lead, last = items
+    if not all(isinstance(s, slice) and s == slice(None) for s in lead) or len(lead) >= ndim:
+        return None
+    if isinstance(last, list):
+        last = np.asarray(last)
+        if last.dtype == np.float64 and last.size == 0:
+            last = last.astype(np.intp)  # x[[]]: NumPy takes nothing
+    if not isinstance(last, np.ndarray) or last.dtype.kind not in "iu" or last.ndim == 0:
+        return None
+    return len(lead), last
 
 
 def wrap(node: Node) -> LazyArray:

@@ -187,6 +187,11 @@ def vjp_of(node: Node, g: Node) -> tuple[Node | None, ...]:
         return _matmul_vjp(node, g)
     if op in (Op.CONCATENATE, Op.STACK):
         return _join_vjp(node, g)
+    if op is Op.TAKE:
+        x, indices = node.src
+        return opaque.scatter_add(g, indices, node.arg, x.shape[node.arg]), None
+    if op is Op.SCATTER_ADD:
+        return opaque.take(g, node.src[1], node.arg[0]), None
     return _elementwise_vjp(node, g)
 
 

@@ -301,6 +301,12 @@ def stack(arrays: Any, axis: int = 0) -> LazyArray:
     return LazyArray(opaque.stack([_n(a) for a in arrays], axis))
 
 
+def take(x: Any, indices: Any, axis: int | None = None) -> LazyArray:
+    """``numpy.take``: the slices of ``x`` along ``axis`` at ``indices`` (negative ones count
+    from the end), lazily; differentiable in ``x`` (its gradient adds back into place)."""
+    return LazyArray(opaque.take(_n(x), _n(indices), axis))
+
+
 UFUNC_FUNCTIONS = {row.name: _ufunc_function(op) for op, row in ROWS.items()
                    if row.public and row.nout == 1}
 UFUNC_FUNCTIONS.update({name: UFUNC_FUNCTIONS[op.value] for name, op in ALIASES.items()})
@@ -311,7 +317,7 @@ _ARRAY_FUNCTIONS.update({
     np.where: where, np.clip: clip, np.transpose: transpose, np.permute_dims: transpose,
     np.expand_dims: expand_dims, np.moveaxis: moveaxis, np.flip: flip,
     np.broadcast_to: broadcast_to, np.matrix_transpose: matrix_transpose, np.dot: dot,
-    np.concatenate: concatenate, np.stack: stack,
+    np.concatenate: concatenate, np.stack: stack, np.take: take,
 })
 _ARRAY_FUNCTIONS.update({getattr(np, name): fn for name, fn in METHOD_FUNCTIONS.items()})
 _ARRAY_FUNCTIONS.update({

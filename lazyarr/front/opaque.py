@@ -98,3 +98,36 @@ def stack(nodes: Sequence[Node], axis: int = 0) -> Node:
     shape.insert(ax, len(nodes))
     dt = dtypes.check(np.result_type(*[n.dtype for n in nodes]), "stack")
     return make(Op.STACK, dt, tuple(shape), tuple(nodes), ax)
+
+
+def take(x: Node, indices: Node, axis: int | None) -> Node:
+    """``numpy.take(x, indices, axis)``. Indices a NumPy array holds are checked now (NumPy's
+    IndexError where the expression is written); computed ones when it is evaluated."""
+    if axis is None:
+        from lazyarr.front.views import ravel
+
+        x, axis = ravel(x), 0
+    if indices.dtype.kind not in "biu":
+        raise TypeError(f"Cannot cast array data from {indices.dtype!r} to "
+                        "dtype('int64') according to the rule 'safe'")
+    if x.ndim == 0:
+        raise ValueError("take: a 0-d array has no axis to take from")
+    ax = normalize_axis_index(axis, x.ndim)
+    n = x.shape[ax]
+    if indices.op is Op.LEAF and isinstance(indices.arg.array, np.ndarray) and indices.size:
+        values = indices.arg.array
+        lo, hi = int(values.min()), int(values.max())
+        bad = hi if hi >= n else lo if lo < -n else None
+        if bad is not None:
+            raise IndexError(f"index {bad} is out of bounds for axis {ax} with size {n}")
+    elif indices.size and not n:
+        raise IndexError(f"cannot do a non-empty take from an empty axes (axis {ax})")
+    shape = x.shape[:ax] + indices.shape + x.shape[ax + 1:]
+    return make(Op.TAKE, x.dtype, shape, (x, indices), ax)
+
+
+def scatter_add(g: Node, indices: Node, axis: int, n: int) -> Node:
+    """Zeros with ``take(., indices, axis)``'s source shape, each slice of ``g`` added at its
+    index: the transpose of take (its gradient)."""
+    shape = g.shape[:axis] + (n,) + g.shape[axis + indices.ndim:]
+    return make(Op.SCATTER_ADD, g.dtype, shape, (g, indices), (axis, n))

@@ -39,6 +39,10 @@ class Op(enum.Enum):
     RESHAPE = "reshape"  # a reshape that no strided view can express: copies
     CONCATENATE = "concatenate"  # arg: axis
     STACK = "stack"  # arg: axis
+    TAKE = "take"  # numpy.take(x, indices, axis=arg): a gather (embeddings, x[index_array])
+    # take's transpose: zeros of the source's shape, each slice of g added at its index
+    # (numpy.add.at); arg is (axis, the source's extent along it)
+    SCATTER_ADD = "scatter_add"
     # elementwise
     CAST = "cast"
     WHERE = "where"
@@ -158,7 +162,7 @@ ReduceKind.__hash__ = object.__hash__  # type: ignore[method-assign]
 
 SOURCES = frozenset({Op.LEAF, Op.SCALAR, Op.COUNTER})
 MOVEMENT = frozenset({Op.BROADCAST, Op.PERMUTE, Op.VIEW})
-OPAQUE = frozenset({Op.MATMUL, Op.RESHAPE, Op.CONCATENATE, Op.STACK})
+OPAQUE = frozenset({Op.MATMUL, Op.RESHAPE, Op.CONCATENATE, Op.STACK, Op.TAKE, Op.SCATTER_ADD})
 ELEMENTWISE = frozenset(Op) - SOURCES - MOVEMENT - OPAQUE - {Op.REDUCE}
 
 # A view's map: one entry per source dimension, (result dimension or None, step, start):

@@ -35,8 +35,8 @@ def cast_values(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def opaque_value(node: Node, args: list[np.ndarray]) -> np.ndarray:
-    """The value of opaque ``node`` (matmul/dot, reshape, concatenate, stack) from its
-    evaluated inputs: BLAS and NumPy's own copies."""
+    """The value of opaque ``node`` (matmul/dot, reshape, concatenate, stack, take and its
+    transpose scatter_add) from its evaluated inputs: BLAS and NumPy's own copies."""
     if node.op is Op.MATMUL:
         fn = np.matmul if node.arg == "matmul" else np.dot
         result = fn(*args)
@@ -46,6 +46,12 @@ def opaque_value(node: Node, args: list[np.ndarray]) -> np.ndarray:
         result = np.concatenate(args, axis=node.arg, dtype=node.dtype)
     elif node.op is Op.STACK:
         result = np.stack(args, axis=node.arg, dtype=node.dtype)
+    elif node.op is Op.TAKE:
+        result = np.take(args[0], args[1], axis=node.arg)
+    elif node.op is Op.SCATTER_ADD:
+        axis, _ = node.arg
+        result = np.zeros(node.shape, node.dtype)
+        np.add.at(result, (slice(None),) * axis + (args[1],), args[0])
     else:
         raise ValueError(f"{node.op.value} is not an opaque op")
     return np.asarray(result, dtype=node.dtype)

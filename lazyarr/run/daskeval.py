@@ -280,6 +280,11 @@ class _Translation:
             result = _reshape(args[0], node.shape)
         elif node.op is Op.CONCATENATE:
             result = da.concatenate([a.astype(node.dtype) for a in args], axis=node.arg)
+        elif node.op is Op.TAKE:
+            result = da.take(args[0], args[1], axis=node.arg)
+        elif node.op is Op.SCATTER_ADD:
+            raise NotImplementedError("scatter_add (the gradient of take) over Dask arrays: "
+                                      "evaluate the gradient on NumPy arrays")
         else:
             result = da.stack([a.astype(node.dtype) for a in args], axis=node.arg)
         return result.astype(node.dtype)
