@@ -129,5 +129,5 @@ def take(x: Node, indices: Node, axis: int | None) -> Node:
 def scatter_add(g: Node, indices: Node, axis: int, n: int) -> Node:
     """Zeros with ``take(., indices, axis)``'s source shape, each slice of ``g`` added at its
     index: the transpose of take (its gradient)."""
-    shape = g.shape[:axis] + (n,) + g.shape[axis + indices.ndim:]
+    shape = (*g.shape[:axis], n, *g.shape[axis + indices.ndim:])
     return make(Op.SCATTER_ADD, g.dtype, shape, (g, indices), (axis, n))
