@@ -259,16 +259,35 @@ def cast(c: Ctx, x: ir.Value, src: np.dtype, dst: np.dtype) -> ir.Value:
     if is_float(dst):
         return b.sitofp(x, to) if src.kind == "i" else b.uitofp(x, to)
     if is_float(src):
-        kind = "fptosi" if dst.kind == "i" else "fptoui"
-        name = f"llvm.{kind}.sat.i{8 * dst.itemsize}.{'f32' if x.type == F32 else 'f64'}"
-        fn = c.module.globals.get(name) or ir.Function(c.module, ir.FunctionType(to, [x.type]),
-                                                       name)
-        return b.call(fn, [x])
+        return _float_to_int(c, x, dst)
     if dst.itemsize < src.itemsize:
         return b.trunc(x, to)
     if dst.itemsize > src.itemsize:
         return b.sext(x, to) if src.kind == "i" else b.zext(x, to)
     return x  # same width, other signedness: the same bits
+
+
+def _float_to_int(c: Ctx, x: ir.Value, dst: np.dtype) -> ir.Value:
+    """Truncate to ``dst``, saturating at its bounds, NaN to 0 (``llvm.fpto*i.sat``'s
+    result). Written as compares and selects around a plain conversion of an in-range value:
+    LLVM scalarises the saturating intrinsic on x86 (one conversion per element, measured 5-10x
+    slower than a vector conversion at 10^7 float32), while this vectorises."""
+    b = c.b
+    bits = 8 * dst.itemsize
+    lo = -(2 ** (bits - 1)) if dst.kind == "i" else 0
+    top = 2 ** (bits - 1) if dst.kind == "i" else 2 ** bits  # the first value past the range
+    # both bounds are powers of two (or 0): exact in either float type
+    low, past = ir.Constant(x.type, float(lo)), ir.Constant(x.type, float(top))
+    below, above = b.fcmp_ordered("<", x, low), b.fcmp_ordered(">=", x, past)
+    inside = b.and_(b.fcmp_ordered(">=", x, low), b.fcmp_ordered("<", x, past))
+    safe = b.select(inside, x, ir.Constant(x.type, 0.0))  # NaN and the rest: 0, then replaced
+    # convert at 32 bits at least (the vector instructions' width), then narrow
+    wide = ir.IntType(max(bits, 32))
+    conv = b.fptosi(safe, wide) if dst.kind == "i" else b.fptoui(safe, wide)
+    if wide.width != bits:
+        conv = b.trunc(conv, value_type(dst))
+    to = value_type(dst)
+    return b.select(below, ir.Constant(to, lo), b.select(above, ir.Constant(to, top - 1), conv))
 
 
 _SINCOS = {Op.SIN: (Op.COS, 0), Op.COS: (Op.SIN, 1)}  # the other one, and our result

@@ -57,7 +57,8 @@ __version__ = "0.1.0"
 
 # the submodules that name functions of their own (la.random.uniform, la.nn.dropout); imported
 # after the functions above, which they build on
-from lazyarr import nn, random
+from lazyarr import nn, quantization, random
+from lazyarr.quantization import dequantize, quantize
 
 globals().update(UFUNC_FUNCTIONS)
 globals().update(METHOD_FUNCTIONS)
@@ -131,5 +132,6 @@ __all__ = [
     "transpose", "where", "get_num_threads", "set_num_threads", "set_disk_cache",
     "around", "imag", "isclose", "nan_to_num", "real", "round", "sinc",
     "grad", "gradients", "jvp", "value_and_grad", "vjp", "nn", "random",
+    "quantization", "quantize", "dequantize",
     *sorted(UFUNC_FUNCTIONS), *sorted(METHOD_FUNCTIONS),
 ]
