@@ -22,7 +22,9 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
 from lazyarr.front.array import LazyArray
+from lazyarr.front.build import apply
 from lazyarr.front.functions import UFUNC_FUNCTIONS, asarray, expand_dims, where
+from lazyarr.ir.graph import Op
 from lazyarr.run.evaluate import evaluate
 
 __all__ = ["MinMax", "dequantize", "minmax_params", "quantize"]
@@ -206,40 +208,11 @@ def _quantize_tensor(xs: LazyArray, scale: float, zero_point: int, dt: np.dtype)
     if dt == _INT32:  # measured: a float32 product, then the zero point, then rint
         t = xs * inverse + np.float32(zero_point)
         return _to_int(_rint(t), dt, nan=lo)
-    # 8 bits: PyTorch's kernel computes fma(x, inverse, zero_point) in float32, one
-    # rounding. x * inverse is exact in float64 (24 + 24 bits), so only the sum rounds there.
-    if zero_point == 0:
-        t = xs * inverse  # fma(x, inverse, 0) is the correctly rounded product
-    else:
-        p = xs.astype(_F64) * np.float64(inverse)
-        s = p + np.float64(zero_point)
-        t = s.astype(_F32)
-        if dt == _UINT8:
-            t = _round_once(p, s, zero_point, t)
+    # 8 bits: PyTorch's kernel computes fma(x, inverse, zero_point) in float32, one rounding:
+    # lazyarr's FMA op (the CPU's fused multiply-add instruction)
+    t = LazyArray(apply(Op.FMA, xs, inverse, np.float32(zero_point)))
     # PyTorch's 8-bit per-tensor NaN is the top of the range; the cast saturates the rest
     return _fmin(_rint(t), np.float32(hi)).astype(dt)
-
-
-def _round_once(p: LazyArray, s: LazyArray, zero_point: int, t: LazyArray) -> LazyArray:
-    """float32(p + zero_point) rounded once, given s = float64(p + zero_point) and its float32
-    rounding t: they differ only where s lies exactly halfway between two float32 values
-    while the exact sum does not.
-
-    That double rounding changes rint's result for some x with uint8 zero points of 124 and
-    more (tests list such x); for int8 an exhaustive search found none that survive the
-    clamp, so int8 skips this.
-    """
-    z = np.float64(zero_point)
-    # Fast2Sum: exact whenever the sum was inexact, since |p| < |z| there; 0 otherwise
-    err = p - (s - z)
-    r = s - t.astype(_F64)  # exact (Sterbenz)
-    w = s + r  # the other float32 neighbour exactly when s is halfway; else not a float32
-    w32 = w.astype(_F32)
-    halfway = w32.astype(_F64) == w
-    # the exact sum is past s, away from t: it rounds to the other neighbour (err * r cannot
-    # underflow to 0: |err| >= 2**-300 for products of float32 values, and where err != 0,
-    # |s| is about |zp| >= 1, so a nonzero r is at least ulp(s) >= 2**-53)
-    return where(halfway & (err * r > 0), w32, t)
 
 
 def dequantize(q: Any, scale: Any, zero_point: Any, axis: int | None = None) -> LazyArray:

@@ -204,7 +204,9 @@ def test_lazy_input_and_no_recompile():
     expected = ref_quantize(np.exp(x) - F32(1), 0.01, 17, np.uint8)
     same_bits(quantize(lazy, 0.01, 17, np.uint8).eval(), expected)
     before = la.cache_info().compiles
-    for scale, z in ((0.02, 3), (0.013, 200), (0.5, 1)):  # runtime arguments, one kernel
+    # runtime arguments, one kernel (a value equal to another scalar of the expression, such
+    # as z = 1 here with "- 1.0", interns to it: a kernel of another structure, compiled once)
+    for scale, z in ((0.02, 3), (0.013, 200), (0.25, 5)):
         same_bits(quantize(lazy, scale, z, np.uint8).eval(),
                   ref_quantize(np.exp(x) - F32(1), scale, z, np.uint8))
     assert la.cache_info().compiles == before
@@ -566,3 +568,40 @@ def test_torch_running_observers(torch):
                 s, z = calibrator.params()
                 np.testing.assert_array_equal(np.ravel(s), ts.numpy())
                 np.testing.assert_array_equal(np.ravel(z), tz.numpy())
+
+
+# -- the FMA op quantize computes with -------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("backend", ["cpu", "interp"])
+def test_fma_rounds_once(dtype: type, backend: str) -> None:
+    """``fma(x, y, z)`` on both backends equals x*y + z computed exactly and rounded once
+    (rational arithmetic), including sums halfway between two floats after one rounding."""
+    from fractions import Fraction
+
+    from lazyarr.front.build import apply
+    from lazyarr.ir.graph import Op
+
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(300).astype(dtype)
+    y = rng.standard_normal(300).astype(dtype)
+    z = rng.standard_normal(300).astype(dtype)
+    # products just off a halfway point of z's spacing: naive rounding twice goes wrong
+    eps = np.finfo(dtype).eps
+    x[:3] = dtype(1 + eps), dtype(1 - eps / 2), dtype(-1 - eps)
+    y[:3] = dtype(1 + eps), dtype(1 + eps), dtype(1 + eps)
+    z[:3] = dtype(-1), dtype(-1), dtype(1)
+    x[3:7] = [np.inf, np.nan, 0.0, -0.0]
+    got = la.LazyArray(apply(Op.FMA, la.asarray(x), la.asarray(y), la.asarray(z))).eval(
+        backend=backend)
+    assert got.dtype == dtype
+    for a, b, c, r in zip(x, y, z, got, strict=True):
+        if not (np.isfinite(a) and np.isfinite(b) and np.isfinite(c)):
+            want = np.asarray(a * b + c, dtype)
+            assert np.isnan(r) == np.isnan(want) and (np.isnan(r) or r == want)
+            continue
+        exact = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
+        below = dtype(float(exact))
+        candidates = [below, np.nextafter(below, dtype(np.inf)), np.nextafter(below,
+                                                                             dtype(-np.inf))]
+        best = min(abs(Fraction(float(v)) - exact) for v in candidates)
+        assert abs(Fraction(float(r)) - exact) == best, (a, b, c, r)

@@ -256,3 +256,7 @@ def where(la: Any, g: Any, out: Any, c: Any, x: Any, y: Any) -> tuple[Any, ...]:
 
 def cast(la: Any, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
     return (g,)  # the engine casts it back to the operand's dtype (none for an integer)
+
+
+def fma(la: Any, g: Any, out: Any, x: Any, y: Any, z: Any) -> tuple[Any, ...]:
+    return g * y, g * x, g

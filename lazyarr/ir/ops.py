@@ -185,6 +185,52 @@ class _RealFunction:
         return dt, dt
 
 
+class _Fma:
+    """The dtype rule of fma(x, y, z): ``x * y + z``'s by NumPy's rules, floats only."""
+
+    nin, nout, __name__ = 3, 1, "fma"
+
+    def resolve_dtypes(self, operands: tuple) -> tuple[np.dtype, ...]:
+        product = np.multiply.resolve_dtypes((operands[0], operands[1], None))[-1]
+        dt = np.add.resolve_dtypes((product, operands[2], None))[-1]
+        if dt.kind != "f":
+            raise TypeError(f"ufunc 'fma' not supported for the input types {operands[:3]}")
+        return dt, dt, dt, dt
+
+
+def _fma_reference(node: Node, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``x * y + z`` rounded once. float32: the product is exact in float64 and the sum's
+    rounding error is known exactly (TwoSum), which settles the one case where rounding the
+    float64 sum to float32 would round twice (a float64 sum exactly halfway between two
+    float32 values). float64: exact rational arithmetic, element by element."""
+    x, y, z = np.broadcast_arrays(x, y, z)
+    if node.dtype == np.float32:
+        p = x.astype(np.float64) * y.astype(np.float64)
+        z64 = z.astype(np.float64)
+        s = p + z64
+        bz = s - p
+        err = (p - (s - bz)) + (z64 - bz)  # s + err == p + z exactly (Knuth's TwoSum)
+        r = s.astype(np.float32)
+        r64 = r.astype(np.float64)
+        side = np.where(s > r64, np.float32(np.inf), np.float32(-np.inf))
+        half = np.abs(np.nextafter(r, side).astype(np.float64) - r64) / 2
+        tie = np.isfinite(s) & (s != r64) & (np.abs(s - r64) == half) & (err != 0)
+        # a tie rounded the even way; the exact value lies off it on err's side
+        keep = (r64 > s) == (err > 0)
+        up = np.where(err > 0, np.float32(np.inf), np.float32(-np.inf))
+        return np.where(tie & ~keep, np.nextafter(r, up), r)
+    from fractions import Fraction
+
+    def one(a: float, b: float, c: float) -> float:
+        if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
+            return a * b + c
+        exact = Fraction(a) * Fraction(b) + Fraction(c)
+        return float(exact) if exact else (a * b + c)  # a zero keeps IEEE's sign rule
+
+    return np.vectorize(one, otypes=[node.dtype])(x, y, z) if x.size else \
+        np.empty(x.shape, node.dtype)
+
+
 class _Philox:
     """The dtype rule of PHILOX: a uint64 counter and a uint64 key give a uint32 word."""
 
@@ -441,6 +487,8 @@ def _rows() -> list[OpRow]:
         r(Op.FMIN, np.fmin, 2, sympy="Min", derivative=d.fmin),
         r(Op.CLIP, _clip_ufunc(), 3, sympy=_sp_clip, public=False,
           derivative=d.clip),  # la.clip drops bounds
+        r(Op.FMA, _Fma(), 3, intrinsic="fma", text="fma({0}, {1}, {2})", public=False,
+          reference=_fma_reference, derivative=d.fma),
         # counter-based random bits (lazyarr/random.py): word node.arg of a Philox block
         r(Op.PHILOX, _Philox(), 2, text="philox[n]({0}, {1})", public=False,
           reference=_philox_reference, cost=4 * CALL_COST),

@@ -107,6 +107,7 @@ def _quant_cells(ctx: Context, n: int) -> list[tuple[str, Fns, Check, int]]:
         "lazyarr": lambda: la.dequantize(want_q, SCALE, ZERO).eval(),
         "lazyarr out=": lambda: la.dequantize(want_q, SCALE, ZERO).eval(out=d_out),
         "numpy": lambda: (want_q.astype(np.float32) - ZERO) * np.float32(SCALE)}
+    tq = None
     if torch is not None:
         tx = torch.from_numpy(x)
         tq = torch.quantize_per_tensor(tx, SCALE, ZERO, torch.qint8)
@@ -117,9 +118,10 @@ def _quant_cells(ctx: Context, n: int) -> list[tuple[str, Fns, Check, int]]:
         got = r.int_repr().numpy() if hasattr(r, "int_repr") else np.asarray(r)
         return bool(np.abs(got.astype(int) - want_q).max() <= 1)  # ties may round apart
 
-    def close_d(r: Any) -> bool:
+    def close_d(r: Any) -> bool:  # torch dequantises its own quantised tensor
         got = r.numpy() if hasattr(r, "numpy") else np.asarray(r)
-        return bool(np.allclose(got, (want_q.astype(np.float32) - ZERO) * SCALE))
+        q = tq.int_repr().numpy() if hasattr(r, "numpy") else want_q
+        return bool(np.allclose(got, (q.astype(np.float32) - ZERO) * SCALE))
 
     return [("quantize float32 -> int8", quantize, close_q, 5 * n),
             ("dequantize int8 -> float32", dequantize, close_d, 5 * n)]

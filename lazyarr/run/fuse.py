@@ -1,0 +1,458 @@
+"""``@la.fuse``: a Python function of arrays traced once per signature, then replayed.
+
+Calling a function written with lazyarr operators builds its graph every time: a few
+microseconds per operator, then planning and lowering, and for new input arrays (a layer's
+next batch) no cache can skip those. ``fuse(f)`` runs ``f`` once on lazy leaves of the
+arguments (the *trace*), evaluates the result, and keeps what evaluating it needs. Later calls
+with arguments of the same *signature* replay it:
+
+- a plan of one kernel (elementwise and row-wise functions): the kernel's argument block is
+  kept, and a call writes the new arrays' addresses, the Python scalars' values and a fresh
+  output into it and runs the kernel (for a small launch through a compiled builtin,
+  ``lazyarr.backends.objcall``): no graph, no plan, no lowering;
+- a plan of several steps (matrix products, reductions over other axes): the leaves of the
+  traced graph are pointed at the new arrays and the kept plan runs again (no graph building,
+  no planning);
+- otherwise (the trace evaluated something, or read a view of an argument made as a NumPy
+  view): ``f`` runs again on every call, which is always correct.
+
+The signature is, per argument: an array's dtype, shape, strides and alignment (kernels are
+compiled per dtype and layout class, never per size: a new shape traces ``f`` again but
+compiles nothing new); a Python ``int`` or ``float``'s type, its value being a run-time
+argument of the kernel when the trace shows it is used as it is (else its value joins the
+signature); anything else (``bool``, ``None``, strings, tuples of them) by value. Pytrees of
+tuples, lists and dicts of these are flattened.
+
+Globals and closure variables ``f`` refers to are captured when it is traced, as
+``jax.jit`` does, but never silently: each call checks that every such name is still bound
+to the same object, and traces again when one was rebound. An array changed in place is read
+as it is at the call (lazyarr reads captured arrays by reference). Changes it cannot see: an
+attribute of a global object (``config.lr = ...``) and the globals of other functions ``f``
+calls; pass such values as arguments.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import types
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from lazyarr.backends import cpu, stats
+from lazyarr.front.array import LazyArray
+from lazyarr.front.build import leaf
+from lazyarr.ir.arraystruct import data_pointer
+from lazyarr.ir.graph import Buffer, Node, Op, toposort
+from lazyarr.ir.loop import NEGATIVE_POWER, Launch, pack_args
+from lazyarr.plan import cpu_passes
+from lazyarr.plan.lower import lower
+from lazyarr.plan.schedule import Plan, schedule
+from lazyarr.run import outputs, rebind, runtime
+from lazyarr.run.evaluate import evaluate
+
+_NUMBERS = (int, float)
+
+
+# -- arguments: flattening and signatures -------------------------------------------------
+def _flatten(tree: Any, leaves: list[Any]) -> Any:
+    """Append ``tree``'s leaves to ``leaves``; return its (hashable) structure."""
+    if type(tree) in (tuple, list):
+        return (type(tree), tuple(_flatten(t, leaves) for t in tree))
+    if type(tree) is dict:
+        keys = tuple(sorted(tree))
+        return (dict, keys, tuple(_flatten(tree[k], leaves) for k in keys))
+    leaves.append(tree)
+    return None
+
+
+def _unflatten(structure: Any, leaves: list[Any], at: list[int]) -> Any:
+    if structure is None:
+        value = leaves[at[0]]
+        at[0] += 1
+        return value
+    if structure[0] is dict:
+        _, keys, parts = structure
+        return {k: _unflatten(p, leaves, at) for k, p in zip(keys, parts, strict=True)}
+    kind, parts = structure
+    items = [_unflatten(p, leaves, at) for p in parts]
+    return tuple(items) if kind is tuple else items
+
+
+def _part(x: Any) -> Any:
+    """One leaf's share of the signature."""
+    t = type(x)
+    if t is np.ndarray:
+        return (x.dtype, x.shape, x.strides, x.flags.aligned)
+    if t is float or t is int:
+        return t
+    return (t, x)  # by value (bool, None, strings): must be hashable
+
+
+def _signature(leaves: list[Any], structure: Any) -> tuple | None:
+    """The signature of flattened arguments; None when one cannot be keyed (unhashable,
+    a lazy array or a device array: those calls run ``f`` itself)."""
+    try:
+        parts = tuple([_part(x) for x in leaves])
+        hash(parts)
+    except TypeError:
+        return None
+    arrays = [x for x in leaves if type(x) is np.ndarray]
+    # one array passed twice is one variable there, two variables elsewhere
+    alias = tuple([id(a) for a in arrays]) if len(arrays) > 1 else ()
+    if alias and len(set(alias)) == len(alias):
+        alias = ()
+    elif alias:
+        first = {}
+        alias = tuple(first.setdefault(i, k) for k, i in enumerate(alias))
+    if any(isinstance(x, LazyArray) or (type(x) is not np.ndarray and hasattr(x, "__array__")
+                                        and not isinstance(x, np.generic)) for x in leaves):
+        return None
+    return (structure, parts, alias)
+
+
+# -- what f refers to ---------------------------------------------------------------------
+def _names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
+
+
+def _captured(fn: Callable[..., Any]) -> tuple[tuple[Any, ...], ...]:
+    """(namespace, name, object) of each global ``fn`` names, (cell, object) of each closure
+    variable: what a later call checks is unchanged."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return ()
+    g = fn.__globals__
+    found: list[tuple[Any, ...]] = [(g, n, g[n]) for n in sorted(_names(code)) if n in g]
+    for cell in fn.__closure__ or ():
+        try:
+            found.append((cell, cell.cell_contents))
+        except ValueError:  # an empty cell (a name assigned later)
+            continue
+    return tuple(found)
+
+
+def _unchanged(captured: tuple[tuple[Any, ...], ...]) -> bool:
+    for item in captured:
+        if len(item) == 3:
+            if item[0].get(item[1], _MISSING) is not item[2]:
+                return False
+        else:
+            try:
+                if item[0].cell_contents is not item[1]:
+                    return False
+            except ValueError:
+                return False
+    return True
+
+
+_MISSING = object()
+
+
+# -- replays ------------------------------------------------------------------------------
+class _Again:
+    """Run ``f`` and evaluate what it returns, every call (always correct)."""
+
+    def __init__(self, fused: Fused) -> None:
+        self.fused = fused
+
+    def __call__(self, leaves: list[Any], out: Any) -> Any:
+        return self.fused.evaluate_call(leaves, out)
+
+
+class _Kernel:
+    """A one-kernel plan: its argument block, refilled with each call's arrays and scalars."""
+
+    def __init__(self, launch: Launch, fn: Any, inputs: list[tuple[int, int, int]],
+                 scalars: list[tuple[int, np.dtype, int]], roots: tuple[Node, ...],
+                 rebuild: Callable[[list[Any]], Any]) -> None:
+        self.launch, self.fn, self.rebuild = launch, fn, rebuild
+        self.block, status = pack_args(launch)
+        self.status = status
+        self.address = data_pointer(self.block)
+        layout = launch.kernel.args
+        # (argument leaf, block word, byte offset from its data) of each input it reads
+        self.inputs = [(j, layout.address(k), delta) for k, j, delta in inputs]
+        # (argument leaf, a one-element view of the block word holding the scalar)
+        self.scalars = [(j, self.block[layout.scalar(k):layout.scalar(k) + 1].view(dt))
+                        for k, dt, j in scalars]
+        self.results = [(r.shape, r.dtype) for r in roots]
+        self.out_words = [layout.output(k) for k in range(len(roots))]
+        self.lock = threading.Lock()
+        self.direct = None
+        if cpu.runs_inline(fn, launch) and all(d == 0 for _, _, d in self.inputs):
+            from lazyarr.backends import objcall
+
+            if objcall.entry():
+                slots = self.out_words + [w for _, w, _ in self.inputs]
+                self.direct = objcall.bind(fn, self.address, launch.shape[0],
+                                           status.ctypes.data, slots)
+        self.arg_leaves = [j for j, _, _ in self.inputs]
+
+    def __call__(self, leaves: list[Any], out: Any) -> Any:
+        for j, word in self.scalars:
+            word[0] = leaves[j]  # NumPy's conversion: rounding, OverflowError
+        if out is None:
+            outs = [outputs.empty(shape, dtype) for shape, dtype in self.results]
+        else:
+            outs = out
+        if self.direct is not None:  # holds the GIL: the block is this call's
+            self.direct(*outs, *[leaves[j] for j in self.arg_leaves])
+        else:
+            self._through_ctypes(leaves, outs)
+        return self.rebuild(outs)
+
+    def fits(self, out: tuple[np.ndarray, ...]) -> bool:
+        """Whether ``out`` arrays can take the fresh outputs' places (C-ordered, writeable,
+        of the results' shapes and dtypes)."""
+        return len(out) == len(self.results) and all(
+            type(o) is np.ndarray and o.flags.c_contiguous and o.flags.writeable
+            and o.shape == s and o.dtype == d for o, (s, d) in zip(out, self.results,
+                                                                 strict=True))
+
+    def _through_ctypes(self, leaves: list[Any], outs: list[np.ndarray]) -> None:
+        with self.lock:
+            block = self.block
+            for j, word, delta in self.inputs:
+                block[word] = data_pointer(leaves[j]) + delta
+            for word, o in zip(self.out_words, outs, strict=True):
+                block[word] = data_pointer(o)
+            cpu.call(self.fn, self.address, self.launch.shape[0])
+            stats.hit()
+            if self.status[0]:
+                self.status[0] = 0
+                raise ValueError(NEGATIVE_POWER)
+
+
+class _Steps:
+    """A plan of several steps: the traced leaves pointed at each call's arrays, the kept
+    plan run again."""
+
+    def __init__(self, plan: Plan, buffers: list[tuple[int, Buffer]],
+                 rebuild: Callable[[list[Any]], Any]) -> None:
+        self.plan, self.buffers, self.rebuild = plan, buffers, rebuild
+        self.traced = [b.array for _, b in buffers]  # what the plan's traces read
+        self.lock = threading.Lock()
+
+    def __call__(self, leaves: list[Any], out: Any) -> Any:
+        from lazyarr.backends.cpu import BACKEND
+
+        news = [leaves[j] for j, _ in self.buffers]
+        swap = {id(old): new for old, new in zip(self.traced, news, strict=True)}
+        steps = tuple(s if s.trace is None else replace(s, trace=_swapped(s.trace, swap))
+                      for s in self.plan.steps)
+        with self.lock:
+            for (_, buf), new in zip(self.buffers, news, strict=True):
+                buf.array = new
+            results = runtime.run_plan(Plan(self.plan.roots, steps),
+                                       [None] * len(self.plan.roots), BACKEND)
+        return self.rebuild(results)
+
+
+def _swapped(trace: Any, swap: dict[int, np.ndarray]) -> Any:
+    from lazyarr.ir.loop import View
+
+    return replace(trace, inputs=tuple(View(swap.get(id(v.array), v.array), v.offset, v.strides)
+                                       for v in trace.inputs))
+
+
+# -- the decorator --------------------------------------------------------------------------
+class Fused:
+    """``f`` traced once per signature and replayed (see the module's text)."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.entries: dict[tuple, Any] = {}
+        self.captured = _captured(fn)
+        self.traces = 0  # how many times f ran to be traced (tests, and the curious)
+
+    def __call__(self, *args: Any, out: Any = None, **kwargs: Any) -> Any:
+        leaves: list[Any] = []
+        structure = _flatten((args, kwargs) if kwargs else args, leaves)
+        key = _signature(leaves, structure)
+        if key is None:
+            return self.evaluate_call(leaves, out, structure)
+        if not _unchanged(self.captured):  # a global was rebound: every trace is stale
+            self.entries.clear()
+            self.captured = _captured(self.fn)
+        entry = self.entries.get(key)
+        if entry is None:
+            entry = self.entries[key] = self._trace(leaves, structure)
+        if isinstance(entry, _ByValue):
+            entry = entry.find(self, leaves, structure)
+        if out is not None:
+            return self._into(entry, leaves, out, structure)
+        return entry(leaves, None)
+
+    # -- running f ------------------------------------------------------------------------
+    def _call(self, leaves: list[Any], structure: Any) -> Any:
+        rebuilt = _unflatten(structure, leaves, [0])
+        args, kwargs = rebuilt if type(rebuilt) is tuple and len(rebuilt) == 2 and \
+            type(rebuilt[1]) is dict and structure[1][1] is not None and \
+            structure[1][1][0] is dict else (rebuilt, {})
+        return self.fn(*args, **kwargs)
+
+    def evaluate_call(self, leaves: list[Any], out: Any, structure: Any = None) -> Any:
+        """``f`` run and its result evaluated (into ``out``), with nothing kept."""
+        result = self._call(leaves, structure if structure is not None else self._structure)
+        outs: list[Any] = []
+        shape = _flatten(result, outs)
+        lazy = [k for k, o in enumerate(outs) if isinstance(o, LazyArray)]
+        if out is None:
+            values = evaluate([outs[k]._node for k in lazy]) if lazy else []
+        else:
+            given = list(out) if isinstance(out, tuple | list) else [out]
+            if len(given) != len(lazy):
+                raise ValueError(f"fuse: {len(lazy)} array results but {len(given)} out= "
+                                 "arrays")
+            values = evaluate([outs[k]._node for k in lazy], given)
+        for k, v in zip(lazy, values, strict=True):
+            outs[k] = v
+        return _unflatten(shape, outs, [0])
+
+    # -- tracing --------------------------------------------------------------------------
+    def _trace(self, leaves: list[Any], structure: Any) -> Any:
+        self._structure = structure
+        numbers = [j for j, x in enumerate(leaves) if type(x) in _NUMBERS]
+        traced = self._lazy_trace(leaves, structure)
+        if traced is None:
+            return _Again(self)
+        roots, rebuild, buffers, scalar_nodes = traced
+        fixed: dict[int, Any] = {}
+        runtime_scalars: dict[int, int] = {}  # id of a SCALAR node -> argument leaf
+        for j in numbers:
+            found = self._scalar_use(leaves, structure, j, roots, scalar_nodes)
+            if found is None:
+                fixed[j] = leaves[j]
+            else:
+                runtime_scalars.update({id(n): j for n in found})
+        if fixed:
+            # values that shape the graph: each value is a signature of its own
+            return _ByValue(tuple(sorted(fixed)))
+        return self._replay(roots, rebuild, buffers, runtime_scalars)
+
+    def _lazy_trace(self, leaves: list[Any], structure: Any) -> tuple | None:
+        """``f`` on lazy leaves: (roots, rebuild, argument buffers, scalar nodes in
+        post-order), or None when the result cannot be replayed."""
+        lazy = list(leaves)
+        buffers: list[tuple[int, Buffer]] = []
+        for j, x in enumerate(leaves):
+            if type(x) is np.ndarray:
+                node = leaf(x)
+                buffers.append((j, node.arg))
+                lazy[j] = LazyArray(node)
+        before = stats.info()
+        self.traces += 1
+        result = self._call(lazy, structure)
+        if stats.info()[:2] != before[:2]:
+            return None  # f evaluated something: a value of this call, not of the next
+        outs: list[Any] = []
+        shape = _flatten(result, outs)
+        if not outs or not all(isinstance(o, LazyArray) for o in outs):
+            return None
+        roots = tuple(o._node for o in outs)
+        own = {id(b) for _, b in buffers}
+        order = toposort(list(roots))
+        for n in order:  # a NumPy view of an argument is another buffer: not replayable
+            if n.op is Op.LEAF and n.arg.origin is not None and id(n.arg) not in own:
+                return None
+        scalars = [n for n in order if n.op is Op.SCALAR]
+
+        def rebuild(values: list[Any]) -> Any:
+            return _unflatten(shape, list(values), [0])
+
+        return roots, rebuild, buffers, scalars
+
+    def _scalar_use(self, leaves: list[Any], structure: Any, j: int, roots: tuple[Node, ...],
+                    scalars: list[Node]) -> list[Node] | None:
+        """The SCALAR nodes that are Python number argument ``j`` as it is (traced again with
+        another value: the same graph but for those), or None when its value shapes the
+        graph."""
+        value = leaves[j]
+        other = value + 1 if type(value) is int else (value * 1.5 + 1.25 if value else 0.75)
+        again = list(leaves)
+        again[j] = other
+        second = self._lazy_trace(again, structure)
+        if second is None:
+            return None
+        first_s, second_s = rebind.structure(roots), rebind.structure(second[0])
+        if first_s is None or second_s is None or first_s.key != second_s.key:
+            return None
+        found = []
+        for a, b in zip(scalars, second[3], strict=True):
+            if a.arg.tobytes() == b.arg.tobytes():
+                continue
+            try:
+                exact = a.arg == a.dtype.type(value) and b.arg == b.dtype.type(other)
+            except OverflowError:
+                exact = False
+            if not exact:
+                return None
+            found.append(a)
+        return found
+
+    def _replay(self, roots: tuple[Node, ...], rebuild: Callable[[list[Any]], Any],
+                buffers: list[tuple[int, Buffer]], runtime_scalars: dict[int, int]) -> Any:
+        plan = schedule(list(roots), True, frozenset())
+        step = plan.single_kernel()
+        if step is None or any(s.kind.value == "view" for s in plan.steps):
+            if runtime_scalars:
+                return _Again(self)  # a kept plan holds its scalars' values
+            return _Steps(plan, buffers, rebuild)
+        targets = [outputs.empty(r.shape, r.dtype) for r in roots]
+        launch = cpu_passes.apply(lower(step.trace, targets))
+        if launch.kernel.split:
+            return _Steps(plan, buffers, rebuild) if not runtime_scalars else _Again(self)
+        fn = cpu.compiled(launch.kernel).function
+        by_array = {id(b.array): j for j, b in buffers}
+        inputs = []
+        for k, view in enumerate(launch.inputs):
+            j = by_array.get(id(view.array))
+            if j is not None:
+                inputs.append((k, j, view.offset))
+        scalars = [(k, n.dtype, runtime_scalars[id(n)]) for k, n in
+                   enumerate(launch.scalar_nodes) if id(n) in runtime_scalars]
+        return _Kernel(launch, fn, inputs, scalars, roots, rebuild)
+
+    def _into(self, entry: Any, leaves: list[Any], out: Any, structure: Any) -> Any:
+        given = tuple(out) if isinstance(out, tuple | list) else (out,)
+        if isinstance(entry, _Kernel) and entry.fits(given):
+            return entry(leaves, list(given))
+        return self.evaluate_call(leaves, out, structure)
+
+
+class _ByValue:
+    """A signature whose Python numbers ``at`` shape the graph: a trace per value."""
+
+    def __init__(self, at: tuple[int, ...]) -> None:
+        self.at = at
+        self.entries: dict[tuple, Any] = {}
+
+    def find(self, fused: Fused, leaves: list[Any], structure: Any) -> Any:
+        key = tuple([leaves[j] for j in self.at])
+        entry = self.entries.get(key)
+        if entry is None:
+            traced = fused._lazy_trace(leaves, structure)
+            if traced is None:
+                entry = _Again(fused)
+            else:
+                roots, rebuild, buffers, _ = traced
+                entry = fused._replay(roots, rebuild, buffers, {})
+            self.entries[key] = entry
+        return entry
+
+
+def fuse(fn: Callable[..., Any]) -> Fused:
+    """Trace ``fn`` once per signature and replay it (``lazyarr/run/fuse.py``): returns NumPy
+    arrays (in ``fn``'s result structure), or fills ``out=``."""
+    if not callable(fn):
+        raise TypeError(f"fuse() takes a function, not {type(fn).__name__}")
+    return Fused(fn)
