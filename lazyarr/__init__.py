@@ -59,6 +59,7 @@ __version__ = "0.1.0"
 # after the functions above, which they build on
 from lazyarr import nn, quantization, random
 from lazyarr.quantization import dequantize, quantize
+from lazyarr.run.fuse import fuse
 
 globals().update(UFUNC_FUNCTIONS)
 globals().update(METHOD_FUNCTIONS)
@@ -132,6 +133,6 @@ __all__ = [
     "transpose", "where", "get_num_threads", "set_num_threads", "set_disk_cache",
     "around", "imag", "isclose", "nan_to_num", "real", "round", "sinc",
     "grad", "gradients", "jvp", "value_and_grad", "vjp", "nn", "random",
-    "quantization", "quantize", "dequantize",
+    "quantization", "quantize", "dequantize", "fuse",
     *sorted(UFUNC_FUNCTIONS), *sorted(METHOD_FUNCTIONS),
 ]

@@ -92,6 +92,33 @@ def _part(x: Any) -> Any:
     return (t, x)  # by value (bool, None, strings): must be hashable
 
 
+def _quick_key(args: tuple) -> tuple | None:
+    """The signature of positional arguments that are arrays and Python numbers only (as
+    :func:`_signature` gives it for them), or None: the per-call cost of a replay."""
+    parts = []
+    arrays = 0
+    for x in args:
+        t = type(x)
+        if t is np.ndarray:
+            parts.append((x.dtype, x.shape, x.strides, x.flags.aligned))
+            arrays += 1
+        elif t is float or t is int:
+            parts.append(t)
+        else:
+            return None
+    alias: tuple = ()
+    if arrays > 1:
+        ids = [id(x) for x in args if type(x) is np.ndarray]
+        if len(set(ids)) != len(ids):
+            first: dict[int, int] = {}
+            alias = tuple(first.setdefault(i, k) for k, i in enumerate(ids))
+    return (_POSITIONAL[len(args)], tuple(parts), alias)
+
+
+# the structure _flatten gives a tuple of n leaves
+_POSITIONAL = [(tuple, (None,) * n) for n in range(64)]
+
+
 def _signature(leaves: list[Any], structure: Any) -> tuple | None:
     """The signature of flattened arguments; None when one cannot be keyed (unhashable,
     a lazy array or a device array: those calls run ``f`` itself)."""
@@ -100,14 +127,12 @@ def _signature(leaves: list[Any], structure: Any) -> tuple | None:
         hash(parts)
     except TypeError:
         return None
-    arrays = [x for x in leaves if type(x) is np.ndarray]
-    # one array passed twice is one variable there, two variables elsewhere
-    alias = tuple([id(a) for a in arrays]) if len(arrays) > 1 else ()
-    if alias and len(set(alias)) == len(alias):
-        alias = ()
-    elif alias:
-        first = {}
-        alias = tuple(first.setdefault(i, k) for k, i in enumerate(alias))
+    ids = [id(x) for x in leaves if type(x) is np.ndarray]
+    # one array passed twice is one variable there (lowering reads it once), two elsewhere
+    alias: tuple = ()
+    if len(set(ids)) != len(ids):
+        first: dict[int, int] = {}
+        alias = tuple(first.setdefault(i, k) for k, i in enumerate(ids))
     if any(isinstance(x, LazyArray) or (type(x) is not np.ndarray and hasattr(x, "__array__")
                                         and not isinstance(x, np.generic)) for x in leaves):
         return None
@@ -195,6 +220,16 @@ class _Kernel:
                 self.direct = objcall.bind(fn, self.address, launch.shape[0],
                                            status.ctypes.data, slots)
         self.arg_leaves = [j for j, _, _ in self.inputs]
+        self.single = len(roots) == 1 and rebuild([0]) == 0  # f returns one array
+        self.result = self.results[0]
+
+    def quick(self, args: tuple) -> Any:
+        """A call whose arguments are ``args`` themselves (positional arrays and numbers)."""
+        if self.direct is None or not self.single or self.scalars:
+            return self(list(args), None)
+        out = np.empty(*self.result)
+        self.direct(out, *[args[j] for j in self.arg_leaves])
+        return out
 
     def __call__(self, leaves: list[Any], out: Any) -> Any:
         for j, word in self.scalars:
@@ -275,8 +310,19 @@ class Fused:
         self.traces = 0  # how many times f ran to be traced (tests, and the curious)
 
     def __call__(self, *args: Any, out: Any = None, **kwargs: Any) -> Any:
+        if not kwargs and out is None:
+            key = _quick_key(args)
+            if key is not None:
+                entry = self.entries.get(key)
+                if entry is not None and type(entry) is _Kernel and _unchanged(self.captured):
+                    return entry.quick(args)
         leaves: list[Any] = []
         structure = _flatten((args, kwargs) if kwargs else args, leaves)
+        if any(isinstance(x, LazyArray) for x in leaves):
+            # inside another transformation (la.grad(la.fuse(f))): f's lazy result, which
+            # that transformation builds on
+            return self._call(leaves, structure) if out is None else \
+                self.evaluate_call(leaves, out, structure)
         key = _signature(leaves, structure)
         if key is None:
             return self.evaluate_call(leaves, out, structure)
@@ -302,7 +348,9 @@ class Fused:
 
     def evaluate_call(self, leaves: list[Any], out: Any, structure: Any = None) -> Any:
         """``f`` run and its result evaluated (into ``out``), with nothing kept."""
-        result = self._call(leaves, structure if structure is not None else self._structure)
+        lazy_leaves = [LazyArray(leaf(x)) if type(x) is np.ndarray else x for x in leaves]
+        result = self._call(lazy_leaves, structure if structure is not None
+                            else self._structure)
         outs: list[Any] = []
         shape = _flatten(result, outs)
         lazy = [k for k, o in enumerate(outs) if isinstance(o, LazyArray)]
@@ -377,10 +425,15 @@ class Fused:
         another value: the same graph but for those), or None when its value shapes the
         graph."""
         value = leaves[j]
-        other = value + 1 if type(value) is int else (value * 1.5 + 1.25 if value else 0.75)
+        # another value, unlikely to equal a constant of f (which would intern with it)
+        other = value + 7919 if type(value) is int else \
+            (value * 1.3819660112501051 + 0.6180339887498949 if value else 0.6180339887498949)
         again = list(leaves)
         again[j] = other
-        second = self._lazy_trace(again, structure)
+        try:
+            second = self._lazy_trace(again, structure)
+        except Exception:  # the other value does not fit (overflow): keep values apart
+            return None
         if second is None:
             return None
         first_s, second_s = rebind.structure(roots), rebind.structure(second[0])
