@@ -1401,3 +1401,16 @@ def test_emulated_random_numbers_are_the_cpus_bits(emulated: Emulator) -> None:
     for expr in cases[:-1]:
         _assert_like(_gpu(expr), expr.eval())
     _assert_like(_gpu(cases[-1]), la.nn.dropout(x, 0.25, k).eval())
+
+
+def test_emulated_fuse_runs_on_device_arrays(emulated: Emulator) -> None:
+    """``@la.fuse`` with device arrays: the function runs and its result stays on the device,
+    the CPU's bits."""
+    f = la.fuse(lambda a, b: la.tanh(a * 2.0) + b)
+    a = np.random.default_rng(3).standard_normal(100).astype(np.float32)
+    b = np.ones(100, np.float32)
+    for _ in range(2):
+        got = f(la.asarray(a, device="cuda")._node.arg.array,
+                la.asarray(b, device="cuda")._node.arg.array)
+        assert isinstance(got, cuda_memory.DeviceArray)
+        _assert_like(got.to_numpy(), f(a, b))

@@ -45,6 +45,7 @@ import numpy as np
 from lazyarr.backends import cpu, stats
 from lazyarr.front.array import LazyArray
 from lazyarr.front.build import leaf
+from lazyarr.front.functions import asarray
 from lazyarr.ir.arraystruct import data_pointer
 from lazyarr.ir.graph import Buffer, Node, Op, toposort
 from lazyarr.ir.loop import NEGATIVE_POWER, Launch, pack_args
@@ -92,6 +93,14 @@ def _part(x: Any) -> Any:
     return (t, x)  # by value (bool, None, strings): must be hashable
 
 
+def _foreign(x: Any) -> bool:
+    """An array that is not a NumPy array in host memory (a device array, a Dask array, a
+    lazy array): calls with one run ``f`` on it every time."""
+    return isinstance(x, LazyArray) or hasattr(x, "__cuda_array_interface__") or (
+        type(x) is not np.ndarray and not isinstance(x, np.generic)
+        and (hasattr(x, "__array__") or hasattr(x, "__dask_graph__")))
+
+
 def _quick_key(args: tuple) -> tuple | None:
     """The signature of positional arguments that are arrays and Python numbers only (as
     :func:`_signature` gives it for them), or None: the per-call cost of a replay."""
@@ -133,8 +142,7 @@ def _signature(leaves: list[Any], structure: Any) -> tuple | None:
     if len(set(ids)) != len(ids):
         first: dict[int, int] = {}
         alias = tuple(first.setdefault(i, k) for k, i in enumerate(ids))
-    if any(isinstance(x, LazyArray) or (type(x) is not np.ndarray and hasattr(x, "__array__")
-                                        and not isinstance(x, np.generic)) for x in leaves):
+    if any(_foreign(x) for x in leaves):
         return None
     return (structure, parts, alias)
 
@@ -348,7 +356,9 @@ class Fused:
 
     def evaluate_call(self, leaves: list[Any], out: Any, structure: Any = None) -> Any:
         """``f`` run and its result evaluated (into ``out``), with nothing kept."""
-        lazy_leaves = [LazyArray(leaf(x)) if type(x) is np.ndarray else x for x in leaves]
+        lazy_leaves = [LazyArray(leaf(x)) if type(x) is np.ndarray else
+                       asarray(x) if _foreign(x) and not isinstance(x, LazyArray) else x
+                       for x in leaves]
         result = self._call(lazy_leaves, structure if structure is not None
                             else self._structure)
         outs: list[Any] = []
