@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import lazyarr as la
+from lazyarr.front import build
 from lazyarr.ir import derivatives
 from lazyarr.ir.graph import Op
 from lazyarr.ir.ops import ROWS
@@ -244,6 +245,9 @@ CASES: dict[str, Case] = {
     "minimum": Case(Op.MINIMUM, (ANY, ANY), kink=_apart),
     "fmax": Case(Op.FMAX, (ANY, ANY), kink=_apart),
     "fmin": Case(Op.FMIN, (ANY, ANY), kink=_apart),
+    # an internal op (quantisation's fused multiply-add): built through build.apply
+    "fma": Case(Op.FMA, (ANY, ANY, ANY),
+                call=lambda x, y, z: la.LazyArray(build.apply(Op.FMA, x, y, z))),
     "clip": Case(Op.CLIP, (ANY, U(-1.0, -0.3), U(0.3, 1.0)), call=la.clip,
                  kink=lambda x, lo, hi: np.minimum(_apart(x, lo), _apart(x, hi))),
     # ops rewritten into others as they are built: differentiable through their expansion
