@@ -57,7 +57,7 @@ __version__ = "0.1.0"
 
 # the submodules that name functions of their own (la.random.uniform, la.nn.dropout); imported
 # after the functions above, which they build on
-from lazyarr import nn, quantization, random
+from lazyarr import nn, optim, quantization, random
 from lazyarr.quantization import dequantize, quantize
 from lazyarr.run.fuse import fuse
 
@@ -132,7 +132,7 @@ __all__ = [
     "matmul", "matrix_transpose", "moveaxis", "permute_dims", "stack", "supported_dtypes", "take",
     "transpose", "where", "get_num_threads", "set_num_threads", "set_disk_cache",
     "around", "imag", "isclose", "nan_to_num", "real", "round", "sinc",
-    "grad", "gradients", "jvp", "value_and_grad", "vjp", "nn", "random",
+    "grad", "gradients", "jvp", "value_and_grad", "vjp", "nn", "optim", "random",
     "quantization", "quantize", "dequantize", "fuse",
     *sorted(UFUNC_FUNCTIONS), *sorted(METHOD_FUNCTIONS),
 ]

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 import lazyarr as la
+from lazyarr.front import build
 from lazyarr.ir import dtypes, ops
 from lazyarr.ir.graph import Op
 from lazyarr.ir.loop import Kernel
@@ -73,6 +74,8 @@ def apply_op(op: Op, *args: Any) -> la.LazyArray:
         return la.where(*args)
     if op is Op.CLIP:
         return la.clip(*args)
+    if op is Op.FMA:  # internal (quantisation's fused multiply-add): no la function
+        return la.LazyArray(build.apply(op, *args))
     row = ops.ROWS[op]
     result = getattr(la, row.function)(*args)
     return result[row.output] if row.nout > 1 else result  # one output of frexp

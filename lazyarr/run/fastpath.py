@@ -184,11 +184,16 @@ def _build(nodes: tuple[Node, ...], roots: tuple[Node, ...],
     lowered against (``outs``, or fresh ones that its first call fills)."""
     if not _fusable(roots):
         return None
-    found = rebind.structure(roots) if outs is None else None
+    found = rebind.structure(roots)
     template = None if found is None else rebind.find(found)
-    if template is not None:  # the same graph over other arrays: lowered before
+    if template is not None and (outs is None or rebind.fits(template, outs)):
+        # the same graph over other arrays: lowered before
         targets = _targets(roots, outs)
         launch = rebind.launch_of(template, found, targets)
+        if outs is not None:  # an update in place: the new arrays may overlap otherwise
+            check_outputs_disjoint(launch)
+            if unsafe_outputs(launch):
+                return None
         return _executor(nodes, outs, launch, template.fn), targets
     plan = schedule(roots, given=frozenset() if outs is None else frozenset(range(len(roots))))
     step = plan.single_kernel()

@@ -52,10 +52,16 @@ from lazyarr.ir.loop import NEGATIVE_POWER, Launch, pack_args
 from lazyarr.plan import cpu_passes
 from lazyarr.plan.lower import lower
 from lazyarr.plan.schedule import Plan, schedule
+from lazyarr.random import Key
 from lazyarr.run import outputs, rebind, runtime
 from lazyarr.run.evaluate import evaluate
 
-_NUMBERS = (int, float)
+_NUMBERS = (int, float, Key)  # their values may be run-time arguments of the kernels
+
+
+def _value(x: Any) -> Any:
+    """What a run-time number is in a kernel: itself, or a key's 64 bits."""
+    return x.bits if type(x) is Key else x
 
 
 # -- arguments: flattening and signatures -------------------------------------------------
@@ -88,7 +94,7 @@ def _part(x: Any) -> Any:
     t = type(x)
     if t is np.ndarray:
         return (x.dtype, x.shape, x.strides, x.flags.aligned)
-    if t is float or t is int:
+    if t is float or t is int or t is Key:
         return t
     return (t, x)  # by value (bool, None, strings): must be hashable
 
@@ -111,7 +117,7 @@ def _quick_key(args: tuple) -> tuple | None:
         if t is np.ndarray:
             parts.append((x.dtype, x.shape, x.strides, x.flags.aligned))
             arrays += 1
-        elif t is float or t is int:
+        elif t is float or t is int or t is Key:
             parts.append(t)
         else:
             return None
@@ -189,6 +195,86 @@ def _unchanged(captured: tuple[tuple[Any, ...], ...]) -> bool:
 _MISSING = object()
 
 
+# -- the traced leaves ----------------------------------------------------------------------
+View = tuple[Buffer, Buffer, Callable[[Node], Node], int]  # buffer, parent, redo, argument
+
+
+def _views(order: list[Node], buffers: list[tuple[int, Buffer]]) -> list[View]:
+    """The leaves of the traced graph that are NumPy views of an argument's array (``x.T``,
+    ``x[1:]`` fold into views when written): each with the buffer it is a view of, the view
+    as a function of a node (``Buffer.origin``) and the argument it comes from, parents
+    first."""
+    root: dict[int, int | None] = {id(b): j for j, b in buffers}
+    found: list[View] = []
+
+    def visit(buf: Buffer) -> int | None:
+        if id(buf) in root:
+            return root[id(buf)]
+        root[id(buf)] = None  # until its parent says otherwise
+        if buf.origin is not None and buf.origin[0].op is Op.LEAF:
+            parent, redo = buf.origin[0].arg, buf.origin[1]
+            j = visit(parent)
+            if j is not None:
+                found.append((buf, parent, redo, j))
+                root[id(buf)] = j
+        return root[id(buf)]
+
+    for n in order:
+        if n.op is Op.LEAF:
+            visit(n.arg)
+    return found
+
+
+class _ArrayInterface:
+    """Memory described by ``__array_interface__``, holding the array it lies in."""
+
+    def __init__(self, base: np.ndarray, interface: dict[str, Any]) -> None:
+        self.base, self.__array_interface__ = base, interface
+
+
+def _view_like(base: np.ndarray, delta: int, like: np.ndarray) -> np.ndarray:
+    """The view of ``base`` that ``like`` was of an array of ``base``'s layout: the same
+    dtype, shape and strides, ``delta`` bytes from ``base``'s first element."""
+    return np.asarray(_ArrayInterface(base, {
+        "shape": like.shape, "typestr": like.dtype.str, "strides": like.strides, "version": 3,
+        "data": (data_pointer(base) + delta, not like.flags.writeable)}))
+
+
+class _Leaves:
+    """The buffers of a trace's leaves that come from the arguments: each argument's own, and
+    views of them, with the arrays they held at the trace."""
+
+    def __init__(self, buffers: list[tuple[int, Buffer]], views: list[View]) -> None:
+        self.buffers, self.views = buffers, views
+        self.traced = [b.array for _, b in buffers] + [v[0].array for v in views]
+        # byte offset of each view's data from its argument's (the same for any arrays of
+        # the argument's layout)
+        starts = {id(b): data_pointer(b.array) for _, b in buffers}
+        self.places = {id(b.array): (j, 0) for j, b in buffers}
+        for buf, _, _, j in views:
+            base = starts[id(self.buffers_of(j))]
+            self.places[id(buf.array)] = (j, data_pointer(buf.array) - base)
+
+    def buffers_of(self, j: int) -> Buffer:
+        return next(b for k, b in self.buffers if k == j)
+
+    def arrays(self, leaves: list[Any]) -> list[np.ndarray]:
+        """The arrays each buffer holds for a call with ``leaves`` (``traced``'s order): the
+        arguments, and each view taken again, at the same place, of its argument's array."""
+        own = [leaves[j] for j, _ in self.buffers]
+        views = []
+        for old in self.traced[len(own):]:
+            j, delta = self.places[id(old)]
+            views.append(_view_like(leaves[j], delta, old))
+        return own + views
+
+    def point(self, arrays: list[np.ndarray]) -> None:
+        for (_, buf), a in zip(self.buffers, arrays, strict=False):
+            buf.array = a
+        for (buf, _, _, _), a in zip(self.views, arrays[len(self.buffers):], strict=True):
+            buf.array = a
+
+
 # -- replays ------------------------------------------------------------------------------
 class _Again:
     """Run ``f`` and evaluate what it returns, every call (always correct)."""
@@ -241,7 +327,7 @@ class _Kernel:
 
     def __call__(self, leaves: list[Any], out: Any) -> Any:
         for j, word in self.scalars:
-            word[0] = leaves[j]  # NumPy's conversion: rounding, OverflowError
+            word[0] = _value(leaves[j])  # NumPy's conversion: rounding, OverflowError
         if out is None:
             outs = [outputs.empty(shape, dtype) for shape, dtype in self.results]
         else:
@@ -278,32 +364,41 @@ class _Steps:
     """A plan of several steps: the traced leaves pointed at each call's arrays, the kept
     plan run again."""
 
-    def __init__(self, plan: Plan, buffers: list[tuple[int, Buffer]],
-                 rebuild: Callable[[list[Any]], Any]) -> None:
-        self.plan, self.buffers, self.rebuild = plan, buffers, rebuild
-        self.traced = [b.array for _, b in buffers]  # what the plan's traces read
+    def __init__(self, plan: Plan, buffers: _Leaves, rebuild: Callable[[list[Any]], Any],
+                 runtime_scalars: dict[int, int] | None = None) -> None:
+        self.plan, self.leaves, self.rebuild = plan, buffers, rebuild
+        self.runtime = runtime_scalars or {}
         self.lock = threading.Lock()
 
     def __call__(self, leaves: list[Any], out: Any) -> Any:
         from lazyarr.backends.cpu import BACKEND
 
-        news = [leaves[j] for j, _ in self.buffers]
-        swap = {id(old): new for old, new in zip(self.traced, news, strict=True)}
-        steps = tuple(s if s.trace is None else replace(s, trace=_swapped(s.trace, swap))
+        news = self.leaves.arrays(leaves)
+        # what the plan's traces read, by the ids of the arrays they read at the trace
+        swap = {id(old): new for old, new in zip(self.leaves.traced, news, strict=True)}
+        numbers = {i: _value(leaves[j]) for i, j in self.runtime.items()}
+        steps = tuple(s if s.trace is None else
+                      replace(s, trace=_swapped(s.trace, swap, numbers))
                       for s in self.plan.steps)
         with self.lock:
-            for (_, buf), new in zip(self.buffers, news, strict=True):
-                buf.array = new
+            self.leaves.point(news)
             results = runtime.run_plan(Plan(self.plan.roots, steps),
                                        [None] * len(self.plan.roots), BACKEND)
         return self.rebuild(results)
 
 
-def _swapped(trace: Any, swap: dict[int, np.ndarray]) -> Any:
+def _swapped(trace: Any, swap: dict[int, np.ndarray], numbers: dict[int, Any]) -> Any:
+    """``trace`` reading the arrays ``swap`` names (by the traced arrays' ids), with the
+    run-time ``numbers`` (by their SCALAR nodes' ids) in place of the traced values."""
     from lazyarr.ir.loop import View
 
-    return replace(trace, inputs=tuple(View(swap.get(id(v.array), v.array), v.offset, v.strides)
-                                       for v in trace.inputs))
+    inputs = tuple(View(swap.get(id(v.array), v.array), v.offset, v.strides)
+                   for v in trace.inputs)
+    if not numbers:
+        return replace(trace, inputs=inputs)
+    scalars = tuple(value if id(n) not in numbers else n.dtype.type(numbers[id(n)])
+                    for value, n in zip(trace.scalars, trace.scalar_nodes, strict=True))
+    return replace(trace, inputs=inputs, scalars=scalars)
 
 
 # -- the decorator --------------------------------------------------------------------------
@@ -417,17 +512,14 @@ class Fused:
         if not outs or not all(isinstance(o, LazyArray) for o in outs):
             return None
         roots = tuple(o._node for o in outs)
-        own = {id(b) for _, b in buffers}
         order = toposort(list(roots))
-        for n in order:  # a NumPy view of an argument is another buffer: not replayable
-            if n.op is Op.LEAF and n.arg.origin is not None and id(n.arg) not in own:
-                return None
+        views = _views(order, buffers)
         scalars = [n for n in order if n.op is Op.SCALAR]
 
         def rebuild(values: list[Any]) -> Any:
             return _unflatten(shape, list(values), [0])
 
-        return roots, rebuild, buffers, scalars
+        return roots, rebuild, _Leaves(buffers, views), scalars
 
     def _scalar_use(self, leaves: list[Any], structure: Any, j: int, roots: tuple[Node, ...],
                     scalars: list[Node]) -> list[Node] | None:
@@ -436,8 +528,13 @@ class Fused:
         graph."""
         value = leaves[j]
         # another value, unlikely to equal a constant of f (which would intern with it)
-        other = value + 7919 if type(value) is int else \
-            (value * 1.3819660112501051 + 0.6180339887498949 if value else 0.6180339887498949)
+        if type(value) is Key:
+            other: Any = Key((value.bits + 0x9E3779B97F4A7C15) % 2**64)
+        elif type(value) is int:
+            other = value + 7919
+        else:
+            other = value * 1.3819660112501051 + 0.6180339887498949 if value else \
+                0.6180339887498949
         again = list(leaves)
         again[j] = other
         try:
@@ -454,7 +551,8 @@ class Fused:
             if a.arg.tobytes() == b.arg.tobytes():
                 continue
             try:
-                exact = a.arg == a.dtype.type(value) and b.arg == b.dtype.type(other)
+                exact = a.arg == a.dtype.type(_value(value)) and \
+                    b.arg == b.dtype.type(_value(other))
             except OverflowError:
                 exact = False
             if not exact:
@@ -463,24 +561,21 @@ class Fused:
         return found
 
     def _replay(self, roots: tuple[Node, ...], rebuild: Callable[[list[Any]], Any],
-                buffers: list[tuple[int, Buffer]], runtime_scalars: dict[int, int]) -> Any:
+                buffers: _Leaves, runtime_scalars: dict[int, int]) -> Any:
         plan = schedule(list(roots), True, frozenset())
         step = plan.single_kernel()
         if step is None or any(s.kind.value == "view" for s in plan.steps):
-            if runtime_scalars:
-                return _Again(self)  # a kept plan holds its scalars' values
-            return _Steps(plan, buffers, rebuild)
+            return _Steps(plan, buffers, rebuild, runtime_scalars)
         targets = [outputs.empty(r.shape, r.dtype) for r in roots]
         launch = cpu_passes.apply(lower(step.trace, targets))
         if launch.kernel.split:
-            return _Steps(plan, buffers, rebuild) if not runtime_scalars else _Again(self)
+            return _Steps(plan, buffers, rebuild, runtime_scalars)
         fn = cpu.compiled(launch.kernel).function
-        by_array = {id(b.array): j for j, b in buffers}
         inputs = []
         for k, view in enumerate(launch.inputs):
-            j = by_array.get(id(view.array))
-            if j is not None:
-                inputs.append((k, j, view.offset))
+            place = buffers.places.get(id(view.array))
+            if place is not None:
+                inputs.append((k, place[0], view.offset + place[1]))
         scalars = [(k, n.dtype, runtime_scalars[id(n)]) for k, n in
                    enumerate(launch.scalar_nodes) if id(n) in runtime_scalars]
         return _Kernel(launch, fn, inputs, scalars, roots, rebuild)

@@ -10,9 +10,11 @@ evaluation that lowers its graph also records a :class:`Template`, filed under t
 :func:`structure`, and the next graph of that structure is rebound to it: each input view is
 its leaf's array at the recorded offset and strides, each scalar its node's value.
 
-Only what the fast path evaluates into fresh results is rebound: one kernel, not split into
-partial rows, every leaf a host array read through its own view (a leaf whose memory another
-leaf's view stood for cannot be told apart by structure).
+Only what the fast path evaluates is rebound: one kernel, not split into partial rows, every
+leaf a host array read through its own view (a leaf whose memory another leaf's view stood for
+cannot be told apart by structure); into fresh results, or into ``out=`` arrays laid out as
+the template's outputs were (an optimizer's update in place of new gradients: the fast path
+checks again that they overlap no input but element for element).
 """
 
 from __future__ import annotations
@@ -128,6 +130,13 @@ def record(found: Structure, launch: Launch, fn: Any) -> None:
                                      scalars)
     if len(_templates) > LIMIT:
         del _templates[next(iter(_templates))]
+
+
+def fits(template: Template, outs: tuple[np.ndarray, ...]) -> bool:
+    """Whether ``out=`` arrays are laid out as the outputs ``template`` was lowered for
+    (NumPy arrays at offset 0 with the recorded strides)."""
+    return all(type(o) is np.ndarray and offset == 0 and o.strides == strides
+               for o, (offset, strides) in zip(outs, template.outputs, strict=True))
 
 
 def launch_of(template: Template, found: Structure, results: list[np.ndarray]) -> Launch:
