@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 
 from lazyarr.front.array import LazyArray
-from lazyarr.front.functions import UFUNC_FUNCTIONS, asarray, matmul, take, where
+from lazyarr.front.functions import UFUNC_FUNCTIONS, asarray, matmul, stack, take, where
 from lazyarr.front.functions import logsumexp as _logsumexp
 from lazyarr.ir.graph import Op
 from lazyarr.random import Key, bernoulli
+from lazyarr.run.evaluate import evaluate as evaluate_nodes
 
 # softmax's keyword ``where`` (jax.nn.softmax's name) hides the function inside it
 _where = where
@@ -438,11 +439,10 @@ def batch_norm(x: Any, running_mean: np.ndarray | None, running_var: np.ndarray 
         + momentum * mean.squeeze(other)
     new_var = (1.0 - momentum) * asarray(running_var) \
         + (momentum * n / (n - 1)) * var.squeeze(other)
-    from lazyarr import eval as evaluate_together  # the package imports this module first
-
     if evaluate:
-        return evaluate_together(y, new_mean, new_var, out=(None, running_mean, running_var))[0]
-    evaluate_together(new_mean, new_var, out=(running_mean, running_var))
+        return evaluate_nodes([y._node, new_mean._node, new_var._node],
+                        [None, running_mean, running_var])[0]
+    evaluate_nodes([new_mean._node, new_var._node], [running_mean, running_var])
     return y
 
 
@@ -459,19 +459,17 @@ def group_norm(x: Any, num_groups: int, weight: Any = None, bias: Any = None,
                          f"divisible by num_groups ({groups})")
     weight = _param(weight, (c,), fn, "weight")
     bias = _param(bias, (c,), fn, "bias")
-    n = x.shape[0]
-    grouped = x.reshape(n, groups, -1)
-    mean = grouped.mean(axis=-1, keepdims=True)
-    d = grouped - mean
-    rstd = 1.0 / _sqrt((d * d).mean(axis=-1, keepdims=True) + _scalar(eps, fn, "eps"))
-
-    # (N, G, 1) statistics to one per channel, (N, C, 1...): written in x's layout, so the
-    # normalisation reads x in place (a reshape of the grouped result would copy all of it)
-    def per_channel(s: LazyArray) -> LazyArray:
-        wide = s.reshape(n, groups, 1) * np.ones((1, 1, c // groups), s.dtype)
-        return wide.reshape(n, c)[(slice(None), *col)]
-
-    y = (x - per_channel(mean)) * per_channel(rstd)
+    grouped = x.reshape(x.shape[0], groups, -1)
+    mean = grouped.mean(axis=-1)
+    d = grouped - mean[..., None]
+    rstd = 1.0 / _sqrt((d * d).mean(axis=-1) + _scalar(eps, fn, "eps"))
+    # (N, G) statistics to one per channel, (N, C), by a gather of the small arrays: the
+    # normalisation then reads x in its own layout (a reshape of the grouped result back to
+    # x's shape is no strided view: it would copy every element). Stacked, the two are
+    # materialised by one kernel: one pass over x for the statistics
+    stats = take(stack([mean, rstd], axis=-1), np.arange(c) // (c // groups), axis=1)
+    spread = (slice(None), slice(None), *col[1:])
+    y = (x - stats[(Ellipsis, 0)][spread]) * stats[(Ellipsis, 1)][spread]
     return _affine(y, None if weight is None else weight[col], None if bias is None
                    else bias[col])
 
@@ -623,7 +621,7 @@ def _nll(logp_t: LazyArray, hit: LazyArray, valid: LazyArray, weight: LazyArray 
     loss = _where(valid, loss, 0.0)
     if reduction != "mean":
         return _reduce(loss, reduction)
-    count = _where(valid, 1.0 if w_t is None else w_t, 0.0)
+    count = valid.astype(loss.dtype) if w_t is None else _where(valid, w_t, 0.0)
     total = count.sum() if count.shape else count
     return loss.sum() / total
 
@@ -767,7 +765,8 @@ def embedding(indices: Any, weight: Any, padding_idx: int | None = None) -> Lazy
     pad %= weight.shape[0]
     # lazyarr has no stop_gradient: a new leaf over weight's values is a constant
     frozen = take(asarray(np.asarray(weight)), indices, axis=0)
-    return _where((indices == pad)[..., None], frozen, rows)
+    padding = (indices == pad) | (indices == pad - weight.shape[0])
+    return _where(padding[..., None], frozen, rows)
 
 
 def _causal(length: int, source: int) -> LazyArray:

@@ -8,24 +8,35 @@ new state and evaluates them with ``out=`` into the very arrays they read
 before writing it, so the update needs no temporaries and reads and writes each array once.
 A gradient given as a lazy expression (straight from ``la.grad``) fuses into the same kernel.
 
-Hyperparameters, bias corrections and the learning rate are Python floats, which lazyarr
-passes to kernels as run-time arguments: changing ``opt.lr`` between steps (a schedule) never
-compiles anything. The functional forms (``adam_update`` and friends) return the new arrays
-as lazy expressions, for users who want to keep their arrays.
+The learning rate, the bias corrections and the other scalars of a step are computed in
+Python float64 and read by the kernel at run time (from a small coefficient array per
+parameter in the in-place step, as kernel arguments in the functional forms): changing
+``opt.lr`` between steps (a schedule) never compiles anything. The functional forms
+(``adam_update`` and friends) return the new arrays as lazy expressions, for users who want to
+keep their arrays. docs/optim.md has the formulas and the design.
 """
 
 from __future__ import annotations
 
+import bisect
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
-import lazyarr as la
 from lazyarr.front.array import LazyArray
+from lazyarr.front.functions import UFUNC_FUNCTIONS, asarray
 from lazyarr.ir.graph import Op, toposort
+from lazyarr.run.evaluate import evaluate
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_sqrt, _sign, _maximum = (UFUNC_FUNCTIONS[n] for n in ("sqrt", "sign", "maximum"))
+
+
+def _eval(exprs: Sequence[Any], out: Sequence[Any] | None = None) -> list[Any]:
+    """``la.eval(*exprs, out=out)``, as a list (the package's front door is above this)."""
+    return evaluate([asarray(e)._node for e in exprs], None if out is None else list(out))
 
 
 # -- checks, with torch.optim's messages ---------------------------------------------------------
@@ -80,7 +91,7 @@ def _check_step(step: Any) -> int:
 # -- the update formulas, as lazy expressions ----------------------------------------------------
 
 def _lazy(x: Any, name: str) -> LazyArray:
-    a = la.asarray(x)
+    a = asarray(x)
     if a.dtype not in _FLOATS:
         raise TypeError(f"{name} must be a float32 or float64 array, not {a.dtype}")
     return a
@@ -104,7 +115,7 @@ def _operands(p: Any, g: Any, states: Sequence[tuple[str, Any]]
 
 def _gradient(g: Any, p: LazyArray) -> LazyArray:
     """``g`` as a lazy array of ``p``'s shape and dtype (a lazy cast: it fuses)."""
-    lg = la.asarray(g)
+    lg = asarray(g)
     if lg.dtype.kind != "f":
         raise TypeError(f"the gradient must be a float array, not {lg.dtype}")
     if lg.shape != p.shape:
@@ -167,9 +178,9 @@ def _adam(p: LazyArray, g: LazyArray, state: Sequence[LazyArray], c: dict[str, C
     new_state: tuple[LazyArray, ...] = (new_m, new_v)
     second = new_v
     if h["amsgrad"]:
-        second = la.maximum(state[2], new_v)
+        second = _maximum(state[2], new_v)
         new_state += (second,)
-    denom = la.sqrt(second) / c["bias_correction2_sqrt"] + c["eps"]
+    denom = _sqrt(second) / c["bias_correction2_sqrt"] + c["eps"]
     return (p - c["step_size"] * new_m / denom, *new_state)
 
 
@@ -189,9 +200,9 @@ def _rmsprop(p: LazyArray, g: LazyArray, state: Sequence[LazyArray], c: dict[str
     if h["centered"]:
         ga = state[-1]
         new_ga = ga + c["one_minus_alpha"] * (g - ga)  # torch's lerp
-        avg = la.sqrt(new_sq - new_ga * new_ga) + c["eps"]
+        avg = _sqrt(new_sq - new_ga * new_ga) + c["eps"]
     else:
-        avg = la.sqrt(new_sq) + c["eps"]
+        avg = _sqrt(new_sq) + c["eps"]
     if h["momentum"] > 0:
         new_buf = state[1] * c["momentum"] + g / avg
         new_p = p - c["lr"] * new_buf
@@ -215,7 +226,7 @@ def _adagrad(p: LazyArray, g: LazyArray, state: Sequence[LazyArray], c: dict[str
     if h["weight_decay"] != 0:
         g = g + c["weight_decay"] * p
     new_s = state[0] + g * g
-    return p - c["clr"] * (g / (la.sqrt(new_s) + c["eps"])), new_s
+    return p - c["clr"] * (g / (_sqrt(new_s) + c["eps"])), new_s
 
 
 def _lion_coefs(h: dict[str, Any], step: int) -> dict[str, float]:
@@ -229,7 +240,7 @@ def _lion(p: LazyArray, g: LazyArray, state: Sequence[LazyArray], c: dict[str, C
     m = state[0]
     if h["maximize"]:
         g = -g
-    direction = la.sign(m * c["beta1"] + g * c["one_minus_beta1"])
+    direction = _sign(m * c["beta1"] + g * c["one_minus_beta1"])
     if h["weight_decay"] != 0:
         direction = direction + c["weight_decay"] * p  # decoupled, as in the paper
     return p - c["lr"] * direction, m * c["beta2"] + g * c["one_minus_beta2"]
@@ -237,17 +248,23 @@ def _lion(p: LazyArray, g: LazyArray, state: Sequence[LazyArray], c: dict[str, C
 
 # -- the functional forms ------------------------------------------------------------------------
 
+def _functional(update: Any, coefs: Any, h: dict[str, Any], param: Any, grad: Any,
+                states: list[tuple[str, Any]], step: int) -> tuple[LazyArray, ...]:
+    p, g, s = _operands(param, grad, [(n, a) for n, a in states if a is not None])
+    it = iter(s)
+    full = [None if a is None else next(it) for _, a in states]
+    return update(p, g, full, coefs(h, step), h)
+
+
 def sgd_update(param: Any, grad: Any, momentum_buffer: Any = None, *, lr: float = 1e-3,
                momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
                nesterov: bool = False, maximize: bool = False) -> tuple[LazyArray, ...]:
     """One SGD step as lazy arrays: ``(new_param,)``, or ``(new_param, new_momentum_buffer)``
     with momentum. Without a ``momentum_buffer`` (the first step) the new buffer is the
     gradient, as in PyTorch."""
-    hyper = _sgd_hyper(lr, momentum, dampening, weight_decay, nesterov, maximize)
-    state = [] if momentum_buffer is None or hyper["momentum"] == 0 else \
-        [("momentum_buffer", momentum_buffer)]
-    p, g, s = _operands(param, grad, state)
-    return _sgd(p, g, s[0] if s else None, first=False, **hyper)
+    h = _sgd_hyper(lr, momentum, dampening, weight_decay, nesterov, maximize)
+    buf = momentum_buffer if h["momentum"] != 0 else None
+    return _functional(_sgd, _sgd_coefs, h, param, grad, [("momentum_buffer", buf)], 2)
 
 
 def adam_update(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any,
@@ -258,9 +275,9 @@ def adam_update(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any,
     """Adam's step number ``step`` (1 for the first) as lazy arrays: ``(new_param,
     new_exp_avg, new_exp_avg_sq)``, and ``new_max_exp_avg_sq`` after them when
     ``max_exp_avg_sq`` is given (AMSGrad)."""
-    hyper = _adam_hyper(lr, betas, eps, weight_decay, maximize)
-    return _adam_functional(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, hyper,
-                            decoupled=False)
+    h = _adam_hyper(lr, betas, eps, weight_decay, max_exp_avg_sq is not None, maximize)
+    return _functional(_adam, _adam_coefs, h, param, grad, _adam_states(
+        exp_avg, exp_avg_sq, max_exp_avg_sq), _check_step(step))
 
 
 def adamw_update(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any,
@@ -269,21 +286,16 @@ def adamw_update(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any,
                  weight_decay: float = 1e-2, maximize: bool = False
                  ) -> tuple[LazyArray, ...]:
     """AdamW (decoupled weight decay): as :func:`adam_update`."""
-    hyper = _adam_hyper(lr, betas, eps, weight_decay, maximize)
-    return _adam_functional(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, hyper,
-                            decoupled=True)
+    h = _adam_hyper(lr, betas, eps, weight_decay, max_exp_avg_sq is not None, maximize,
+                    decoupled=True)
+    return _functional(_adam, _adam_coefs, h, param, grad, _adam_states(
+        exp_avg, exp_avg_sq, max_exp_avg_sq), _check_step(step))
 
 
-def _adam_functional(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any,
-                     max_exp_avg_sq: Any, step: int, hyper: dict[str, Any],
-                     decoupled: bool) -> tuple[LazyArray, ...]:
-    state = [("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq)]
-    if max_exp_avg_sq is not None:
-        state.append(("max_exp_avg_sq", max_exp_avg_sq))
-    p, g, s = _operands(param, grad, state)
-    hyper = {k: v for k, v in hyper.items() if k != "amsgrad"}
-    return _adam(p, g, s[0], s[1], s[2] if len(s) == 3 else None, step=_check_step(step),
-                 decoupled=decoupled, **hyper)
+def _adam_states(exp_avg: Any, exp_avg_sq: Any, max_exp_avg_sq: Any
+                 ) -> list[tuple[str, Any]]:
+    states = [("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq)]
+    return states if max_exp_avg_sq is None else [*states, ("max_exp_avg_sq", max_exp_avg_sq)]
 
 
 def rmsprop_update(param: Any, grad: Any, square_avg: Any, momentum_buffer: Any = None,
@@ -293,39 +305,34 @@ def rmsprop_update(param: Any, grad: Any, square_avg: Any, momentum_buffer: Any 
     """One RMSprop step as lazy arrays: ``(new_param, new_square_avg)``, then
     ``new_momentum_buffer`` when ``momentum > 0`` (which needs a ``momentum_buffer``: zeros
     at first) and ``new_grad_avg`` when ``grad_avg`` is given (centered RMSprop)."""
-    hyper = _rmsprop_hyper(lr, alpha, eps, weight_decay, momentum, False, maximize)
-    del hyper["centered"]
-    state = [("square_avg", square_avg)]
-    if hyper["momentum"] > 0:
+    h = _rmsprop_hyper(lr, alpha, eps, weight_decay, momentum, grad_avg is not None, maximize)
+    states = [("square_avg", square_avg)]
+    if h["momentum"] > 0:
         if momentum_buffer is None:
             raise ValueError("rmsprop_update with momentum > 0 needs a momentum_buffer "
                              "(zeros at the first step)")
-        state.append(("momentum_buffer", momentum_buffer))
+        states.append(("momentum_buffer", momentum_buffer))
     if grad_avg is not None:
-        state.append(("grad_avg", grad_avg))
-    p, g, s = _operands(param, grad, state)
-    buf = s[1] if hyper["momentum"] > 0 else None
-    return _rmsprop(p, g, s[0], buf, s[-1] if grad_avg is not None else None, **hyper)
+        states.append(("grad_avg", grad_avg))
+    return _functional(_rmsprop, _rmsprop_coefs, h, param, grad, states, 1)
 
 
 def adagrad_update(param: Any, grad: Any, state_sum: Any, *, step: int, lr: float = 1e-2,
                    lr_decay: float = 0.0, weight_decay: float = 0.0, eps: float = 1e-10,
-                   maximize: bool = False) -> tuple[LazyArray, LazyArray]:
+                   maximize: bool = False) -> tuple[LazyArray, ...]:
     """Adagrad's step number ``step`` (1 for the first) as lazy arrays:
     ``(new_param, new_state_sum)``."""
-    hyper = _adagrad_hyper(lr, lr_decay, weight_decay, 0.0, eps, maximize)
-    del hyper["initial_accumulator_value"]
-    p, g, s = _operands(param, grad, [("state_sum", state_sum)])
-    return _adagrad(p, g, s[0], step=_check_step(step), **hyper)
+    h = _adagrad_hyper(lr, lr_decay, weight_decay, 0.0, eps, maximize)
+    return _functional(_adagrad, _adagrad_coefs, h, param, grad, [("state_sum", state_sum)],
+                       _check_step(step))
 
 
 def lion_update(param: Any, grad: Any, exp_avg: Any, *, lr: float = 1e-4,
                 betas: tuple[float, float] = (0.9, 0.99), weight_decay: float = 0.0,
-                maximize: bool = False) -> tuple[LazyArray, LazyArray]:
+                maximize: bool = False) -> tuple[LazyArray, ...]:
     """One Lion step as lazy arrays: ``(new_param, new_exp_avg)``."""
-    hyper = _lion_hyper(lr, betas, weight_decay, maximize)
-    p, g, s = _operands(param, grad, [("exp_avg", exp_avg)])
-    return _lion(p, g, s[0], **hyper)
+    h = _lion_hyper(lr, betas, weight_decay, maximize)
+    return _functional(_lion, _lion_coefs, h, param, grad, [("exp_avg", exp_avg)], 1)
 
 
 # -- hyperparameters -----------------------------------------------------------------------------
@@ -342,10 +349,10 @@ def _sgd_hyper(lr: float, momentum: float, dampening: float, weight_decay: float
 
 
 def _adam_hyper(lr: float, betas: tuple[float, float], eps: float, weight_decay: float,
-                maximize: bool, amsgrad: bool = False) -> dict[str, Any]:
+                amsgrad: bool, maximize: bool, decoupled: bool = False) -> dict[str, Any]:
     return {"lr": _check_lr(lr), "betas": _check_betas(betas), "eps": _check_eps(eps),
             "weight_decay": _check_weight_decay(weight_decay), "amsgrad": bool(amsgrad),
-            "maximize": bool(maximize)}
+            "maximize": bool(maximize), "decoupled": bool(decoupled)}
 
 
 def _rmsprop_hyper(lr: float, alpha: float, eps: float, weight_decay: float,
@@ -359,7 +366,8 @@ def _rmsprop_hyper(lr: float, alpha: float, eps: float, weight_decay: float,
 def _adagrad_hyper(lr: float, lr_decay: float, weight_decay: float,
                    initial_accumulator_value: float, eps: float, maximize: bool
                    ) -> dict[str, Any]:
-    return {"lr": _check_lr(lr), "lr_decay": _nonnegative(lr_decay, "lr_decay value", "lr_decay"),
+    return {"lr": _check_lr(lr),
+            "lr_decay": _nonnegative(lr_decay, "lr_decay value", "lr_decay"),
             "weight_decay": _check_weight_decay(weight_decay),
             "initial_accumulator_value": _nonnegative(
                 initial_accumulator_value, "initial_accumulator_value value",
@@ -385,18 +393,46 @@ def _leaf_arrays(g: Any) -> list[np.ndarray]:
     return []
 
 
+def _extent(a: np.ndarray) -> tuple[int, int]:
+    """The bytes ``a`` may touch: [start, end)."""
+    lo = hi = a.__array_interface__["data"][0]
+    if a.size == 0:
+        return lo, lo
+    for n, st in zip(a.shape, a.strides, strict=True):
+        if st < 0:
+            lo += (n - 1) * st
+        else:
+            hi += (n - 1) * st
+    return lo, hi + a.itemsize
+
+
+def _identity(g: Any) -> Any:
+    """What names a gradient's expression: its array, or its (interned) node; else None."""
+    if isinstance(g, np.ndarray):
+        return g
+    return g._node if isinstance(g, LazyArray) else None
+
+
 class Optimizer:
     """One group of parameters (NumPy float arrays, updated in place) and their state.
 
     ``step(grads)`` updates every parameter for which a gradient is given (None skips one, as
     a missing ``.grad`` does in PyTorch), each in one kernel that also updates its state.
     ``lr`` may be set between steps without compiling anything.
+
+    Each parameter has a small coefficient array (the learning rate, bias corrections and the
+    other scalars of its update, in its dtype, computed in Python float64 before each step),
+    which its kernel reads: the update's expression is then the same at every step, so when
+    a step gets the same gradient as the last one (the same array, or the same lazy
+    expression), lazyarr runs the launch it prepared last time instead of planning again.
     """
 
     # the names of a parameter's state arrays, as in torch.optim's state dicts
     state_names: tuple[str, ...] = ()
     _fixed: ClassVar[tuple[str, ...]] = ()  # hyperparameters that decide the state's shape
     _checker: ClassVar[Callable[..., dict[str, Any]]]  # validates the hyperparameters
+    _coefs: ClassVar[Callable[[dict[str, Any], int], dict[str, float]]]
+    _formula: ClassVar[Callable[..., tuple[LazyArray, ...]]]
 
     def __init__(self, params: Iterable[np.ndarray], hyper: dict[str, Any]) -> None:
         self.params: list[np.ndarray] = list(params)
@@ -414,15 +450,26 @@ class Optimizer:
                 if np.may_share_memory(p, self.params[j]):
                     raise ValueError(f"params[{j}] and params[{k}] share memory: each "
                                      "parameter must be updated by its own kernel")
+        spans = sorted((*_extent(p), k) for k, p in enumerate(self.params) if p.size)
+        # the parameters' memory: starts, ends and indices, by start (and so by end)
+        self._extents = ([s[0] for s in spans], [s[1] for s in spans], [s[2] for s in spans])
         self._hyper = hyper
         self.steps: list[int] = [0] * len(self.params)  # per parameter, as torch's "step"
         self.state: list[dict[str, np.ndarray]] = [
             {name: self._initial(name, p) for name in self.state_names} for p in self.params]
-        # the same lazy leaves every step: operations on them (``v * beta2``) are found in
-        # lazyarr's memo instead of being built again
-        self._leaves = [(la.asarray(p), [la.asarray(a) for a in st.values()])
-                        for p, st in zip(self.params, self.state, strict=True)]
+        names = tuple(type(self)._coefs(hyper, 1))
+        self._coef_arrays = [np.zeros(len(names), p.dtype) for p in self.params]
+        # the same lazy leaves at every step: the expression is the same, and so are its nodes
+        self._leaves = []
+        for p, st, coef in zip(self.params, self.state, self._coef_arrays, strict=True):
+            lc = asarray(coef)
+            self._leaves.append((asarray(p), [asarray(a) for a in st.values()],
+                                 {name: lc[i] for i, name in enumerate(names)}))
         self._outs = [(p, *st.values()) for p, st in zip(self.params, self.state, strict=True)]
+        # per parameter: the last gradient (weakly), and (gradient, expressions) once one
+        # came twice in a row; kept only then, so that fresh gradients are never held
+        self._seen: list[weakref.ref | None] = [None] * len(self.params)
+        self._built: list[tuple[Any, tuple[LazyArray, ...]] | None] = [None] * len(self.params)
 
     def _initial(self, name: str, p: np.ndarray) -> np.ndarray:
         return np.zeros_like(p)
@@ -442,34 +489,37 @@ class Optimizer:
         return dict(self._hyper)
 
     # the step
-    def _update(self, p: LazyArray, g: LazyArray, state: list[LazyArray], step: int
-                ) -> tuple[LazyArray, ...]:
-        raise NotImplementedError
+    def _expressions(self, k: int, g: Any) -> tuple[LazyArray, ...]:
+        """Parameter ``k``'s update by gradient ``g``, its coefficients set for its next
+        step."""
+        self._coef_arrays[k][:] = list(type(self)._coefs(self._hyper, self.steps[k] + 1)
+                                       .values())
+        key = _identity(g)
+        built = self._built[k]
+        if built is not None and key is not None and built[0] is key:
+            return built[1]
+        lp, ls, coefs = self._leaves[k]
+        exprs = type(self)._formula(lp, _gradient(g, lp), ls, coefs, self._hyper)
+        seen = self._seen[k]
+        again = key is not None and seen is not None and seen() is key
+        self._built[k] = (key, exprs) if again else None
+        self._seen[k] = None if key is None else weakref.ref(key)
+        return exprs
 
     def expressions(self, grads: Sequence[Any]) -> list[tuple[LazyArray, ...] | None]:
         """What the next ``step(grads)`` evaluates, without evaluating it: per parameter, the
-        lazy new parameter followed by its new state (None where the gradient is None)."""
+        lazy new parameter followed by its new state (None where the gradient is None).
+        They read the parameter's coefficient array, which this call fills for the next step
+        (and every step refills)."""
         self._check_grads(grads)
-        result: list[tuple[LazyArray, ...] | None] = []
-        for k, (p, g) in enumerate(zip(self.params, grads, strict=True)):
-            if g is None:
-                result.append(None)
-                continue
-            state = self.state[k]
-            lp, lg, ls = _operands(p, g, list(state.items()))
-            result.append(self._update(lp, lg, ls, self.steps[k] + 1))
-        return result
+        return [None if g is None else self._expressions(k, g) for k, g in enumerate(grads)]
 
     def step(self, grads: Sequence[Any]) -> None:
         """Update the parameters and their state in place: one kernel per parameter."""
         self._check_grads(grads)
         grads = list(grads)
-        order = self._order(grads)
-        for k in order:
-            lp, ls = self._leaves[k]
-            lg = _gradient(grads[k], lp)
-            exprs = self._update(lp, lg, ls, self.steps[k] + 1)
-            la.eval(*exprs, out=self._outs[k])
+        for k in self._order(grads):
+            _eval(self._expressions(k, grads[k]), self._outs[k])
             self.steps[k] += 1
 
     def _check_grads(self, grads: Sequence[Any]) -> None:
@@ -478,10 +528,14 @@ class Optimizer:
         if len(grads) != len(self.params):
             raise ValueError(f"{len(grads)} gradients for {len(self.params)} parameters")
         for k, (p, g) in enumerate(zip(self.params, grads, strict=True)):
-            shape = getattr(g, "shape", None)
-            if g is not None and shape is not None and tuple(shape) != p.shape:
+            if g is None:
+                continue
+            shape, dtype = getattr(g, "shape", None), getattr(g, "dtype", None)
+            if shape is not None and tuple(shape) != p.shape:
                 raise ValueError(f"grads[{k}] has shape {tuple(shape)}, but params[{k}] has "
                                  f"shape {p.shape}")
+            if dtype is not None and np.dtype(dtype).kind != "f":
+                raise TypeError(f"grads[{k}] is {dtype}: gradients are float arrays")
 
     def _order(self, grads: list[Any]) -> list[int]:
         """The order of the parameters' updates, so that no gradient reads a parameter
@@ -493,12 +547,9 @@ class Optimizer:
         n = len(self.params)
         reads: list[set[int]] = [set() for _ in range(n)]
         for k, g in enumerate(grads):
-            if g is None:
-                continue
-            for a in _leaf_arrays(g):
-                for j, p in enumerate(self.params):
-                    if j != k and np.may_share_memory(a, p):
-                        reads[k].add(j)
+            if g is not None:
+                for a in _leaf_arrays(g):
+                    reads[k].update(j for j in self._overlapping(a) if j != k)
         active = [k for k in range(n) if grads[k] is not None]
         if not any(reads[k] for k in active):
             return active
@@ -522,13 +573,24 @@ class Optimizer:
             # a cycle: evaluate those gradients together (the backward pass fuses), then the
             # rest read nothing that is about to change
             tangled = [k for k in rest if reads[k]]
-            values = la.eval(*(grads[k] for k in tangled))
-            if len(tangled) == 1:
-                values = (values,)
+            values = _eval([grads[k] for k in tangled])
             for k, v in zip(tangled, values, strict=True):
-                grads[k] = v
+                # a gradient that is a parameter's own array evaluates to that array
+                grads[k] = v.copy() if self._overlapping(v) else v
             order += rest
         return order
+
+    def _overlapping(self, a: np.ndarray) -> list[int]:
+        """The parameters whose memory extent overlaps ``a``'s (as np.may_share_memory):
+        a bisection among the parameters' extents, which are disjoint."""
+        lo, hi = _extent(a)
+        his = self._extents[1]
+        k = bisect.bisect_right(his, lo)
+        found = []
+        while k < len(his) and self._extents[0][k] < hi:
+            found.append(self._extents[2][k])
+            k += 1
+        return found
 
     # state
     def state_dict(self) -> dict[str, Any]:
@@ -557,17 +619,23 @@ class Optimizer:
                 if np.shape(st[name]) != arr.shape:
                     raise ValueError(f"state {k}'s {name} has shape {np.shape(st[name])}, "
                                      f"not {arr.shape}")
+        hyper = type(self)._checker(**hyper)
+        if any(hyper[k] != self._hyper[k] for k in hyper if k != "lr"):
+            # another structure (a weight decay where there was none): build again
+            self._built = [None] * len(self.params)
         for k, (st, mine) in enumerate(zip(states, self.state, strict=True)):
             for name, arr in mine.items():
                 np.copyto(arr, st[name])
             self.steps[k] = int(st["step"])
-        self._hyper = type(self)._checker(**hyper)
+        self._hyper = hyper
 
 
 class SGD(Optimizer):
     """PyTorch's ``SGD`` (its defaults, ``lr`` 1e-3)."""
 
     _checker = staticmethod(_sgd_hyper)
+    _coefs = staticmethod(_sgd_coefs)
+    _formula = staticmethod(_sgd)
     _fixed = ("momentum",)
 
     def __init__(self, params: Iterable[np.ndarray], lr: float = 1e-3, momentum: float = 0.0,
@@ -577,32 +645,24 @@ class SGD(Optimizer):
         self.state_names = ("momentum_buffer",) if hyper["momentum"] != 0 else ()
         super().__init__(params, hyper)
 
-    def _update(self, p: LazyArray, g: LazyArray, state: list[LazyArray], step: int
-                ) -> tuple[LazyArray, ...]:
-        return _sgd(p, g, state[0] if state else None, first=step == 1, **self._hyper)
-
 
 class Adam(Optimizer):
-    """PyTorch's ``Adam`` (and, with ``decoupled_weight_decay``, ``AdamW``)."""
+    """PyTorch's ``Adam``."""
 
     _checker = staticmethod(_adam_hyper)
-    _fixed = ("amsgrad",)
+    _coefs = staticmethod(_adam_coefs)
+    _formula = staticmethod(_adam)
+    _fixed = ("amsgrad", "decoupled")
     _decoupled = False
 
     def __init__(self, params: Iterable[np.ndarray], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False, *,
                  maximize: bool = False) -> None:
-        hyper = _adam_hyper(lr, betas, eps, weight_decay, maximize, amsgrad)
+        hyper = _adam_hyper(lr, betas, eps, weight_decay, amsgrad, maximize, self._decoupled)
         self.state_names = ("exp_avg", "exp_avg_sq") + (
             ("max_exp_avg_sq",) if hyper["amsgrad"] else ())
         super().__init__(params, hyper)
-
-    def _update(self, p: LazyArray, g: LazyArray, state: list[LazyArray], step: int
-                ) -> tuple[LazyArray, ...]:
-        h = {k: v for k, v in self._hyper.items() if k != "amsgrad"}
-        return _adam(p, g, state[0], state[1], state[2] if len(state) == 3 else None,
-                     step=step, decoupled=self._decoupled, **h)
 
 
 class AdamW(Adam):
@@ -621,6 +681,8 @@ class RMSprop(Optimizer):
     """PyTorch's ``RMSprop``."""
 
     _checker = staticmethod(_rmsprop_hyper)
+    _coefs = staticmethod(_rmsprop_coefs)
+    _formula = staticmethod(_rmsprop)
     _fixed = ("momentum", "centered")
 
     def __init__(self, params: Iterable[np.ndarray], lr: float = 1e-2, alpha: float = 0.99,
@@ -632,20 +694,15 @@ class RMSprop(Optimizer):
             ("grad_avg",) if hyper["centered"] else ())
         super().__init__(params, hyper)
 
-    def _update(self, p: LazyArray, g: LazyArray, state: list[LazyArray], step: int
-                ) -> tuple[LazyArray, ...]:
-        h = {k: v for k, v in self._hyper.items() if k != "centered"}
-        buf = state[1] if h["momentum"] > 0 else None
-        return _rmsprop(p, g, state[0], buf, state[-1] if self._hyper["centered"] else None,
-                        **h)
-
 
 class Adagrad(Optimizer):
     """PyTorch's ``Adagrad``."""
 
     _checker = staticmethod(_adagrad_hyper)
-    state_names = ("sum",)
+    _coefs = staticmethod(_adagrad_coefs)
+    _formula = staticmethod(_adagrad)
     _fixed = ("initial_accumulator_value",)
+    state_names = ("sum",)
 
     def __init__(self, params: Iterable[np.ndarray], lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
@@ -656,28 +713,21 @@ class Adagrad(Optimizer):
     def _initial(self, name: str, p: np.ndarray) -> np.ndarray:
         return np.full_like(p, self._hyper["initial_accumulator_value"])
 
-    def _update(self, p: LazyArray, g: LazyArray, state: list[LazyArray], step: int
-                ) -> tuple[LazyArray, ...]:
-        h = {k: v for k, v in self._hyper.items() if k != "initial_accumulator_value"}
-        return _adagrad(p, g, state[0], step=step, **h)
-
 
 class Lion(Optimizer):
     """Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"), as optax's
     ``lion``: betas (0.9, 0.99), decoupled weight decay (default 0, as PyTorch's optimizers;
     optax's is 1e-3)."""
 
-    state_names = ("exp_avg",)
     _checker = staticmethod(_lion_hyper)
+    _coefs = staticmethod(_lion_coefs)
+    _formula = staticmethod(_lion)
+    state_names = ("exp_avg",)
 
     def __init__(self, params: Iterable[np.ndarray], lr: float = 1e-4,
                  betas: tuple[float, float] = (0.9, 0.99), weight_decay: float = 0.0, *,
                  maximize: bool = False) -> None:
         super().__init__(params, _lion_hyper(lr, betas, weight_decay, maximize))
-
-    def _update(self, p: LazyArray, g: LazyArray, state: list[LazyArray], step: int
-                ) -> tuple[LazyArray, ...]:
-        return _lion(p, g, state[0], **self._hyper)
 
 
 # lower-case constructors, as the issue names them (la.optim.adamw(params, lr=...))

@@ -20,36 +20,25 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from lazyarr.front.array import LazyArray, wrap
 from lazyarr.front.build import scalar
-from lazyarr.front.functions import asarray, where
+from lazyarr.front.functions import UFUNC_FUNCTIONS, asarray, where
 from lazyarr.ir import philox
 from lazyarr.ir.graph import Node, Op, make
+from lazyarr.ir.philox import Key
 
+cos, erfc, exp, log, log1p, maximum, nextafter, sqrt = (
+    UFUNC_FUNCTIONS[n] for n in ("cos", "erfc", "exp", "log", "log1p", "maximum", "nextafter",
+                                 "sqrt"))
 _U64 = np.dtype(np.uint64)
 _U32 = np.dtype(np.uint32)
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # the counter's third word: the numbers samplers draw, and the keys split and fold_in derive
 _SPLIT, _FOLD = 1, 2
-
-
-@dataclass(frozen=True, slots=True)
-class Key:
-    """A random key: 64 bits (Philox's two 32-bit key words, the first in the low half)."""
-
-    bits: int
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.bits < 2**64:
-            raise ValueError(f"a key holds 64 bits, not {self.bits}")
-
-    def __repr__(self) -> str:
-        return f"Key(0x{self.bits:016x})"
 
 
 def key(seed: int) -> Key:
@@ -181,13 +170,7 @@ def uniform(k: Key, shape: Any = (), dtype: Any = np.float64, minval: Any = 0.0,
         return (u * (hi - lo) + lo).clip(lo, top)
     lo, hi = asarray(minval, dtype=dt), asarray(maxval, dtype=dt)
     r = u * (hi - lo) + lo
-    return where(r < hi, r, _nextafter(hi, lo))
-
-
-def _nextafter(x: LazyArray, y: LazyArray) -> LazyArray:
-    from lazyarr import nextafter
-
-    return nextafter(x, y)
+    return where(r < hi, r, nextafter(hi, lo))
 
 
 def _is_number(x: Any) -> bool:
@@ -197,7 +180,6 @@ def _is_number(x: Any) -> bool:
 def normal(k: Key, shape: Any = (), dtype: Any = np.float64) -> LazyArray:
     """Standard normal floats (Box-Muller: ``sqrt(-2 log u1) cos(2 pi u2)``, one per element,
     so |values| stay below 5.8 in float32 and 8.6 in float64)."""
-    from lazyarr import cos, log, sqrt
 
     k, dims, dt = _key(k, "normal"), _shape(shape, "normal"), _float_dtype(dtype, "normal")
     u1 = _unit(k, dims, dt, 0, shift=1.0)  # (0, 1]: its log is finite
@@ -249,7 +231,6 @@ def randint(k: Key, shape: Any, minval: Any, maxval: Any, dtype: Any = np.int64
 
 def exponential(k: Key, shape: Any = (), dtype: Any = np.float64) -> LazyArray:
     """Exponential floats with rate 1: ``-log1p(-u)``, u uniform on [0, 1)."""
-    from lazyarr import log1p
 
     k = _key(k, "exponential")
     dims, dt = _shape(shape, "exponential"), _float_dtype(dtype, "exponential")
@@ -258,7 +239,6 @@ def exponential(k: Key, shape: Any = (), dtype: Any = np.float64) -> LazyArray:
 
 def gumbel(k: Key, shape: Any = (), dtype: Any = np.float64) -> LazyArray:
     """Standard Gumbel floats: ``-log(-log(u))``, u uniform on (0, 1)."""
-    from lazyarr import log
 
     k, dims, dt = _key(k, "gumbel"), _shape(shape, "gumbel"), _float_dtype(dtype, "gumbel")
     return -log(-log(_unit(k, dims, dt, shift=0.5)))
@@ -279,13 +259,12 @@ def truncated_normal(k: Key, lower: Any, upper: Any, shape: Any = None,
     if _is_number(lower) and _is_number(upper) and not float(lower) < float(upper):
         raise ValueError(f"truncated_normal() needs lower < upper, got {lower}, {upper}")
     x = _truncated_standard(k, dims, lo, hi).astype(dt)
-    return x.clip(_nextafter(lo.astype(dt), hi.astype(dt)),
-                  _nextafter(hi.astype(dt), lo.astype(dt)))
+    return x.clip(nextafter(lo.astype(dt), hi.astype(dt)),
+                  nextafter(hi.astype(dt), lo.astype(dt)))
 
 
 def _truncated_standard(k: Key, dims: tuple[int, ...], lo: LazyArray, hi: LazyArray
                         ) -> LazyArray:
-    from lazyarr import erfc
 
     # sample the mirror image of an interval that lies mostly below zero: erfc is accurate
     # where it is small (the upper tail), its complement is not
@@ -302,7 +281,6 @@ def _erfcinv(t: LazyArray) -> LazyArray:
     """The inverse of erfc on (0, 2), to float64 accuracy: Giles' single-precision
     approximation of erfinv (M. Giles, "Approximating the erfinv function", GPU Computing
     Gems Jade Edition, 2011) as the start, then two Newton steps on erfc itself."""
-    from lazyarr import erfc, exp, log, maximum, sqrt
 
     upper = t <= 1.0
     s = maximum(where(upper, t, 2.0 - t), np.finfo(np.float64).tiny)  # (0, 1], x >= 0

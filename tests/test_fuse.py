@@ -171,7 +171,7 @@ def test_closure_variables_are_checked_too() -> None:
     np.testing.assert_array_equal(fused(np.ones(3)), np.full(3, 5.0))
 
 
-def test_functions_that_evaluate_or_take_numpy_views_run_again() -> None:
+def test_functions_that_evaluate_run_again() -> None:
     def evaluates(a: la.LazyArray) -> la.LazyArray:
         return a - float(a.sum())  # a value of this call
 
@@ -179,10 +179,36 @@ def test_functions_that_evaluate_or_take_numpy_views_run_again() -> None:
     for _ in range(2):
         a = RNG.standard_normal(5)
         np.testing.assert_allclose(f(a), a - a.sum(), rtol=1e-14)
-    views = la.fuse(lambda a: a[1:] * 2)
-    for _ in range(2):
-        a = RNG.standard_normal(5)
-        np.testing.assert_array_equal(views(a), a[1:] * 2)
+    assert type(next(iter(f.entries.values()))).__name__ == "_Again"
+
+
+def test_numpy_views_of_arguments_are_taken_again() -> None:
+    """``a[1:]``, ``w.T`` of an argument fold into NumPy views when written: a replay takes
+    the same view of the new array (one kernel, and a plan with a matrix product)."""
+    views = la.fuse(lambda a: a[1:, ::-2].T * 2)
+    linear = la.fuse(lambda x, w: la.maximum(x @ w.T, 0) + w[:, 0])
+    for _ in range(3):
+        a = RNG.standard_normal((5, 6))
+        np.testing.assert_array_equal(views(a), a[1:, ::-2].T * 2)
+        x, w = RNG.standard_normal((4, 3)), RNG.standard_normal((2, 3))
+        np.testing.assert_allclose(linear(x, w), np.maximum(x @ w.T, 0) + w[:, 0], rtol=1e-14)
+    assert {type(e).__name__ for e in views.entries.values()} == {"_Kernel"}
+    assert {type(e).__name__ for e in linear.entries.values()} == {"_Steps"}
+    assert views.traces == linear.traces == 1
+
+
+def test_keys_are_runtime_values() -> None:
+    """A random key argument is a run-time value (each step's key traces nothing), in
+    one-kernel and several-step plans alike."""
+    drop = la.fuse(lambda x, k: la.nn.dropout(x, 0.5, k))
+    layer = la.fuse(lambda x, w, k: la.nn.dropout(x @ w, 0.5, k).sum(axis=0))
+    x, w = RNG.standard_normal((8, 5)), RNG.standard_normal((5, 3))
+    for s in range(4):
+        k = la.random.key(s)
+        np.testing.assert_array_equal(drop(x, k), la.nn.dropout(x, 0.5, k).eval())
+        np.testing.assert_allclose(layer(x, w, k),
+                                   la.nn.dropout(x @ w, 0.5, k).sum(axis=0).eval(), rtol=1e-14)
+    assert drop.traces == layer.traces == 2  # the trace, and one to find the key's uses
 
 
 def test_grad_of_fuse_and_fuse_of_grad() -> None:

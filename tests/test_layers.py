@@ -24,6 +24,10 @@ its row names, nothing else. Why each edge exists:
 * ``run`` -> ir, config, plan, front, backends: the evaluator plans a graph, lowers its steps
   (copy launches and leaf views included) and hands launch records to a backend; the front
   end builds the leaves of graphs moved between host and device and the casts of ``out=``.
+* ``lib`` (``lazyarr.random``, ``lazyarr.nn``, ``lazyarr.optim``, ``lazyarr.quantization``)
+  -> ir, config, front, run, lib: libraries written with lazyarr's own functions (samplers,
+  layers, optimizers, quantisers), which evaluate through ``run`` where they must (the
+  optimizers' updates in place, calibration's statistics). Nothing below them imports them.
 * ``inspect`` -> everything but cli: explain, display and debug read every stage's output.
 * ``api`` (the package root, ``lazyarr/__init__.py``) -> everything but cli: the public
   names, gathered from every stage.
@@ -46,7 +50,8 @@ SOURCES = {"lazyarr": ROOT / "lazyarr", "lazyarr.codegen": ROOT / "codegen",
            "lazyarr.backends": ROOT / "backends"}
 
 EVERYTHING_BUT_CLI = frozenset({"config", "ir", "codegen", "backends", "plan", "front", "run",
-                                "inspect", "api"})
+                                "lib", "inspect", "api"})
+LIB = frozenset({"random", "nn", "optim", "quantization"})  # lazyarr.<name> modules of "lib"
 ALLOWED: dict[str, frozenset[str]] = {
     "config": frozenset(),
     "ir": frozenset({"config"}),
@@ -55,6 +60,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "plan": frozenset({"ir", "config"}),
     "front": frozenset({"ir", "config", "run", "inspect"}),
     "run": frozenset({"ir", "config", "plan", "front", "backends"}),
+    "lib": frozenset({"ir", "config", "front", "run", "lib"}),
     "inspect": EVERYTHING_BUT_CLI,
     "api": EVERYTHING_BUT_CLI,
     "cli": EVERYTHING_BUT_CLI | {"cli"},
@@ -95,6 +101,8 @@ def layer(module: str) -> str:
         return "api"
     if parts[1] == "__main__":
         return "cli"
+    if parts[1] in LIB:
+        return "lib"
     if parts[1] in ALLOWED:
         return parts[1]
     raise AssertionError(f"{module} is in no layer: add its stage to ALLOWED in {__file__}")

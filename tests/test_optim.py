@@ -5,6 +5,7 @@ and learning rates that never recompile."""
 from __future__ import annotations
 
 import tracemalloc
+import weakref
 from typing import Any
 
 import numpy as np
@@ -339,6 +340,40 @@ def test_a_step_allocates_nothing_of_the_parameters_size(name):
         assert peak < p.nbytes // 20, peak
 
 
+def test_gradient_buffers_refilled_in_place_reuse_the_prepared_launch():
+    # the same gradient arrays at every step (gradients evaluated with out=): each step runs
+    # the launch lazyarr prepared for the last one, reading the arrays' new values
+    params, grads = _problem(17, np.float32, steps=6)
+    bufs = [np.empty_like(p) for p in params]
+    ps = [p.copy() for p in params]
+    opt = optim.Adam(ps, lr=0.01, amsgrad=True)
+    opt.step(grads[0])
+    before = la.cache_info()
+    for gs in grads[1:]:
+        for b, g in zip(bufs, gs, strict=True):
+            b[...] = g
+        assert kernels_run(lambda: opt.step(bufs)) == len(ps)
+    assert all(built is not None for built in opt._built)
+    assert la.cache_info().misses == before.misses
+    want, _ = _run_reference("adam", {"lr": 0.01, "amsgrad": True}, params, grads)
+    for a, b in zip(ps, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_fresh_gradients_are_not_kept_alive():
+    params, grads = _problem(18, np.float64, steps=3)
+    opt = optim.SGD([p.copy() for p in params], lr=0.1, momentum=0.9)
+    refs = []
+    for gs in grads:
+        fresh = [g.copy() for g in gs]
+        refs += [weakref.ref(g) for g in fresh]
+        opt.step(fresh)
+        del fresh
+    la.clear_cache()  # lazyarr's fast path keeps its last few expressions (and their arrays)
+    assert all(r() is None for r in refs)
+    assert opt._built == [None, None]
+
+
 # -- gradients as lazy expressions -------------------------------------------------------------
 
 def test_a_lazy_gradient_fuses_into_the_update_kernel():
@@ -357,6 +392,21 @@ def test_a_lazy_gradient_fuses_into_the_update_kernel():
         opt_ref.step([la.grad(loss)(want).eval()])  # the gradient first, into a new array
         assert kernels_run(lambda: opt.step([la.grad(loss)(p)])) == 1
     np.testing.assert_allclose(p, want, rtol=1e-12, atol=1e-14)
+
+
+def test_one_lazy_gradient_passed_at_every_step_follows_the_parameter():
+    # built once, over the parameter itself: every step evaluates it at the current values
+    rng = np.random.default_rng(19)
+    target = rng.standard_normal(40)
+    p = rng.standard_normal(40)
+    q = p.copy()
+    grad = la.grad(lambda w: 0.5 * la.sum((w - la.asarray(target)) ** 2))(p)
+    opt, opt_ref = optim.RMSprop([p], lr=0.05), optim.RMSprop([q], lr=0.05)
+    for _ in range(6):
+        assert kernels_run(lambda: opt.step([grad])) == 1
+        opt_ref.step([q - target])
+    np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-14)
+    assert np.abs(p - target).max() < np.abs(rng.standard_normal(40) - target).max()
 
 
 def _mlp_loss(x, y):
@@ -381,6 +431,13 @@ def test_lazy_gradients_that_read_other_parameters_see_them_before_the_step():
         opt_ref.step([g.eval() for g in la.grad(loss)(ws)])
     for a, b in zip(w, ws, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_parameters_given_as_each_others_gradients():
+    p = [np.ones(3), np.full(3, 2.0)]
+    optim.SGD(p, lr=0.5).step([p[1], p[0]])
+    np.testing.assert_array_equal(p[0], [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(p[1], [1.5, 1.5, 1.5])
 
 
 def test_gradients_read_in_order_when_they_can_be():
@@ -466,6 +523,21 @@ def test_the_functional_form_in_place_is_the_step():
     np.testing.assert_array_equal(m, opt.state[0]["exp_avg"])
 
 
+def test_strided_parameters_are_updated_where_they_are():
+    rng = np.random.default_rng(20)
+    big = rng.standard_normal((6, 10))
+    keep = big.copy()
+    p = big[::2, 1::3].T  # a strided view, transposed
+    g = rng.standard_normal(p.shape)
+    want = ref_adam(p.copy(), g, {}, 1, lr=0.1)
+    opt = optim.Adam([p], lr=0.1)
+    opt.step([g])
+    np.testing.assert_allclose(big[::2, 1::3].T, want, rtol=1e-12)
+    untouched = np.ones(big.shape, bool)
+    untouched[::2, 1::3] = False
+    np.testing.assert_array_equal(big[untouched], keep[untouched])
+
+
 # -- the rest ------------------------------------------------------------------------------------
 
 def test_a_missing_gradient_skips_its_parameter():
@@ -542,7 +614,7 @@ def test_bad_learning_rate_assignment_and_bad_gradients():
     with pytest.raises(ValueError, match="shape"):
         opt.step([np.zeros(5), la.asarray(np.zeros((2, 4)))])
     with pytest.raises(TypeError, match="float"):
-        opt.step([np.zeros(5, dtype=np.int64), np.zeros((2, 3))])
+        opt.step([np.zeros(5), np.zeros((2, 3), dtype=np.int64)])
     with pytest.raises(TypeError, match="float32 or float64"):
         optim.SGD([np.zeros(3, dtype=np.int32)])
     with pytest.raises(TypeError, match="NumPy arrays"):

@@ -131,3 +131,26 @@ def test_the_structure_walk_leaves_no_reference_cycle() -> None:
         assert ref() is None
     finally:
         gc.enable()
+
+
+def test_updates_in_place_over_new_arrays_reuse_the_template():
+    """An optimizer's step: ``p -= lr * g`` into ``p`` with a new ``g`` each time is one
+    lowering; an ``out=`` that overlaps an input otherwise than element for element, or one of
+    another layout, still gets NumPy's answer."""
+    p = np.linspace(0, 1, 1000)
+    want = p.copy()
+    la.eval(la.asarray(p) - 0.1 * la.asarray(np.ones(1000)), out=p)  # the first: lowered
+    want -= 0.1
+    before = len(rebind._templates)
+    for step in range(5):
+        g = np.full(1000, step, dtype=np.float64)
+        assert la.eval(la.asarray(p) - 0.1 * la.asarray(g), out=p) is p
+        want -= 0.1 * step
+        np.testing.assert_array_equal(p, want)
+    assert len(rebind._templates) == before  # reused, not filed again
+    a = np.arange(10.0)
+    la.eval(la.asarray(a[:-1]) - 0.1 * la.asarray(np.ones(9)), out=a[1:])  # shifted overlap
+    np.testing.assert_array_equal(a, np.r_[0.0, np.arange(9.0) - 0.1])
+    strided = np.zeros(2000)[::2]
+    la.eval(la.asarray(want) - 0.1 * la.asarray(np.ones(1000)), out=strided)
+    np.testing.assert_array_equal(strided, want - 0.1)

@@ -11,6 +11,8 @@ uint64 whose low half is the first key word.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 ROUNDS = 10
@@ -56,3 +58,18 @@ def words(index: np.ndarray, key: int, domain: int = 0) -> tuple[np.ndarray, ...
     lo, hi = index & np.uint64(MASK), index >> np.uint64(32)
     return philox4x32((lo, hi, np.uint64(domain), np.uint64(0)),
                       (np.uint64(key & MASK), np.uint64(key >> 32)))
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """A random key (``lazyarr.random.key``): 64 bits, Philox's two 32-bit key words with the
+    first in the low half. A value: the same key draws the same numbers."""
+
+    bits: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.bits < 2**64:
+            raise ValueError(f"a key holds 64 bits, not {self.bits}")
+
+    def __repr__(self) -> str:
+        return f"Key(0x{self.bits:016x})"

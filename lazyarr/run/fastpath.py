@@ -184,7 +184,10 @@ def _build(nodes: tuple[Node, ...], roots: tuple[Node, ...],
     lowered against (``outs``, or fresh ones that its first call fills)."""
     if not _fusable(roots):
         return None
-    found = rebind.structure(roots)
+    # templates store into native, aligned outputs (as fresh ones are): out= arrays of another
+    # byte order or alignment are lowered for themselves
+    plain = outs is None or all(o.dtype.isnative and o.flags.aligned for o in outs)
+    found = rebind.structure(roots) if plain else None
     template = None if found is None else rebind.find(found)
     if template is not None and (outs is None or rebind.fits(template, outs)):
         # the same graph over other arrays: lowered before

@@ -49,10 +49,10 @@ from lazyarr.front.functions import asarray
 from lazyarr.ir.arraystruct import data_pointer
 from lazyarr.ir.graph import Buffer, Node, Op, toposort
 from lazyarr.ir.loop import NEGATIVE_POWER, Launch, pack_args
+from lazyarr.ir.philox import Key
 from lazyarr.plan import cpu_passes
 from lazyarr.plan.lower import lower
 from lazyarr.plan.schedule import Plan, schedule
-from lazyarr.random import Key
 from lazyarr.run import outputs, rebind, runtime
 from lazyarr.run.evaluate import evaluate
 
