@@ -29,6 +29,7 @@ from lazyarr.front.array import LazyArray
 from lazyarr.front.functions import UFUNC_FUNCTIONS, asarray
 from lazyarr.ir.graph import Op, toposort
 from lazyarr.run.evaluate import evaluate
+from lazyarr.run.fuse import Fused
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _sqrt, _sign, _maximum = (UFUNC_FUNCTIONS[n] for n in ("sqrt", "sign", "maximum"))
@@ -470,6 +471,9 @@ class Optimizer:
         # came twice in a row; kept only then, so that fresh gradients are never held
         self._seen: list[weakref.ref | None] = [None] * len(self.params)
         self._built: list[tuple[Any, tuple[LazyArray, ...]] | None] = [None] * len(self.params)
+        # per parameter, its update as a fused function of (p, g, *state) for gradients that
+        # are arrays: a call writes the new arrays into the kernel's argument block and runs
+        self._fused: list[Fused | None] = [None] * len(self.params)
 
     def _initial(self, name: str, p: np.ndarray) -> np.ndarray:
         return np.zeros_like(p)
@@ -492,8 +496,7 @@ class Optimizer:
     def _expressions(self, k: int, g: Any) -> tuple[LazyArray, ...]:
         """Parameter ``k``'s update by gradient ``g``, its coefficients set for its next
         step."""
-        self._coef_arrays[k][:] = list(type(self)._coefs(self._hyper, self.steps[k] + 1)
-                                       .values())
+        self._set_coefficients(k)
         key = _identity(g)
         built = self._built[k]
         if built is not None and key is not None and built[0] is key:
@@ -519,8 +522,32 @@ class Optimizer:
         self._check_grads(grads)
         grads = list(grads)
         for k in self._order(grads):
-            _eval(self._expressions(k, grads[k]), self._outs[k])
+            g = grads[k]
+            if type(g) is np.ndarray and g.dtype == self.params[k].dtype:
+                self._set_coefficients(k)
+                self._update(k)(g, out=self._outs[k])
+            else:
+                _eval(self._expressions(k, g), self._outs[k])
             self.steps[k] += 1
+
+    def _set_coefficients(self, k: int) -> None:
+        self._coef_arrays[k][:] = list(type(self)._coefs(self._hyper, self.steps[k] + 1)
+                                       .values())
+
+    def _update(self, k: int) -> Fused:
+        """Parameter ``k``'s update by an array gradient, fused (``lazyarr.run.fuse``): the
+        parameter, its state and its coefficients are captured leaves (read by reference),
+        the gradient the argument."""
+        found = self._fused[k]
+        if found is None:
+            lp, ls, coefs = self._leaves[k]
+            formula, hyper = type(self)._formula, self._hyper
+
+            def update(g: LazyArray) -> tuple[LazyArray, ...]:
+                return formula(lp, g, ls, coefs, hyper)
+
+            found = self._fused[k] = Fused(update)
+        return found
 
     def _check_grads(self, grads: Sequence[Any]) -> None:
         if isinstance(grads, np.ndarray | LazyArray) or not isinstance(grads, Sequence):

@@ -271,3 +271,23 @@ def test_key_matches_the_slow_signature() -> None:
     leaves: list = []
     structure = fuse_module._flatten(args, leaves)
     assert fuse_module._quick_key(args) == fuse_module._signature(leaves, structure)
+
+
+def test_replays_keep_no_call_arrays_alive() -> None:
+    """After a call returns, neither kind of replay holds that call's arrays (a training
+    loop's batches are freed), nor the traced ones."""
+    import gc
+    import weakref
+
+    kernel = la.fuse(lambda a, b: a * b + 1)
+    steps = la.fuse(lambda a, w: la.maximum(a @ w, 0).sum(axis=0))
+    refs = []
+    for _ in range(3):
+        a, b, w = RNG.standard_normal((5, 4)), RNG.standard_normal((5, 4)), RNG.standard_normal(
+            (4, 3))
+        kernel(a, b)
+        steps(a, w)
+        refs += [weakref.ref(x) for x in (a, b, w)]
+        del a, b, w
+    gc.collect()
+    assert all(r() is None for r in refs)

@@ -353,7 +353,7 @@ def test_gradient_buffers_refilled_in_place_reuse_the_prepared_launch():
         for b, g in zip(bufs, gs, strict=True):
             b[...] = g
         assert kernels_run(lambda: opt.step(bufs)) == len(ps)
-    assert all(built is not None for built in opt._built)
+    assert all(fused is not None for fused in opt._fused)  # array gradients: fused updates
     assert la.cache_info().misses == before.misses
     want, _ = _run_reference("adam", {"lr": 0.01, "amsgrad": True}, params, grads)
     for a, b in zip(ps, want, strict=True):

@@ -49,6 +49,7 @@ from lazyarr.front.functions import asarray
 from lazyarr.ir.arraystruct import data_pointer
 from lazyarr.ir.graph import Buffer, Node, Op, toposort
 from lazyarr.ir.loop import NEGATIVE_POWER, Launch, pack_args
+from lazyarr.ir.loop import View as ViewOf
 from lazyarr.ir.philox import Key
 from lazyarr.plan import cpu_passes
 from lazyarr.plan.lower import lower
@@ -232,47 +233,54 @@ class _ArrayInterface:
         self.base, self.__array_interface__ = base, interface
 
 
-def _view_like(base: np.ndarray, delta: int, like: np.ndarray) -> np.ndarray:
-    """The view of ``base`` that ``like`` was of an array of ``base``'s layout: the same
-    dtype, shape and strides, ``delta`` bytes from ``base``'s first element."""
+Layout = tuple[int, int, tuple[int, ...], tuple[int, ...], str, bool]
+
+
+def _view_like(base: np.ndarray, layout: Layout) -> np.ndarray:
+    """The view of ``base`` that a traced view was of an array of ``base``'s layout:
+    ``layout`` is (argument, byte offset from its first element, shape, strides, dtype,
+    writeable)."""
+    _, delta, shape, strides, dtype, writeable = layout
     return np.asarray(_ArrayInterface(base, {
-        "shape": like.shape, "typestr": like.dtype.str, "strides": like.strides, "version": 3,
-        "data": (data_pointer(base) + delta, not like.flags.writeable)}))
+        "shape": shape, "typestr": dtype, "strides": strides, "version": 3,
+        "data": (data_pointer(base) + delta, not writeable)}))
 
 
 class _Leaves:
     """The buffers of a trace's leaves that come from the arguments: each argument's own, and
-    views of them, with the arrays they held at the trace."""
+    views of them (by where they lie in their argument, not by the traced arrays, which are
+    not kept: a replay holds no call's arrays once it returns)."""
 
     def __init__(self, buffers: list[tuple[int, Buffer]], views: list[View]) -> None:
         self.buffers, self.views = buffers, views
-        self.traced = [b.array for _, b in buffers] + [v[0].array for v in views]
-        # byte offset of each view's data from its argument's (the same for any arrays of
-        # the argument's layout)
-        starts = {id(b): data_pointer(b.array) for _, b in buffers}
-        self.places = {id(b.array): (j, 0) for j, b in buffers}
+        starts = {j: data_pointer(b.array) for j, b in buffers}
+        # each buffer's argument and its data's byte offset from the argument's (the same for
+        # any array of the argument's layout)
+        self.places: dict[int, tuple[int, int]] = {id(b.array): (j, 0) for j, b in buffers}
+        self.layouts: list[Layout] = []
         for buf, _, _, j in views:
-            base = starts[id(self.buffers_of(j))]
-            self.places[id(buf.array)] = (j, data_pointer(buf.array) - base)
-
-    def buffers_of(self, j: int) -> Buffer:
-        return next(b for k, b in self.buffers if k == j)
+            a = buf.array
+            delta = data_pointer(a) - starts[j]
+            self.places[id(a)] = (j, delta)
+            self.layouts.append((j, delta, a.shape, a.strides, a.dtype.str, a.flags.writeable))
+        # what the trace read, by position: the arguments', then the views'
+        self.order = {id(b.array): i for i, (_, b) in enumerate(buffers)}
+        self.order.update({id(v[0].array): len(buffers) + i for i, v in enumerate(views)})
 
     def arrays(self, leaves: list[Any]) -> list[np.ndarray]:
-        """The arrays each buffer holds for a call with ``leaves`` (``traced``'s order): the
-        arguments, and each view taken again, at the same place, of its argument's array."""
-        own = [leaves[j] for j, _ in self.buffers]
-        views = []
-        for old in self.traced[len(own):]:
-            j, delta = self.places[id(old)]
-            views.append(_view_like(leaves[j], delta, old))
-        return own + views
+        """The arrays each buffer holds for a call with ``leaves``: the arguments, and each
+        view taken again, at the same place, of its argument's array."""
+        return [leaves[j] for j, _ in self.buffers] + [_view_like(leaves[layout[0]], layout)
+                                                      for layout in self.layouts]
 
-    def point(self, arrays: list[np.ndarray]) -> None:
-        for (_, buf), a in zip(self.buffers, arrays, strict=False):
-            buf.array = a
-        for (buf, _, _, _), a in zip(self.views, arrays[len(self.buffers):], strict=True):
-            buf.array = a
+    def point(self, arrays: list[np.ndarray] | None) -> None:
+        """Point the buffers at ``arrays`` (None: at nothing of any call's)."""
+        bufs = [b for _, b in self.buffers] + [v[0] for v in self.views]
+        for k, buf in enumerate(bufs):
+            buf.array = _RELEASED if arrays is None else arrays[k]
+
+
+_RELEASED = np.empty(0)  # what a replayed leaf holds between calls
 
 
 # -- replays ------------------------------------------------------------------------------
@@ -292,7 +300,7 @@ class _Kernel:
     def __init__(self, launch: Launch, fn: Any, inputs: list[tuple[int, int, int]],
                  scalars: list[tuple[int, np.dtype, int]], roots: tuple[Node, ...],
                  rebuild: Callable[[list[Any]], Any]) -> None:
-        self.launch, self.fn, self.rebuild = launch, fn, rebuild
+        self.fn, self.rebuild, self.extent = fn, rebuild, launch.shape[0]
         self.block, status = pack_args(launch)
         self.status = status
         self.address = data_pointer(self.block)
@@ -311,9 +319,13 @@ class _Kernel:
 
             if objcall.entry():
                 slots = self.out_words + [w for _, w, _ in self.inputs]
-                self.direct = objcall.bind(fn, self.address, launch.shape[0],
+                self.direct = objcall.bind(fn, self.address, self.extent,
                                            status.ctypes.data, slots)
         self.arg_leaves = [j for j, _, _ in self.inputs]
+        # the block holds addresses of the arrays f captured (constants, read in place):
+        # they must live as long as it
+        argument = {k for k, _, _ in inputs}
+        self.captured = [v.array for k, v in enumerate(launch.inputs) if k not in argument]
         self.single = len(roots) == 1 and rebuild([0]) == 0  # f returns one array
         self.result = self.results[0]
 
@@ -353,7 +365,7 @@ class _Kernel:
                 block[word] = data_pointer(leaves[j]) + delta
             for word, o in zip(self.out_words, outs, strict=True):
                 block[word] = data_pointer(o)
-            cpu.call(self.fn, self.address, self.launch.shape[0])
+            cpu.call(self.fn, self.address, self.extent)
             stats.hit()
             if self.status[0]:
                 self.status[0] = 0
@@ -362,43 +374,58 @@ class _Kernel:
 
 class _Steps:
     """A plan of several steps: the traced leaves pointed at each call's arrays, the kept
-    plan run again."""
+    plan run again (each kernel lowered against them)."""
 
     def __init__(self, plan: Plan, buffers: _Leaves, rebuild: Callable[[list[Any]], Any],
                  runtime_scalars: dict[int, int] | None = None) -> None:
-        self.plan, self.leaves, self.rebuild = plan, buffers, rebuild
-        self.runtime = runtime_scalars or {}
+        self.leaves, self.rebuild, self.roots = buffers, rebuild, plan.roots
+        runtime_scalars = runtime_scalars or {}
+        # each step, and for a kernel: which of its inputs read which traced buffer, and
+        # which of its scalars are which number argument
+        self.steps: list[tuple[Any, list[tuple[int, int]], list[tuple[int, int]]]] = []
+        for step in plan.steps:
+            if step.trace is None:
+                self.steps.append((step, [], []))
+                continue
+            tr = step.trace
+            reads = [(k, buffers.order[id(v.array)]) for k, v in enumerate(tr.inputs)
+                     if id(v.array) in buffers.order]
+            numbers = [(k, runtime_scalars[id(n)]) for k, n in enumerate(tr.scalar_nodes)
+                       if id(n) in runtime_scalars]
+            # the traced arrays are not kept: the template reads nothing until rebound
+            inputs = list(tr.inputs)
+            for k, _ in reads:
+                inputs[k] = ViewOf(_RELEASED, inputs[k].offset, inputs[k].strides)
+            self.steps.append((replace(step, trace=replace(tr, inputs=tuple(inputs))), reads,
+                               numbers))
+        buffers.point(None)
         self.lock = threading.Lock()
 
     def __call__(self, leaves: list[Any], out: Any) -> Any:
         from lazyarr.backends.cpu import BACKEND
 
         news = self.leaves.arrays(leaves)
-        # what the plan's traces read, by the ids of the arrays they read at the trace
-        swap = {id(old): new for old, new in zip(self.leaves.traced, news, strict=True)}
-        numbers = {i: _value(leaves[j]) for i, j in self.runtime.items()}
-        steps = tuple(s if s.trace is None else
-                      replace(s, trace=_swapped(s.trace, swap, numbers))
-                      for s in self.plan.steps)
+        steps = []
+        for step, reads, numbers in self.steps:
+            if reads or numbers:
+                tr = step.trace
+                inputs = list(tr.inputs)
+                for k, i in reads:
+                    inputs[k] = ViewOf(news[i], inputs[k].offset, inputs[k].strides)
+                scalars = list(tr.scalars)
+                for k, j in numbers:
+                    scalars[k] = tr.scalar_nodes[k].dtype.type(_value(leaves[j]))
+                step = replace(step, trace=replace(tr, inputs=tuple(inputs),
+                                                   scalars=tuple(scalars)))
+            steps.append(step)
         with self.lock:
             self.leaves.point(news)
-            results = runtime.run_plan(Plan(self.plan.roots, steps),
-                                       [None] * len(self.plan.roots), BACKEND)
+            try:
+                results = runtime.run_plan(Plan(self.roots, tuple(steps)),
+                                           [None] * len(self.roots), BACKEND)
+            finally:
+                self.leaves.point(None)
         return self.rebuild(results)
-
-
-def _swapped(trace: Any, swap: dict[int, np.ndarray], numbers: dict[int, Any]) -> Any:
-    """``trace`` reading the arrays ``swap`` names (by the traced arrays' ids), with the
-    run-time ``numbers`` (by their SCALAR nodes' ids) in place of the traced values."""
-    from lazyarr.ir.loop import View
-
-    inputs = tuple(View(swap.get(id(v.array), v.array), v.offset, v.strides)
-                   for v in trace.inputs)
-    if not numbers:
-        return replace(trace, inputs=inputs)
-    scalars = tuple(value if id(n) not in numbers else n.dtype.type(numbers[id(n)])
-                    for value, n in zip(trace.scalars, trace.scalar_nodes, strict=True))
-    return replace(trace, inputs=inputs, scalars=scalars)
 
 
 # -- the decorator --------------------------------------------------------------------------
@@ -544,6 +571,7 @@ class Fused:
         if second is None:
             return None
         first_s, second_s = rebind.structure(roots), rebind.structure(second[0])
+        second[2].point(None)  # a probe: its leaves need hold nothing once compared
         if first_s is None or second_s is None or first_s.key != second_s.key:
             return None
         found = []
@@ -578,11 +606,17 @@ class Fused:
                 inputs.append((k, place[0], view.offset + place[1]))
         scalars = [(k, n.dtype, runtime_scalars[id(n)]) for k, n in
                    enumerate(launch.scalar_nodes) if id(n) in runtime_scalars]
-        return _Kernel(launch, fn, inputs, scalars, roots, rebuild)
+        kernel = _Kernel(launch, fn, inputs, scalars, roots, rebuild)
+        buffers.point(None)  # the trace's leaves (operators' memos may keep them) hold nothing
+        return kernel
 
     def _into(self, entry: Any, leaves: list[Any], out: Any, structure: Any) -> Any:
         given = tuple(out) if isinstance(out, tuple | list) else (out,)
-        if isinstance(entry, _Kernel) and entry.fits(given):
+        arrays = [x for x in leaves if type(x) is np.ndarray]
+        # an output over an argument's memory (but the same array: an update in place) reads
+        # what the kernel has already written; the general path copies for it
+        apart = all(o is x or not np.may_share_memory(o, x) for o in given for x in arrays)
+        if isinstance(entry, _Kernel) and entry.fits(given) and apart:
             return entry(leaves, list(given))
         return self.evaluate_call(leaves, out, structure)
 
