@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from . import backward, daskrun, fuserun, randomrun
+from . import backward, daskrun, fuserun, nnrun, randomrun
 from .measure import STREAMING_TRIAD
 from .workloads import BY_KEY, SHORT
 
@@ -290,6 +290,7 @@ def _run_report(run: dict[str, Any]) -> list[str]:
     out += daskrun.report_lines(run)
     out += randomrun.report_lines(run)
     out += fuserun.report_lines(run)
+    out += nnrun.report_lines(run)
     if not run["results"]:
         return out
     out += ["", f"== effective bandwidth, GB/s (inputs read once + outputs written once, "
