@@ -189,7 +189,8 @@ def sigmoid(x: Any) -> LazyArray:
     """``1 / (1 + exp(-x))``, from ``z = exp(-|x|)`` so that neither side overflows."""
     x = _float(x, "sigmoid")
     z = _exp(-_abs(x))
-    return _where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
+    r = 1.0 / (1.0 + z)  # one division: z / (1 + z) is z * r (one rounding more)
+    return _where(x >= 0, r, z * r)
 
 
 def silu(x: Any) -> LazyArray:
@@ -291,7 +292,8 @@ def softmax(x: Any, axis: int = -1, *, where: Any = None, dtype: Any = None) -> 
     ax = _axis(axis, x.ndim, "softmax")
     if where is None:
         e = _exp(x - x.max(axis=ax, keepdims=True))
-        return e / e.sum(axis=ax, keepdims=True)
+        # one division per row, a product per element (as PyTorch's kernel)
+        return e * (1.0 / e.sum(axis=ax, keepdims=True))
     z = _where(_mask(where, x.shape, "softmax"), x, -math.inf)
     top = z.max(axis=ax, keepdims=True)
     e = _exp(z - _where(_isfinite(top), top, 0.0))
