@@ -168,7 +168,7 @@ def _negative(c: Ctx, dt: np.dtype, a: Sequence[ir.Value]) -> ir.Value:
     return c.b.fneg(a[0]) if is_float(dt) else c.b.sub(const(dt, 0), a[0])
 
 
-@emitter(Op.POSITIVE)
+@emitter(Op.POSITIVE, Op.STOP_GRADIENT)
 def _positive(c: Ctx, dt: np.dtype, a: Sequence[ir.Value]) -> ir.Value:
     return a[0]
 

@@ -24,7 +24,15 @@ from typing import Any
 import numpy as np
 
 from lazyarr.front.array import LazyArray
-from lazyarr.front.functions import UFUNC_FUNCTIONS, asarray, matmul, stack, take, where
+from lazyarr.front.functions import (
+    UFUNC_FUNCTIONS,
+    asarray,
+    matmul,
+    stack,
+    stop_gradient,
+    take,
+    where,
+)
 from lazyarr.front.functions import logsumexp as _logsumexp
 from lazyarr.ir.graph import Op
 from lazyarr.random import Key, bernoulli
@@ -291,11 +299,11 @@ def softmax(x: Any, axis: int = -1, *, where: Any = None, dtype: Any = None) -> 
     x = _softmax_input(x, "softmax", dtype)
     ax = _axis(axis, x.ndim, "softmax")
     if where is None:
-        e = _exp(x - x.max(axis=ax, keepdims=True))
+        e = _exp(x - stop_gradient(x.max(axis=ax, keepdims=True)))
         # one division per row, a product per element (as PyTorch's kernel)
         return e * (1.0 / e.sum(axis=ax, keepdims=True))
     z = _where(_mask(where, x.shape, "softmax"), x, -math.inf)
-    top = z.max(axis=ax, keepdims=True)
+    top = stop_gradient(z.max(axis=ax, keepdims=True))
     e = _exp(z - _where(_isfinite(top), top, 0.0))
     total = e.sum(axis=ax, keepdims=True)
     # a row masked out entirely sums to 0: divide by 1 there, not 0, so its gradient is 0 too
@@ -308,11 +316,11 @@ def log_softmax(x: Any, axis: int = -1, *, where: Any = None, dtype: Any = None)
     x = _softmax_input(x, "log_softmax", dtype)
     ax = _axis(axis, x.ndim, "log_softmax")
     if where is None:
-        s = x - x.max(axis=ax, keepdims=True)
+        s = x - stop_gradient(x.max(axis=ax, keepdims=True))
         return s - _log(_exp(s).sum(axis=ax, keepdims=True))
     mask = _mask(where, x.shape, "log_softmax")
     z = _where(mask, x, -math.inf)
-    top = z.max(axis=ax, keepdims=True)
+    top = stop_gradient(z.max(axis=ax, keepdims=True))
     s = z - _where(_isfinite(top), top, 0.0)
     total = _exp(s).sum(axis=ax, keepdims=True)
     return _where(mask, s - _log(_where(total > 0, total, 1.0)), -math.inf)

@@ -412,3 +412,18 @@ def test_a_repeated_step_reuses_its_graph_and_holds_no_array() -> None:
         la.asarray(np.ones(3)).sum().eval()
     gc.collect()
     assert ref() is None
+
+
+def test_stop_gradient() -> None:
+    """``la.stop_gradient(x)`` is ``x``, a constant to ``la.grad`` (JAX's stop_gradient):
+    softmax and logsumexp take their maximum out through it, so its ties cost nothing."""
+    x = np.array([1.0, 3.0, 3.0, -2.0])
+    np.testing.assert_array_equal(la.stop_gradient(x).eval(), x)
+    g = la.grad(lambda t: la.sum(t * la.stop_gradient(t)))(x)
+    np.testing.assert_array_equal(g, x)  # d/dt of t * c is c
+    assert la.stop_gradient(np.arange(3)).dtype == np.int64
+    # tied maxima: logsumexp's gradient is the softmax, unchanged by where the max lies
+    s = np.exp(x - x.max()) / np.exp(x - x.max()).sum()
+    np.testing.assert_allclose(la.grad(lambda t: la.logsumexp(t))(x), s, rtol=1e-15)
+    hess = la.grad(lambda t: la.sum(la.grad(lambda u: la.logsumexp(u))(t) ** 2))(x)
+    np.testing.assert_allclose(hess, 2 * s * (s - (s * s).sum()), rtol=1e-12, atol=1e-15)

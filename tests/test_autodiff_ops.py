@@ -260,7 +260,9 @@ CASES: dict[str, Case] = {
 
 # Ops with a rule that the elementwise checker cannot take: a cast's value is a rounding, so
 # its numeric derivative is a staircase; test_astype checks it exactly.
-ELSEWHERE = {Op.CAST: "test_astype"}
+ELSEWHERE = {Op.CAST: "test_astype",
+             # no gradient by definition: its numeric derivative is 1 (tests/test_autodiff.py)
+             Op.STOP_GRADIENT: "test_stop_gradient"}
 
 RULE_OPS = [op for op, row in ROWS.items()
             if row.derivative is not None and row.derivative is not derivatives.ZERO]

@@ -301,6 +301,15 @@ def stack(arrays: Any, axis: int = 0) -> LazyArray:
     return LazyArray(opaque.stack([_n(a) for a in arrays], axis))
 
 
+def stop_gradient(x: Any) -> LazyArray:
+    """``x``, through which ``la.grad`` passes no gradient (``jax.lax.stop_gradient``,
+    PyTorch's ``detach``): a value treated as a constant."""
+    node = _n(x)
+    if node.dtype.kind not in "fc":
+        return LazyArray(node)  # nothing flows through other dtypes anyway
+    return LazyArray(build.apply(Op.STOP_GRADIENT, node))
+
+
 def take(x: Any, indices: Any, axis: int | None = None) -> LazyArray:
     """``numpy.take``: the slices of ``x`` along ``axis`` at ``indices`` (negative ones count
     from the end), lazily; differentiable in ``x`` (its gradient adds back into place)."""

@@ -165,6 +165,8 @@ def logsumexp(x: Node, axis: Any = None, keepdims: bool = False) -> Node:
     axes = axes_of(axis, x.ndim)
     top = reduce(ReduceKind.MAX, x, axes, keepdims=True)
     shift = build.where(build.apply(Op.ISFINITE, top), top, 0)
+    if shift.dtype.kind == "f":  # the shift cancels: no gradient through the maximum's ties
+        shift = build.apply(Op.STOP_GRADIENT, shift)
     total = reduce(ReduceKind.SUM, build.apply(Op.EXP, build.apply(Op.SUBTRACT, x, shift)),
                    axes, keepdims)
     if not keepdims:

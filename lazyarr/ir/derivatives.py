@@ -258,5 +258,9 @@ def cast(la: Any, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
     return (g,)  # the engine casts it back to the operand's dtype (none for an integer)
 
 
+def stop_gradient(la: Any, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
+    return (None,)
+
+
 def fma(la: Any, g: Any, out: Any, x: Any, y: Any, z: Any) -> tuple[Any, ...]:
     return g * y, g * x, g

@@ -138,6 +138,8 @@ class Op(enum.Enum):
     CONJUGATE = "conjugate"
     ERF = "erf"
     ERFC = "erfc"
+    # x itself, through which no gradient flows (la.stop_gradient: JAX's, PyTorch's detach)
+    STOP_GRADIENT = "stop_gradient"
     FMA = "fma"  # x * y + z rounded once (C's fma): PyTorch's quantisation computes with it
     # word ``arg`` (0-3) of Philox4x32-10 of (counter, key), both uint64 (lazyarr/random.py)
     PHILOX = "philox"

@@ -487,6 +487,8 @@ def _rows() -> list[OpRow]:
         r(Op.FMIN, np.fmin, 2, sympy="Min", derivative=d.fmin),
         r(Op.CLIP, _clip_ufunc(), 3, sympy=_sp_clip, public=False,
           derivative=d.clip),  # la.clip drops bounds
+        r(Op.STOP_GRADIENT, np.positive, 1, text="stop_gradient({0})", sympy=lambda sp, x: x,
+          public=False, derivative=d.stop_gradient),
         r(Op.FMA, _Fma(), 3, intrinsic="fma", text="fma({0}, {1}, {2})", public=False,
           reference=_fma_reference, derivative=d.fma),
         # counter-based random bits (lazyarr/random.py): word node.arg of a Philox block
