@@ -54,7 +54,7 @@ _LOWERED = frozenset(
     for name in ("sqrt", "fabs", "floor", "ceil", "trunc", "rint", "copysign")
     for ty in ("f32", "f64")
 )
-_LOWERED_PREFIXES = ("llvm.nvvm.read.ptx.sreg.", "llvm.fptosi.sat.", "llvm.fptoui.sat.")
+_LOWERED_PREFIXES = ("llvm.nvvm.read.ptx.sreg.",)
 # what kernels with rows add (tests/test_cuda_nogpu.py assembles every one): NaN-propagating
 # min/max folds (max.NaN.f32 on sm_80+, a select sequence for f64), warp shuffles, barriers
 _ROW_LOWERED = frozenset(f"llvm.{name}.{ty}" for name in ("maximum", "minimum")
