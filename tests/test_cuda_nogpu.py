@@ -1263,6 +1263,8 @@ _DOMAIN_OF = {"expm1": "exp", "sinh": "exp", "cosh": "exp", "cos": "sin", "tan":
 _DOMAIN["arcsin"] = lambda rng, dt, n: rng.uniform(-1, 1, n)
 _DOMAIN["arccosh"] = lambda rng, dt, n: 1 + np.exp2(rng.uniform(-50, 10, n))
 _DOMAIN_OF.update({"arccos": "arcsin", "arctanh": "arcsin", "arcsinh": "tanh"})
+_DOMAIN["erf"] = lambda rng, dt, n: rng.uniform(-11, 11, n)  # through erfc's underflow
+_DOMAIN_OF["erfc"] = "erf"
 
 
 def _unary_operand(name: str, dt: np.dtype, rng: np.random.Generator, n: int = 1003
@@ -1310,7 +1312,8 @@ def test_emulated_mathlib_matches_numpy(emulated: Emulator, name: str, dt: str) 
 
 
 @pytest.mark.parametrize("dt", MATH_DTYPES)
-@pytest.mark.parametrize("name", MATHLIB_UNARY + MATHLIB_BINARY)
+# erf and erfc too (NumPy has none to compare with above)
+@pytest.mark.parametrize("name", MATHLIB_UNARY + MATHLIB_BINARY + ("erf", "erfc"))
 def test_emulated_mathlib_is_the_cpus_bits(emulated: Emulator, name: str, dt: str) -> None:
     """The GPU kernel inlines the IR the CPU calls out of line: the same bits, NaNs included,
     except arguments beyond mathlib's trigonometric reduction (Payne-Hanek on the GPU, the
