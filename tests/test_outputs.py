@@ -93,3 +93,20 @@ def test_concurrent_evaluations_never_share_a_block(small_pool):
     assert not wrong
     for k, r in list(seen):
         np.testing.assert_array_equal(r, np.arange(1024.0) + k)
+
+
+def test_a_later_step_reads_an_out_array_as_it_was():
+    """Several steps into ``out=`` arrays that are also inputs: a step after the one writing
+    an output reads the input as it was (NumPy's rule: as if the inputs were copied)."""
+    a = np.arange(12.0).reshape(3, 4)
+    before = a.copy()
+    c = np.zeros(4)
+    x = la.asarray(a)
+    la.eval(x - la.max(x, axis=1, keepdims=True), la.sum(x, axis=0), out=(a, c))
+    np.testing.assert_array_equal(a, before - before.max(axis=1, keepdims=True))
+    np.testing.assert_array_equal(c, before.sum(axis=0))
+    # an update in place whose inputs are read only before it is written keeps writing there
+    p = np.linspace(0, 1, 8)
+    want = p - p.mean()
+    la.eval(la.asarray(p) - la.asarray(p).mean(), out=p)
+    np.testing.assert_allclose(p, want, rtol=1e-15)

@@ -114,12 +114,16 @@ class _Run:
         self.given = [o is not None for o in outs]
         self.values: dict[int, Any] = {}  # id of a materialised node -> its buffer
         self.empty = outputs.empty if backend.host else backend.empty
+        # out= arrays that a later step reads (as an input's memory): written there, they
+        # would change what that step reads; filled from a temporary after the last step
+        self.later = _read_later(plan, outs) if backend.host and len(plan.steps) > 1 else {}
 
     def buffers(self, step: Step) -> list[Any]:
         """Where each root of ``step`` goes: the caller's array, or a new one."""
         bufs = []
         for root, k in zip(step.roots, step.outputs, strict=True):
-            buf = self.results[k] if k is not None and self.given[k] else None
+            buf = self.results[k] if k is not None and self.given[k] and k not in self.later \
+                else None
             bufs.append(self.empty(root.shape, root.dtype) if buf is None else buf)
         return bufs
 
@@ -225,9 +229,37 @@ class _Run:
     def run(self) -> list[Any]:
         for step in self.plan.steps:
             self.step(step)
+        for k, target in self.later.items():  # NumPy's rule: as if the inputs were copied
+            self.copy(self.results[k], target)
+            self.results[k] = target
         # an output that is a result materialised for other steps too (an opaque op)
         return [self.values[id(r)] if v is None else v
                 for r, v in zip(self.plan.roots, self.results, strict=True)]
+
+
+def _step_reads(step: Step) -> list[Any]:
+    """The host memory ``step`` reads that a caller may own: its kernel's inputs, or the
+    leaves under an opaque op's or a view's operands."""
+    if step.trace is not None:
+        return [v.array for v in step.trace.inputs if isinstance(v.array, np.ndarray)]
+    nodes = step.roots[0].src if step.kind is StepKind.OPAQUE else step.roots
+    bases = [view_base(n) for n in nodes]
+    return [b.arg.array for b in bases
+            if b.op is Op.LEAF and isinstance(b.arg.array, np.ndarray)]
+
+
+def _read_later(plan: Plan, outs: list[Any]) -> dict[int, Any]:
+    """The ``out=`` arrays (by output) that a step after the one writing it reads."""
+    found: dict[int, Any] = {}
+    for i, step in enumerate(plan.steps):
+        for k in step.outputs:
+            out = None if k is None else outs[k]
+            if not isinstance(out, np.ndarray) or k in found:
+                continue
+            if any(np.may_share_memory(out, a) for later in plan.steps[i + 1:]
+                   for a in _step_reads(later)):
+                found[k] = out
+    return found
 
 
 def run_plan(plan: Plan, outs: list[Any], backend: Backend) -> list[Any]:
