@@ -197,26 +197,24 @@ _MISSING = object()
 
 
 # -- the traced leaves ----------------------------------------------------------------------
-View = tuple[Buffer, Buffer, Callable[[Node], Node], int]  # buffer, parent, redo, argument
+ArgView = tuple[Buffer, int]  # a leaf's buffer that is a view of argument leaf ``int``'s array
 
 
-def _views(order: list[Node], buffers: list[tuple[int, Buffer]]) -> list[View]:
+def _views(order: list[Node], buffers: list[tuple[int, Buffer]]) -> list[ArgView]:
     """The leaves of the traced graph that are NumPy views of an argument's array (``x.T``,
-    ``x[1:]`` fold into views when written): each with the buffer it is a view of, the view
-    as a function of a node (``Buffer.origin``) and the argument it comes from, parents
-    first."""
+    ``x[1:]`` fold into views when written, ``Buffer.origin`` says of what), each with the
+    argument it comes from."""
     root: dict[int, int | None] = {id(b): j for j, b in buffers}
-    found: list[View] = []
+    found: list[ArgView] = []
 
     def visit(buf: Buffer) -> int | None:
         if id(buf) in root:
             return root[id(buf)]
         root[id(buf)] = None  # until its parent says otherwise
         if buf.origin is not None and buf.origin[0].op is Op.LEAF:
-            parent, redo = buf.origin[0].arg, buf.origin[1]
-            j = visit(parent)
+            j = visit(buf.origin[0].arg)
             if j is not None:
-                found.append((buf, parent, redo, j))
+                found.append((buf, j))
                 root[id(buf)] = j
         return root[id(buf)]
 
@@ -251,14 +249,14 @@ class _Leaves:
     views of them (by where they lie in their argument, not by the traced arrays, which are
     not kept: a replay holds no call's arrays once it returns)."""
 
-    def __init__(self, buffers: list[tuple[int, Buffer]], views: list[View]) -> None:
+    def __init__(self, buffers: list[tuple[int, Buffer]], views: list[ArgView]) -> None:
         self.buffers, self.views = buffers, views
         starts = {j: data_pointer(b.array) for j, b in buffers}
         # each buffer's argument and its data's byte offset from the argument's (the same for
         # any array of the argument's layout)
         self.places: dict[int, tuple[int, int]] = {id(b.array): (j, 0) for j, b in buffers}
         self.layouts: list[Layout] = []
-        for buf, _, _, j in views:
+        for buf, j in views:
             a = buf.array
             delta = data_pointer(a) - starts[j]
             self.places[id(a)] = (j, delta)
