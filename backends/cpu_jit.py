@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 from lazyarr.config import settings
 from lazyarr.ir import ops
-from lazyarr.ir.loop import Kernel, element_cost
+from lazyarr.ir.loop import Kernel, compute_bound, element_cost
 
 from . import diskcache
 from .cpu_target import has_feature, target_cpu
@@ -124,9 +124,7 @@ class Jit:
         else keeps 256: memory-bound loops are no faster in zmm, and slower in the cache
         (benchmarks/vector_width.py; docs/benchmarks.md has the figures).
         """
-        if self.avx512 and any(ops.compute_bound(ins.op, kernel.body[ins.args[-1]].dtype
-                                                 if ins.args else ins.dtype)
-                               for ins in kernel.body):
+        if self.avx512 and compute_bound(kernel.body):
             return 512
         return None
 

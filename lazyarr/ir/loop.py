@@ -135,6 +135,14 @@ def body_cost(body: tuple[Instr, ...]) -> int:
                    for ins in body if ins.args and ins.op is not Op.REDUCE)
 
 
+def compute_bound(body: tuple[Instr, ...]) -> bool:
+    """Whether ``body`` computes an op costing as much as a math routine per element (in its
+    operands' dtype, as :func:`body_cost` counts): its kernels are limited by arithmetic, not
+    memory (no streaming stores; the widest vectors)."""
+    return any(ops.compute_bound(ins.op, body[ins.args[-1]].dtype)
+               for ins in body if ins.args and ins.op is not Op.REDUCE)
+
+
 def element_cost(kernel: Kernel) -> int:
     """:func:`body_cost` of ``kernel``'s body."""
     return body_cost(kernel.body)

@@ -244,11 +244,7 @@ class _Philox:
 
 
 def _philox_reference(node: Node, counter: np.ndarray, key: np.ndarray) -> np.ndarray:
-    counter, key = np.broadcast_arrays(counter, key)
-    mask = np.uint64(philox.MASK)
-    block = philox.philox4x32((counter & mask, counter >> np.uint64(32), 0, 0),
-                              (key & mask, key >> np.uint64(32)))
-    return block[node.arg]
+    return np.broadcast_to(philox.words(counter, key)[node.arg], node.shape)
 
 
 # -- expansions: composite ops as other ops, on operands already of the loop's dtype --------

@@ -1,7 +1,7 @@
 """Philox4x32-10 (Salmon, Moraes, Dror and Shaw, "Parallel random numbers: as easy as 1, 2, 3",
 SC 2011) in NumPy: the reference the interpreter backend and the tests use, and how keys are
 split and folded on the host. The kernels compute the same function in LLVM IR
-(``codegen/scalar_arith.py``).
+(``codegen/scalar_random.py``).
 
 A block is four 32-bit counter words and two 32-bit key words. lazyarr's counter is
 ``(index & 0xffffffff, index >> 32, domain, 0)`` with ``index`` a uint64 and ``domain`` 0 for
@@ -12,6 +12,7 @@ uint64 whose low half is the first key word.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -52,12 +53,13 @@ def block(counter: tuple[int, int, int, int], key: tuple[int, int]) -> tuple[int
     return c0, c1, c2, c3
 
 
-def words(index: np.ndarray, key: int, domain: int = 0) -> tuple[np.ndarray, ...]:
-    """lazyarr's four words for each element ``index`` (uint64) under the uint64 ``key``."""
-    index = np.asarray(index, dtype=np.uint64)
-    lo, hi = index & np.uint64(MASK), index >> np.uint64(32)
-    return philox4x32((lo, hi, np.uint64(domain), np.uint64(0)),
-                      (np.uint64(key & MASK), np.uint64(key >> 32)))
+def words(index: Any, key: Any, domain: int = 0) -> tuple[np.ndarray, ...]:
+    """lazyarr's four words for each element ``index`` under ``key`` (uint64 values or
+    arrays, broadcast together)."""
+    index, key = np.asarray(index, dtype=np.uint64), np.asarray(key, dtype=np.uint64)
+    mask, half = np.uint64(MASK), np.uint64(32)
+    return philox4x32((index & mask, index >> half, np.uint64(domain), np.uint64(0)),
+                      (key & mask, key >> half))
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@ from dataclasses import replace
 import numpy as np
 
 from lazyarr.config import settings
-from lazyarr.ir import ops
 from lazyarr.ir.graph import Op
 from lazyarr.ir.loop import (
     ArrayParam,
@@ -27,6 +26,7 @@ from lazyarr.ir.loop import (
     StoreMode,
     View,
     body_cost,
+    compute_bound,
     is_memory,
     on_host,
     reports_errors,
@@ -143,9 +143,7 @@ def stream_outputs(launch: Launch) -> Launch:
     if (not least or k.ndim != 1 or k.row_ndim or k.column or k.split or len(sizes) != 1
             or not sizes <= {4, 8} or any(p.layout is not Layout.CONTIG for _, p in k.outputs)
             or launch.shape[0] * len(k.outputs) * sizes.pop() < least
-            or any(ops.compute_bound(ins.op, k.body[ins.args[-1]].dtype if ins.args
-                                     else ins.dtype) for ins in k.body)
-            or _in_place(launch)):
+            or compute_bound(k.body) or _in_place(launch)):
         return launch
     return replace(launch, kernel=replace(k, store=StoreMode.STREAM))
 

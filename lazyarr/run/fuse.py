@@ -122,13 +122,18 @@ def _quick_key(args: tuple) -> tuple | None:
             parts.append(t)
         else:
             return None
-    alias: tuple = ()
-    if arrays > 1:
-        ids = [id(x) for x in args if type(x) is np.ndarray]
-        if len(set(ids)) != len(ids):
-            first: dict[int, int] = {}
-            alias = tuple(first.setdefault(i, k) for k, i in enumerate(ids))
+    alias = _alias([id(x) for x in args if type(x) is np.ndarray]) if arrays > 1 else ()
     return (_POSITIONAL[len(args)], tuple(parts), alias)
+
+
+def _alias(ids: list[int]) -> tuple:
+    """Which array arguments are one array (each by the first position of its id), or ()
+    when all are distinct: one array passed twice is one variable there (lowering reads it
+    once), two elsewhere."""
+    if len(set(ids)) == len(ids):
+        return ()
+    first: dict[int, int] = {}
+    return tuple(first.setdefault(i, k) for k, i in enumerate(ids))
 
 
 # the structure _flatten gives a tuple of n leaves
@@ -143,15 +148,9 @@ def _signature(leaves: list[Any], structure: Any) -> tuple | None:
         hash(parts)
     except TypeError:
         return None
-    ids = [id(x) for x in leaves if type(x) is np.ndarray]
-    # one array passed twice is one variable there (lowering reads it once), two elsewhere
-    alias: tuple = ()
-    if len(set(ids)) != len(ids):
-        first: dict[int, int] = {}
-        alias = tuple(first.setdefault(i, k) for k, i in enumerate(ids))
     if any(_foreign(x) for x in leaves):
         return None
-    return (structure, parts, alias)
+    return (structure, parts, _alias([id(x) for x in leaves if type(x) is np.ndarray]))
 
 
 # -- what f refers to ---------------------------------------------------------------------
