@@ -36,6 +36,7 @@ import numpy as np
 
 from lazyarr.ir.graph import Node, Op
 from lazyarr.ir.loop import NEGATIVE_POWER, Kernel, Launch, Layout, View, is_memory, pack_args
+from lazyarr.ir.reference import opaque_value
 
 from . import cuda_driver as drv
 from . import stats
@@ -360,8 +361,11 @@ class CudaBackend:
         run(launch)
 
     def run_opaque(self, node: Node, args: list[DeviceArray]) -> DeviceArray:
-        """Matmul, take and scatter_add (through CuPy); the evaluator makes reshapes and
-        joins from copy launches."""
+        """Matmul, take and scatter_add (through CuPy), host calls (NumPy, through host
+        memory); the evaluator makes reshapes and joins from copy launches."""
+        if node.op is Op.HOST:  # NumPy's function: through host memory
+            value = opaque_value(node, [a.to_numpy() for a in args])
+            return DeviceArray.from_numpy(np.ascontiguousarray(value))
         if node.op not in (Op.MATMUL, Op.TAKE, Op.SCATTER_ADD):
             raise NotImplementedError(f"{node.op.value} runs as copy launches on the device")
         return _cupy_op(node, args)

@@ -51,7 +51,7 @@ SOURCES = {"lazyarr": ROOT / "lazyarr", "lazyarr.codegen": ROOT / "codegen",
 
 EVERYTHING_BUT_CLI = frozenset({"config", "ir", "codegen", "backends", "plan", "front", "run",
                                 "lib", "inspect", "api"})
-LIB = frozenset({"random", "nn", "optim", "quantization"})  # lazyarr.<name> modules of "lib"
+LIB = frozenset({"random", "nn", "optim", "quantization", "linalg", "fft"})  # lazyarr.<name>
 ALLOWED: dict[str, frozenset[str]] = {
     "config": frozenset(),
     "ir": frozenset({"config"}),

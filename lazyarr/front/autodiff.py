@@ -192,6 +192,9 @@ def vjp_of(node: Node, g: Node) -> tuple[Node | None, ...]:
         return opaque.scatter_add(g, indices, node.arg, x.shape[node.arg]), None
     if op is Op.SCATTER_ADD:
         return opaque.take(g, node.src[1], node.arg[0]), None
+    if op is Op.HOST:
+        raise NotImplementedError(f"grad: {node.arg.name} runs in NumPy and has no gradient "
+                                  "rule in lazyarr")
     return _elementwise_vjp(node, g)
 
 

@@ -43,6 +43,8 @@ class Op(enum.Enum):
     # take's transpose: zeros of the source's shape, each slice of g added at its index
     # (numpy.add.at); arg is (axis, the source's extent along it)
     SCATTER_ADD = "scatter_add"
+    # a NumPy function of the evaluated inputs (sort, unique, linalg, fft): arg is a HostCall
+    HOST = "host"
     # elementwise
     CAST = "cast"
     WHERE = "where"
@@ -165,8 +167,24 @@ ReduceKind.__hash__ = object.__hash__  # type: ignore[method-assign]
 
 SOURCES = frozenset({Op.LEAF, Op.SCALAR, Op.COUNTER})
 MOVEMENT = frozenset({Op.BROADCAST, Op.PERMUTE, Op.VIEW})
-OPAQUE = frozenset({Op.MATMUL, Op.RESHAPE, Op.CONCATENATE, Op.STACK, Op.TAKE, Op.SCATTER_ADD})
+OPAQUE = frozenset({Op.MATMUL, Op.RESHAPE, Op.CONCATENATE, Op.STACK, Op.TAKE, Op.SCATTER_ADD,
+                    Op.HOST})
 ELEMENTWISE = frozenset(Op) - SOURCES - MOVEMENT - OPAQUE - {Op.REDUCE}
+
+
+
+@dataclass(frozen=True, slots=True)
+class HostCall:
+    """What an ``Op.HOST`` node computes: ``fn(*inputs, *params)`` run by NumPy on evaluated
+    inputs, or item ``output`` of the tuple it returns (a function with several results is one
+    node per result). ``fn`` must be a pure function of module scope and ``params`` hashable:
+    the pair is part of the node's identity, as an op's argument is."""
+
+    name: str
+    fn: Callable[..., Any]
+    params: tuple = ()
+    output: int | None = None
+
 
 # A view's map: one entry per source dimension, (result dimension or None, step, start):
 # source_index = start + step * result_index[dim], or just start for a dimension indexed away.
@@ -322,6 +340,8 @@ def describe(node: Node) -> str:
         extra = f" axes={node.arg}"
     elif node.op is Op.REDUCE:
         extra = f" {node.arg[0].value} axes={node.arg[1]}"
+    elif node.op is Op.HOST:
+        extra = f" {node.arg.name}"
     elif node.op in (Op.POWER_INT, Op.PHILOX):
         extra = f" n={node.arg}" if node.op is Op.POWER_INT else f" word={node.arg}"
     return f"{node.op.value}{extra} : {node.dtype}[{dims}]"

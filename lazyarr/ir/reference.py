@@ -36,7 +36,7 @@ def cast_values(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def opaque_value(node: Node, args: list[np.ndarray]) -> np.ndarray:
     """The value of opaque ``node`` (matmul/dot, reshape, concatenate, stack, take and its
-    transpose scatter_add) from its evaluated inputs: BLAS and NumPy's own copies."""
+    transpose scatter_add, a host call) from its evaluated inputs: BLAS and NumPy."""
     if node.op is Op.MATMUL:
         fn = np.matmul if node.arg == "matmul" else np.dot
         result = fn(*args)
@@ -48,6 +48,14 @@ def opaque_value(node: Node, args: list[np.ndarray]) -> np.ndarray:
         result = np.stack(args, axis=node.arg, dtype=node.dtype)
     elif node.op is Op.TAKE:
         result = np.take(args[0], args[1], axis=node.arg)
+    elif node.op is Op.HOST:
+        call = node.arg
+        result = call.fn(*args, *call.params)
+        if call.output is not None:
+            result = result[call.output]
+        if np.shape(result) != node.shape:
+            raise RuntimeError(f"{call.name}: NumPy gave shape {np.shape(result)}, the lazy "
+                               f"array has {node.shape} (its input changed since it was built?)")
     elif node.op is Op.SCATTER_ADD:
         axis, _ = node.arg
         result = np.zeros(node.shape, node.dtype)

@@ -93,6 +93,8 @@ def break_for(node: Node) -> FusionBreak:
     if node.op is Op.RESHAPE:
         return FusionBreak(BreakReason.OPAQUE_OP, "reshape that no strided view can "
                            "express: evaluated into a buffer")
+    if node.op is Op.HOST:
+        return FusionBreak(BreakReason.OPAQUE_OP, f"opaque op: {node.arg.name} (NumPy)")
     if node.op in OPAQUE:
         return FusionBreak(BreakReason.OPAQUE_OP, f"opaque op: {node.op.value}")
     return FusionBreak(BreakReason.REDUCTION_BOUNDARY, "reduction boundary: the result is "

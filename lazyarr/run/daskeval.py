@@ -36,6 +36,7 @@ from lazyarr.ir.graph import (
     make,
     toposort,
 )
+from lazyarr.ir.reference import opaque_value
 
 EXTRA = "Dask support needs the optional dependencies: pip install 'lazyarr[dask]'"
 
@@ -282,12 +283,21 @@ class _Translation:
             result = da.concatenate([a.astype(node.dtype) for a in args], axis=node.arg)
         elif node.op is Op.TAKE:
             result = da.take(args[0], args[1], axis=node.arg)
+        elif node.op is Op.HOST:  # NumPy's function of whole arrays: one task, one chunk
+            import dask
+
+            task = dask.delayed(_host_value, pure=True)(node, *args)
+            result = da.from_delayed(task, node.shape, dtype=node.dtype)
         elif node.op is Op.SCATTER_ADD:
             raise NotImplementedError("scatter_add (the gradient of take) over Dask arrays: "
                                       "evaluate the gradient on NumPy arrays")
         else:
             result = da.stack([a.astype(node.dtype) for a in args], axis=node.arg)
         return result.astype(node.dtype)
+
+
+def _host_value(node: Node, *args: np.ndarray) -> np.ndarray:
+    return opaque_value(node, list(args))
 
 
 def _reshape(x: Any, shape: tuple[int, ...]) -> Any:
