@@ -66,6 +66,13 @@ globals().update(UFUNC_FUNCTIONS)
 globals().update(METHOD_FUNCTIONS)
 round = around = round_  # NumPy's names (the builtin round is not needed here)
 
+# the array API standard's namespace (2024.12): modules that list their public names in __all__
+from lazyarr.front import creation, dtypefuncs, scan, sorting, standard  # noqa: E402
+
+_STANDARD_MODULES = (creation, dtypefuncs, standard, scan, sorting)
+for _module in _STANDARD_MODULES:
+    globals().update({_name: getattr(_module, _name) for _name in _module.__all__})
+
 
 def _node(x: Any) -> Node:
     return x._node if type(x) is LazyArray else asarray(x)._node
@@ -137,4 +144,5 @@ __all__ = [
     "grad", "gradients", "jvp", "value_and_grad", "vjp", "nn", "optim", "random",
     "quantization", "quantize", "dequantize", "fuse",
     *sorted(UFUNC_FUNCTIONS), *sorted(METHOD_FUNCTIONS),
+    *sorted({_name for _module in _STANDARD_MODULES for _name in _module.__all__}),
 ]
