@@ -83,13 +83,18 @@ def broadcast_shapes(shapes: list[tuple[int, ...]], where: str) -> tuple[int, ..
     first = shapes[0]
     if all(s == first for s in shapes):  # the common case, without NumPy's call
         return first
-    try:
-        return np.broadcast_shapes(*shapes)
-    except ValueError:
-        listed = " ".join(str(s) for s in shapes)
-        raise ValueError(
-            f"{where}: operands could not be broadcast together with shapes {listed}"
-        ) from None
+    # in Python rather than np.broadcast_shapes, which stops at 32 dimensions (kernels take 64)
+    ndim = max(len(s) for s in shapes)
+    result = [1] * ndim
+    for shape in shapes:
+        for k, n in enumerate(shape, ndim - len(shape)):
+            if n != 1 and result[k] != n:
+                if result[k] != 1:
+                    listed = " ".join(str(s) for s in shapes)
+                    raise ValueError(f"{where}: operands could not be broadcast together "
+                                     f"with shapes {listed}")
+                result[k] = n
+    return tuple(result)
 
 
 def broadcast_to(node: Node, shape: tuple[int, ...]) -> Node:
