@@ -104,10 +104,6 @@ class Info:
         chars = _kind_chars(kind)
         return {name: d for name, d in _SUPPORTED.items() if d.kind in chars}
 
-    def __array_namespace_info__(self) -> Info:
-        """Itself: the standard's ``info`` stub lists this name with the functions above."""
-        return self
-
     def __repr__(self) -> str:
         return "lazyarr.__array_namespace_info__()"
 
