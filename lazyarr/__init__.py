@@ -58,7 +58,7 @@ __version__ = "0.1.0"
 
 # the submodules that name functions of their own (la.random.uniform, la.nn.dropout); imported
 # after the functions above, which they build on
-from lazyarr import nn, optim, quantization, random
+from lazyarr import fft, linalg, nn, optim, quantization, random
 from lazyarr.quantization import dequantize, quantize
 from lazyarr.run.fuse import fuse
 
@@ -142,7 +142,7 @@ __all__ = [
     "set_disk_cache",
     "around", "imag", "isclose", "nan_to_num", "real", "round", "sinc",
     "grad", "gradients", "jvp", "value_and_grad", "vjp", "nn", "optim", "random",
-    "quantization", "quantize", "dequantize", "fuse",
+    "quantization", "quantize", "dequantize", "fuse", "fft", "linalg",
     *sorted(UFUNC_FUNCTIONS), *sorted(METHOD_FUNCTIONS),
     *sorted({_name for _module in _STANDARD_MODULES for _name in _module.__all__}),
 ]

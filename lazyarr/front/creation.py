@@ -69,7 +69,7 @@ def device_of(x: Any) -> str:
     if isinstance(x, np.ndarray | np.generic) or (
             not hasattr(x, "__dlpack__") and not hasattr(x, "__cuda_array_interface__")):
         return "cpu"
-    from lazyarr.backends.cuda_memory import is_device_array_like
+    from lazyarr.run.device import is_device_array_like
 
     return "cuda" if is_device_array_like(x) else "cpu"
 

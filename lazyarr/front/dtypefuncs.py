@@ -83,9 +83,9 @@ class Info:
 
     def devices(self) -> list[str]:
         """``["cpu"]``, and ``"cuda"`` where an NVIDIA driver loads and reports a device."""
-        from lazyarr.backends import cuda_driver  # ctypes; never raises, never prints
+        from lazyarr.run.device import cuda_available
 
-        return ["cpu", "cuda"] if cuda_driver.is_available() else ["cpu"]
+        return ["cpu", "cuda"] if cuda_available() else ["cpu"]
 
     def default_dtypes(self, *, device: Any = None) -> dict[str, np.dtype]:
         """NumPy's defaults (the same on every device). complex128 is the standard's required

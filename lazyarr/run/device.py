@@ -29,6 +29,13 @@ from lazyarr.front.build import leaf
 from lazyarr.ir.graph import Op, make, toposort
 
 
+def cuda_available() -> bool:
+    """Whether an NVIDIA driver loads and reports a device (ctypes; never raises or prints)."""
+    from lazyarr.backends import cuda_driver
+
+    return cuda_driver.is_available()
+
+
 # -- where a graph's leaves live, and moving them --------------------------------------------------
 def leaf_places(roots: Iterable[Any]) -> tuple[bool, bool]:
     """(has host leaves, has device leaves) of the graph under ``roots`` (Nodes)."""
