@@ -574,3 +574,22 @@ def test_norms_of_expressions(x: np.ndarray, ord, data) -> None:
     if x.ndim >= 2 and x.shape[-1] and x.shape[-2]:
         np.testing.assert_allclose(linalg.matrix_norm(la.asarray(x) * 2).eval(),
                                    np.linalg.matrix_norm(x * 2), rtol=1e-12)
+
+
+@pytest.mark.parametrize("offset", [0, 1, -2, 3])
+def test_gradient_of_trace_is_the_shifted_identity(offset: int) -> None:
+    x = np.arange(20.0).reshape(4, 5)
+    g = la.grad(lambda a: linalg.trace(a * 1.0, offset=offset))(x)
+    np.testing.assert_array_equal(np.asarray(g), np.eye(4, 5, k=offset))
+
+
+def test_gradient_of_a_diagonal_of_a_flipped_batch() -> None:
+    xb = np.random.default_rng(3).random((2, 3, 3))
+    g = la.grad(lambda a: (linalg.diagonal(a * 1.0) ** 2).sum())(xb)
+    np.testing.assert_allclose(np.asarray(g), 2 * xb * np.eye(3), rtol=1e-15)
+    weights = np.array([2.0, 5.0])
+    g = la.grad(lambda a: (linalg.diagonal(a[:, ::-1] * 1.0, offset=1) * weights).sum())(
+        np.ones((3, 3)))
+    expected = np.zeros((3, 3))
+    expected[0, 1], expected[1, 0] = weights  # (0, 1) and (1, 2) of the flipped matrix
+    np.testing.assert_array_equal(np.asarray(g), expected)

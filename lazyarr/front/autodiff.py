@@ -329,6 +329,8 @@ def embed(g: Node, shape: tuple[int, ...], vmap: Any) -> Node:
     of length one); slices and integer indices pad with zeros (concatenate) and spread by
     their step (stack), so every part is an op with its own derivative."""
     order = [r for r, _, _ in vmap if r is not None]
+    if len(order) != len(set(order)):
+        return _embed_diagonal(g, shape, vmap)
     perm = (*order, *(r for r in range(g.ndim) if r not in order))
     g = build.permute(g, perm)  # the mapped dimensions first, in the source's order
     g = views.squeeze(g, tuple(range(len(order), g.ndim)))  # the rest: new axes
@@ -338,6 +340,35 @@ def embed(g: Node, shape: tuple[int, ...], vmap: Any) -> Node:
         else:
             g = _place(g, d, step, start, shape[d])
     return g
+
+
+def _embed_diagonal(g: Node, shape: tuple[int, ...], vmap: Any) -> Node:
+    """:func:`embed` of a view that reads one result dimension from several source
+    dimensions (a diagonal): each such source dimension after the first gets a new result
+    dimension of its full length (``g`` broadcast along it), and a constant mask keeps the
+    elements the view reads."""
+    wide_map, extra, first = list(vmap), [], {}
+    mask = np.ones((1,) * len(shape), bool)
+    for d, (r, step, start) in enumerate(vmap):
+        if r is None:
+            continue
+        if r not in first:
+            first[r] = d
+            continue
+        d1 = first[r]
+        _, step1, start1 = vmap[d1]
+        i = np.arange(g.shape[r])
+        pair = np.zeros((shape[d1], shape[d]), bool)
+        pair[start1 + step1 * i, start + step * i] = True
+        axes = [1] * len(shape)
+        axes[d1], axes[d] = shape[d1], shape[d]
+        mask = mask & pair.reshape(axes)
+        wide_map[d] = (g.ndim + len(extra), 1, 0)
+        extra.append(shape[d])
+    wide = views.expand_dims(g, tuple(range(g.ndim, g.ndim + len(extra))))
+    wide = build.broadcast_to(wide, (*g.shape, *extra))
+    full = embed(wide, shape, tuple(wide_map))
+    return build.where(build.leaf(np.broadcast_to(mask, shape)), full, 0)
 
 
 def _place(g: Node, d: int, step: int, start: int, size: int) -> Node:
