@@ -13,7 +13,7 @@ import numpy as np
 
 from lazyarr.ir import ops
 from lazyarr.ir.graph import OPAQUE, Node, Op, ReduceKind, toposort
-from lazyarr.ir.reference import cast_values, opaque_value
+from lazyarr.ir.reference import cast_values, opaque_value, scan_value
 
 
 def _view(x: np.ndarray, node: Node) -> np.ndarray:
@@ -65,6 +65,8 @@ def _node_value(node: Node, args: list[np.ndarray]) -> np.ndarray:
         return _view(args[0], node)
     if op is Op.REDUCE:
         return _reduce(args[0], node)
+    if op is Op.SCAN:
+        return scan_value(node, args[0])
     if op in OPAQUE:
         return opaque_value(node, args)
     if op is Op.CAST:
@@ -76,9 +78,14 @@ def values(roots: tuple[Node, ...] | list[Node], known: dict[int, np.ndarray] | 
            ) -> list[np.ndarray]:
     """The value of each root, node by node (``known``: values of nodes already computed)."""
     found: dict[int, np.ndarray] = dict(known or {})
+    calls: dict = {}  # host calls' whole results (the inputs stay alive in found meanwhile)
     with np.errstate(all="ignore"):
         for node in toposort(list(roots), lambda n: id(n) in found):
-            v = np.asarray(_node_value(node, [found[id(s)] for s in node.src]))
+            args = [found[id(s)] for s in node.src]
+            if node.op in OPAQUE:
+                v = np.asarray(opaque_value(node, args, calls))
+            else:
+                v = np.asarray(_node_value(node, args))
             found[id(node)] = v.astype(node.dtype, copy=False)
     return [found[id(r)] for r in roots]
 

@@ -100,6 +100,28 @@ def fold(c: Ctx, kind: ReduceKind, dt: np.dtype, src: np.dtype, acc: ir.Value,
     return b.select(cmp, x, acc)
 
 
+def scan_identity(kind: ReduceKind, dt: np.dtype) -> ir.Constant:
+    """A scan's running value before the row's first element: a float sum starts from -0.0,
+    the one value that adds to every x giving x itself (+0.0 would turn a first -0.0 into
+    +0.0, where NumPy's accumulate copies the first element)."""
+    if kind is ReduceKind.SUM and dt.kind == "f":
+        return ir.Constant(value_type(dt), -0.0)
+    return identity(kind, dt)
+
+
+def scan_fold(c: Ctx, kind: ReduceKind, dt: np.dtype, acc: ir.Value, x: ir.Value) -> ir.Value:
+    """A scan's running value ``acc`` with one more row value ``x`` (of the scan's dtype):
+    one plain add or multiply, rounded, without fast-math flags, as NumPy's sequential
+    ``add.accumulate`` and ``multiply.accumulate``; integers wrap; bools or and and."""
+    b = c.b
+    total = kind is ReduceKind.SUM
+    if dt.kind == "b":
+        return b.or_(acc, x) if total else b.and_(acc, x)
+    if dt.kind == "f":
+        return b.fadd(acc, x) if total else b.fmul(acc, x)
+    return b.add(acc, x) if total else b.mul(acc, x)
+
+
 class FoldAccumulator(Accumulator):
     def __init__(self, *args) -> None:
         super().__init__(*args)

@@ -132,6 +132,12 @@ def check_supported(kernel: Kernel, libdevice: bool = False) -> None:
             continue
         if ins.op is Op.REDUCE and kernel.row_ndim:
             continue  # the row wrappers fold it
+        if ins.op is Op.SCAN:
+            # the row wrappers spread a row over a block's threads, which a running value
+            # carried from element to element does not fit (a block scan would)
+            raise UnsupportedOnTarget(
+                "cannot compile for CUDA: cumulative_sum / cumulative_prod (scan kernels) are "
+                "not supported on the CUDA target yet; evaluate them with target='cpu'")
         if not has_emitter(ins.op):
             # a reduction outside a kernel with rows (or any op without a scalar emitter)
             # has no wrapper here; emit_body would fail with a bare KeyError

@@ -4,7 +4,9 @@ For each outer index the body's level-0 values are emitted in order; each REDUCE
 over the row that evaluates the level-1 values it needs and folds them into an accumulator
 (``accumulators.py``). Row-wise kernels then run one more loop over the row to store every
 element. The row is read again by each loop, but it was just read: it is in cache, so main
-memory sees each input once. A full reduction split into partial rows has its own body
+memory sees each input once. A SCAN (cumulative sum or product) is computed in that last
+loop: its running value is carried from one row element to the next, in row order, and reset
+at the start of each row. A full reduction split into partial rows has its own body
 (``partial_rows.py``); reductions down columns are :class:`ColumnEmitter`'s.
 """
 
@@ -18,7 +20,7 @@ from lazyarr.ir import ops
 from lazyarr.ir.graph import Op
 from lazyarr.ir.loop import Kernel, Layout
 
-from .accumulators import Accumulator, fold, identity
+from .accumulators import Accumulator, fold, identity, scan_fold, scan_identity
 from .common import counted_loop
 from .partial_rows import SplitReduction
 from .scalar import (
@@ -89,6 +91,7 @@ class RowEmitter:
     """Emits one kernel-with-rows; the outer loop nest is the caller's."""
 
     stash: dict[int, list[tuple[int, int]]] = {}  # see stash_plan; set by outer_body
+    scans: dict[int, ir.Value] = {}  # SCAN index -> its running value's slot; set by outer_body
 
     def __init__(self, b: ir.IRBuilder, kernel: Kernel, fn: ir.Function, shape: list,
                  strides: list[list], scalars: list, status: ir.Value) -> None:
@@ -160,6 +163,8 @@ class RowEmitter:
         for n in closure(self.k, wanted, level, vals):
             if self.k.body[n].op is Op.REDUCE:
                 vals[n] = self.reduce(n, vals, rows)
+            elif self.k.body[n].op is Op.SCAN:
+                vals[n] = self.scan_step(n, vals)
             else:
                 vals[n] = emit_instr(self.c, self.k, n, vals, load, self.scalars)
 
@@ -190,7 +195,21 @@ class RowEmitter:
             for j, (v, prm) in enumerate(k.outputs):
                 store_param(self.b, row_vals[v], ptrs[n_in + j], prm)
 
+        # each scan starts the row from its identity (stored here, once per outer index)
+        self.scans = {n: self.alloca(value_type(ins.dtype), scan_identity(ins.arg, ins.dtype))
+                      for n, ins in enumerate(k.body) if ins.op is Op.SCAN}
         self.row_loops(rows, element)
+
+    def scan_step(self, n: int, vals: dict[int, ir.Value]) -> ir.Value:
+        """SCAN ``n`` at this row element: its running value with this element folded in.
+        Only the store pass computes a scan (lowering evaluates first any scan a reduction
+        of the row folds), so the row elements come in order, each once."""
+        ins = self.k.body[n]
+        slot = self.scans[n]
+        acc = self.b.load(slot, typ=value_type(ins.dtype))
+        value = scan_fold(self.c, ins.arg, ins.dtype, acc, vals[ins.args[0]])
+        self.b.store(value, slot)
+        return value
 
     # -- reductions --------------------------------------------------------------------
     def reduce(self, n: int, vals: dict[int, ir.Value], rows: list[ir.Value]) -> ir.Value:

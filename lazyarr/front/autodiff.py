@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from lazyarr.front import build, opaque, reductions, views
+from lazyarr.front import build, opaque, reductions, scan, views
 from lazyarr.front.array import LazyArray
 from lazyarr.ir.graph import MOVEMENT, Node, Op, ReduceKind, make, toposort
 from lazyarr.ir.ops import ROWS
@@ -183,6 +183,8 @@ def vjp_of(node: Node, g: Node) -> tuple[Node | None, ...]:
         return (views.reshape(g, node.src[0].shape),)
     if op is Op.REDUCE:
         return (_reduce_vjp(node, g),)
+    if op is Op.SCAN:
+        return (_scan_vjp(node, g),)
     if op is Op.MATMUL:
         return _matmul_vjp(node, g)
     if op in (Op.CONCATENATE, Op.STACK):
@@ -250,6 +252,17 @@ def _reduce_vjp(node: Node, g: Node) -> Node | None:
     if kind is ReduceKind.PROD:
         return _prod_vjp(x, axes, kept, out)
     return None  # arg and logical reductions: integer and bool results
+
+
+def _scan_vjp(node: Node, g: Node) -> Node:
+    """A cumulative sum's: each element reaches every later output, so its cotangent is the
+    sum of ``g`` from its index to the end, a cumulative sum of ``g`` reversed (flips are
+    views). Cumulative products have no rule yet."""
+    if node.arg is not ReduceKind.SUM:
+        raise NotImplementedError("grad: cumulative_prod has no gradient rule in lazyarr "
+                                  "(only cumulative_sum is differentiable)")
+    last = node.ndim - 1
+    return views.flip(scan.scan(ReduceKind.SUM, views.flip(g, last), last), last)
 
 
 def _prod_vjp(x: Node, axes: tuple[int, ...], kept: Node, out: Node) -> Node:

@@ -214,6 +214,8 @@ def arithmetic(kernel: Kernel) -> Arithmetic:
             calls[ins.op.value] += 1
         elif ins.op is Op.REDUCE:
             plain[f"{ins.arg.value}-reduce"] += 1  # one accumulate per row element
+        elif ins.op is Op.SCAN:
+            plain[f"{ins.arg.value}-scan"] += 1  # one add or multiply per row element
         else:
             plain[ins.op.value] += 1
     return Arithmetic(dict(plain), dict(calls), casts)

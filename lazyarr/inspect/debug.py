@@ -39,6 +39,8 @@ def kernel_expression(kernel: Kernel) -> str:
             name = str(ins.dtype) if ins.op is Op.CAST else ins.op.value
             if ins.op is Op.REDUCE:
                 name = f"{ins.arg.value}_over_row"
+            elif ins.op is Op.SCAN:
+                name = f"cumulative_{ins.arg.value}_along_row"
             expr = f"{name}({', '.join(text[a] for a in ins.args)})"
         if uses[n] > 1 and ins.op not in (Op.LEAF, Op.SCALAR):
             lines.append(f"v{n} = {expr}")

@@ -71,6 +71,8 @@ def op_text(node: Node) -> str:
         axes = node.arg[1]
         return f"{node.arg[0].value} over ax{'es' if len(axes) > 1 else 'is'} " \
             + ", ".join(map(str, axes))
+    if node.op is Op.SCAN:
+        return f"cumulative {node.arg.value} along axis {node.ndim - 1}"
     if node.op is Op.POWER_INT:
         return f"power_int n={node.arg}"
     arg = _arg_text(node.arg)
@@ -259,6 +261,8 @@ def _to_sympy(sp: Any, node: Node, args: list[Any], names: Names) -> Any:
         return _cast(sp, node, args[0])
     if node.op is Op.REDUCE:
         return _reduction(sp, node, args[0])
+    if node.op is Op.SCAN:
+        return _scan(sp, node, args[0])
     return _op_form(sp, node, args)
 
 
@@ -314,6 +318,8 @@ def _plain(node: Node, args: list[str], names: Names) -> str:
         return f"{node.dtype}({_bare(args[0])})"
     if node.op is Op.REDUCE:
         return f"{node.arg[0].value}({_bare(args[0])}, axis={node.arg[1]})"
+    if node.op is Op.SCAN:
+        return f"cumulative_{node.arg.value}({_bare(args[0])}, axis={node.ndim - 1})"
     row = ops.ROWS.get(node.op)
     if row is None or not row.text or row.text.endswith(")"):  # a function call
         return f"{node.op.value}({', '.join(map(_bare, args))})" if row is None else \
@@ -334,6 +340,18 @@ def _reduction(sp: Any, node: Node, x: Any) -> Any:
         return rf"{symbol}_{{\text{{axis }} {axes}}} {_wrapped(sp, printer, self.args[0])}"
 
     return type(f"lazyarr_{kind}", (sp.Function,), {"_latex": _latex})(x)
+
+
+def _scan(sp: Any, node: Node, x: Any) -> Any:
+    """A cumulative sum or product as ``cumsum_{axis k}(x)``."""
+    kind, axis = node.arg.value, node.ndim - 1
+    name = {"sum": "cumsum", "prod": "cumprod"}.get(kind, f"cum{kind}")
+
+    def _latex(self: Any, printer: Any) -> str:
+        return (rf"\operatorname{{{name}}}_{{\text{{axis }} {axis}}} "
+                f"{_wrapped(sp, printer, self.args[0])}")
+
+    return type(f"lazyarr_{name}", (sp.Function,), {"_latex": _latex})(x)
 
 
 def _tree_size(node: Node) -> int:

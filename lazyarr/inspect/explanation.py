@@ -278,6 +278,9 @@ class Explanation:
         inputs = ", ".join(f"{name} {format_bytes(n)}" for name, n in t.reads) or "no arrays"
         vec = ("n/a on the GPU (one element per thread, grid-stride loop)"
                if r.vectorisation is None else r.vectorisation.describe())
+        if r.vectorisation is not None and any(k.endswith("-scan") for k in r.arithmetic.ops):
+            vec += ("; a scan carries its running value from one row element to the next, in "
+                    "order (NumPy's sequential sums and their bits): its loop stays scalar")
         if r.compile is None:
             vec, compiled = "unknown: not compiled", f"not possible: {r.problem}"
         else:

@@ -84,14 +84,17 @@ def _loop_text(step: PlannedStep) -> str:
     kinds = ", ".join(sorted({i.arg.value for i in kernel.body if i.op is Op.REDUCE}))
     if kernel.split:
         return _split_text(step, kinds)
+    scans = ", ".join(sorted({f"cumulative {i.arg.value}" for i in kernel.body
+                              if i.op is Op.SCAN}))
+    does = " and ".join(part for part in (kinds and f"reduces ({kinds})",
+                                          scans and f"scans ({scans}) in row order") if part)
     writes = "writes every row element" if kernel.out_level else "writes one value per row"
     if kernel.out_level and len({r.ndim for r in step.roots}) > 1:
         writes += " (and one value per row of the outputs of the outer shape)"
     if kernel.column:
         writes += ("; the rows lie down the columns of memory, so it walks memory in order "
                    "with one accumulator per row (tiles of adjacent rows)")
-    return (f"a loop over {outer} rows of {row} elements; per row it reduces ({kinds}) "
-            f"and {writes}")
+    return f"a loop over {outer} rows of {row} elements; per row it {does} and {writes}"
 
 
 def _split_text(step: PlannedStep, kinds: str) -> str:

@@ -34,6 +34,9 @@ class Op(enum.Enum):
     VIEW = "view"  # slices, integer indices, new axes: arg is a ViewMap
     # reduction over axes; arg is (ReduceKind, axes of the source)
     REDUCE = "reduce"
+    # inclusive scan along the LAST axis (cumulative sum or product; same shape as the
+    # source, whose dtype it has); arg is ReduceKind.SUM or ReduceKind.PROD
+    SCAN = "scan"
     # opaque: evaluated by NumPy on materialised inputs, a fusion barrier
     MATMUL = "matmul"
     RESHAPE = "reshape"  # a reshape that no strided view can express: copies
@@ -169,7 +172,7 @@ SOURCES = frozenset({Op.LEAF, Op.SCALAR, Op.COUNTER})
 MOVEMENT = frozenset({Op.BROADCAST, Op.PERMUTE, Op.VIEW})
 OPAQUE = frozenset({Op.MATMUL, Op.RESHAPE, Op.CONCATENATE, Op.STACK, Op.TAKE, Op.SCATTER_ADD,
                     Op.HOST})
-ELEMENTWISE = frozenset(Op) - SOURCES - MOVEMENT - OPAQUE - {Op.REDUCE}
+ELEMENTWISE = frozenset(Op) - SOURCES - MOVEMENT - OPAQUE - {Op.REDUCE, Op.SCAN}
 
 
 
@@ -342,6 +345,8 @@ def describe(node: Node) -> str:
         extra = f" {node.arg[0].value} axes={node.arg[1]}"
     elif node.op is Op.HOST:
         extra = f" {node.arg.name}"
+    elif node.op is Op.SCAN:
+        extra = f" {node.arg.value} along the last axis"
     elif node.op in (Op.POWER_INT, Op.PHILOX):
         extra = f" n={node.arg}" if node.op is Op.POWER_INT else f" word={node.arg}"
     return f"{node.op.value}{extra} : {node.dtype}[{dims}]"

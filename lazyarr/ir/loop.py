@@ -316,6 +316,8 @@ def format_kernel(kernel: Kernel) -> str:
             rhs = f"s{ins.arg}"
         elif ins.op is Op.REDUCE:
             rhs = f"{ins.arg.value} over [{', '.join(row)}] of v{ins.args[0]}"
+        elif ins.op is Op.SCAN:
+            rhs = f"running {ins.arg.value} along [{', '.join(row)}] of v{ins.args[0]}"
         else:
             operands = [f"v{a}" for a in ins.args]
             if ins.arg is not None:

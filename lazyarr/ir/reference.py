@@ -1,8 +1,9 @@
-"""NumPy reference values of the ops the op table has no ufunc row for: casts and opaque ops.
+"""NumPy reference values of the ops the op table has no ufunc row for: casts, scans and
+opaque ops.
 
 These define what the ops mean, so they sit with the op table: the front end folds casts of
 scalars with :func:`cast_values`, and the interpreter (``lazyarr.backends.interp``) evaluates
-casts and opaque ops with both functions, without either importing the other.
+casts, scans and opaque ops with these functions, without either importing the other.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from lazyarr.ir import dtypes
-from lazyarr.ir.graph import Node, Op
+from lazyarr.ir.graph import Node, Op, ReduceKind
 
 
 def cast_values(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -34,9 +35,12 @@ def cast_values(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.where(too_low, dtype.type(lo), np.where(too_high, dtype.type(hi), safe))
 
 
-def opaque_value(node: Node, args: list[np.ndarray]) -> np.ndarray:
+def opaque_value(node: Node, args: list[np.ndarray], cache: dict | None = None) -> np.ndarray:
     """The value of opaque ``node`` (matmul/dot, reshape, concatenate, stack, take and its
-    transpose scatter_add, a host call) from its evaluated inputs: BLAS and NumPy."""
+    transpose scatter_add, a host call) from its evaluated inputs: BLAS and NumPy.
+
+    ``cache`` (one evaluation's) keeps the whole result of a host call with several results,
+    so that its function runs once for all of them."""
     if node.op is Op.MATMUL:
         fn = np.matmul if node.arg == "matmul" else np.dot
         result = fn(*args)
@@ -50,9 +54,16 @@ def opaque_value(node: Node, args: list[np.ndarray]) -> np.ndarray:
         result = np.take(args[0], args[1], axis=node.arg)
     elif node.op is Op.HOST:
         call = node.arg
-        result = call.fn(*args, *call.params)
-        if call.output is not None:
-            result = result[call.output]
+        if call.output is None:
+            result = call.fn(*args, *call.params)
+        else:
+            key = (call.fn, call.params, *map(id, args))
+            whole = None if cache is None else cache.get(key)
+            if whole is None:
+                whole = call.fn(*args, *call.params)
+                if cache is not None:
+                    cache[key] = whole
+            result = whole[call.output]
         if np.shape(result) != node.shape:
             raise RuntimeError(f"{call.name}: NumPy gave shape {np.shape(result)}, the lazy "
                                f"array has {node.shape} (its input changed since it was built?)")
@@ -63,3 +74,12 @@ def opaque_value(node: Node, args: list[np.ndarray]) -> np.ndarray:
     else:
         raise ValueError(f"{node.op.value} is not an opaque op")
     return np.asarray(result, dtype=node.dtype)
+
+
+def scan_value(node: Node, x: np.ndarray) -> np.ndarray:
+    """The value of SCAN ``node``: NumPy's cumulative sum or product along the last axis, in
+    the node's dtype. NumPy accumulates sequentially (``add.accumulate``: each element is the
+    previous result plus the next value, rounded), as the compiled scan does: the same bits.
+    A bool scan is logical or (sum) and and (prod), as NumPy's bool add and multiply."""
+    fn = np.cumsum if node.arg is ReduceKind.SUM else np.cumprod
+    return fn(x, axis=-1, dtype=node.dtype)

@@ -4,7 +4,9 @@
 :data:`~lazyarr.ir.graph.ViewMap` from the kernel's index space to the node's dimensions):
 movement ops vanish into the maps, and each input is read through one strided view of its
 buffer. The walk also says which nodes the kernel cannot fuse (``Trace.blocked``): opaque
-ops, and reductions over other dimensions than the kernel's row. The scheduler
+ops, reductions over other dimensions than the kernel's row, and scans (cumulative sums and
+products, ``Op.SCAN``) that do not walk the kernel's row forward or that a reduction of the
+same row consumes. The scheduler
 (``schedule.py``) plans those as steps of their own before the kernel, so :func:`lower`,
 which turns a trace into a :class:`~lazyarr.ir.loop.Launch` writing given outputs, never
 meets one. Target policies (partial rows, streaming stores) are passes over the result
@@ -146,6 +148,9 @@ class _Walk:
                  materialised: Mapping[int, Any]) -> None:
         self.outer = shape
         self.row = row  # None: not known yet (set by the first reduction met)
+        # a row-wise kernel (its row chosen from the outputs' shape) stores every row element
+        # in one last pass over the row: only there can a scan carry its running value
+        self.row_wise = row is not None
         self.materialised = materialised
         self.body: list[Instr] = []
         self.inputs: list[View] = []
@@ -157,6 +162,7 @@ class _Walk:
         self.blocked: dict[int, Node] = {}
         self.reads: dict[int, Node] = {}
         self.reduce_nodes: list[tuple[int, Node]] = []
+        self.scan_nodes: list[tuple[int, Node]] = []
 
     @property
     def ndim(self) -> int:
@@ -200,10 +206,21 @@ class _Walk:
             self.row = extents
         return extents == self.row
 
+    def fusable_scan(self, node: Node, m: ViewMap) -> bool:
+        """A scan fuses into a row-wise kernel when its axis is the kernel's row, walked
+        forward from its start (the running value follows the store pass), and, as for a
+        reduction, its result varies along every outer dimension (no scan is repeated)."""
+        k = len(self.outer)
+        if not self.row_wise or self.row != (node.shape[-1],) or m[-1] != (k, 1, 0):
+            return False
+        used = _dims_used(m[:-1])
+        needed = {d for d, n in enumerate(self.outer) if n > 1}
+        return needed <= used and all(d < k for d in used)
+
     def children(self, node: Node, m: ViewMap) -> list[tuple[Node, ViewMap]]:
         if node.op is Op.REDUCE:
             return [(node.src[0], reduce_source_map(node, m, len(self.outer)))]
-        if node.op in ELEMENTWISE:
+        if node.op in ELEMENTWISE or node.op is Op.SCAN:
             return [(s, m) for s in node.src]
         return [(node.src[0], map_through(node, m))]
 
@@ -219,7 +236,8 @@ class _Walk:
             return self.load(COUNTER_MEMORY, m, own=c_strides(node.shape, 8))
         if node.op is Op.SCALAR:
             return self.scalar(node)
-        if node.op in OPAQUE or (node.op is Op.REDUCE and not self.fusable_reduction(node, m)):
+        if node.op in OPAQUE or (node.op is Op.REDUCE and not self.fusable_reduction(node, m)) \
+                or (node.op is Op.SCAN and not self.fusable_scan(node, m)):
             self.blocked[id(node)] = node
             return self.emit(Instr(Op.SCALAR, node.dtype))  # placeholder, never compiled
         return None
@@ -228,6 +246,10 @@ class _Walk:
         if node.op is Op.REDUCE:
             index = self.emit(Instr(Op.REDUCE, node.dtype, tuple(kids), node.arg[0], 0))
             self.reduce_nodes.append((index, node))
+            return index
+        if node.op is Op.SCAN:  # once per row element, its running value carried along
+            index = self.emit(Instr(Op.SCAN, node.dtype, tuple(kids), node.arg, 1))
+            self.scan_nodes.append((index, node))
             return index
         if node.op in ELEMENTWISE:
             level = max((self.body[k].level for k in kids), default=0)
@@ -258,7 +280,8 @@ class _Walk:
 
 def first_reduction(roots: tuple[Node, ...], materialised: Mapping[int, Any]
                     ) -> tuple[Node, ViewMap] | None:
-    """The first reduction met walking down from ``roots`` through fusable ops, with its map."""
+    """The first reduction or scan met walking down from ``roots`` through fusable ops, with
+    its map."""
     stack = [(r, _identity(r.ndim)) for r in reversed(roots)]
     seen: set[tuple[int, ViewMap]] = set()
     while stack:
@@ -266,7 +289,7 @@ def first_reduction(roots: tuple[Node, ...], materialised: Mapping[int, Any]
         if (id(node), m) in seen or id(node) in materialised or node.op in OPAQUE:
             continue
         seen.add((id(node), m))
-        if node.op is Op.REDUCE:
+        if node.op in (Op.REDUCE, Op.SCAN):
             return node, m
         if node.op in ELEMENTWISE:
             stack.extend((s, m) for s in reversed(node.src))
@@ -280,14 +303,17 @@ def choose_row(roots: tuple[Node, ...], materialised: Mapping[int, Any]
     """Split the output shape into (outer, row).
 
     Row-wise kernels (softmax, layer norm) store every element of trailing dimensions that
-    their reductions reduce: those dimensions become the row. Otherwise all output dimensions
-    are outer, and a reduction met while lowering sets the row.
+    their reductions reduce: those dimensions become the row. A scan's axis is the row of
+    the kernel that stores it when that axis is the outputs' last. Otherwise all output
+    dimensions are outer, and a reduction met while lowering sets the row.
     """
     shape = roots[0].shape
     found = first_reduction(roots, materialised)
     if found is None:
         return shape, None
     node, m = found
+    if node.op is Op.SCAN:
+        return _scan_row(shape, node, m)
     extents = tuple(node.src[0].shape[a] for a in node.arg[1])
     k = len(shape) - len(extents)
     if k < 0 or shape[k:] != extents:
@@ -297,6 +323,38 @@ def choose_row(roots: tuple[Node, ...], materialised: Mapping[int, Any]
     if used <= set(range(k)) and outer_needed <= used:
         return shape[:k], extents
     return shape, None
+
+
+def _scan_row(shape: tuple[int, ...], node: Node, m: ViewMap
+              ) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
+    """(outer, row) for outputs of ``shape`` whose first row op is scan ``node`` (map
+    ``m``): its axis is the row when it runs forward along the outputs' last dimension and
+    the rest of the scan varies along every other dimension of more than one element."""
+    k = len(shape) - 1
+    if k < 0 or shape[k] != node.shape[-1] or m[-1] != (k, 1, 0):
+        return shape, None
+    used = _dims_used(m[:-1])
+    if used <= set(range(k)) and {d for d in range(k) if shape[d] > 1} <= used:
+        return shape[:k], (shape[k],)
+    return shape, None
+
+
+def _scans_in_reductions(body: list[Instr], scans: list[tuple[int, Node]]) -> list[Node]:
+    """The scans whose value a reduction of the same row folds: a reduction's pass over the
+    row and the store pass would each need the running value from the row's start, so such
+    a scan is evaluated first, into a buffer of its own."""
+    inside: set[int] = set()
+    for ins in body:
+        if ins.op is not Op.REDUCE:
+            continue
+        stack = list(ins.args)
+        while stack:
+            n = stack.pop()
+            if n in inside or body[n].op is Op.REDUCE:
+                continue  # an inner reduction is a level-0 value, computed before the row
+            inside.add(n)
+            stack.extend(body[n].args)
+    return [node for index, node in scans if index in inside]
 
 
 def trace(roots: tuple[Node, ...], materialised: Mapping[int, Any]) -> Trace:
@@ -309,6 +367,8 @@ def trace(roots: tuple[Node, ...], materialised: Mapping[int, Any]) -> Trace:
     # a root of the outer shape alone (a row kernel's per-row result) maps to the outer
     # dimensions, which come first: its own identity map
     values = tuple(walk.walk(r, _identity(r.ndim)) for r in roots)
+    for node in _scans_in_reductions(walk.body, walk.scan_nodes):
+        walk.blocked[id(node)] = node
     # inputs met before the first reduction set the row do not vary along it: stride 0
     inputs = tuple(View(v.array, v.offset, v.strides + (0,) * (walk.ndim - len(v.strides)))
                    for v in walk.inputs)

@@ -35,6 +35,7 @@ class BreakReason(enum.Enum):
     OPAQUE_OP = "opaque op"  # the node itself cannot fuse (BLAS, a copying reshape, ...)
     OPAQUE_INPUT = "opaque input"  # it feeds an opaque op, which reads whole arrays
     REDUCTION_BOUNDARY = "reduction boundary"  # reduced over other axes than the kernel's row
+    SCAN_BOUNDARY = "scan boundary"  # a scan its consumer does not walk along its own row
     SPLIT_ROWS = "split rows"  # a nested full reduction: the inner one first, so both split
 
 
@@ -97,6 +98,11 @@ def break_for(node: Node) -> FusionBreak:
         return FusionBreak(BreakReason.OPAQUE_OP, f"opaque op: {node.arg.name} (NumPy)")
     if node.op in OPAQUE:
         return FusionBreak(BreakReason.OPAQUE_OP, f"opaque op: {node.op.value}")
+    if node.op is Op.SCAN:
+        return FusionBreak(BreakReason.SCAN_BOUNDARY, "scan boundary: its consumer's kernel "
+                           "does not store the result along the scanned axis as its row, in "
+                           "order (another axis last, a reversed or broadcast view, or a "
+                           "reduction of the row folds it)")
     return FusionBreak(BreakReason.REDUCTION_BOUNDARY, "reduction boundary: the result is "
                        "used over other axes than the ones its consumer's kernel walks row "
                        "by row")
@@ -146,6 +152,9 @@ class _Scheduler:
                     continue  # an input of two opaque ops, planned for the first
                 elif is_view_of_leaf(root) or self.view_of_result(root):
                     self.steps.append(Step(StepKind.VIEW, (root,), (out,)))
+                elif self.view_of_scan(root):
+                    self.materialise(view_base(root), None)
+                    self.steps.append(Step(StepKind.VIEW, (root,), (out,)))
                 elif root.op in OPAQUE:
                     self.materialise(root, brk, out)
                 else:
@@ -163,6 +172,14 @@ class _Scheduler:
         """Whether ``node`` is movement ops over a result planned into a buffer (a transpose
         of an activation that a matrix product reads): a view of that buffer, no copy."""
         return node.op in MOVEMENT and id(view_base(node)) in self.materialised
+
+    def view_of_scan(self, node: Node) -> bool:
+        """Whether ``node`` is movement ops over a scan that cannot be the row of ``node``'s
+        own kernel (``cumulative_sum(x, axis=0)`` is a scan along the last axis between two
+        transposes): the scan's kernel writes a buffer, and ``node`` is a view of it rather
+        than a copy made by a second kernel."""
+        return node.op in MOVEMENT and view_base(node).op is Op.SCAN and \
+            choose_row((node,), self.materialised)[1] is None
 
     def join_rows(self, roots: tuple[Node, ...], by_shape: dict[tuple[int, ...], list[int]]
                   ) -> dict[tuple[int, ...], list[int]]:

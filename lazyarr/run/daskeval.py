@@ -160,6 +160,8 @@ class _Translation:
             return self.blockwise(node)
         if node.op is Op.REDUCE:
             return self.reduction(node)
+        if node.op is Op.SCAN:
+            return self.scan(node)
         if node.op in MOVEMENT:
             return self.movement(node)
         return self.opaque(node)
@@ -249,6 +251,12 @@ class _Translation:
         if len(axes) == source.ndim and source.ndim != 1:
             return fn(values.ravel(), axis=0).astype(node.dtype)
         return fn(values, axis=axes[0]).astype(node.dtype)
+
+    # scans: Dask's own (a sequential scan per chunk, and the totals of the chunks before it
+    # added or multiplied in); what is scanned is a fused lazyarr layer like any other
+    def scan(self, node: Node) -> Any:
+        fn = self.da.cumsum if node.arg is ReduceKind.SUM else self.da.cumprod
+        return fn(self.array(node.src[0]), axis=node.ndim - 1, dtype=node.dtype)
 
     # views and opaque ops -------------------------------------------------------------------
     def movement(self, node: Node) -> Any:

@@ -22,6 +22,7 @@ import numpy as np
 
 from lazyarr.ir.graph import Node, Op
 from lazyarr.ir.loop import Kernel, Launch, View, c_ordered, c_strides, is_memory
+from lazyarr.ir.reference import opaque_value
 from lazyarr.plan import cpu_passes
 from lazyarr.plan.lower import copy_launch, leaf_view, lower, rebind, view_base
 from lazyarr.plan.schedule import Plan, Step, StepKind, schedule
@@ -113,6 +114,7 @@ class _Run:
         self.results: list[Any] = list(outs)
         self.given = [o is not None for o in outs]
         self.values: dict[int, Any] = {}  # id of a materialised node -> its buffer
+        self.calls: dict = {}  # host calls' whole results, for their several outputs
         self.empty = outputs.empty if backend.host else backend.empty
         # out= arrays that a later step reads (as an input's memory): written there, they
         # would change what that step reads; filled from a temporary after the last step
@@ -195,6 +197,8 @@ class _Run:
             self.backend.launch(self.backend.compile(launch.kernel), launch)
 
     def opaque(self, node: Node, args: list[Any]) -> Any:
+        if node.op is Op.HOST and self.backend.host:
+            return np.asarray(opaque_value(node, args, self.calls), dtype=node.dtype)
         if self.backend.host or node.op not in (Op.RESHAPE, Op.CONCATENATE, Op.STACK):
             return self.backend.run_opaque(node, args)
         if node.op is Op.RESHAPE:
