@@ -507,3 +507,11 @@ def test_device_cuda_creates_on_the_gpu() -> None:
     like = la.zeros_like(x)  # where x lives
     assert isinstance(like.eval(), DeviceArray)
     _same(la.zeros_like(x, device="cpu").eval(), np.zeros(10, np.float32))
+
+
+def test_reshaped_index_functions_stay_in_the_kernel() -> None:
+    e = la.arange(12).reshape(3, 4) * 2
+    assert len(la.explain(e).kernel_objects) == 1  # no buffer for the reshaped index
+    np.testing.assert_array_equal(e.eval(), np.arange(12).reshape(3, 4) * 2)
+    u = la.random.uniform(la.random.key(3), (12,))
+    np.testing.assert_array_equal(u.reshape(3, 4).eval(), u.eval().reshape(3, 4))

@@ -245,12 +245,17 @@ def test_an_op_without_a_rule_says_which() -> None:
         la.grad(lambda t: la.sum(la.nextafter(t, 2.0)))(np.ones(3))
 
 
-def test_advanced_indexing_refuses_a_gradient() -> None:
+def test_advanced_indexing_gradients() -> None:
     x = np.arange(5.0)
     picked = la.asarray(x)[np.array([1, 3])]
-    np.testing.assert_array_equal(picked.eval(), [1.0, 3.0])  # still an eager value
-    with pytest.raises(NotImplementedError, match=r"advanced .* indexing"):
-        la.grad(lambda t: la.sum(t[t > 2]))(x)
+    np.testing.assert_array_equal(picked.eval(), [1.0, 3.0])
+    # a mask is evaluated for its count; the gather of x stays lazy and differentiable
+    g = la.grad(lambda t: la.sum(t[t > 2] * 3.0))(x)
+    np.testing.assert_array_equal(np.asarray(g), [0.0, 0.0, 0.0, 3.0, 3.0])
+    g = la.grad(lambda t: la.sum(t[np.array([1, 1, 4])]))(x)
+    np.testing.assert_array_equal(np.asarray(g), [0.0, 2.0, 0.0, 0.0, 1.0])
+    with pytest.raises(NotImplementedError, match="boolean scalar"):
+        la.grad(lambda t: la.sum(t[True]))(x)  # a boolean scalar index: NumPy's, eagerly
 
 
 def test_integer_paths_carry_no_gradient() -> None:

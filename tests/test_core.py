@@ -122,9 +122,11 @@ def test_inplace_operator_rebinds_lazily():
     x = np.arange(4.0)
     a = la.asarray(x)
     b = a
+    c = la.asarray(x)
     b += 1
-    assert b is not a and isinstance(b, la.LazyArray)
-    np.testing.assert_array_equal(b.eval(), x + 1)
+    assert b is a and isinstance(b, la.LazyArray)  # one object, both names see it (NumPy's)
+    np.testing.assert_array_equal(a.eval(), x + 1)
+    np.testing.assert_array_equal(c.eval(), np.arange(4.0))  # another array: unchanged
     np.testing.assert_array_equal(x, np.arange(4.0))  # the captured array is untouched
 
 

@@ -111,9 +111,16 @@ def test_numpy_api_table_checks_out_here():
 
 def test_operators_written_again_return_the_same_lazy_array():
     a, b = la.asarray(np.arange(3.0)), la.asarray(np.ones(3))
-    first = [a * b, a + 1.5, 2 * a, -a, la.sqrt(a), a.sum(), a.mean(), la.where(a > 1, a, b)]
-    again = [a * b, a + 1.5, 2 * a, -a, la.sqrt(a), a.sum(), a.mean(), la.where(a > 1, a, b)]
-    assert all(x is y for x, y in zip(first, again, strict=True))
+
+    def written() -> list:
+        return [a * b, a + 1.5, 2 * a, -a, la.sqrt(a), a.sum(), a.mean(), la.where(a > 1, a, b)]
+
+    first = written()
+    ids = [id(x) for x in first]
+    again = written()  # first still holds them: new objects of the same nodes (x[k] = v on
+    assert all(x is not y and x._node is y._node for x, y in zip(first, again, strict=True))
+    del first, again  # one name must not change the other)
+    assert [id(x) for x in written()] == ids  # held by nobody else: the kept objects
     assert (a + 0.0) is not (a + -0.0)  # -0.0 == 0.0: never a key
     assert np.signbit((la.asarray(np.array([-0.0])) + -0.0).eval()[0])
     kept = a * b

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -10,19 +11,22 @@ import numpy as np
 from lazyarr.config import settings
 from lazyarr.front import build, opaque, reductions, views
 from lazyarr.ir import ops
-from lazyarr.ir.graph import Buffer, Node, Op, ReduceKind, describe
+from lazyarr.ir.graph import Buffer, Node, Op, ReduceKind, describe, toposort
 from lazyarr.run import fastpath
 from lazyarr.run.evaluate import evaluate
 
 _ARRAY_FUNCTIONS: dict[Any, Any] = {}
 
 
+_API_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12")
+_KDL_CPU = 1  # DLPack's device type of host memory
+
+
 def _no_gradient(shape: tuple[int, ...], picked: tuple[int, ...]) -> Callable[[Node], Node]:
     def refuse(_: Node) -> Node:
         raise NotImplementedError(
-            f"grad: advanced (integer or boolean array) indexing of a {shape} array into "
-            f"{picked} is evaluated eagerly and has no gradient; select with la.where "
-            "against an index comparison instead (docs/autodiff.md)")
+            f"grad: indexing a {shape} array with a boolean scalar (into {picked}) is "
+            "evaluated eagerly and has no gradient; use expand_dims instead")
 
     return refuse
 
@@ -60,7 +64,16 @@ class LazyArray:
         return self._node.size
 
     @property
+    def device(self) -> str:
+        """Where the arrays this expression reads live: ``"cpu"``, or the CUDA device
+        (``"cuda:0"``) when every captured array is in device memory."""
+        found = _device_array(self._node)
+        return "cpu" if found is None else found.device
+
+    @property
     def T(self) -> LazyArray:  # noqa: N802 (NumPy's name)
+        """The axes reversed, for any number of them as in NumPy (the standard asks for 2-d
+        arrays only; ``permute_dims`` and ``mT`` are the portable spellings)."""
         return LazyArray(views.permute_dims(self._node))
 
     @property
@@ -72,20 +85,37 @@ class LazyArray:
             axes = axes[0]
         return LazyArray(views.permute_dims(self._node, tuple(axes) if axes else None))
 
-    # -- views (zero-copy) -----------------------------------------------------------------
+    # -- indexing: views (zero-copy), gathers, functional updates ---------------------------
     def __getitem__(self, index: Any) -> LazyArray:
-        if isinstance(index, LazyArray):
-            index = index.eval()
-        if views.is_basic_index(index):
+        lazy = _lazy_index(index)
+        if lazy is None and views.is_basic_index(index):
             return LazyArray(views.getitem(self._node, index))
-        taken = _take_index(index, self.ndim)
-        if taken is not None:  # x[i] or x[:, i] with an integer array i: a lazy gather
-            axis, indices = taken
-            return LazyArray(opaque.take(self._node, build.leaf(indices), axis))
-        # advanced (integer or boolean array) indexing copies in NumPy too: done eagerly, and
-        # a gradient through it is refused rather than silently zero
-        picked = np.asarray(self.eval()[index])
-        return LazyArray(build.leaf(picked, (self._node, _no_gradient(self.shape, picked.shape))))
+        # integer and boolean arrays: one lazy gather (a boolean mask is evaluated, as the
+        # result's size depends on it)
+        node = views.gather(self._node, index if lazy is None else lazy)
+        if node is None:  # a boolean scalar in the index: NumPy's own, eagerly
+            picked = np.asarray(self.eval()[_materialise(index)])
+            node = build.leaf(picked, (self._node, _no_gradient(self.shape, picked.shape)))
+        return LazyArray(node)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """``x[index] = value`` rebinds ``x`` to a new lazy expression (``where`` of the
+        selection, the value and the old ``x``): no memory is written, neither a captured
+        NumPy array nor anything else; other arrays, even equal expressions, are unchanged.
+        Casting and broadcasting are NumPy's ``__setitem__``'s."""
+        lazy = _lazy_index(index)
+        self._rebind(views.setitem(self._node, index if lazy is None else lazy, value))
+
+    def _rebind(self, node: Node) -> None:
+        # the operators' kept lazy arrays may include this one: none may be handed out again
+        fastpath.wrappers.clear()
+        self._node = node
+        self._ready = None
+
+    def __iter__(self) -> Iterator[LazyArray]:
+        if not self.shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[k] for k in range(self.shape[0]))
 
     def reshape(self, *shape: Any, order: str = "C") -> LazyArray:
         if order != "C":
@@ -232,8 +262,13 @@ class LazyArray:
             return result.astype(dtype)
         return result
 
+    # -- Python scalars: the value is computed (the standard lets lazy arrays refuse) ------
     def __bool__(self) -> bool:
+        """NumPy's rule: any array of one element (the standard asks only for 0-d ones)."""
         if self.size != 1:
+            if not self.size:
+                raise ValueError("The truth value of an empty array is ambiguous. Use "
+                                 "`array.size > 0` to check that an array is not empty.")
             raise ValueError(
                 "The truth value of an array with more than one element is ambiguous. "
                 "Use a.any() or a.all()"
@@ -241,15 +276,60 @@ class LazyArray:
         return bool(np.asarray(self.eval()).reshape(()))
 
     def __float__(self) -> float:
-        return float(_single(self, "float"))
+        return float(_single(self))
 
     def __int__(self) -> int:
-        return int(_single(self, "int"))
+        return int(_single(self))
+
+    def __complex__(self) -> complex:
+        return complex(_single(self))
 
     def __index__(self) -> int:
-        if self.dtype.kind not in "iub":
-            raise TypeError("only integer arrays with one element can be converted to an index")
-        return int(_single(self, "index"))
+        if self.ndim or self.dtype.kind not in "iu":
+            raise TypeError("only integer scalar arrays can be converted to a scalar index")
+        return int(_single(self))
+
+    # -- the array API standard's protocols ------------------------------------------------
+    def __array_namespace__(self, /, *, api_version: str | None = None) -> Any:
+        """The ``lazyarr`` module: the array API standard's namespace (2024.12; earlier
+        versions are its subsets)."""
+        if api_version is not None and api_version not in _API_VERSIONS:
+            raise ValueError(f"api_version {api_version!r} is not supported; lazyarr "
+                             f"implements {', '.join(_API_VERSIONS)}")
+        # the package is loaded before any of its modules: read, not imported (the front
+        # end sits below the package root)
+        return sys.modules["lazyarr"]
+
+    def to_device(self, device: Any, /, *, stream: Any = None) -> LazyArray:
+        """This expression over copies of its arrays on ``device`` ("cpu" or "cuda"); the
+        array itself when it is there already. The copies are made now, on the default
+        stream (``stream`` must be None)."""
+        if stream is not None:
+            raise ValueError("to_device: lazyarr copies on the default stream; pass "
+                             "stream=None")
+        to_cuda = _device_kind(device) == "cuda"
+        if to_cuda == (self.device != "cpu"):
+            return self
+        from lazyarr.run import device as place  # GPU support, loaded when it can matter
+
+        if to_cuda:
+            place.require_driver()
+        return LazyArray(place.move_leaves([self._node], to_device=to_cuda)[0])
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        found = _device_array(self._node)
+        return (_KDL_CPU, 0) if found is None else found.__dlpack_device__()
+
+    def __dlpack__(self, /, *, stream: Any = None, max_version: tuple[int, int] | None = None,
+                   dl_device: Any = None, copy: bool | None = None) -> Any:
+        """The evaluated result's DLPack capsule (NumPy's, or the device array's): the
+        consumer shares the memory of the result, which is the captured array itself for
+        an array that is only a (view of a) captured array."""
+        result = self.eval()
+        given = {"stream": stream, "max_version": max_version, "dl_device": dl_device,
+                 "copy": copy}
+        # NumPy before 2.1 takes only stream=: pass what was given
+        return result.__dlpack__(**{k: v for k, v in given.items() if v is not None})
 
     # -- NumPy protocols ------------------------------------------------------------------
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -295,10 +375,46 @@ def _finish(result: LazyArray, out: Any) -> Any:
     return out
 
 
-def _single(x: LazyArray, what: str) -> Any:
-    if x.size != 1:
-        raise TypeError(f"only arrays with one element can be converted to Python {what}")
-    return np.asarray(x.eval()).reshape(())[()]
+def _single(x: LazyArray) -> Any:
+    if x.ndim:
+        raise TypeError("only 0-dimensional arrays can be converted to Python scalars")
+    return np.asarray(x.eval())[()]
+
+
+def _device_array(node: Node) -> Any:
+    """A device array the expression reads (all it reads are on that device), or None for
+    an expression over host arrays."""
+    if not Buffer.foreign:  # no device memory was ever captured
+        return None
+    from lazyarr.run.device import DeviceArray, leaf_places  # GPU support
+
+    host, dev = leaf_places([node])
+    if dev and host:
+        raise TypeError("this expression mixes host (NumPy) arrays and CUDA device arrays: "
+                        "it has no single device")
+    if not dev:
+        return None
+    return next(n.arg.array for n in toposort([node])
+                if n.op is Op.LEAF and isinstance(n.arg.array, DeviceArray))
+
+
+def _device_kind(device: Any) -> str:
+    name = str(device)
+    if name == "cpu":
+        return "cpu"
+    if name in ("cuda", "cuda:0"):
+        return "cuda"
+    raise ValueError(f"unknown device {device!r}; use 'cpu' or 'cuda'")
+
+
+def _lazy_index(index: Any) -> Any:
+    """``index`` with its lazy arrays as nodes (lazy indices, read without evaluating
+    them), or None when it has none."""
+    if type(index) is LazyArray:
+        return index._node
+    if type(index) is tuple and LazyArray in map(type, index):
+        return tuple(i._node if type(i) is LazyArray else i for i in index)
+    return None
 
 
 def _materialise(obj: Any) -> Any:
@@ -323,7 +439,7 @@ def _reduced(kind: ReduceKind, node: Node, axis: Any, keepdims: bool, dtype: Any
     if dtype is None and (axis is None or type(axis) is int) and type(keepdims) is bool:
         found = wrapper_get((kind, node, axis, keepdims))
         if found is not None:
-            return found
+            return found if getrefcount(found) <= ALONE else twin(found)
     return _memo((kind, keepdims, dtype), node, axis,
                  lambda: reductions.simple(kind, node, axis, keepdims, dtype))
 
@@ -337,24 +453,9 @@ def _memo(args: tuple, node: Node, axis: Any, make_node: Callable[[], Node]) -> 
         return LazyArray(make_node())
     key = (name, node, axis, keepdims, *rest)
     found = wrapper_get(key)
-    return found if found is not None else \
-        operation(key, lambda: build.memoised((name, id(node), *key[2:]), [node], make_node))
-
-
-def _take_index(index: Any, ndim: int) -> tuple[int, np.ndarray] | None:
-    """(axis, indices) when ``index`` is one integer array after full slices (``x[i]``,
-    ``x[:, i]``), which is ``numpy.take`` along that axis; else None."""
-    items = index if isinstance(index, tuple) else (index,)
-    *lead, last = items
-    if not all(isinstance(s, slice) and s == slice(None) for s in lead) or len(lead) >= ndim:
-        return None
-    if isinstance(last, list):
-        last = np.asarray(last)
-        if last.dtype == np.float64 and last.size == 0:
-            last = last.astype(np.intp)  # x[[]]: NumPy takes nothing
-    if not isinstance(last, np.ndarray) or last.dtype.kind not in "iu" or last.ndim == 0:
-        return None
-    return len(lead), last
+    if found is not None:
+        return found if getrefcount(found) <= ALONE else twin(found)
+    return operation(key, lambda: build.memoised((name, id(node), *key[2:]), [node], make_node))
 
 
 def wrap(node: Node) -> LazyArray:
@@ -362,12 +463,37 @@ def wrap(node: Node) -> LazyArray:
 
 
 # Writing an operation again (a loop body) returns the lazy array it returned before, kept
-# in fastpath.wrappers: the same object, immutable like every LazyArray, without making one
-# (a third of an operator's cost). Their keys are apply's memo keys with nodes in place of
-# node ids (hashing a node is cheaper than asking for its id, and a key holds nothing its
-# wrapper does not).
+# in fastpath.wrappers, without making one (a third of an operator's cost). Their keys are
+# apply's memo keys with nodes in place of node ids (hashing a node is cheaper than asking
+# for its id, and a key holds nothing its wrapper does not).
+# A lazy array is mutable (x[k] = v and x += y rebind its node), so a kept one is handed
+# out again only while nobody else holds it: a found wrapper with more references than
+# ALONE (the table's, the finder's name, getrefcount's argument) goes to someone else as a
+# twin, a new LazyArray of the same node. A loop writing an expression and dropping it
+# keeps getting the same object; ``y = A*2 + B; z = A*2 + B`` are two arrays, and
+# ``y[0] = 5`` leaves ``z`` as it was (and _rebind empties the table, so that a changed
+# array is never found there).
 wrapper_get = fastpath.wrappers.get
 _memo_get = build.memo.get
+getrefcount = sys.getrefcount
+
+
+def _alone() -> int:
+    """``getrefcount`` of a kept wrapper nobody else holds, as the finders see it (the
+    interpreter's counting differs between versions: measured, not assumed)."""
+    table = {0: LazyArray(None)}  # type: ignore[arg-type]
+    found = table.get(0)
+    return getrefcount(found)
+
+
+ALONE = _alone()
+
+
+def twin(found: LazyArray) -> LazyArray:
+    """A new lazy array of ``found``'s node, with its ready launch."""
+    result = LazyArray(found._node)
+    result._ready = found._ready
+    return result
 
 
 def operation(key: tuple, make: Callable[[], Node]) -> LazyArray:
@@ -399,8 +525,9 @@ def _binary(op: Op):
             if key is None:
                 return LazyArray(build.apply(op, self, other))
             found = wrapper_get(key)
-            return found if found is not None else \
-                operation(key, lambda: build.apply(op, self, other))
+            if found is not None:
+                return found if getrefcount(found) <= ALONE else twin(found)
+            return operation(key, lambda: build.apply(op, self, other))
         except build.UnsupportedOperand:
             return NotImplemented
 
@@ -411,8 +538,9 @@ def _binary(op: Op):
                 return LazyArray(build.apply(op, other, self))
             key = (op, (t, other), self._node)
             found = wrapper_get(key)
-            return found if found is not None else \
-                operation(key, lambda: build.apply(op, other, self))
+            if found is not None:
+                return found if getrefcount(found) <= ALONE else twin(found)
+            return operation(key, lambda: build.apply(op, other, self))
         except build.UnsupportedOperand:
             return NotImplemented
 
@@ -423,7 +551,30 @@ def _unary(op: Op):
     def method(self: LazyArray) -> LazyArray:
         key = (op, self._node)
         found = wrapper_get(key)
-        return found if found is not None else operation(key, lambda: build.apply(op, self))
+        if found is not None:
+            return found if getrefcount(found) <= ALONE else twin(found)
+        return operation(key, lambda: build.apply(op, self))
+
+    return method
+
+
+def _in_place(forward: Callable[[LazyArray, Any], Any], ufunc: str):
+    """``x op= y``: ``x`` rebound to ``x op y`` cast back to its dtype, under NumPy's rules
+    for ``out=x`` (the result keeps x's shape; the cast is "same_kind"). Nothing is
+    written: a captured array stays as it was, and so do other lazy arrays."""
+
+    def method(self: LazyArray, other: Any) -> Any:
+        result = forward(self, other)
+        if result is NotImplemented:
+            return NotImplemented
+        if result.shape != self.shape:
+            raise ValueError(f"non-broadcastable output operand with shape {self.shape} "
+                             f"doesn't match the broadcast shape {result.shape}")
+        if not np.can_cast(result.dtype, self.dtype, "same_kind"):
+            raise TypeError(f"Cannot cast ufunc '{ufunc}' output from {result.dtype!r} to "
+                            f"{self.dtype!r} with casting rule 'same_kind'")
+        self._rebind(build.cast(result._node, self.dtype))
+        return self
 
     return method
 
@@ -437,6 +588,8 @@ for _name, _op in {
     _fwd, _rev = _binary(_op)
     setattr(LazyArray, f"__{_name}__", _fwd)
     setattr(LazyArray, f"__r{_name}__", _rev)
+    setattr(LazyArray, f"__i{_name}__", _in_place(_fwd, ops.ROWS[_op].function))
+LazyArray.__imatmul__ = _in_place(LazyArray.__matmul__, "matmul")  # type: ignore[method-assign]
 
 for _name, _op in {
     "lt": Op.LESS, "le": Op.LESS_EQUAL, "gt": Op.GREATER, "ge": Op.GREATER_EQUAL,

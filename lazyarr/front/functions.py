@@ -7,6 +7,7 @@ import operator
 from typing import Any
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
 
 from lazyarr.front import array as lazy
 from lazyarr.front import build, opaque, reductions, views
@@ -15,45 +16,89 @@ from lazyarr.ir import dtypes
 from lazyarr.ir.graph import Node, Op, is_dask_array
 from lazyarr.ir.ops import ALIASES, BY_UFUNC, ROWS
 
+_NO_COPY = "Unable to avoid copy while creating an array as requested."
+_KDL_CPU = 1  # DLPack's device type of host memory
 
-def asarray(obj: Any, dtype: Any = None, device: str | None = None) -> LazyArray:
-    """Wrap ``obj`` as a lazy leaf. NumPy arrays are captured by reference, never copied.
+
+def asarray(obj: Any, dtype: Any = None, device: str | None = None, *,
+            copy: bool | None = None) -> LazyArray:
+    """Wrap ``obj`` as a lazy leaf. NumPy arrays are captured by reference, never copied
+    (unless ``copy=True``, or a ``dtype`` asks for other values).
 
     CUDA arrays (``__cuda_array_interface__`` or ``__dlpack__``: CuPy, PyTorch, Numba,
     lazyarr's own ``DeviceArray``) are captured by reference too; ``device="cuda"`` copies
     host data to the GPU once.
+
+    ``copy``: True copies now (a NumPy array is copied and the copy captured; a lazy array
+    becomes a new lazy array of the same expression, which ``x[k] = v`` on either leaves
+    apart); False never copies and raises ValueError where a copy would be needed (another
+    dtype, a list or a scalar, another device); None copies only where needed.
     """
     if isinstance(obj, LazyArray):
-        if device is not None:
-            raise ValueError("asarray(lazy, device=...): use .eval(target=...) to move results")
-        return obj if dtype is None else obj.astype(dtype)
+        result = obj if device is None else obj.to_device(device)
+        result = result if dtype is None else result.astype(dtype)
+        if copy is False and result._node is not obj._node:  # moved or cast: copied
+            raise ValueError(_NO_COPY)
+        return lazy.twin(result) if copy and result is obj else result
     if is_dask_array(obj):
         from lazyarr.run import daskeval  # Dask support, loaded only for a Dask array
 
         if device is not None:
             raise ValueError("asarray: a Dask array is evaluated chunk by chunk on the host; "
                              "device= does not apply")
-        daskeval.check_leaf(obj)
-        lazy = LazyArray(build.leaf(obj))
-        return lazy if dtype is None else lazy.astype(np.dtype(dtype))
+        if copy is False and dtype is not None and np.dtype(dtype) != obj.dtype:
+            raise ValueError(_NO_COPY)
+        daskeval.check_leaf(obj)  # (a Dask array is never written: no copy to make)
+        result = LazyArray(build.leaf(obj))
+        return result if dtype is None else result.astype(np.dtype(dtype))
     if device is not None or not isinstance(obj, np.ndarray):
-        from lazyarr.run.device import leaf_array  # GPU support, loaded only when it can matter
+        from lazyarr.run.device import is_device_array_like, leaf_array  # GPU support
 
+        if copy is False and device not in (None, "cpu") and not is_device_array_like(obj):
+            raise ValueError(_NO_COPY)  # host data, asked for on the device
         found = leaf_array(obj, dtype, device)
         if found is not None:
-            lazy = LazyArray(build.leaf(found))
+            if copy is False and dtype is not None and \
+                    dtypes.native(np.dtype(dtype)) != found.dtype:
+                raise ValueError(_NO_COPY)
+            if copy and is_device_array_like(obj):
+                found = found.copy()
+            result = LazyArray(build.leaf(found))
             # device memory is native: ">f8" asks for float64 values, as for a host leaf
-            return lazy if dtype is None else lazy.astype(dtypes.native(np.dtype(dtype)))
-    arr = np.asarray(obj) if dtype is None else np.asarray(obj, dtype=dtype)
+            return result if dtype is None else result.astype(dtypes.native(np.dtype(dtype)))
+    # NumPy decides what needs a copy, and refuses copy=False where one would be
+    arr = np.asarray(obj, dtype=dtype, copy=copy)
     return LazyArray(build.leaf(arr))
 
 
 def array(obj: Any, dtype: Any = None, copy: bool = True) -> LazyArray:
     """Like :func:`asarray`, but copies NumPy input unless ``copy=False``."""
     if isinstance(obj, LazyArray):
-        return asarray(obj.eval(), dtype) if copy else asarray(obj, dtype)
+        return asarray(np.array(obj.eval(), dtype=dtype)) if copy else asarray(obj, dtype)
     arr = np.array(obj, dtype=dtype, copy=copy)
     return LazyArray(build.leaf(arr))
+
+
+def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> LazyArray:
+    """A lazy array of ``x``'s memory through DLPack (``x.__dlpack__``): a PyTorch CPU
+    tensor, a JAX array, a NumPy array are captured without a copy (``np.from_dlpack``);
+    CUDA memory (``__dlpack_device__`` says so) is captured on the device, as ``asarray``
+    captures it. ``copy`` and ``device`` as in :func:`asarray`."""
+    if isinstance(x, LazyArray):
+        return asarray(x, device=device, copy=copy)
+    place = x.__dlpack_device__()[0] if hasattr(x, "__dlpack_device__") else _KDL_CPU
+    to_host = device is not None and str(device) == "cpu"
+    if place != _KDL_CPU:  # device memory: the device path's capture
+        if not to_host:
+            return asarray(x, device=device, copy=copy)
+        if copy is False:
+            raise ValueError(_NO_COPY)
+        return asarray(x).to_device("cpu")
+    if device is not None and not to_host:
+        if copy is False:
+            raise ValueError(_NO_COPY)
+        return asarray(np.from_dlpack(x), device=device)
+    return LazyArray(build.leaf(np.from_dlpack(x, copy=copy)))
 
 
 def _ufunc_function(op: Op):
@@ -63,8 +108,9 @@ def _ufunc_function(op: Op):
         if len(args) == 1 and type(args[0]) is LazyArray and row.nin == 1:
             key = (op, args[0]._node)
             found = lazy.wrapper_get(key)
-            return found if found is not None else \
-                lazy.operation(key, lambda: build.apply(op, *args))
+            if found is not None:  # held elsewhere: a twin (array.py, "A lazy array is mutable")
+                return found if lazy.getrefcount(found) <= lazy.ALONE else lazy.twin(found)
+            return lazy.operation(key, lambda: build.apply(op, *args))
         if len(args) != row.nin:
             raise TypeError(f"{row.name}() takes {row.nin} arguments ({len(args)} given)")
         return LazyArray(build.apply(op, *args))
@@ -200,7 +246,9 @@ def where(condition: Any, x: Any, y: Any) -> LazyArray:
     if None in key:
         return LazyArray(build.where(condition, x, y))
     hit = lazy.wrapper_get(key)
-    return hit if hit is not None else lazy.operation(key, lambda: build.where(condition, x, y))
+    if hit is not None:  # held elsewhere: a twin (array.py, "A lazy array is mutable")
+        return hit if lazy.getrefcount(hit) <= lazy.ALONE else lazy.twin(hit)
+    return lazy.operation(key, lambda: build.where(condition, x, y))
 
 
 def clip(a: Any, a_min: Any = None, a_max: Any = None) -> LazyArray:
@@ -316,6 +364,28 @@ def take(x: Any, indices: Any, axis: int | None = None) -> LazyArray:
     return LazyArray(opaque.take(_n(x), _n(indices), axis))
 
 
+def take_along_axis(x: Any, indices: Any, /, axis: int | None = -1) -> LazyArray:
+    """``numpy.take_along_axis``: ``x`` at ``indices`` along ``axis`` (the other axes
+    broadcast against each other), lazily, as one ``take`` at flat positions computed with
+    the indices (lazy indices stay lazy; out-of-bounds ones are an IndexError, raised now
+    for NumPy indices and when evaluated for lazy ones). ``axis=None`` reads ``x``
+    flattened, as NumPy does. Differentiable in ``x``."""
+    node = _n(x)
+    idx = indices._node if isinstance(indices, LazyArray) else np.asarray(indices)
+    if axis is None:
+        node, axis = views.ravel(node), 0
+    if idx.dtype.kind not in "iu":
+        raise IndexError("`indices` must be an integer array")
+    if idx.ndim != node.ndim:
+        raise ValueError("`indices` and `arr` must have the same number of dimensions")
+    ax = normalize_axis_index(axis, node.ndim)
+    # NumPy's own construction: an arange per other axis, shaped to broadcast
+    items = tuple(idx if d == ax else
+                  np.arange(n).reshape([n if k == d else 1 for k in range(node.ndim)])
+                  for d, n in enumerate(node.shape))
+    return LazyArray(views.gather(node, items))
+
+
 UFUNC_FUNCTIONS = {row.name: _ufunc_function(op) for op, row in ROWS.items()
                    if row.public and row.nout == 1}
 UFUNC_FUNCTIONS.update({name: UFUNC_FUNCTIONS[op.value] for name, op in ALIASES.items()})
@@ -327,6 +397,7 @@ _ARRAY_FUNCTIONS.update({
     np.expand_dims: expand_dims, np.moveaxis: moveaxis, np.flip: flip,
     np.broadcast_to: broadcast_to, np.matrix_transpose: matrix_transpose, np.dot: dot,
     np.concatenate: concatenate, np.stack: stack, np.take: take,
+    np.take_along_axis: take_along_axis,
 })
 _ARRAY_FUNCTIONS.update({getattr(np, name): fn for name, fn in METHOD_FUNCTIONS.items()})
 _ARRAY_FUNCTIONS.update({
