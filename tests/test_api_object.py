@@ -362,3 +362,26 @@ def test_in_place_update_of_a_kept_lazy_array() -> None:
     np.testing.assert_array_equal((a * 2.0).eval(), [0.0, 2.0, 4.0])
     np.testing.assert_array_equal(y.eval(), [1.0, 3.0, 5.0])
     assert len(fastpath.wrappers) <= fastpath.WRAPPERS
+
+
+def test_found_by_the_conformance_suite() -> None:
+    """Cases the array API test suite found: a 0-d masked assignment, an empty mask, asarray
+    of a lazy array with its own dtype and copy=False, the standard's signatures."""
+    import inspect
+
+    x = la.asarray(1.0)
+    x[la.asarray(True)] = 2.0
+    y = la.asarray(1.0)
+    y[la.asarray(False)] = 2.0
+    assert (float(x), float(y)) == (2.0, 1.0)
+    assert la.ones((1,))[la.zeros((0,), dtype=la.bool)].shape == (0,)
+    assert la.ones((2, 3))[la.zeros((2, 0), dtype=la.bool)].shape == (0,)
+    with pytest.raises(IndexError):
+        la.ones((2, 3))[la.zeros((0, 2), dtype=la.bool)]  # NumPy's rule: only 0 is free
+    a = la.asarray([1], dtype=la.uint8)
+    b = la.asarray(a, dtype=la.uint8, copy=False)
+    a[0] = 0
+    assert int(b[0]) == 0  # the same array, as NumPy's shared memory
+    assert str(inspect.signature(la.add)) == "(x1, x2, /)"
+    assert str(inspect.signature(la.sin)) == "(x, /)"
+    assert "axis" in inspect.signature(la.all).parameters

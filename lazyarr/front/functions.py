@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import operator
 from typing import Any
@@ -36,7 +37,8 @@ def asarray(obj: Any, dtype: Any = None, device: str | None = None, *,
     """
     if isinstance(obj, LazyArray):
         result = obj if device is None else obj.to_device(device)
-        result = result if dtype is None else result.astype(dtype)
+        if dtype is not None and np.dtype(dtype) != result.dtype:
+            result = result.astype(dtype)
         if copy is False and result._node is not obj._node:  # moved or cast: copied
             raise ValueError(_NO_COPY)
         return lazy.twin(result) if copy and result is obj else result
@@ -101,6 +103,14 @@ def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> L
     return LazyArray(build.leaf(np.from_dlpack(x, copy=copy)))
 
 
+def _positional(n: int) -> inspect.Signature:
+    """The signature the standard writes for a function of ``n`` arrays: ``(x, /)`` or
+    ``(x1, x2, /)`` (what ``inspect.signature`` shows instead of ``*args``)."""
+    names = ["x"] if n == 1 else [f"x{k + 1}" for k in range(n)]
+    return inspect.Signature([inspect.Parameter(name, inspect.Parameter.POSITIONAL_ONLY)
+                              for name in names])
+
+
 def _ufunc_function(op: Op):
     row = ROWS[op]
 
@@ -116,6 +126,7 @@ def _ufunc_function(op: Op):
         return LazyArray(build.apply(op, *args))
 
     fn.__name__ = fn.__qualname__ = row.name
+    fn.__signature__ = _positional(row.nin)  # type: ignore[attr-defined]
     fn.__doc__ = f"Lazy ``numpy.{row.function}``: same types, broadcasting and values."
     return fn
 
@@ -131,6 +142,7 @@ def _outputs_function(ufunc: np.ufunc, outputs: tuple[Op, ...]):
         return tuple(LazyArray(build.apply(op, *args)) for op in outputs)
 
     fn.__name__ = fn.__qualname__ = ufunc.__name__
+    fn.__signature__ = _positional(nin)  # type: ignore[attr-defined]
     fn.__doc__ = (f"Lazy ``numpy.{ufunc.__name__}``: a tuple of {len(outputs)} lazy arrays with "
                   "its types, broadcasting and values.")
     return fn
@@ -297,6 +309,10 @@ def _lazy(fn):
         return method(x if type(x) is LazyArray else asarray(x), *args, **kwargs)
 
     wrapper.__name__ = wrapper.__qualname__ = fn
+    # the method's parameters, with the array first and positional only
+    params = list(inspect.signature(method).parameters.values())[1:]
+    x = inspect.Parameter("x", inspect.Parameter.POSITIONAL_ONLY)
+    wrapper.__signature__ = inspect.Signature([x, *params])  # type: ignore[attr-defined]
     wrapper.__doc__ = f"Lazy ``numpy.{fn}``."
     return wrapper
 

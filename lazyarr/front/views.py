@@ -344,7 +344,7 @@ def _host(node: Node) -> np.ndarray:
 def _check_mask(mask_shape: tuple[int, ...], shape: tuple[int, ...], axis: int) -> None:
     for j, m in enumerate(mask_shape):
         n = shape[axis + j]
-        if m != n:
+        if m != n and m:  # NumPy lets an empty mask dimension stand for any extent
             raise IndexError(f"boolean index did not match indexed array along axis "
                              f"{axis + j}; size of axis is {n} but size of corresponding "
                              f"boolean axis is {m}")
@@ -579,7 +579,7 @@ def _set_advanced(node: Node, items: list, value: Any) -> Node:
     if not count:
         return node
     positions[key] = np.arange(count).reshape(selected)  # repeated positions: the last wins
-    picked = positions >= 0
+    picked = np.asarray(positions >= 0)  # (a 0-d comparison gives a NumPy scalar)
     if v.size == 1:
         placed = reshape(v, ())
     else:
