@@ -121,6 +121,7 @@ def _lookup(kernel: Kernel) -> Compiled:
         if found is not None:
             stats.hit()
             return found
+        _link_half_runtime(kernel)
         name, digest = _names(kernel)
         key = None
         if digest is not None and diskcache.enabled():
@@ -134,6 +135,37 @@ def _lookup(kernel: Kernel) -> Compiled:
             stats.compiled(found.seconds)
         _cache[kernel] = found
         return found
+
+
+_half_runtime: Any = None  # the JIT whose engine has the float16 conversion functions
+
+
+def _link_half_runtime(kernel: Kernel) -> None:
+    """Before the first kernel that touches float16: link the conversion functions LLVM
+    calls on CPUs without half conversions (``codegen/half.py``), so that code for such a
+    CPU (LAZYARR_CPU=sandybridge) finds them. Linked whatever the CPU: a few milliseconds once
+    per process, or a disk hit."""
+    global _half_runtime
+    j = jit()
+    if _half_runtime is j or not any(d.kind == "f" and d.itemsize == 2
+                                     for d in _dtypes(kernel)):
+        return
+
+    def make() -> bytes:
+        from lazyarr.codegen import half
+
+        return j.tm.emit_object(j.optimise(str(half.runtime_module(j.triple, j.layout))))
+
+    key = None
+    if diskcache.enabled():
+        key = diskcache.entry_key(diskcache.kernel_digest(("half runtime", 1)), j.host)
+    j.link_cached(key, "__truncsfhf2", make)
+    _half_runtime = j
+
+
+def _dtypes(kernel: Kernel) -> list[Any]:
+    return [*(i.dtype for i in kernel.body), *(p.dtype for p in kernel.inputs),
+            *(p.dtype for _, p in kernel.outputs), *kernel.scalars]
 
 
 def compiled(kernel: Kernel) -> Compiled:

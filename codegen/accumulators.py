@@ -17,6 +17,7 @@ from llvmlite import ir
 
 from lazyarr.ir.graph import ReduceKind
 
+from . import half
 from .common import counted_loop
 from .scalar import I1, I64, Ctx, truthy, value_type
 
@@ -36,6 +37,10 @@ class Accumulator:
 
     @staticmethod
     def make(em: RowEmitter, kind: ReduceKind, dtype: np.dtype, src: np.dtype) -> Accumulator:
+        if half.is_half(dtype) or half.is_half(src):
+            # lazyarr/front/reductions.py reduces float16 in float32
+            raise NotImplementedError(f"a {kind.value} reduction in float16: lazyarr's "
+                                      "kernels reduce float16 values in float32")
         if kind in (ReduceKind.ARGMIN, ReduceKind.ARGMAX):
             return ArgAccumulator(em, kind, dtype, src)
         if kind is ReduceKind.SUM and dtype.kind == "f":
@@ -117,6 +122,9 @@ def scan_fold(c: Ctx, kind: ReduceKind, dt: np.dtype, acc: ir.Value, x: ir.Value
     total = kind is ReduceKind.SUM
     if dt.kind == "b":
         return b.or_(acc, x) if total else b.and_(acc, x)
+    if half.is_half(dt):  # NumPy's float16 accumulate: in float32, rounded at every step
+        wide = scan_fold(c, kind, half.F32_DTYPE, half.to_float(b, acc), half.to_float(b, x))
+        return b.fptrunc(wide, half.F16)
     if dt.kind == "f":
         return b.fadd(acc, x) if total else b.fmul(acc, x)
     return b.add(acc, x) if total else b.mul(acc, x)

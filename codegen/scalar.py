@@ -22,12 +22,13 @@ from lazyarr.ir import ops
 from lazyarr.ir.graph import Op
 from lazyarr.ir.loop import ArrayParam, Kernel
 
-from . import mathlib
+from . import half, mathlib
 
 I1 = ir.IntType(1)
 I8 = ir.IntType(8)
 I32 = ir.IntType(32)
 I64 = ir.IntType(64)
+F16 = ir.HalfType()
 F32 = ir.FloatType()
 F64 = ir.DoubleType()
 
@@ -37,7 +38,7 @@ def value_type(dtype: np.dtype) -> ir.Type:
     if dtype.kind == "b":
         return I1
     if dtype.kind == "f":
-        return F32 if dtype.itemsize == 4 else F64
+        return {2: F16, 4: F32}.get(dtype.itemsize, F64)
     return ir.IntType(8 * dtype.itemsize)
 
 
@@ -249,6 +250,12 @@ def cast(c: Ctx, x: ir.Value, src: np.dtype, dst: np.dtype) -> ir.Value:
     b = c.b
     if src == dst:
         return x
+    if half.is_half(dst):
+        return half.to_half(b, x, src)
+    if half.is_half(src):  # every half is exactly a float32: convert from that
+        x, src = b.fpext(x, F32), half.F32_DTYPE
+        if dst == src:
+            return x
     to = value_type(dst)
     if dst.kind == "b":
         return truthy(c, src, x)
@@ -321,6 +328,10 @@ def emit_instr(c: Ctx, kernel: Kernel, n: int, vals: Mapping[int, ir.Value],
         return cast(c, vals[ins.args[0]], kernel.body[ins.args[0]].dtype, ins.dtype)
     dts = [kernel.body[a].dtype for a in ins.args]
     args = [vals[a] for a in ins.args]
+    if ins.op is not Op.WHERE and any(map(half.is_half, (*dts, ins.dtype))):
+        # the front end builds float16 operations in float32 (lazyarr/front/build.py)
+        raise NotImplementedError(f"{ins.op.value} computes in float16, which lazyarr's "
+                                  "kernels do not: float16 values are only converted")
     if ins.op in PREDICATES and {dts[0].kind, dts[-1].kind} == {"i", "u"}:
         return mixed_sign_compare(c, ins.op, dts, args)
     with_arg = ARG_EMITTERS.get(ins.op)

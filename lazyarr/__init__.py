@@ -69,7 +69,8 @@ globals().update(METHOD_FUNCTIONS)
 round = around = round_  # NumPy's names (the builtin round is not needed here)
 
 # the array API standard's namespace (2024.12): modules that list their public names in __all__
-from lazyarr.front import creation, dtypefuncs, scan, sorting, standard  # noqa: E402
+from lazyarr.front import complexes, creation, dtypefuncs, scan, sorting, standard  # noqa: E402
+from lazyarr.front.functions import angle  # noqa: E402
 
 _STANDARD_MODULES = (creation, dtypefuncs, standard, scan, sorting)
 for _module in _STANDARD_MODULES:
@@ -112,7 +113,7 @@ def explain(*exprs: Any, target: str = "cpu"):
     bytes and ops per element, cache hit or fresh compile)."""
     from lazyarr.inspect.explanation import Explanation
 
-    nodes = [_node(e) for e in exprs]
+    nodes = complexes.real_roots([_node(e) for e in exprs])  # a complex value: its parts
     if Buffer.dask:
         from lazyarr.run import daskeval
 
@@ -144,7 +145,7 @@ __all__ = [
     "get_num_threads", "set_num_threads", "set_disk_cache",
     "around", "imag", "isclose", "nan_to_num", "real", "round", "sinc",
     "grad", "gradients", "jvp", "value_and_grad", "vjp", "nn", "optim", "random",
-    "quantization", "quantize", "dequantize", "fuse", "fft", "linalg",
+    "quantization", "quantize", "dequantize", "fuse", "fft", "linalg", "angle",
     *sorted(UFUNC_FUNCTIONS), *sorted(METHOD_FUNCTIONS),
     *sorted({_name for _module in _STANDARD_MODULES for _name in _module.__all__}),
 ]

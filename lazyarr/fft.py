@@ -49,13 +49,9 @@ _F32, _F64, _U64 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.uint6
 
 
 # -- the transforms ----------------------------------------------------------------------------
-def _complex_ready() -> bool:
-    return np.dtype(np.complex128) in dtypes.SUPPORTED
-
-
 def _result_dtype(name: str, dtype: np.dtype) -> np.dtype:
-    """The dtype of transform ``name`` of a ``dtype`` input (NumPy's), or the TypeError that
-    lazyarr has no complex dtype."""
+    """The dtype of transform ``name`` of a ``dtype`` input (NumPy 2's: float32 and complex64
+    stay single precision)."""
     if name in _REAL_INPUT and dtype.kind == "c":
         raise TypeError(f"fft.{name}: the input must be real-valued floating-point, not "
                         f"{dtype}")
@@ -63,11 +59,7 @@ def _result_dtype(name: str, dtype: np.dtype) -> np.dtype:
         result = np.result_type(np.empty(0, dtype).real.dtype, 1.0)
     else:
         result = np.result_type(dtype, 1j)
-    if not _complex_ready():
-        what = "takes complex input" if name in _REAL_OUTPUT else "returns complex values"
-        raise TypeError(f"fft.{name} {what}: it needs complex dtypes; not supported yet "
-                        "(lazyarr has no complex dtype)")
-    return dtypes.check(result, f"fft.{name}")
+    return dtypes.check_front(result, f"fft.{name}")
 
 
 def _check_norm(norm: str) -> None:

@@ -97,11 +97,20 @@ def _square(x: LazyArray) -> None:
 def _lapack_dtype(*arrays: LazyArray) -> np.dtype:
     """``numpy.linalg``'s result dtype: float32 when every input is float32, else float64
     (NumPy computes integers and bools in double)."""
+    _real(arrays)
     return _F32 if all(a.dtype == _F32 for a in arrays) else _F64
+
+
+def _real(arrays: Any) -> None:
+    for a in arrays:
+        if a.dtype.kind == "c":
+            raise TypeError(f"linalg: {a.dtype} input to this function is not supported by "
+                            "lazyarr yet (its LAPACK and norm paths are real)")
 
 
 def _as_float(x: LazyArray) -> LazyArray:
     """``x`` in a float dtype, as ``numpy.linalg.norm`` takes it (integers become float64)."""
+    _real([x])
     return x if x.dtype.kind == "f" else x.astype(_F64)
 
 

@@ -39,7 +39,7 @@ DTYPES = tuple(np.dtype(t) for t in (
     "bool", "int8", "int16", "int32", "int64",
     "uint8", "uint16", "uint32", "uint64", "float32", "float64",
 ))
-SUPPORTED = frozenset(DTYPES)
+SUPPORTED = frozenset({*DTYPES, np.dtype(np.float16)})  # float16: loops NumPy picks (sin(int8))
 
 # ULP bounds: 0 for correctly rounded (or exact) operations, a few for transcendentals, where
 # NumPy's SIMD routines, the C library and lazyarr's own vector math may round differently.

@@ -444,10 +444,9 @@ def test_large_arrays(name: str, dt: str, layout: str) -> None:
 # -- unsupported dtypes ----------------------------------------------------------------------
 def test_unsupported_dtypes_raise_type_error_at_build_time() -> None:
     x = la.asarray(np.arange(3.0))
-    for build in (lambda: la.asarray(np.ones(3, np.float16)),
-                  lambda: la.asarray(np.ones(3, np.complex128)),
-                  lambda: x + np.float16(1), lambda: x + 1j, lambda: x.astype(np.float16),
-                  lambda: la.exp(la.asarray(np.ones(3, np.int8))),  # NumPy: float16 loop
+    for build in (lambda: la.asarray(np.ones(3, np.longdouble)),
+                  lambda: la.asarray(np.ones(3, np.clongdouble)),
+                  lambda: x + np.longdouble(1), lambda: x.astype(np.longdouble),
                   lambda: la.asarray(np.ones(3, "datetime64[s]"))):
         with pytest.raises(TypeError):
             build()
@@ -678,9 +677,11 @@ def test_property_any_binary_op(name: str, dx: np.dtype, dy: np.dtype,
             return
     if want.dtype == np.float16 or np.float16 in getattr(np, name).resolve_dtypes(
             (x.dtype, y.dtype, None)):
-        with pytest.raises(TypeError):
-            getattr(la, name)(la.asarray(x), y)
-        return
+        # computed in float32 and rounded, as NumPy: within an ULP of its float16 loops
+        # (test_float16.py has the exact cases; np.power's float16 loop lacks sqrt's path)
+        if name == "power":
+            return
+        ulps = max(ulps, 1)
     assert_matches_numpy(getattr(la, name), getattr(np, name), x, y, ulps=ulps,
                          zero_ties=name in ("fmax", "fmin"))
 

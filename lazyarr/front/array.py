@@ -80,6 +80,25 @@ class LazyArray:
     def mT(self) -> LazyArray:  # noqa: N802 (NumPy's name)
         return LazyArray(views.matrix_transpose(self._node))
 
+    @property
+    def real(self) -> LazyArray:
+        """The real part (of a real array, the array itself), as ``ndarray.real``."""
+        from lazyarr.front.functions import real  # (functions imports this module)
+
+        return real(self)
+
+    @property
+    def imag(self) -> LazyArray:
+        """The imaginary part (of a real array, zeros), as ``ndarray.imag``."""
+        from lazyarr.front.functions import imag
+
+        return imag(self)
+
+    def conj(self) -> LazyArray:
+        return LazyArray(build.apply(Op.CONJUGATE, self))
+
+    conjugate = conj
+
     def transpose(self, *axes: Any) -> LazyArray:
         if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], tuple | list)):
             axes = axes[0]

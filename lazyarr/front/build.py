@@ -42,6 +42,8 @@ class UnsupportedOperand(TypeError):  # noqa: N818 (a TypeError, named for what 
 
 
 def leaf(array: np.ndarray, origin: Origin | None = None) -> Node:
+    if array.dtype.kind == "c":  # a pair of real leaves: its .real and .imag
+        return _complexes().leaf(array)
     # a big-endian array computes as its native dtype: kernels swap bytes as they load
     dt = dtypes.check_array(array.dtype, "asarray")
     return make(Op.LEAF, dt, tuple(array.shape), (), Buffer(array, origin))
@@ -61,13 +63,15 @@ def operand(x: Any, where: str) -> Operand:
     if isinstance(x, bool | np.bool_):
         return scalar(bool(x), np.dtype(bool))
     if isinstance(x, np.generic):
+        if x.dtype.kind == "c":
+            return _complexes().scalar(x, x.dtype)
         return scalar(x, dtypes.check(x.dtype, where))
     if isinstance(x, _WEAK_TYPES):
         return Weak(x)
     if isinstance(x, np.ndarray):
         return leaf(x)
-    if isinstance(x, numbers.Complex):
-        raise TypeError(f"{where}: complex values are not supported by lazyarr")
+    if isinstance(x, numbers.Complex):  # strong here: apply and where take it weak
+        return _complexes().scalar(complex(x), np.dtype(np.complex128))
     if isinstance(x, list | tuple):
         return leaf(np.asarray(x))
     raise UnsupportedOperand(f"{where}: unsupported operand type {type(x).__name__}")
@@ -100,12 +104,16 @@ def broadcast_shapes(shapes: list[tuple[int, ...]], where: str) -> tuple[int, ..
 def broadcast_to(node: Node, shape: tuple[int, ...]) -> Node:
     if node.shape == shape:
         return node
+    if node.op is Op.COMPLEX:
+        return _complexes().each(broadcast_to, node, shape)
     return make(Op.BROADCAST, node.dtype, shape, (node,))
 
 
 def cast(node: Node, dtype: np.dtype) -> Node:
     if node.dtype == dtype:
         return node
+    if dtype.kind == "c" or node.op is Op.COMPLEX:
+        return _complexes().cast(node, dtype)
     if node.op is Op.SCALAR:
         return scalar(cast_values(np.asarray(node.arg), dtype)[()], dtype)
     if node.op is Op.BROADCAST:
@@ -150,7 +158,7 @@ def _fast_apply(op: Op, nodes: list[Node]) -> Node | None:
             return None
     dts = tuple([n.dtype for n in nodes])
     loop = ops.cached_loop(op, dts)
-    if loop is None:
+    if loop is None or _F16 in loop:  # float16 loops compute in float32: _in_float32
         return None
     if loop[:-1] != dts:
         nodes = [n if n.dtype == dt else cast(n, dt) for n, dt in zip(nodes, loop, strict=False)]
@@ -248,8 +256,10 @@ def memoised(key: tuple, parts: list[Node], build: Callable[[], Node]) -> Node:
     if node is None:
         node = build()
         # an id in the key is only safe while its node lives; a result that does not hold
-        # its operands (a folded comparison) could outlive them and meet a new node there
-        if all(_holds(node, p) or _reaches(node, p) for p in parts):
+        # its operands (a folded comparison) could outlive them and meet a new node there.
+        # A complex operand never is: its parts are held, not it (and no walk finds it)
+        if all(p.op is not Op.COMPLEX and (_holds(node, p) or _reaches(node, p))
+               for p in parts):
             remember(memo, key, node)
     return node
 
@@ -259,6 +269,8 @@ def _apply(op: Op, xs: tuple, nodes: list[Node] | None) -> Node:
         fast = _fast_apply(op, nodes)
         if fast is not None:
             return fast
+    if _complex_operand(xs):
+        return _complexes().apply(op, xs)
     name = op._value_
     operands = [operand(x, name) for x in xs]
     if all(isinstance(o, Weak) for o in operands):
@@ -273,8 +285,78 @@ def _apply(op: Op, xs: tuple, nodes: list[Node] | None) -> Node:
         folded = _fold_out_of_range_comparison(op, operands, shape)
         if folded is not None:
             return folded
+    if _F16 in loop:
+        return _in_float32(op, operands, loop, shape)
     srcs = tuple(coerce(o, dt, shape) for o, dt in zip(operands, loop, strict=False))
     return canonicalise(make(op, loop[-1], shape, srcs))
+
+
+_F16, _F32 = dtypes.FLOAT16, dtypes.FLOAT32
+
+
+def _in_float32(op: Op, operands: list[Operand], loop: tuple[np.dtype, ...],
+                shape: tuple[int, ...]) -> Node:
+    """``op`` on NumPy's float16 loop as NumPy computes it: each float16 operand (after
+    NumPy's conversion to float16, so ``uint8`` values are halves first) widened to float32,
+    the op in float32, and a float16 result rounded from it (comparisons and other non-float
+    results are the float32 op's). No kernel computes in float16: halves are only loaded,
+    stored, converted and selected."""
+    if op in _HALF_PICKS and loop[-1] == _F16:
+        x, *bounds = (coerce(o, dt, shape) for o, dt in zip(operands, loop, strict=False))
+        if op is Op.CLIP:  # NumPy's float16 clip: minimum(maximum(x, low), high)
+            return _half_pick(Op.MINIMUM, _half_pick(Op.MAXIMUM, x, bounds[0]), bounds[1])
+        return _half_pick(op, x, bounds[0])
+    srcs = tuple(cast(coerce(o, dt, shape), _F32 if dt == _F16 else dt)
+                 for o, dt in zip(operands, loop, strict=False))
+    if op is Op.NEXTAFTER:  # float32's neighbour would round back to x: the half's own
+        return cast(_half_nextafter(*srcs), _F16)
+    if op is Op.SPACING:
+        return cast(_half_spacing(srcs[0]), _F16)
+    out = loop[-1]
+    node = canonicalise(make(op, _F32 if out == _F16 else out, shape, srcs))
+    return cast(node, out)
+
+
+_HALF_PICKS = frozenset({Op.MAXIMUM, Op.MINIMUM, Op.FMAX, Op.FMIN, Op.CLIP})
+
+
+def _half_pick(op: Op, x: Node, y: Node) -> Node:
+    """NumPy's float16 ``maximum``/``minimum`` (``fmax``/``fmin``): ``x`` where ``x >= y``
+    (``<=``) or ``x`` (``y``) is NaN, else ``y``. One operand's bits: of equal zeros the
+    first, where float32's loops take the second, and NaN payloads kept."""
+    big = op in (Op.MAXIMUM, Op.FMAX)
+    keeps = apply(Op.GREATER_EQUAL if big else Op.LESS_EQUAL, x, y)
+    nan = apply(Op.ISNAN, x if op in (Op.MAXIMUM, Op.MINIMUM) else y)
+    return make(Op.WHERE, x.dtype, x.shape, (apply(Op.LOGICAL_OR, keeps, nan), x, y))
+
+
+def _half_nextafter(x: Node, y: Node) -> Node:
+    """NumPy's float16 ``nextafter`` of halves ``x`` and ``y`` held in float32: ``x`` moved
+    by the gap between halves next to it (exact in float32; past 65504 it rounds to inf as a
+    half), ``x`` itself where ``x == y`` (so of zeros the first), NaN where either is."""
+    mag = apply(Op.ABSOLUTE, x)
+    frac, e = apply(Op.FREXP_MANTISSA, mag), apply(Op.FREXP_EXPONENT, mag)  # |x| = frac*2**e
+    # the gap above |x|: 2**(e - 11) among normal halves, 2**-24 among subnormal ones; below
+    # a normal power of two (frac 0.5) the gap is half that
+    up = apply(Op.LDEXP, np.float32(1), apply(Op.SUBTRACT, apply(Op.MAXIMUM, e, -13), 11))
+    power = apply(Op.LOGICAL_AND, apply(Op.EQUAL, frac, 0.5), apply(Op.GREATER, e, -13))
+    rising = apply(Op.GREATER, y, x)
+    inward = apply(Op.LOGICAL_XOR, rising, apply(Op.GREATER, x, 0.0))  # toward zero
+    gap = where(apply(Op.LOGICAL_AND, inward, power), apply(Op.MULTIPLY, up, 0.5), up)
+    moved = where(rising, apply(Op.ADD, x, gap), apply(Op.SUBTRACT, x, gap))
+    moved = apply(Op.COPYSIGN, moved, x)  # -2**-24 moved inward is -0.0, as its bits - 1
+    moved = where(apply(Op.ISINF, x), apply(Op.COPYSIGN, 65504.0, x), moved)  # inward
+    moved = where(apply(Op.EQUAL, x, 0.0), apply(Op.COPYSIGN, 2.0 ** -24, y), moved)
+    moved = where(apply(Op.EQUAL, x, y), x, moved)
+    nan = apply(Op.LOGICAL_OR, apply(Op.ISNAN, x), apply(Op.ISNAN, y))
+    return where(nan, np.float32(np.nan), moved)
+
+
+def _half_spacing(x: Node) -> Node:
+    """NumPy's float16 ``spacing``: the gap from ``x`` to the next half toward +inf
+    (positive for negative ``x`` too, unlike float32's), inf at 65504, NaN at +-inf."""
+    above = cast(cast(_half_nextafter(x, scalar(np.inf, _F32)), _F16), _F32)
+    return where(apply(Op.ISINF, x), np.float32(np.nan), apply(Op.SUBTRACT, above, x))
 
 
 def _fold_out_of_range_comparison(op: Op, operands: list[Operand],
@@ -317,6 +399,8 @@ def where(cond: Any, x: Any, y: Any) -> Node:
 
 
 def _where(op: Op, xs: tuple, nodes: list[Node] | None) -> Node:
+    if _complex_operand(xs):
+        return _complexes().where(*xs)
     c, a, b = (operand(v, "where") for v in xs)
     c = _strong(c) if isinstance(c, Weak) else c
     values = [o.value if isinstance(o, Weak) else o.dtype for o in (a, b)]
@@ -345,11 +429,40 @@ def _where_value(value: int | float, dtype: np.dtype) -> Node:
 
 
 def astype(node: Node, dtype: Any) -> Node:
-    return cast(node, dtypes.check(np.dtype(dtype), "astype"))
+    dt = np.dtype(dtype)
+    if dt.kind == "c" or node.op is Op.COMPLEX:
+        return _complexes().astype(node, dt)
+    return cast(node, dtypes.check(dt, "astype"))
 
 
 def permute(node: Node, axes: tuple[int, ...]) -> Node:
     if axes == tuple(range(node.ndim)):
         return node
+    if node.op is Op.COMPLEX:
+        return _complexes().each(permute, node, axes)
     shape = tuple(node.shape[a] for a in axes)
     return make(Op.PERMUTE, node.dtype, shape, (node,), axes)
+
+
+# -- complex values: pairs of real nodes, built by lazyarr/front/complexes.py ------------------
+def _complexes() -> Any:
+    from lazyarr.front import complexes  # (it builds on this module)
+
+    return complexes
+
+
+def _complex_operand(xs: tuple) -> bool:
+    """Whether an operand is complex (a Python or NumPy complex, a complex array, node or
+    lazy array): the operation is then complexes.py's."""
+    for x in xs:
+        t = type(x)
+        if t is int or t is float or t is bool:
+            continue
+        if t is complex:
+            return True
+        dt = getattr(x, "dtype", None)  # nodes, lazy arrays, NumPy arrays and scalars
+        if isinstance(dt, np.dtype) and dt.kind == "c":
+            return True
+        if (t is list or t is tuple) and np.asarray(x).dtype.kind == "c":
+            return True
+    return False

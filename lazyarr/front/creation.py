@@ -108,7 +108,16 @@ def _check_size(dims: tuple[int, ...], dt: np.dtype) -> None:
 
 
 def _dtype(dtype: Any, default: np.dtype, what: str) -> np.dtype:
-    return default if dtype is None else dtypes.check(np.dtype(dtype), what)
+    return default if dtype is None else dtypes.check_front(np.dtype(dtype), what)
+
+
+def _scalar(value: Any, dt: np.dtype) -> Node:
+    """``value`` as a constant of ``dt`` (a complex one is a pair of real constants)."""
+    if dt.kind == "c":
+        from lazyarr.front import complexes  # (loaded with complex values only)
+
+        return complexes.scalar(value, dt)
+    return build.scalar(value, dt)
 
 
 def _broadcast(node: Node, dims: tuple[int, ...]) -> Node:
@@ -123,8 +132,10 @@ def _fill_node(value: Any, dtype: Any, what: str) -> Node:
     if isinstance(value, LazyArray | np.ndarray | list | tuple):
         node = asarray(value)._node  # NumPy fills with any array that broadcasts: lazily too
         return node if dtype is None else build.cast(node, _dtype(dtype, node.dtype, what))
-    if isinstance(value, complex | np.complexfloating):
-        raise TypeError(f"{what}: complex values are not supported by lazyarr")
+    if isinstance(value, complex | np.complexfloating) or (
+            dtype is not None and np.dtype(dtype).kind == "c"):
+        dt = _dtype(dtype, dtypes.check_front(np.asarray(value).dtype, what), what)
+        return _scalar(value, dt)
     if dtype is None:
         dt = dtypes.check(np.asarray(value).dtype, what)  # bool, int64, float64, or NumPy's
         return build.scalar(value, dt)
@@ -187,7 +198,7 @@ def _constant(shape: Any, value: int, dtype: Any, device: Any, what: str) -> Laz
     dims = _shape(shape)
     dt = _dtype(dtype, _F64, what)
     _check_size(dims, dt)
-    return place(LazyArray(_broadcast(build.scalar(value, dt), dims)), device)
+    return place(LazyArray(_broadcast(_scalar(value, dt), dims)), device)
 
 
 def full_like(x: Any, /, fill_value: Any, *, dtype: Any = None, device: Any = None
@@ -195,7 +206,7 @@ def full_like(x: Any, /, fill_value: Any, *, dtype: Any = None, device: Any = No
     """``full`` with the shape of ``x``, and its dtype unless ``dtype`` is given
     (``fill_value`` converted as ``numpy.full_like`` converts it)."""
     shape, dt = _like(x)
-    dt = _dtype(dtype, dtypes.check(dt, "full_like"), "full_like")
+    dt = _dtype(dtype, dtypes.check_front(dt, "full_like"), "full_like")
     return full(shape, fill_value, dtype=dt, device=_like_device(x, device, "full_like"))
 
 
@@ -214,7 +225,7 @@ def empty_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> LazyArray
 
 def _constant_like(x: Any, value: int, dtype: Any, device: Any, what: str) -> LazyArray:
     shape, dt = _like(x)
-    dt = _dtype(dtype, dtypes.check(dt, what), what)
+    dt = _dtype(dtype, dtypes.check_front(dt, what), what)
     return _constant(shape, value, dt, _like_device(x, device, what), what)
 
 
@@ -354,6 +365,9 @@ def _arange_node(dt: np.dtype, length: int, first: Any, second: Any) -> Node:
 
 def _float_arange(dt: np.dtype, length: int, first: np.generic, second: np.generic,
                   index: Node) -> Node:
+    if dt == np.float16:  # NumPy fills a float16 range in float32 and rounds each value once
+        return build.cast(_float_arange(np.dtype(np.float32), length, np.float32(first),
+                                        np.float32(second), index), dt)
     with np.errstate(all="ignore"):
         delta = second - first
         zero, one = dt.type(0), dt.type(1)

@@ -2,9 +2,8 @@
 
 The namespace's dtypes are NumPy dtype instances (``lazyarr.float32 == np.dtype("float32")``),
 so they compare equal to, and hash like, the dtypes of NumPy arrays and of lazy arrays.
-``complex64`` and ``complex128`` are here because the standard names them, but lazyarr does not
-compute in them yet: they are left out of ``__array_namespace_info__().dtypes()`` and arrays of
-them are refused (TypeError), as float16 ones are.
+The complex dtypes are pairs of real values to the engine (``lazyarr.front.complexes``);
+float16, which the standard does not name, is stored as half and computed in float32.
 
 Type promotion is NumPy 2's (NEP 50: Python scalars are weak). Where NumPy departs from the
 standard the standard is followed, and each function's docstring says where.
@@ -47,7 +46,7 @@ complex128 = np.dtype(np.complex128)
 
 # canonical name -> dtype, in the standard's order: what lazyarr computes in
 _SUPPORTED = {str(d): d for d in (bool, int8, int16, int32, int64, uint8, uint16, uint32,
-                                  uint64, float32, float64)}
+                                  uint64, float32, float64, complex64, complex128)}
 _COMPLEX = {"complex64": complex64, "complex128": complex128}
 # every dtype the namespace names (dtype functions answer for these, arrays exist of the first)
 _NAMED = frozenset(_SUPPORTED.values()) | frozenset(_COMPLEX.values())
@@ -88,16 +87,14 @@ class Info:
         return ["cpu", "cuda"] if cuda_available() else ["cpu"]
 
     def default_dtypes(self, *, device: Any = None) -> dict[str, np.dtype]:
-        """NumPy's defaults (the same on every device). complex128 is the standard's required
-        entry, although lazyarr does not compute in it yet."""
+        """NumPy's defaults (the same on every device)."""
         check_device(device, "default_dtypes")
         return {"real floating": float64, "complex floating": complex128,
                 "integral": int64, "indexing": int64}
 
     def dtypes(self, *, device: Any = None, kind: Any = None) -> dict[str, np.dtype]:
         """The dtypes lazyarr computes in, by canonical name, those of ``kind`` only when
-        given (a kind name or a tuple of them). No complex dtype yet: with
-        ``kind="complex floating"`` the dictionary is empty."""
+        given (a kind name or a tuple of them)."""
         check_device(device, "dtypes")
         if kind is None:
             return dict(_SUPPORTED)
@@ -161,14 +158,14 @@ def astype(x: Any, dtype: Any, /, *, copy: _pybool = True, device: Any = None) -
     ``device`` places the result ("cpu" or "cuda": a move evaluates ``x`` there)."""
     check_device(device, "astype")
     lazy = x if isinstance(x, LazyArray) else asarray(x)
-    dt = _dtypes.check(np.dtype(dtype), "astype")
+    dt = _dtypes.check_front(np.dtype(dtype), "astype")
     node = lazy._node
     if node.dtype == dt:
         if not copy and (device is None or device_of(lazy) == check_device(device, "astype")):
             return lazy
         node = fresh(node)  # a new array object, evaluated into new memory
     else:
-        node = build.cast(node, dt)
+        node = build.astype(node, dt)
     return place(LazyArray(node), device)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
 from lazyarr.front import array as lazy
-from lazyarr.front import build, opaque, reductions, views
+from lazyarr.front import build, complexes, opaque, reductions, views
 from lazyarr.front.array import _ARRAY_FUNCTIONS, LazyArray
 from lazyarr.ir import dtypes
 from lazyarr.ir.graph import Node, Op, is_dask_array
@@ -183,6 +183,10 @@ def round_(a: Any, decimals: Any = 0, out: Any = None) -> Any:
     computed in float64 and cast back (wrapping as NumPy's cast does, in range of int64)."""
     x = asarray(a)
     decimals = operator.index(decimals)
+    if x.dtype.kind == "c":  # NumPy rounds each part on its own
+        re, im = (round_(LazyArray(p), decimals) for p in x._node.src)
+        result = LazyArray(complexes.pair(re._node, im._node))
+        return result if out is None else result.eval(out=out)
     if x.dtype.kind in "iu" and decimals >= 0:
         result = x
     elif decimals == 0:
@@ -222,6 +226,9 @@ def nan_to_num(x: Any, copy: bool = True, nan: Any = 0.0, posinf: Any = None,
     NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (default: the
     dtype's largest and smallest finite values) in float arrays; other arrays as they are."""
     x = asarray(x)
+    if x.dtype.kind == "c":  # NumPy's: each part on its own
+        re, im = (nan_to_num(LazyArray(p), copy, nan, posinf, neginf) for p in x._node.src)
+        return LazyArray(complexes.pair(re._node, im._node))
     if x.dtype.kind != "f":
         return x
     info = np.finfo(x.dtype)
@@ -242,14 +249,24 @@ def sinc(x: Any) -> LazyArray:
 
 
 def real(x: Any) -> LazyArray:
-    """Lazy ``numpy.real``: lazyarr's values are real, so the input itself."""
-    return asarray(x)
+    """Lazy ``numpy.real``: the real part of a complex array, else the input itself."""
+    node = _n(x)
+    return LazyArray(complexes.real(node)) if node.op is Op.COMPLEX else asarray(x)
 
 
 def imag(x: Any) -> LazyArray:
-    """Lazy ``numpy.imag``: zeros of the input's dtype and shape (its values are real)."""
+    """Lazy ``numpy.imag``: the imaginary part of a complex array, else zeros of the
+    input's dtype and shape."""
     node = _n(x)
+    if node.op is Op.COMPLEX:
+        return LazyArray(complexes.imag(node))
     return LazyArray(build.broadcast_to(build.scalar(0, node.dtype), node.shape))
+
+
+def angle(z: Any, deg: bool = False) -> LazyArray:
+    """Lazy ``numpy.angle``: the argument of each complex value (``arctan2(imag, real)``),
+    in radians or with ``deg`` in degrees."""
+    return LazyArray(complexes.angle(_n(z), deg))
 
 
 def where(condition: Any, x: Any, y: Any) -> LazyArray:
@@ -418,7 +435,7 @@ _ARRAY_FUNCTIONS.update({
 _ARRAY_FUNCTIONS.update({getattr(np, name): fn for name, fn in METHOD_FUNCTIONS.items()})
 _ARRAY_FUNCTIONS.update({
     np.round: round_, np.around: round_, np.isclose: isclose, np.nan_to_num: nan_to_num,
-    np.sinc: sinc, np.real: real, np.imag: imag,
+    np.sinc: sinc, np.real: real, np.imag: imag, np.angle: angle,
 })
 
 

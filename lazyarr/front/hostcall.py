@@ -24,7 +24,14 @@ def host_call(name: str, fn: Callable[..., Any], inputs: Sequence[Node],
               results: Sequence[Result], params: tuple = ()) -> list[Node]:
     """One node per result of ``fn(*inputs, *params)``; ``results`` gives each one's shape
     and dtype. A single result is ``fn``'s return value itself, several are items of the
-    tuple it returns. ``fn`` must be defined at module scope (it is part of the nodes' keys)."""
+    tuple it returns. ``fn`` must be defined at module scope (it is part of the nodes' keys).
+    Complex inputs reach ``fn`` as NumPy complex arrays and complex results come back as lazy
+    complex values (``lazyarr.front.complexes`` splits them into parts)."""
+    if any(n.op is Op.COMPLEX for n in inputs) or any(np.dtype(d).kind == "c"
+                                                      for _, d in results):
+        from lazyarr.front import complexes  # (it builds on this module)
+
+        return complexes.host_call(name, fn, inputs, results, params)
     several = len(results) > 1
     nodes = []
     for k, (shape, dtype) in enumerate(results):

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
+from lazyarr.front import complexes
 from lazyarr.front.build import broadcast_shapes
 from lazyarr.ir import dtypes
 from lazyarr.ir.graph import Node, Op, make
@@ -38,6 +39,8 @@ def _matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def matmul(a: Node, b: Node) -> Node:
+    if a.dtype.kind == "c" or b.dtype.kind == "c":
+        return complexes.matmul(a, b, _matmul_shape(a.shape, b.shape), "matmul")
     dt = dtypes.check(np.matmul.resolve_dtypes((a.dtype, b.dtype, None))[-1], "matmul")
     return make(Op.MATMUL, dt, _matmul_shape(a.shape, b.shape), (a, b), "matmul")
 
@@ -54,14 +57,18 @@ def dot(a: Node, b: Node) -> Node:
     if a.shape[-1] != k:
         raise ValueError(f"shapes {a.shape} and {b.shape} not aligned: {a.shape[-1]} "
                          f"(dim {a.ndim - 1}) != {k} (dim {max(b.ndim - 2, 0)})")
-    dt = dtypes.check(np.result_type(a.dtype, b.dtype), "dot")
     shape = a.shape[:-1] + b.shape[:-2] + b.shape[-1:] if b.ndim > 1 else a.shape[:-1]
+    if a.dtype.kind == "c" or b.dtype.kind == "c":
+        return complexes.matmul(a, b, shape, "dot")
+    dt = dtypes.check(np.result_type(a.dtype, b.dtype), "dot")
     return make(Op.MATMUL, dt, shape, (a, b), "dot")
 
 
 def concatenate(nodes: Sequence[Node], axis: int | None = 0) -> Node:
     if not nodes:
         raise ValueError("need at least one array to concatenate")
+    if any(n.dtype.kind == "c" for n in nodes):
+        return complexes.joined(concatenate, nodes, axis, "concatenate")
     if axis is None:
         from lazyarr.front.views import ravel
 
@@ -91,6 +98,8 @@ def concatenate(nodes: Sequence[Node], axis: int | None = 0) -> Node:
 def stack(nodes: Sequence[Node], axis: int = 0) -> Node:
     if not nodes:
         raise ValueError("need at least one array to stack")
+    if any(n.dtype.kind == "c" for n in nodes):
+        return complexes.joined(stack, nodes, axis, "stack")
     if len({n.shape for n in nodes}) != 1:
         raise ValueError("all input arrays must have the same shape")
     ax = normalize_axis_index(axis, nodes[0].ndim + 1)
@@ -103,6 +112,8 @@ def stack(nodes: Sequence[Node], axis: int = 0) -> Node:
 def take(x: Node, indices: Node, axis: int | None) -> Node:
     """``numpy.take(x, indices, axis)``. Indices a NumPy array holds are checked now (NumPy's
     IndexError where the expression is written); computed ones when it is evaluated."""
+    if x.op is Op.COMPLEX:
+        return complexes.each(take, x, indices, axis)
     if axis is None:
         from lazyarr.front.views import ravel
 

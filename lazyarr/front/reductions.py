@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from lazyarr.front import build, views
+from lazyarr.front import build, complexes, views
 from lazyarr.ir import dtypes
 from lazyarr.ir.graph import Node, Op, ReduceKind, make
 
@@ -66,6 +66,8 @@ def _keep(node: Node, axes: tuple[int, ...], keepdims: bool) -> Node:
 def reduce(kind: ReduceKind, x: Node, axes: tuple[int, ...], keepdims: bool = False,
            dtype: np.dtype | None = None) -> Node:
     """The REDUCE node of ``kind`` over ``axes`` (already normalised and sorted)."""
+    if x.dtype.kind == "c" or (dtype is not None and dtype.kind == "c"):
+        return complexes.reduce(kind, x, axes, keepdims, dtype)
     shape = tuple(n for d, n in enumerate(x.shape) if d not in axes)
     if kind in (ReduceKind.ARGMIN, ReduceKind.ARGMAX):
         src, out = x, np.dtype(np.intp)
@@ -81,6 +83,14 @@ def reduce(kind: ReduceKind, x: Node, axes: tuple[int, ...], keepdims: bool = Fa
             return build.apply(Op.ADD, src, 0.0)  # NumPy adds to +0.0: -0.0 comes out +0.0
         return build.cast(src, out)
     _check_not_empty(kind, x, axes)
+    if src.dtype == dtypes.FLOAT16:
+        # NumPy's float16 loops accumulate a row in float32 and round the result once; min,
+        # max and their indices are exact in float32 (kernels never compute in float16)
+        wide = build.cast(src, dtypes.FLOAT32)
+        if kind in (ReduceKind.ARGMIN, ReduceKind.ARGMAX):
+            return _keep(make(Op.REDUCE, out, shape, (wide,), (kind, axes)), axes, keepdims)
+        total = make(Op.REDUCE, dtypes.FLOAT32, shape, (wide,), (kind, axes))
+        return _keep(build.cast(total, out), axes, keepdims)
     return _keep(make(Op.REDUCE, out, shape, (src,), (kind, axes)), axes, keepdims)
 
 
@@ -122,9 +132,22 @@ def _mean_dtype(x: Node, dtype: Any, name: str) -> np.dtype:
 
 def mean(x: Node, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Node:
     axes = axes_of(axis, x.ndim)
+    if x.dtype.kind == "c" or (dtype is not None and np.dtype(dtype).kind == "c"):
+        return complexes.mean(x, axes, dtype, keepdims)
     acc = _mean_dtype(x, dtype, "mean")
-    total = reduce(ReduceKind.SUM, build.cast(x, acc), axes, keepdims, acc)
-    return build.cast(build.apply(Op.TRUE_DIVIDE, total, _count(x, axes)), acc)
+    # NumPy's mean of float16 sums and divides in float32 (var's mean, given float16, not)
+    inner = dtypes.FLOAT32 if dtype is None and acc == dtypes.FLOAT16 else acc
+    total = reduce(ReduceKind.SUM, build.cast(x, inner), axes, keepdims, inner)
+    return build.cast(_divide(total, _count(x, axes), inner), acc)
+
+
+def _divide(total: Node, n: int | float, acc: np.dtype) -> Node:
+    """``total / n`` in ``acc``. NumPy divides by its count as an intp array, so a float16
+    total is divided in the float64 loop and rounded to float16 (the count as a float16
+    would round, and overflow past 65504)."""
+    if acc == dtypes.FLOAT16:
+        total = build.cast(total, np.dtype(np.float64))
+    return build.cast(build.apply(Op.TRUE_DIVIDE, total, n), acc)
 
 
 def var(x: Node, axis: Any = None, dtype: Any = None, ddof: float = 0,
@@ -135,12 +158,14 @@ def var(x: Node, axis: Any = None, dtype: Any = None, ddof: float = 0,
     dtype, so ``dtype=float32`` of float64 data rounds each square, not each element.
     """
     axes = axes_of(axis, x.ndim)
+    if x.dtype.kind == "c":
+        return complexes.var(x, axes, dtype, ddof, keepdims)
     acc = _mean_dtype(x, dtype, "var")
     n = _count(x, axes)
     centred = build.apply(Op.SUBTRACT, x, mean(x, axes, acc, keepdims=True))
     squares = build.apply(Op.MULTIPLY, centred, centred)
     total = reduce(ReduceKind.SUM, squares, axes, keepdims, acc)
-    return build.cast(build.apply(Op.TRUE_DIVIDE, total, max(n - ddof, 0)), acc)
+    return _divide(total, max(n - ddof, 0), acc)
 
 
 def std(x: Node, axis: Any = None, dtype: Any = None, ddof: float = 0,
@@ -154,7 +179,7 @@ def std(x: Node, axis: Any = None, dtype: Any = None, ddof: float = 0,
                             "variance array back to its dtype (as NumPy)")
         try:
             root = build.apply(Op.SQRT, variance)
-        except TypeError as exc:  # NumPy's float16 root of int8/uint8: lazyarr has no float16
+        except TypeError as exc:  # a root NumPy computes in a loop lazyarr refuses
             raise TypeError(f"{what}: {exc}") from None
         return build.cast(root, variance.dtype)
     return build.apply(Op.SQRT, variance)

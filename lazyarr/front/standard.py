@@ -334,7 +334,9 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> LazyArray:
                          f"with gufunc signature (n),(n)->() (size {b.shape[-1]} is different "
                          f"from {a.shape[-1]})")
     build.broadcast_shapes([a.shape[:-1], b.shape[:-1]], "vecdot")
-    # conj(x1) is x1 itself: lazyarr's dtypes are real (and NumPy's conjugate of bool is int8)
+    # conj(x1) of a real x1 is x1 itself (and NumPy's conjugate of bool would be int8)
+    if a.dtype.kind == "c":
+        a = build.apply(Op.CONJUGATE, a)
     product = build.apply(Op.MULTIPLY, a, b)
     last = (product.ndim - 1,)
     return LazyArray(reductions.reduce(ReduceKind.SUM, product, last, False, product.dtype))

@@ -197,6 +197,9 @@ def vjp(f: Callable[..., Any], *primals: Any,
     out, aux = _split_aux(f(*args.lazy), has_aux, "vjp")
     leaves, rebuild = tree_flatten(out)
     nodes = [build.operand_node(x, "vjp") for x in leaves]
+    if any(n.dtype.kind == "c" for n in nodes):
+        raise NotImplementedError("vjp: complex outputs have no gradient in lazyarr yet (take "
+                                  "la.real/la.imag, or la.abs, of them first)")
 
     def vjp_fn(cotangents: Any) -> tuple[Any, ...]:
         cts, _ = tree_flatten(cotangents)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from lazyarr.front import build, opaque
+from lazyarr.front import build, complexes, opaque
 from lazyarr.ir.graph import ELEMENTWISE, Node, Op, ViewMap, make
 
 
@@ -85,6 +85,8 @@ def _expand_ellipsis(items: tuple, ndim: int) -> list:
 
 def getitem(node: Node, index: Any) -> Node:
     """``node[index]`` for basic indices (integers, slices, None, ...)."""
+    if node.op is Op.COMPLEX:
+        return complexes.each(getitem, node, index)
     array = _leaf_array(node)
     if array is not None:
         # a trailing ``...`` keeps a full integer index a 0-d view instead of a scalar copy
@@ -114,6 +116,8 @@ def getitem(node: Node, index: Any) -> Node:
 
 # -- axes and shapes -------------------------------------------------------------------
 def expand_dims(node: Node, axis: int | tuple[int, ...]) -> Node:
+    if node.op is Op.COMPLEX:
+        return complexes.each(expand_dims, node, axis)
     array = _leaf_array(node)
     if array is not None:
         return _leaf(np.expand_dims(array, axis), node, lambda p: expand_dims(p, axis))
@@ -130,6 +134,8 @@ def expand_dims(node: Node, axis: int | tuple[int, ...]) -> Node:
 
 
 def squeeze(node: Node, axis: int | tuple[int, ...] | None = None) -> Node:
+    if node.op is Op.COMPLEX:
+        return complexes.each(squeeze, node, axis)
     array = _leaf_array(node)
     if array is not None:
         return _leaf(np.squeeze(array, axis), node, lambda p: squeeze(p, axis))
@@ -151,6 +157,8 @@ def squeeze(node: Node, axis: int | tuple[int, ...] | None = None) -> Node:
 
 
 def flip(node: Node, axis: int | tuple[int, ...] | None = None) -> Node:
+    if node.op is Op.COMPLEX:
+        return complexes.each(flip, node, axis)
     axes = range(node.ndim) if axis is None else normalize_axis_tuple(axis, node.ndim)
     if not axes:
         return node  # np.flip of a 0-d array would copy it into a scalar
@@ -234,6 +242,8 @@ def reshape(node: Node, shape: Any) -> Node:
     target = reshape_target(node.size, shape)
     if target == node.shape:
         return node
+    if node.op is Op.COMPLEX:
+        return complexes.each(reshape, node, target)
     return _reshape(node, target, {})
 
 
@@ -410,6 +420,8 @@ def gather(node: Node, index: Any) -> Node | None:
     The basic items are a view; the integer arrays pick from the axes they index, flattened
     into one (a view, or a copy when no strided view can express it), with one ``take`` at
     flat indices; boolean masks are their True positions, found by evaluating the mask."""
+    if node.op is Op.COMPLEX:
+        return complexes.each(gather, node, index)
     items = index_items(index)
     if any(_is_mask(item) and item.ndim == 0 for item in items):
         return None
@@ -461,6 +473,8 @@ def setitem(node: Node, index: Any, value: Any) -> Node:
     """``node`` with ``node[index] = value`` done as NumPy does it in place (``value`` cast
     to ``node``'s dtype as NumPy casts it there and broadcast to the selection), as a new
     expression: ``where(selected, value placed, node)``. Nothing is written."""
+    if node.op is Op.COMPLEX:
+        return complexes.setitem(setitem, node, index, value)
     items = index_items(index)
     if any(_is_array(item) for item in items):
         return _set_advanced(node, items, value)

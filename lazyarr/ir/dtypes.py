@@ -8,9 +8,14 @@ SUPPORTED = frozenset(
     np.dtype(t)
     for t in (
         "bool", "int8", "int16", "int32", "int64",
-        "uint8", "uint16", "uint32", "uint64", "float32", "float64",
+        "uint8", "uint16", "uint32", "uint64", "float16", "float32", "float64",
     )
 )
+# float16 is a storage dtype, as in NumPy: values are loaded and stored as halves, and every
+# operation on them computes in float32 and rounds its result to float16
+# (lazyarr/front/build.py rewrites each such op as it is built; docs/float16.md)
+FLOAT16 = np.dtype(np.float16)
+FLOAT32 = np.dtype(np.float32)
 
 
 def native(dtype: np.dtype) -> np.dtype:
@@ -66,3 +71,23 @@ def is_float(dtype: np.dtype) -> bool:
 def int_bounds(dtype: np.dtype) -> tuple[int, int]:
     info = np.iinfo(dtype)
     return int(info.min), int(info.max)
+
+
+# complex64 and complex128 are values of the front end only: each is a pair of real
+# expressions (lazyarr/front/complexes.py), so no kernel computes in them and ``check``, which
+# guards what kernels compute, refuses them; ``check_front`` takes them
+COMPLEX_PARTS = {np.dtype(np.complex64): np.dtype(np.float32),
+                 np.dtype(np.complex128): np.dtype(np.float64)}
+
+
+def check_front(dtype: np.dtype, what: str) -> np.dtype:
+    """:func:`check` for a dtype the front end makes values of (``astype``, ``asarray``,
+    result dtypes): complex64 and complex128 are taken too."""
+    dtype = np.dtype(dtype)
+    if dtype in COMPLEX_PARTS:
+        return dtype
+    if dtype.kind == "c" and native(dtype) in COMPLEX_PARTS:
+        raise TypeError(
+            f"{what}: dtype {dtype} is {native(dtype)} in {_order(dtype)} byte order; lazyarr "
+            f"computes in native byte order: ask for {native(dtype)}")
+    return check(dtype, what)

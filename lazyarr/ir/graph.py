@@ -148,6 +148,10 @@ class Op(enum.Enum):
     FMA = "fma"  # x * y + z rounded once (C's fma): PyTorch's quantisation computes with it
     # word ``arg`` (0-3) of Philox4x32-10 of (counter, key), both uint64 (lazyarr/random.py)
     PHILOX = "philox"
+    # a complex value (complex64/complex128) as its two parts, src = (real, imag): real nodes
+    # of one shape and the part's dtype (float32/float64). Made and taken apart by the front
+    # end (lazyarr/front/complexes.py); never a source of a real op, so no kernel sees one
+    COMPLEX = "complex"
 
 
 class ReduceKind(enum.Enum):
@@ -172,7 +176,7 @@ SOURCES = frozenset({Op.LEAF, Op.SCALAR, Op.COUNTER})
 MOVEMENT = frozenset({Op.BROADCAST, Op.PERMUTE, Op.VIEW})
 OPAQUE = frozenset({Op.MATMUL, Op.RESHAPE, Op.CONCATENATE, Op.STACK, Op.TAKE, Op.SCATTER_ADD,
                     Op.HOST})
-ELEMENTWISE = frozenset(Op) - SOURCES - MOVEMENT - OPAQUE - {Op.REDUCE, Op.SCAN}
+ELEMENTWISE = frozenset(Op) - SOURCES - MOVEMENT - OPAQUE - {Op.REDUCE, Op.SCAN, Op.COMPLEX}
 
 
 

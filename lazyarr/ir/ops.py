@@ -225,7 +225,12 @@ def _fma_reference(node: Node, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> n
         if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
             return a * b + c
         exact = Fraction(a) * Fraction(b) + Fraction(c)
-        return float(exact) if exact else (a * b + c)  # a zero keeps IEEE's sign rule
+        if not exact:
+            return a * b + c  # a zero keeps IEEE's sign rule
+        try:
+            return float(exact)
+        except OverflowError:  # beyond the largest float: rounds to an infinity
+            return math.inf if exact > 0 else -math.inf
 
     return np.vectorize(one, otypes=[node.dtype])(x, y, z) if x.size else \
         np.empty(x.shape, node.dtype)

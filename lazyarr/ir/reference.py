@@ -27,6 +27,8 @@ def cast_values(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
         with np.errstate(all="ignore"):
             return values.astype(dtype)
     lo, hi = dtypes.int_bounds(dtype)
+    if values.dtype.itemsize < 4:  # exactly: bounds beyond float16's range would overflow
+        values = values.astype(np.float32)
     with np.errstate(invalid="ignore"):
         fixed = np.where(np.isnan(values), 0, values)
         too_low = fixed <= lo

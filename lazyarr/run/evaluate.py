@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from lazyarr.config import settings
-from lazyarr.front import build
+from lazyarr.front import build, complexes
 from lazyarr.ir import dtypes
-from lazyarr.ir.graph import Buffer, Node
+from lazyarr.ir.graph import Buffer, Node, Op
 from lazyarr.plan.schedule import schedule
 from lazyarr.run import daskeval, fastpath, runtime
 
@@ -33,6 +33,15 @@ def _fit_out(node: Node, out: Any) -> Node:
     return build.cast(build.broadcast_to(node, out.shape), dt)
 
 
+def _complex(nodes: list[Node], out: list[Any] | None) -> bool:
+    """Whether a node is complex or goes into a complex ``out=`` array."""
+    for n in nodes:
+        if n.op is Op.COMPLEX:
+            return True
+    return out is not None and any(isinstance(o, np.ndarray) and o.dtype.kind == "c"
+                                   for o in out)
+
+
 def _broadcastable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
     try:
         np.broadcast_shapes(a, b)
@@ -48,6 +57,8 @@ def evaluate(nodes: list[Node], out: list[Any] | None = None,
 
     On the CPU over host arrays, the fast path answers first (one lookup: these nodes into
     these outputs, evaluated before); a miss whose plan is one kernel becomes its entry."""
+    if (complexes.Seen.any or out is not None) and _complex(nodes, out):  # real parts
+        return complexes.evaluate(nodes, out, backend, target, evaluate)
     if Buffer.dask and daskeval.has_dask_leaves(nodes):
         if target not in (None, "cpu") or backend not in (None, "cpu"):
             raise ValueError("eval: expressions over Dask arrays run on Dask's workers, with "
