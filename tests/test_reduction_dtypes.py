@@ -16,7 +16,10 @@ import numpy as np
 import pytest
 
 import lazyarr as la
-from lazyarr.ir.dtypes import SUPPORTED
+from lazyarr.ir.dtypes import COMPLEX_PARTS
+from lazyarr.ir.dtypes import SUPPORTED as KERNEL_DTYPES
+
+SUPPORTED = KERNEL_DTYPES | set(COMPLEX_PARTS)  # complex values: pairs of real ones
 
 BACKENDS = ("cpu", "interp")
 # small values: every product fits int8, every mean and variance is exact enough to compare
@@ -59,6 +62,8 @@ def _refused(name: str, dtype_arg: np.dtype, expected: np.ndarray) -> bool:
     takes in float16 for 8-bit types."""
     if dtype_arg not in SUPPORTED or expected.dtype not in SUPPORTED:
         return True
+    if name.startswith(("var", "std")) and dtype_arg.kind == "c":
+        return True  # a complex dtype= for a variance: not (yet) lazyarr's
     return name == "std" and np.sqrt(np.ones(1, dtype_arg)).dtype not in SUPPORTED
 
 
@@ -98,20 +103,21 @@ def test_reduction_dtype_argument_matches_numpy(name, in_dtype, dtype_arg, axis)
             got = la.eval(lazy, backend=backend)
             assert got.dtype == expected.dtype, (backend, got.dtype, expected.dtype)
             assert got.shape == expected.shape, (backend, got.shape, expected.shape)
-            if expected.dtype.kind == "f":
-                np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+            if expected.dtype.kind in "fc":
+                np.testing.assert_allclose(got, expected, rtol=1e-3 if expected.dtype ==
+                                           np.float16 else 1e-6, atol=1e-6)
             else:
                 np.testing.assert_array_equal(got, expected)
 
 
 def test_unsupported_dtype_is_refused_at_build_time_naming_the_reduction():
     x = la.asarray(np.ones(4, np.float32))
-    with pytest.raises(TypeError, match=r"sum\(dtype=complex128\)"):
-        la.sum(x, dtype=np.complex128)
-    with pytest.raises(TypeError, match=r"prod\(dtype=complex128\)"):
-        x.prod(dtype=complex)
-    with pytest.raises(TypeError, match=r"mean\(dtype=float16\)"):
-        np.mean(x, dtype=np.float16)
+    with pytest.raises(TypeError, match=r"sum\(dtype=timedelta64\[s\]\)"):
+        la.sum(x, dtype="m8[s]")
+    with pytest.raises(TypeError, match=r"prod\(dtype=timedelta64\[s\]\)"):
+        x.prod(dtype="m8[s]")
+    with pytest.raises(TypeError, match=r"mean\(dtype=timedelta64\[s\]\)"):
+        np.mean(x, dtype="m8[s]")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

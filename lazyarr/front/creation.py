@@ -443,7 +443,7 @@ def eye(n_rows: Any, n_cols: Any = None, /, *, k: Any = 0, dtype: Any = None,
     dt = _dtype(dtype, _F64, "eye")
     _check_size(dims, dt)
     if not -rows < k < cols:  # no element is on that diagonal
-        return place(LazyArray(_broadcast(build.scalar(0, dt), dims)), device)
+        return place(LazyArray(_broadcast(_scalar(0, dt), dims)), device)
     row, col = _index_along(0, dims), _index_along(1, dims)
     if k:  # column == row + k modulo 2**64: exact, a wrapped sum is above every column
         row = build.apply(Op.ADD, row, _uint64(k))

@@ -48,6 +48,8 @@ def _cumulative(kind: ReduceKind, name: str, x: Any, axis: Any, dtype: Any,
     else:
         ax = normalize_axis_index(axis, node.ndim)  # AxisError, as NumPy
     dt = None if dtype is None else np.dtype(dtype)
+    if node.dtype.kind == "c" or (dt is not None and dt.kind == "c"):
+        return LazyArray(_complex(kind, node, ax, dt, include_initial))
     # the standard's dtype rules are sum's and prod's: integers in the default 64-bit
     # integer of their signedness, bool as int64 (or as bool when asked: or / and)
     out = reductions.result_dtype("sum" if kind is ReduceKind.SUM else "prod", node.dtype, dt)
@@ -60,6 +62,31 @@ def _cumulative(kind: ReduceKind, name: str, x: Any, axis: Any, dtype: Any,
         # result's own, and this row starts with an element no input gives
         result = opaque.concatenate([first, result], ax)
     return LazyArray(result)
+
+
+def _complex(kind: ReduceKind, node: Node, axis: int, dtype: np.dtype | None,
+             include_initial: bool) -> Node:
+    """A complex scan: a sum scans each part (exactly what adding complex numbers does); a
+    product runs NumPy's ``cumulative_prod`` on the host."""
+    from lazyarr.front import complexes  # (loaded with complex values only)
+
+    z = build.astype(node, dtype if dtype is not None else node.dtype)
+    if kind is ReduceKind.PROD:
+        return complexes.host_value("cumulative_prod", _cumulative_prod, [z],
+                                    (_scanned_shape(z.shape, axis, include_initial), z.dtype),
+                                    (axis, include_initial))
+    re, im = (_cumulative(kind, "cumulative_sum", LazyArray(p), axis, None,
+                          include_initial)._node for p in z.src)
+    return complexes.pair(re, im)
+
+
+def _scanned_shape(shape: tuple[int, ...], axis: int, include_initial: bool
+                   ) -> tuple[int, ...]:
+    return (*shape[:axis], shape[axis] + include_initial, *shape[axis + 1:])
+
+
+def _cumulative_prod(z: np.ndarray, axis: int, include_initial: bool) -> np.ndarray:
+    return np.cumulative_prod(z, axis=axis, include_initial=include_initial)
 
 
 def cumulative_sum(x: Any, /, *, axis: int | None = None, dtype: Any = None,

@@ -8,6 +8,8 @@ casts, scans and opaque ops with these functions, without either importing the o
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from lazyarr.ir import dtypes
@@ -24,7 +26,9 @@ def cast_values(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """
     dtype = np.dtype(dtype)
     if values.dtype.kind != "f" or dtype.kind not in "iu":
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            # complex to real keeps the real part (NumPy's value) without its ComplexWarning
+            warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
             return values.astype(dtype)
     lo, hi = dtypes.int_bounds(dtype)
     if values.dtype.itemsize < 4:  # exactly: bounds beyond float16's range would overflow
