@@ -209,7 +209,7 @@ def test_bad_axes_raise_numpys_errors(name: str) -> None:
     x = np.ones((2, 3))
     fn = getattr(la, name)
     for axis, error in ((2, AxisError), (-3, AxisError), ((0, 0), ValueError),
-                        ((0, -2), ValueError), (0.5, TypeError)):
+                        ((0, -2), ValueError), (0.5, TypeError), ([0], TypeError)):
         with pytest.raises(error):
             fn(x, axis=axis)
         with pytest.raises(error):

@@ -177,33 +177,7 @@ def _type_of(o: Operand) -> np.dtype | type:
     return o.dtype if isinstance(o, Node) else o.pytype
 
 
-_LOOPS: dict[tuple, tuple[np.dtype, ...] | Exception] = {}
-
-
-def _loop(op: Op, types: tuple) -> tuple[np.dtype, ...]:
-    """NumPy's loop (inputs..., output) for ``op`` on these operand types, or its error."""
-    key = (op, types)
-    found = _LOOPS.get(key)
-    if found is None:
-        found = _resolve(op, types)
-        _LOOPS[key] = found
-    if isinstance(found, Exception):
-        raise type(found)(*found.args)
-    return found
-
-
-def _resolve(op: Op, types: tuple) -> tuple[np.dtype, ...] | Exception:
-    row = ops.ROWS.get(op)
-    try:
-        if row is None or not isinstance(row.ufunc, np.ufunc):
-            raise TypeError(f"{op.value}: {_NOT_YET}")
-        loop = row.ufunc.resolve_dtypes((*types, *[None] * row.nout))
-        mine = (*loop[:row.nin], loop[row.nin + row.output])
-        for dt in mine:
-            dtypes.check_front(dt, row.name)
-    except (TypeError, ValueError) as exc:
-        return exc
-    return tuple(mine)
+_loop = ops.resolve_front_loop  # NumPy's loop for complex operand types, or its error
 
 
 def _coerce(o: Operand, dtype: np.dtype, shape: tuple[int, ...]) -> Pair:

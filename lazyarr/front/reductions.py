@@ -50,6 +50,8 @@ def axes_of(axis: Any, ndim: int, ufunc_like: bool = False) -> tuple[int, ...]:
         return tuple(range(ndim))
     if ufunc_like and _scalar_axis(axis, ndim):
         return ()
+    if isinstance(axis, list):  # NumPy takes an int or a tuple, not a list
+        raise TypeError("'list' object cannot be interpreted as an integer")
     return tuple(sorted(normalize_axis_tuple(axis, ndim)))
 
 

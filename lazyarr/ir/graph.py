@@ -357,5 +357,7 @@ def describe(node: Node) -> str:
 
 
 def scalar_value(dtype: np.dtype, value: Any) -> np.generic:
-    """``value`` as a NumPy scalar of ``dtype`` (raises OverflowError as NumPy does)."""
-    return np.array(value, dtype=dtype)[()]
+    """``value`` as a NumPy scalar of ``dtype`` (raises OverflowError as NumPy does for
+    integers; a float beyond float16's or float32's range is an infinity, silently)."""
+    with np.errstate(over="ignore"):
+        return np.array(value, dtype=dtype)[()]

@@ -550,16 +550,37 @@ def cached_loop(op: Op, operands: tuple[np.dtype, ...]) -> tuple[np.dtype, ...] 
     return None if found is None or isinstance(found, Exception) else found
 
 
-def _resolve_uncached(op: Op, operands: tuple) -> tuple[np.dtype, ...] | Exception:
-    row = ROWS[op]
+def _resolve_uncached(op: Op, operands: tuple, front: bool = False
+                      ) -> tuple[np.dtype, ...] | Exception:
+    row = ROWS.get(op)
+    check = dtypes.check_front if front else dtypes.check
     try:
+        # internal ops (fma) have no NumPy loop for complex operands
+        if row is None or (front and not isinstance(row.ufunc, np.ufunc)):
+            raise TypeError(f"{op.value}: complex operands are not supported by lazyarr yet")
         loop = row.ufunc.resolve_dtypes((*operands, *[None] * row.nout))
         mine = (*loop[:row.nin], loop[row.nin + row.output])
         for dt in mine:
-            dtypes.check(dt, f"{row.name} on {_names(operands)}")
+            check(dt, f"{row.name} on {_names(operands)}")
     except (TypeError, ValueError) as exc:
         return exc
     return tuple(mine)
+
+
+_FRONT_LOOPS: dict[tuple, tuple[np.dtype, ...] | Exception] = {}
+
+
+def resolve_front_loop(op: Op, operands: tuple) -> tuple[np.dtype, ...]:
+    """:func:`resolve_loop` for the front end's complex values, whose loops (complex dtypes)
+    no kernel computes in: the front end splits them into real parts."""
+    key = (op, operands)
+    found = _FRONT_LOOPS.get(key)
+    if found is None:
+        found = _resolve_uncached(op, operands, front=True)
+        _FRONT_LOOPS[key] = found
+    if isinstance(found, Exception):
+        raise type(found)(*found.args)
+    return found
 
 
 def _names(operands: tuple) -> str:
