@@ -326,7 +326,11 @@ class LazyArray:
         if stream is not None:
             raise ValueError("to_device: lazyarr copies on the default stream; pass "
                              "stream=None")
-        to_cuda = _device_kind(device) == "cuda"
+        where = build.check_device(device, "to_device")
+        if where is None:
+            raise ValueError("to_device: unknown device None; lazyarr's devices are 'cpu' "
+                             "and 'cuda'")
+        to_cuda = where == "cuda"
         if to_cuda == (self.device != "cpu"):
             return self
         from lazyarr.run import device as place  # GPU support, loaded when it can matter
@@ -415,15 +419,6 @@ def _device_array(node: Node) -> Any:
         return None
     return next(n.arg.array for n in toposort([node])
                 if n.op is Op.LEAF and isinstance(n.arg.array, DeviceArray))
-
-
-def _device_kind(device: Any) -> str:
-    name = str(device)
-    if name == "cpu":
-        return "cpu"
-    if name in ("cuda", "cuda:0"):
-        return "cuda"
-    raise ValueError(f"unknown device {device!r}; use 'cpu' or 'cuda'")
 
 
 def _lazy_index(index: Any) -> Any:

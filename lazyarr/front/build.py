@@ -41,6 +41,19 @@ class UnsupportedOperand(TypeError):  # noqa: N818 (a TypeError, named for what 
     """An operand of a type lazyarr does not take (operators then return NotImplemented)."""
 
 
+def check_device(device: Any, what: str) -> str | None:
+    """``device`` as lazyarr names it (None, "cpu" or "cuda"), else a ValueError."""
+    if device is None:
+        return None
+    if isinstance(device, str):
+        if device == "cpu":
+            return "cpu"
+        if device in ("cuda", "cuda:0"):
+            return "cuda"
+    raise ValueError(f"{what}: unknown device {device!r}; lazyarr's devices are 'cpu' and "
+                     "'cuda'")
+
+
 def leaf(array: np.ndarray, origin: Origin | None = None) -> Node:
     if array.dtype.kind == "c":  # a pair of real leaves: its .real and .imag
         return _complexes().leaf(array)

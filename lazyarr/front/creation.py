@@ -30,6 +30,7 @@ import numpy as np
 
 from lazyarr.front import build, views
 from lazyarr.front.array import LazyArray
+from lazyarr.front.build import check_device
 from lazyarr.front.functions import asarray
 from lazyarr.ir import dtypes
 from lazyarr.ir.graph import MOVEMENT, SOURCES, Buffer, Node, Op, make
@@ -44,19 +45,6 @@ _INTP_MAX = int(np.iinfo(np.intp).max)
 
 
 # -- devices ---------------------------------------------------------------------------------
-def check_device(device: Any, what: str) -> str | None:
-    """``device`` as lazyarr names it (None, "cpu" or "cuda"), else a ValueError."""
-    if device is None:
-        return None
-    if isinstance(device, str):
-        if device == "cpu":
-            return "cpu"
-        if device in ("cuda", "cuda:0"):
-            return "cuda"
-    raise ValueError(f"{what}: unknown device {device!r}; lazyarr's devices are 'cpu' and "
-                     "'cuda'")
-
-
 def device_of(x: Any) -> str:
     """Where ``x`` lives: "cuda" for a lazy array over device memory or a CUDA array (the
     CUDA array interface, DLPack), else "cpu"."""

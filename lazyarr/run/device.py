@@ -25,7 +25,7 @@ from lazyarr.backends.cuda_memory import (
     wrap,
 )
 from lazyarr.config import settings
-from lazyarr.front.build import leaf
+from lazyarr.front.build import check_device, leaf
 from lazyarr.ir.graph import Op, make, toposort
 
 
@@ -115,8 +115,7 @@ def _resolve(backend: str | None, target: str | None) -> str | None:
 
 def leaf_array(obj: Any, dtype: Any, device: str | None) -> DeviceArray | None:
     """The device array ``asarray(obj, dtype, device)`` captures, or None for a host leaf."""
-    if device not in (None, "cpu", CUDA, f"{CUDA}:0"):
-        raise ValueError(f"unknown device {device!r}; use 'cpu' or 'cuda'")
+    check_device(device, "asarray")
     on_device = is_device_array_like(obj)
     if device == "cpu":
         if on_device:
