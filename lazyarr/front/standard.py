@@ -20,8 +20,9 @@ from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 from lazyarr.front import build, opaque, reductions, views
 from lazyarr.front import functions as _functions
 from lazyarr.front.array import LazyArray
+from lazyarr.front.creation import fresh  # a new array's memory for what would be a view
 from lazyarr.front.functions import UFUNC_FUNCTIONS, asarray
-from lazyarr.ir.graph import MOVEMENT, Node, Op, ReduceKind
+from lazyarr.ir.graph import Node, Op, ReduceKind
 
 # -- elementwise functions under the standard's names ---------------------------------------
 # NumPy 2 has these names too, for the same ufuncs: aliases, not new functions
@@ -108,22 +109,6 @@ def _reshape_nodes(node: Node) -> set[int]:
     return found
 
 
-def _reads_memory_of_leaf(node: Node) -> bool:
-    """Whether ``node`` is a view of a captured array: evaluated alone, its result is that
-    array's memory."""
-    while node.op in MOVEMENT:
-        node = node.src[0]
-    return node.op is Op.LEAF
-
-
-def _fresh(node: Node) -> Node:
-    """``node``, or where it is a view of a captured array (an evaluated view is that
-    array's memory), a copy of it computed by a kernel: for the functions NumPy documents as
-    returning a new array (``roll(x, 0)``, ``tile(x, 1)`` are not views of ``x``)."""
-    # where(True, x, x): an identity every dtype has (positive has no bool loop)
-    return build.where(True, node, node) if _reads_memory_of_leaf(node) else node
-
-
 def reshape(x: Any, /, shape: Any, *, copy: bool | None = None) -> LazyArray:
     """``x`` with a new ``shape`` (one entry may be -1), in C order.
 
@@ -137,7 +122,7 @@ def reshape(x: Any, /, shape: Any, *, copy: bool | None = None) -> LazyArray:
     result = views.reshape(node, shape)
     if copy is False and _reshape_nodes(result) - _reshape_nodes(node):
         raise ValueError("Unable to avoid creating a copy while reshaping.")
-    return LazyArray(_fresh(result) if copy else result)
+    return LazyArray(fresh(result) if copy else result)
 
 
 def roll(x: Any, /, shift: int | tuple[int, ...], *,
@@ -150,8 +135,8 @@ def roll(x: Any, /, shift: int | tuple[int, ...], *,
     """
     node = _n(x)
     if axis is None:
-        return LazyArray(_fresh(views.reshape(_roll(views.ravel(node), shift, 0), node.shape)))
-    return LazyArray(_fresh(_roll(node, shift, axis)))
+        return LazyArray(fresh(views.reshape(_roll(views.ravel(node), shift, 0), node.shape)))
+    return LazyArray(fresh(_roll(node, shift, axis)))
 
 
 def _roll(node: Node, shift: Any, axis: Any) -> Node:
@@ -205,7 +190,7 @@ def repeat(x: Any, repeats: Any, /, *, axis: int | None = None) -> LazyArray:
         raise ValueError("negative dimensions are not allowed")
     before, after = node.shape[:ax + 1], node.shape[ax + 1:]
     spread = build.broadcast_to(views.expand_dims(node, ax + 1), (*before, count, *after))
-    return LazyArray(_fresh(views.reshape(spread, (*node.shape[:ax], n * count, *after))))
+    return LazyArray(fresh(views.reshape(spread, (*node.shape[:ax], n * count, *after))))
 
 
 def tile(x: Any, repetitions: Any, /) -> LazyArray:
@@ -222,13 +207,13 @@ def tile(x: Any, repetitions: Any, /) -> LazyArray:
     reps = (1,) * (d - len(reps)) + reps
     node = views.reshape(node, shape)
     if not d:
-        return LazyArray(_fresh(node))
+        return LazyArray(fresh(node))
     # (1, s0, 1, s1, ...) broadcast to (r0, s0, r1, s1, ...): row-major, that is the tiling
     spread = views.expand_dims(node, tuple(range(0, 2 * d, 2)))
     spread = build.broadcast_to(spread, tuple(v for pair in zip(reps, shape, strict=True)
                                               for v in pair))
     tiled = views.reshape(spread, tuple(r * s for r, s in zip(reps, shape, strict=True)))
-    return LazyArray(_fresh(tiled))
+    return LazyArray(fresh(tiled))
 
 
 # -- utility ---------------------------------------------------------------------------------
@@ -266,7 +251,7 @@ def diff(x: Any, /, *, axis: int = -1, n: int = 1, prepend: Any = None,
         upper = views.getitem(node, (*lead, slice(1, None)))
         lower = views.getitem(node, (*lead, slice(None, -1)))
         node = build.apply(op, upper, lower)
-    return LazyArray(_fresh(node))
+    return LazyArray(fresh(node))
 
 
 # -- linear algebra --------------------------------------------------------------------------

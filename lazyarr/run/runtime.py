@@ -198,7 +198,7 @@ class _Run:
 
     def opaque(self, node: Node, args: list[Any]) -> Any:
         if node.op is Op.HOST and self.backend.host:
-            return np.asarray(opaque_value(node, args, self.calls), dtype=node.dtype)
+            return opaque_value(node, args, self.calls)  # (of the node's dtype already)
         if self.backend.host or node.op not in (Op.RESHAPE, Op.CONCATENATE, Op.STACK):
             return self.backend.run_opaque(node, args)
         if node.op is Op.RESHAPE:
