@@ -91,6 +91,29 @@ def test_report_has_every_table(doc):
         assert title in text
 
 
+def test_narrow_and_complex_sections(doc):
+    """Issue 19's workloads ran at the quick size, lazyarr's results passed their checks
+    against NumPy in float64 (NumPy's own bfloat16 layer norm may not: it sums in bfloat16),
+    and the elementwise cells were held against the triad."""
+    run = doc["runs"][0]
+    names = [c["name"] for c in run["narrow"]]
+    assert names[:4] == ["x*2+y float32", "layer norm float32", "x*2+y float16",
+                         "layer norm float16"]
+    assert [c["name"] for c in run["complex"]] == [
+        f"{w} {t}" for t in ("complex64", "complex128")
+        for w in ("exp(1j*w*t)*a", "abs(x*conj(y))")]
+    for cell in run["narrow"] + run["complex"]:
+        assert not cell["errors"], cell["errors"]
+        assert {k: v for k, v in cell["ok"].items() if k.startswith("lazyarr")} and all(
+            v for k, v in cell["ok"].items() if k.startswith("lazyarr")), cell
+        assert cell["times"]["lazyarr"] > 0 and cell["times"]["numpy"] > 0
+        if cell["name"].startswith("x*2+y"):
+            assert cell["bytes"] == 3 * cell["n"] * np.dtype(cell["name"].split()[1]).itemsize
+            assert cell["triad"]["gbps"] > 0
+    text = bench.report(doc)
+    assert "float16 and bfloat16 (issue 19)" in text and "complex numbers (issue 19)" in text
+
+
 def test_tables_again_from_saved_json(saved, capsys):
     capsys.readouterr()
     assert main(["bench", "--from-json", str(saved), "--no-plot"]) == 0

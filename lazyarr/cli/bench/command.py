@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from . import backward, daskrun, fuserun, nnrun, randomrun
+from . import backward, daskrun, fuserun, narrowrun, nnrun, randomrun
 from .report import report
 from .timing import usable_cpus
 from .worker import machine, spawn_worker
@@ -114,12 +114,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--peers", type=_names(PEERS), default=list(PEERS),
                         help="peers to try if installed (default numexpr,numba,jax,torch; "
                              "torch: backward workloads only; 'none')")
-    every = (*BY_KEY, *backward.BY_KEY, daskrun.KEY, *randomrun.KEYS, fuserun.KEY, nnrun.KEY)
+    every = (*BY_KEY, *backward.BY_KEY, daskrun.KEY, *randomrun.KEYS, *narrowrun.KEYS,
+             fuserun.KEY, nnrun.KEY)
     parser.add_argument("--workloads", type=_names(every), default=list(every),
                         help=f"subset of {','.join(BY_KEY)}; backward (float32, at --matrix "
                              f"and the largest size): {','.join(backward.BY_KEY)}; "
                              "dask: lazyarr over Dask arrays against Dask with NumPy; "
                              "random, quant: random numbers, dropout, int8 quantisation; "
+                             "narrow, complex: float16/bfloat16 and complex workloads; "
                              "fuse: @la.fuse calls with new arrays; nn: la.nn layers and "
                              "AdamW against PyTorch and JAX")
     parser.add_argument("--matrix", type=_matrix, default=None,

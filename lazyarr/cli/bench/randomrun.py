@@ -31,10 +31,10 @@ def run(ctx: Context, cfg: Config) -> dict[str, Any]:
     out: dict[str, Any] = {}
     n = min(N, max(cfg.sizes)) if cfg.quick else N
     if RANDOM in cfg.workloads:
-        out[RANDOM] = [_cell(name, fns, check, ctx, cfg, n)
+        out[RANDOM] = [cell(name, fns, check, ctx, cfg, n)
                        for name, fns, check in _random_cells(ctx, n)]
     if QUANT in cfg.workloads:
-        out[QUANT] = [_cell(name, fns, check, ctx, cfg, n, moved)
+        out[QUANT] = [cell(name, fns, check, ctx, cfg, n, moved)
                       for name, fns, check, moved in _quant_cells(ctx, n)]
     return out
 
@@ -127,8 +127,10 @@ def _quant_cells(ctx: Context, n: int) -> list[tuple[str, Fns, Check, int]]:
             ("dequantize int8 -> float32", dequantize, close_d, 5 * n)]
 
 
-def _cell(name: str, fns: Fns, check: Check, ctx: Context, cfg: Config, n: int,
-          moved: int | None = None) -> dict[str, Any]:
+def cell(name: str, fns: Fns, check: Check, ctx: Context, cfg: Config, n: int,
+         moved: int | None = None) -> dict[str, Any]:
+    """One workload timed round-robin over its implementations, after a checked first call;
+    with ``moved`` (bytes per call), the float64 triad is timed in the same rounds."""
     cell: dict[str, Any] = {"name": name, "n": n, "ok": {}, "errors": {}, "first_call": {}}
     timed: Fns = {}
     for impl, fn in fns.items():
@@ -158,29 +160,37 @@ def report_lines(run: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     for key, title in ((RANDOM, "random numbers and dropout (issue 16)"),
                        (QUANT, "int8 quantisation (issue 16)")):
-        cells = run.get(key) or []
-        if not cells:
-            continue
-        impls = sorted({i for c in cells for i in c["times"]}, key=_order)
-        lines += ["", f"== {title}, {run['threads']} thread(s): ms per call "
-                      "(! = result failed its check) =="]
-        head = f"{'workload':<28}{'n':>10}" + "".join(f"{i:>14}" for i in impls)
-        if key == QUANT:
-            head += f"{'GB/s':>8}{'triad':>7}{'%':>5}"
-        lines.append(head)
-        for c in cells:
-            t = c["times"]
-            cols = [f"{1e3 * t[i]:.2f}{'' if c['ok'].get(i, True) else '!'}" if i in t
-                    else "-" for i in impls]
-            line = f"{c['name']:<28}{c['n']:>10}" + "".join(f"{x:>14}" for x in cols)
-            if key == QUANT and "lazyarr out=" in t:
-                gbps = c["bytes"] / t["lazyarr out="] / 1e9
-                line += f"{gbps:>8.1f}{c['triad']['gbps']:>7.1f}" \
-                        f"{100 * gbps / c['triad']['gbps']:>5.0f}"
-            lines.append(line)
-        if key == QUANT:
-            lines.append("   GB/s: bytes read + written per second by lazyarr out= (5 per "
-                         "element); triad: the STREAM triad timed in the same rounds")
+        lines += section_lines(run.get(key) or [], title, run["threads"])
+    return lines
+
+
+def section_lines(cells: list[dict[str, Any]], title: str, threads: int) -> list[str]:
+    """A table of cells from :func:`cell`, ms per call; cells that counted their bytes get
+    lazyarr out='s GB/s against the triad of the same rounds."""
+    if not cells:
+        return []
+    impls = sorted({i for c in cells for i in c["times"]}, key=_order)
+    bandwidth = any("bytes" in c for c in cells)
+    lines = ["", f"== {title}, {threads} thread(s): ms per call "
+                 "(! = result failed its check) =="]
+    head = f"{'workload':<28}{'n':>10}" + "".join(f"{i:>14}" for i in impls)
+    if bandwidth:
+        head += f"{'GB/s':>8}{'triad':>7}{'%':>5}"
+    lines.append(head)
+    for c in cells:
+        t = c["times"]
+        cols = [f"{1e3 * t[i]:.2f}{'' if c['ok'].get(i, True) else '!'}" if i in t
+                else "-" for i in impls]
+        line = f"{c['name']:<28}{c['n']:>10}" + "".join(f"{x:>14}" for x in cols)
+        if "bytes" in c and "lazyarr out=" in t:
+            gbps = c["bytes"] / t["lazyarr out="] / 1e9
+            line += f"{gbps:>8.1f}{c['triad']['gbps']:>7.1f}" \
+                    f"{100 * gbps / c['triad']['gbps']:>5.0f}"
+        lines.append(line)
+        lines += [f"   {c['name']}: {impl} failed: {err}" for impl, err in c["errors"].items()]
+    if bandwidth:
+        lines.append("   GB/s: bytes read + written per second by lazyarr out=; triad: the "
+                     "STREAM triad timed in the same rounds")
     return lines
 
 

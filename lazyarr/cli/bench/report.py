@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from . import backward, daskrun, fuserun, nnrun, randomrun
+from . import backward, daskrun, fuserun, narrowrun, nnrun, randomrun
 from .measure import STREAMING_TRIAD
 from .workloads import BY_KEY, SHORT
 
@@ -289,6 +289,7 @@ def _run_report(run: dict[str, Any]) -> list[str]:
         out += backward.report_lines(run)
     out += daskrun.report_lines(run)
     out += randomrun.report_lines(run)
+    out += narrowrun.report_lines(run)
     out += fuserun.report_lines(run)
     out += nnrun.report_lines(run)
     if not run["results"]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import backward, daskrun, fuserun, nnrun, randomrun
+from . import backward, daskrun, fuserun, narrowrun, nnrun, randomrun
 from .latency import compile_latency
 from .measure import Context, overhead, run_cell, triad
 from .numba_kernels import numba_kernels
@@ -105,6 +105,9 @@ def worker(cfg: Config, threads: int, extras: bool) -> dict[str, Any]:
     if any(k in cfg.workloads for k in randomrun.KEYS):
         log(f"{threads} thread(s): random numbers, quantisation")
         run.update(randomrun.run(ctx, cfg))
+    if any(k in cfg.workloads for k in narrowrun.KEYS):
+        log(f"{threads} thread(s): float16, bfloat16, complex")
+        run.update(narrowrun.run(ctx, cfg))
     if nnrun.KEY in cfg.workloads:
         log(f"{threads} thread(s): layers")
         run[nnrun.KEY] = nnrun.run(ctx, cfg)
