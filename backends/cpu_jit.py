@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import re
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -48,6 +49,10 @@ class Object(NamedTuple):
 # text, not the llvmlite module, so a disk hit needs no IR built and no llvmlite.ir import.
 _SUPPORT_DECLARATION = re.compile(r'^declare [^@\n]*@"?(lazyarr_math_[a-z0-9]+_f(?:32|64))"?\(',
                                   re.M)
+
+
+_VECTOR_DECLARATION = re.compile(
+    r'^declare [^@\n]*@"?(_ZGV_LLVM_N\d+v+_lazyarr_math_[a-z0-9]+_f(?:32|64))"?\(', re.M)
 
 
 def support_needs(text: str) -> tuple[str, ...]:
@@ -91,6 +96,12 @@ class Jit:
         # the CPU and features below, so the disk-cache key (self.host) covers the choice
         self.avx512 = has_feature(llvm, self.tm, self.triple, self.cpu, self.features,
                                   "avx512f")
+        # the registers math calls are sized in (codegen/mathlib.py CPU_USE), kernels and
+        # support modules alike; mathlib's default too (_mathlib), for modules built outside
+        # the backend, whose calls must name vector versions this process's modules define
+        self.register_bits = 512 if self.avx512 else 256
+        if "lazyarr.codegen.mathlib" in sys.modules:  # else: set where it is imported
+            self._mathlib()
         # what, besides the kernel, decides the machine code: part of every disk-cache key (so
         # code for LAZYARR_CPU and for this machine, even one of that name, never share one)
         llvm_version = ".".join(map(str, llvm.llvm_version_info))
@@ -128,17 +139,38 @@ class Jit:
             return 512
         return None
 
+    def _mathlib(self) -> Any:
+        """codegen/mathlib.py (not imported on a disk hit: it is big to import), its default
+        register width set to this JIT's."""
+        from lazyarr.codegen import mathlib
+
+        mathlib.REGISTER_BITS = self.register_bits
+        return mathlib
+
     def ir(self, kernel: Kernel, name: str) -> str:
         from lazyarr.codegen.cpu import build_module
 
+        self._mathlib()
         return str(build_module(kernel, name, self.triple, self.layout,
-                                self.vector_bits(kernel)))
+                                self.vector_bits(kernel), self.register_bits))
 
     def optimise(self, text: str) -> Any:
         """Parse, verify and optimise IR text at O3. Support modules the IR calls are loaded
         first, so whatever this JIT optimises can be linked into its engine."""
         self.require(support_needs(text))
+        self._check_versions(text)
         return self._o3(text, remarks=settings.debug >= 2)
+
+    def _check_versions(self, text: str) -> None:
+        """Refuse IR naming a vector version of a math function that the support modules
+        linked here lack (IR sized for other registers: ``mathlib.set_register_bits``):
+        linked, its calls would jump to address 0."""
+        for symbol in set(_VECTOR_DECLARATION.findall(text)):
+            if not self.engine.get_function_address(symbol):
+                raise RuntimeError(
+                    f"the IR calls {symbol}, which this process's math support modules do "
+                    f"not define: its math calls are sized for other registers than this "
+                    f"JIT's {self.register_bits} bits (mathlib.set_register_bits)")
 
     def _o3(self, text: str, remarks: bool = False) -> Any:
         """``text`` parsed, verified and optimised; with ``remarks``, LLVM says on stderr why
@@ -206,11 +238,11 @@ class Jit:
     def _load_support(self, symbol: str) -> None:
         """A support module from the disk cache, or compiled (and stored there)."""
         def make() -> bytes:
-            from lazyarr.codegen import mathlib  # not on a disk hit: it is big to import
-
+            mathlib = self._mathlib()
             if symbol not in mathlib.SUPPORT_SYMBOLS:
                 raise RuntimeError(f"no support module defines {symbol}")
-            module = mathlib.support_module(symbol, self.triple, self.layout)
+            module = mathlib.support_module(symbol, self.triple, self.layout,
+                                            self.register_bits)
             return self.tm.emit_object(self._o3(str(module)))
 
         key = self.support_key(symbol) if diskcache.enabled() else None

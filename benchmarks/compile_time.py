@@ -24,12 +24,24 @@ into a preallocated ``out=``, on one thread, best of ``--reps``.
     python benchmarks/compile_time.py --only arith --elements 10000000   # streaming kernels
     python benchmarks/compile_time.py --runtime --n 10000000 --reps 7
     python benchmarks/compile_time.py --support   # the once-per-process math modules
+    python benchmarks/compile_time.py --ab        # math called against math inlined
+
+``--ab`` compares the two ways a kernel can use lazyarr's math routines, in one run and in
+turns (ABAB..., one private JIT engine each): ``call`` (what ``mathlib.CPU_USE`` says today:
+the routines compiled once into support modules, kernels call their vector versions) and
+``inline`` (every routine inlined into the kernel and optimised with it, but sin, cos and tan,
+whose huge arguments need the support module's libm path). First the compile time of each
+expression above (median and best of ``--reps`` fresh compiles, support modules already
+loaded), then the run time of the kernels of ``--kinds`` (benchmarks/vector_width.py's) at
+``--sizes``, ``--threads`` (ratio inline / call: above 1, calling is faster).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import os
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -148,6 +160,54 @@ def runtime(n: int, reps: int, dtypes: list[str]) -> None:
             print(f"{dtname:8} {name:24} {1e3 * min(times):7.1f}", flush=True)
 
 
+def _ab_compiles(jits: dict[str, Any], names: list[str], dtypes: list[str], reps: int) -> None:
+    print(f"compile time, milliseconds: median (best) of {reps}, variants in turns")
+    for dtname in dtypes:
+        dt = np.dtype(dtname).type
+        for name in names:
+            kernel = _kernel(EXPRESSIONS[name], dt, 1000)
+            times: dict[str, list[float]] = {v: [] for v in jits}
+            for r in range(-1, reps):  # -1: untimed, loads the support modules it calls
+                for v in (list(jits) if r % 2 == 0 else list(jits)[::-1]):
+                    j, symbol = jits[v], f"lazyarr_ab_{next(_symbols)}"
+                    t0 = time.perf_counter()
+                    j.load(j.compile(kernel, symbol)[0], symbol, kernel)
+                    if r >= 0:
+                        times[v].append(time.perf_counter() - t0)
+            cells = "  ".join(f"{v} {1e3 * statistics.median(t):6.1f} ({1e3 * min(t):5.1f})"
+                              for v, t in times.items())
+            print(f"{name:14} {dtname:8} {cells}", flush=True)
+
+
+def ab(a: argparse.Namespace) -> None:
+    """Math called against math inlined: compile time, then run time, in turns."""
+    import vector_width as vw  # this folder's: benchmarks/vector_width.py
+
+    jits = {"call": vw.VariantJit(vw.VARIANTS[0]), "inline": vw.VariantJit(vw.VARIANTS[0], True)}
+    print(f"# {vw.cpu_model()}; LLVM cpu {jits['call'].cpu}; load average "
+          f"{os.getloadavg()[0]:.1f}", flush=True)
+    _ab_compiles(jits, a.only.split(",") if a.only else list(EXPRESSIONS),
+                 a.dtypes.split(","), a.reps)
+    rng = np.random.default_rng(0)
+    print(f"run time: best of {a.reps} turns, call in ms, inline / call (best; median of "
+          f"per-turn ratios)", flush=True)
+    for threads in (int(t) for t in a.threads.split(",")):
+        la.set_num_threads(threads)
+        for kind in a.kinds.split(","):
+            for dtname in a.dtypes.split(","):
+                cells = []
+                for n in (int(float(x)) for x in a.sizes.split(",")):
+                    case = vw.make_case(kind, dtname, n, rng)
+                    vw.prepare(case, jits, check=True)
+                    t = vw.time_case(case, list(jits), a.reps)
+                    cells.append(f"{n:.0e} {t['call']['best_s'] * 1e3:8.4f} "
+                                 f"x{t['inline']['ratio_best']:.2f} "
+                                 f"(x{t['inline']['ratio_median']:.2f})")
+                print(f"threads {threads} {kind:6} {dtname:8} " + "; ".join(cells),
+                      flush=True)
+    print(f"# load average at end {os.getloadavg()[0]:.1f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--reps", type=int, default=5)
@@ -156,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runtime", action="store_true", help="time the compiled code instead")
     p.add_argument("--n", type=int, default=10_000_000, help="elements for --runtime")
     p.add_argument("--support", action="store_true", help="time the math support modules")
+    p.add_argument("--ab", action="store_true", help="math called against math inlined")
+    p.add_argument("--kinds", default="exp,sin,tanh,gelu,erf,pow",
+                   help="--ab: run-time kernels (benchmarks/vector_width.py's kinds)")
+    p.add_argument("--sizes", default="1e3,1e5,1e7", help="--ab: run-time sizes")
+    p.add_argument("--threads", default="1,2", help="--ab: thread counts")
     p.add_argument("--elements", type=int, default=1000,
                    help="array size the kernels are made for (from 4 MiB of output: "
                         "streaming stores)")
@@ -166,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.support:
         support(a.reps)
+        return 0
+    if a.ab:
+        ab(a)
         return 0
     from lazyarr.backends import cpu
 

@@ -434,6 +434,7 @@ def mathlib_loop(name: str, dt: type) -> tuple[str, str]:
     ty = mathlib.F64 if dt == np.float64 else mathlib.F32
     module = ir.Module(name=f"direct_{name}")
     module.triple, module.data_layout = jit.triple, jit.layout
+    mathlib.set_register_bits(module, jit.register_bits)  # as the JIT's routine modules
     i64 = ir.IntType(64)
     symbol = f"direct_{name}_{ty}"
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [mathlib.PTR] * 2 + [i64]), symbol)

@@ -4,8 +4,8 @@ LLVM's x86 tuning for most AVX-512 cores carries ``prefer-256-bit``: the loop ve
 picks 256-bit vectors unless a function says ``"prefer-vector-width"="512"`` (what clang's
 ``-mprefer-vector-width=512`` sets). 512-bit types stay *legal* all the same (no
 ``"min-legal-vector-width"`` attribute), so a loop that is told its width keeps it: lazyarr's
-loops calling out-of-line math ask for 16 float64 / 32 float32 lanes (``codegen/mathlib.py``
-``LOOP_WIDTHS``), which on such a host are two zmm registers per call, not four ymm.
+loops calling out-of-line math ask for as many lanes as the function's row of
+``codegen/mathlib.py`` ``CPU_USE`` says (registers per call: ymm, or zmm on such a host).
 
 Every kernel below is compiled by one private JIT per variant (its own MCJIT engine, so the
 math support modules of the variants, which share symbols, never meet) and the variants are
@@ -16,8 +16,10 @@ timed in turns on the same launch, best of ``--reps``:
   kernels and math support modules alike: no zmm anywhere (the same attributes on both sides
   of a call keep its vector arguments in the same registers);
 * ``512``: ``"prefer-vector-width"="512"`` on every function;
-* ``512x4`` (math kinds only): ``512`` with the math loop widths doubled (32 float64, 64
-  float32 lanes): four zmm per call, the four independent chains the widths were chosen for.
+* ``x1``, ``x2``, ``x4`` (math kinds only): ``512`` with every function called with one, two
+  or four of the JIT's math registers per call (on an AVX-512 host: zmm), whatever its row
+  of ``CPU_USE`` says (``now`` is the table's choice); the choice per function in the table
+  comes from these.
 
 The attributes are added to the IR text just before LLVM parses it; nothing in the library
 changes. Each variant's assembly is checked: the registers of the kernel (and, for math
@@ -30,6 +32,7 @@ and the median of the per-turn ratios, which the load of a shared machine distur
     python benchmarks/vector_width.py --threads 2 --sizes 1e7
     python benchmarks/vector_width.py --offset 0               # 64-byte aligned arrays
     python benchmarks/vector_width.py --asm-only               # widths only, no timing
+    python benchmarks/vector_width.py --kinds exp,erf --variants now,x1,x2,x4 --sizes 1e4
 """
 
 from __future__ import annotations
@@ -67,14 +70,14 @@ SAMPLE_SECONDS = 0.002  # one sample repeats the launch for at least this long (
 class Variant:
     name: str
     attributes: str  # function attributes added to every definition ("" for none)
-    widen: int = 1  # factor on mathlib's loop widths
+    registers: int | None = None  # math registers per call of every function (None: table)
 
 
 VARIANTS = (
     Variant("now", ""),
     Variant("256", '"prefer-vector-width"="256" "min-legal-vector-width"="256"'),
     Variant("512", '"prefer-vector-width"="512"'),
-    Variant("512x4", '"prefer-vector-width"="512"', widen=2),
+    *(Variant(f"x{r}", '"prefer-vector-width"="512"', registers=r) for r in (1, 2, 4)),
 )
 _GROUP = 777  # attribute group number for the added attributes (llvmlite emits none)
 _DEFINE = re.compile(r"^(define [^\n]*)\n\{", re.M)
@@ -91,35 +94,38 @@ def with_attributes(text: str, attributes: str) -> str:
 
 
 @contextlib.contextmanager
-def math_widths(widen: int) -> Iterator[None]:
-    """mathlib's loop widths (and the vector versions of its routines) times ``widen``."""
-    if widen == 1:
+def math_use(registers: int | None = None, inline: bool = False) -> Iterator[None]:
+    """mathlib's ``CPU_USE`` table with every function at ``registers`` per call (None: as
+    it is), or inlined (but sin, cos, tan: they cannot be) with ``inline``."""
+    if registers is None and not inline:
         yield
         return
-    loops, versions = mathlib.LOOP_WIDTHS, mathlib.VECTOR_WIDTHS
-    mathlib.LOOP_WIDTHS = {k: w * widen for k, w in loops.items()}
-    mathlib.VECTOR_WIDTHS = {k: tuple(sorted({*ws, *(w * widen for w in ws)}))
-                             for k, ws in versions.items()}
+    table = mathlib.CPU_USE
+    mathlib.CPU_USE = {
+        name: mathlib.Use(use.ymm if registers is None else registers,
+                          use.zmm if registers is None else (registers, registers),
+                          inline and name not in ("sin", "cos", "tan", "sincos"))
+        for name, use in table.items()}
     try:
         yield
     finally:
-        mathlib.LOOP_WIDTHS, mathlib.VECTOR_WIDTHS = loops, versions
+        mathlib.CPU_USE = table
 
 
 class VariantJit(cpu_jit.Jit):
     """lazyarr's CPU JIT (own engine, own support modules), with the variant's attributes
     added to every module it optimises: kernels and math support modules."""
 
-    def __init__(self, variant: Variant) -> None:
+    def __init__(self, variant: Variant, inline: bool = False) -> None:
         super().__init__()
-        self.variant = variant
+        self.variant, self.inline = variant, inline
 
     def ir(self, kernel: Kernel, name: str) -> str:
-        with math_widths(self.variant.widen):
+        with math_use(self.variant.registers, self.inline):
             return super().ir(kernel, name)
 
     def _load_support(self, symbol: str) -> None:
-        with math_widths(self.variant.widen):
+        with math_use(self.variant.registers, self.inline):
             super()._load_support(symbol)
 
     def _o3(self, text: str, remarks: bool = False) -> Any:
@@ -128,8 +134,9 @@ class VariantJit(cpu_jit.Jit):
     def support_assembly(self, symbol: str) -> str:
         """Assembly of the support module defining ``symbol`` (a vector version's name)."""
         scalar = symbol[symbol.index(mathlib.SUPPORT_PREFIX):]
-        with math_widths(self.variant.widen):
-            module = mathlib.support_module(scalar, self.triple, self.layout)
+        with math_use(self.variant.registers, self.inline):
+            module = mathlib.support_module(scalar, self.triple, self.layout,
+                                            self.register_bits)
         return self.tm.emit_assembly(self._o3(str(module)))
 
 
@@ -165,6 +172,14 @@ KINDS: dict[str, Kind] = {
     "pow": Kind("math", 2, lambda v: v[0] ** v[1], positive=True),
     "arctan2": Kind("math", 2, lambda v: la.arctan2(v[0], v[1])),
     "erf": Kind("math", 1, lambda v: la.erf(v[0])),
+    "hypot": Kind("math", 2, lambda v: la.hypot(v[0], v[1])),
+    # the rest of mathlib's functions, one each (branch-free code: lanes outside a domain
+    # cost what the others do)
+    **{name: Kind("math", 1, lambda v, name=name: getattr(la, name)(v[0]),
+                  positive=name in ("log1p", "log2", "log10", "arccosh"))
+       for name in ("cos", "tan", "expm1", "log1p", "sinh", "cosh", "arctan", "exp2", "log2",
+                    "log10", "cbrt", "arcsin", "arccos", "arcsinh", "arccosh", "arctanh",
+                    "erfc")},
     "sum": Kind("reduction", 1, lambda v: v[0].sum()),
     "rowmax": Kind("reduction", 1, lambda v: v[0].max(axis=1), rows=True),
     "softmax": Kind("reduction", 1, lambda v: _softmax(v[0]), rows=True),
@@ -330,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(0)
     results = []
     for kind in a.kinds:
-        names = [v.name for v in chosen if v.widen == 1 or KINDS[kind].group == "math"]
+        names = [v.name for v in chosen if v.registers is None or KINDS[kind].group == "math"]
         for dtype in a.dtypes:
             for n in (int(float(s)) for s in a.sizes):
                 case = make_case(kind, dtype, n, rng, a.offset)

@@ -16,6 +16,7 @@ from llvmlite import ir
 from lazyarr.ir.graph import Op
 from lazyarr.ir.loop import Kernel, Layout
 
+from . import mathlib
 from .common import PTR, ArgBlock, InnerArgs, counted_loop
 from .rows import ColumnEmitter, RowEmitter
 from .scalar import (
@@ -219,11 +220,17 @@ def _prefer_width(fn: ir.Function, bits: int | None) -> None:
 
 
 def build_module(kernel: Kernel, name: str, triple: str = "", layout: str = "",
-                 vector_bits: int | None = None) -> ir.Module:
+                 vector_bits: int | None = None, register_bits: int | None = None
+                 ) -> ir.Module:
     """The kernel's module. ``vector_bits``: the vector width LLVM should prefer in its
-    loops (backends/cpu_jit.py ``Jit.vector_bits``); None leaves it to the target CPU."""
+    loops (backends/cpu_jit.py ``Jit.vector_bits``); None leaves it to the target CPU.
+    ``register_bits``: the width of the registers its math calls are sized in
+    (``mathlib.CPU_USE``), that of the support modules it will be linked with (the CPU
+    JIT's ``register_bits``; None: ``mathlib.REGISTER_BITS``, which that JIT sets)."""
     module = ir.Module(name=name)
     module.triple, module.data_layout = triple, layout
+    if register_bits is not None:
+        mathlib.set_register_bits(module, register_bits)
     inner = ir.Function(module, ir.FunctionType(ir.VoidType(), _inner_signature(kernel)),
                         f"{name}.inner")
     inner.linkage = "internal"

@@ -45,6 +45,7 @@ the two ways of emitting a call:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from llvmlite import ir
 
@@ -65,11 +66,12 @@ from .mathlib_trig import (
 
 # what other modules and tests import from here (the functions' home is the family modules)
 __all__ = [
-    "F32", "F64", "FORMATS", "FUNCTIONS", "I1", "I32", "I64", "INT_POWER_MAX", "LOOP_WIDTHS",
-    "PAIRS", "PH_TABLE_WORDS", "PTR", "SUPPORT_PREFIX", "SUPPORT_SYMBOLS", "TRIG_LIMIT",
-    "VECTOR_WIDTHS", "Em", "Format", "call", "call_support", "format_of", "function",
-    "int_power", "loop_width", "mathlib_erf", "mathlib_inverse", "support_module", "support_symbol",
-    "two_over_pi_words", "vector_symbol",
+    "CPU_USE", "F32", "F64", "FORMATS", "FUNCTIONS", "I1", "I32", "I64", "INLINE_SYMBOLS",
+    "INT_POWER_MAX", "PAIRS", "PH_TABLE_WORDS", "PTR", "REGISTER_BITS", "SUPPORT_PREFIX",
+    "SUPPORT_SYMBOLS", "TRIG_LIMIT", "Em", "Format", "Use", "call", "call_support",
+    "format_of", "function", "int_power", "lanes", "loop_width", "mathlib_erf",
+    "mathlib_inverse", "register_bits", "set_register_bits", "support_module",
+    "support_symbol", "two_over_pi_words", "vector_symbol", "vector_widths",
 ]
 
 # -- the function table ------------------------------------------------------------------------
@@ -140,19 +142,83 @@ def call(builder: ir.IRBuilder, name: str, args: Sequence[ir.Value],
 # with a ``vector-function-abi-variant`` attribute (LLVM's vector function ABI) naming the
 # vector versions: the loop vectoriser then calls the vector version once per vector.
 SUPPORT_PREFIX = "lazyarr_math_"
-# The lanes a loop calling these computes per call (codegen/common.py's counted_loop asks
-# the vectoriser for them). One AVX2 register holds 4 float64 or 8 float32, and one vector
-# of a function is one long chain of dependent FMAs: inlined, LLVM interleaved the chains
-# of a loop's several functions, but a call runs one function at a time. Four registers
-# per call give the core four independent chains again, and load each constant once for
-# all four (measured on Zen 3: one register per call was 15-40% slower than inlined math,
-# four as fast or faster).
-LOOP_WIDTHS = {"f64": 16, "f32": 32}
-# Vector versions per format: the loop widths (float32 at 16 too, for loops that also call
-# float64 functions: the narrower width wins), and one AVX2 register's worth in case the
-# vectoriser settles on its own width after all (it may narrow a loop it cannot widen
-# that far). Each version costs compile time once per process (or once, with the disk cache).
-VECTOR_WIDTHS = {"f64": (4, 16), "f32": (8, 16, 32)}
+
+
+@dataclass(frozen=True, slots=True)
+class Use:
+    """How CPU kernels use one function: how many vector registers of arguments one call of
+    its vector version takes, where the math registers are 256 bits (``ymm``: AVX2, and
+    every target without AVX-512, counted in 256-bit units) and where they are 512 bits
+    (``zmm``, for float64 and float32: AVX-512 targets, :data:`REGISTER_BITS`); or
+    ``inline`` in the kernel instead of called (not for sin, cos, tan: their huge arguments
+    need the support module's libm path)."""
+
+    ymm: int = 4
+    zmm: tuple[int, int] = (2, 2)
+    inline: bool = False
+
+    def registers(self, bits: int, fmt: Format) -> int:
+        return self.zmm[0 if fmt.ty == F64 else 1] if bits == 512 else self.ymm
+
+
+# Registers per call, per function: ``benchmarks/vector_width.py --variants now,x1,x2,x4``
+# (docs/benchmarks.md, "Math routines: registers per call", has the figures). One vector of
+# a function is one long chain of dependent FMAs: inlined, LLVM interleaved the chains of a
+# loop's several functions, but a call runs one function at a time, so several registers
+# per call give the core independent chains again, and load each constant once for all of
+# them (on Zen 3, one AVX2 register per call was 15-40% slower than inlined math, four as
+# fast or faster; ymm was not measured again). On AVX-512, four zmm per call are 5-28%
+# faster than two for the functions given (4, ...) below; the others gain nothing, or lose
+# to spills of a long body with many live values (erf, erfc, arccos in float64: 15-25%
+# slower at four). sincos is sin and cos with twice the live values: not measured, two.
+# A loop calling several functions takes the fewest lanes among them (:func:`loop_width`).
+CPU_USE: dict[str, Use] = {
+    "exp": Use(zmm=(4, 4)), "expm1": Use(zmm=(4, 4)), "exp2": Use(zmm=(4, 4)),
+    "log": Use(zmm=(4, 4)), "log1p": Use(zmm=(2, 4)),
+    "log2": Use(), "log10": Use(),
+    "sin": Use(zmm=(4, 4)), "cos": Use(zmm=(4, 4)), "tan": Use(zmm=(4, 4)), "sincos": Use(),
+    "tanh": Use(zmm=(4, 4)), "sinh": Use(zmm=(4, 4)), "cosh": Use(zmm=(4, 4)),
+    "arctan": Use(zmm=(4, 4)), "pow": Use(zmm=(4, 4)), "cbrt": Use(), "hypot": Use(),
+    "arcsin": Use(), "arccos": Use(), "arctan2": Use(),
+    "arcsinh": Use(zmm=(2, 4)), "arccosh": Use(), "arctanh": Use(zmm=(4, 4)),
+    "erf": Use(zmm=(2, 4)), "erfc": Use(zmm=(2, 4)),
+}
+# The width of the math registers where a module does not say (set_register_bits): 256, or
+# what this process's CPU JIT set (backends/cpu_jit.py: 512 on AVX-512 targets), so that a
+# module built outside the CPU backend calls the vector versions its support modules have.
+REGISTER_BITS = 256
+_BITS_ATTRIBUTE = "lazyarr_register_bits"
+
+
+def set_register_bits(module: ir.Module, bits: int) -> None:
+    """Size the math calls of ``module``'s loops for ``bits``-bit registers (256 or 512)."""
+    setattr(module, _BITS_ATTRIBUTE, bits)
+
+
+def register_bits(module: ir.Module) -> int:
+    return getattr(module, _BITS_ATTRIBUTE, REGISTER_BITS)
+
+
+def _element_bits(fmt: Format) -> int:
+    return 64 if fmt.ty == F64 else 32
+
+
+def lanes(name: str, fmt: Format, bits: int) -> int:
+    """The lanes one call of ``name`` computes in a loop calling nothing else: its table
+    row's registers (``CPU_USE``) of ``bits`` bits."""
+    return CPU_USE[name].registers(bits, fmt) * bits // _element_bits(fmt)
+
+
+def vector_widths(name: str, fmt: Format, bits: int) -> tuple[int, ...]:
+    """The vector versions a support module defines: every loop width a loop calling the
+    function can ask for (its own lanes, or fewer: a loop calling several functions, of
+    either format, takes the fewest), and one register's worth in case the vectoriser
+    settles on its own width (it may narrow a loop it cannot widen that far). Each version
+    costs compile time once per process (or once, with the disk cache)."""
+    own = lanes(name, fmt, bits)
+    others = {lanes(n, f, bits) for n, use in CPU_USE.items() if not use.inline
+              for f in FORMATS.values()}
+    return tuple(sorted({bits // _element_bits(fmt), *(w for w in others if w <= own)}))
 
 
 def support_symbol(name: str, fmt: Format) -> str:
@@ -168,6 +234,10 @@ def vector_symbol(name: str, fmt: Format, width: int) -> str:
 SUPPORT_SYMBOLS: dict[str, tuple[str, Format]] = {
     support_symbol(name, fmt): (name, fmt) for name in [*FUNCTIONS, *PAIRS]
     for fmt in FORMATS.values()}
+# the CPU's inlined functions (``CPU_USE`` rows with ``inline``), by :func:`function`'s name
+INLINE_SYMBOLS: dict[str, tuple[str, Format]] = {
+    f"lazyarr.math.{name}.{fmt.suffix}": (name, fmt) for name in FUNCTIONS
+    for fmt in FORMATS.values()}
 
 
 def _signature(name: str, fmt: Format, width: int) -> ir.FunctionType:
@@ -176,13 +246,16 @@ def _signature(name: str, fmt: Format, width: int) -> ir.FunctionType:
     return ir.FunctionType(result, [ty] * _table(name)[0])
 
 
-def support_module(symbol: str, triple: str = "", layout: str = "") -> ir.Module:
+def support_module(symbol: str, triple: str = "", layout: str = "",
+                   bits: int | None = None) -> ir.Module:
     """The support module defining ``symbol`` (a key of ``SUPPORT_SYMBOLS``) and its vector
-    versions, with libm for huge trigonometric arguments."""
+    versions for ``bits``-bit math registers (None: ``REGISTER_BITS``), with libm for huge
+    trigonometric arguments."""
     name, fmt = SUPPORT_SYMBOLS[symbol]
     module = ir.Module(name=symbol)
     module.triple, module.data_layout = triple, layout
-    for width in (1, *VECTOR_WIDTHS[fmt.suffix]):
+    bits = REGISTER_BITS if bits is None else bits
+    for width in (1, *vector_widths(name, fmt, bits)):
         fn = ir.Function(module, _signature(name, fmt, width),
                          symbol if width == 1 else vector_symbol(name, fmt, width))
         fn.attributes.add("nounwind")
@@ -222,7 +295,7 @@ def _declare_support(module: ir.Module, name: str, fmt: Format) -> ir.Function:
         fn = _declare(module, symbol, _signature(name, fmt, 1))
         _keep_alive(module, [_declare(module, vector_symbol(name, fmt, w),
                                       _signature(name, fmt, w))
-                             for w in VECTOR_WIDTHS[fmt.suffix]])
+                             for w in vector_widths(name, fmt, register_bits(module))])
     return fn
 
 
@@ -244,24 +317,32 @@ def _keep_alive(module: ir.Module, fns: list[ir.Function]) -> None:
 def call_support(builder: ir.IRBuilder, name: str, args: Sequence[ir.Value]) -> ir.Value:
     """Emit a call of the out-of-line ``name`` (float or double scalars; a struct of the
     results for ``PAIRS``): the loop vectoriser turns it into one call of a vector version
-    per vector."""
+    per vector. A function whose ``CPU_USE`` row says ``inline`` is emitted inline."""
+    if name in FUNCTIONS and CPU_USE[name].inline:
+        if name in _TRIG:
+            raise ValueError(f"{name} cannot be inlined on the CPU (huge arguments need libm)")
+        return call(builder, name, args)
     fmt = format_of(args[0].type)
-    call = builder.call(_declare_support(builder.module, name, fmt), list(args))
+    call_ = builder.call(_declare_support(builder.module, name, fmt), list(args))
     scalar = support_symbol(name, fmt)
-    call.attributes = _VariantAttributes(",".join(
+    call_.attributes = _VariantAttributes(",".join(
         f"_ZGV_LLVM_N{w}{'v' * len(args)}_{scalar}({vector_symbol(name, fmt, w)})"
-        for w in VECTOR_WIDTHS[fmt.suffix]))
-    return call
+        for w in vector_widths(name, fmt, register_bits(builder.module))))
+    return call_
 
 
 def loop_width(blocks: Sequence[ir.Block]) -> int | None:
     """The vector width to ask for in a loop made of ``blocks`` (None: the vectoriser
-    chooses). None too when the loop calls a function with no vector version (libm's, such
+    chooses): the fewest lanes (:func:`lanes`) among the math functions it calls, called or
+    inlined. None too when the loop calls a function with no vector version (libm's, such
     as fmod): the loop stays scalar either way, and LLVM prints a remark on stderr,
     whatever its options, for each loop it was asked to vectorise and could not."""
     names = [getattr(i.callee, "name", "") for block in blocks for i in block.instructions
              if isinstance(i, ir.CallInstr)]
-    if any(n not in SUPPORT_SYMBOLS and not n.startswith("llvm.") for n in names):
+    math = [SUPPORT_SYMBOLS.get(n) or INLINE_SYMBOLS.get(n) for n in names]
+    if any(m is None and not n.startswith("llvm.") for n, m in zip(names, math, strict=True)):
         return None
-    return min((LOOP_WIDTHS[SUPPORT_SYMBOLS[n][1].suffix] for n in names
-                if n in SUPPORT_SYMBOLS), default=None)
+    if not blocks:
+        return None
+    bits = register_bits(blocks[0].parent.module)
+    return min((lanes(*m, bits) for m in math if m is not None), default=None)

@@ -21,6 +21,7 @@ import pytest
 from kernel_cases import check_specials
 from kernel_cases import evaluate_function as evaluate
 from kernel_cases import same_specials as _same_specials
+from lazyarr.backends import cpu
 from lazyarr.codegen import mathlib, scalar
 
 import lazyarr as la
@@ -161,7 +162,7 @@ def test_exp_kernel_calls_vector_math() -> None:
     b = la.asarray(np.linspace(1.0, 2.0, 1000))
     opt = la.explain(2 * a + la.exp(-b)).llvm_opt
     assert "llvm.loop.isvectorized" in opt
-    width = mathlib.LOOP_WIDTHS["f64"]
+    width = mathlib.lanes("exp", mathlib.FORMATS["double"], cpu.jit().register_bits)
     # one call of the out-of-line vector exp per vector, at the width the loop asked for
     assert re.search(rf"call <{width} x double> @_ZGV_LLVM_N{width}v_lazyarr_math_exp_f64\(",
                      _loop(opt))
@@ -192,7 +193,7 @@ def test_support_functions_are_vector_code(name: str, dtype: type) -> None:
     # float32 pow, log2, log10, cbrt and hypot work in float64
     in_f64 = name in ("pow", "log2", "log10", "cbrt", "hypot")
     inner = "double" if in_f64 or dtype == np.float64 else "float"
-    for width in mathlib.VECTOR_WIDTHS[fmt.suffix]:
+    for width in mathlib.vector_widths(name, fmt, cpu.jit().register_bits):
         body = _function(opt, mathlib.vector_symbol(name, fmt, width))
         assert re.search(rf"@llvm\.fma\.v{width}f{64 if inner == 'double' else 32}", body)
         assert not _LIBM_CALL.search(body), (name, width)
@@ -206,11 +207,10 @@ def test_support_functions_are_vector_code(name: str, dtype: type) -> None:
 def test_every_function_vectorises(name: str, dtype: type) -> None:
     args = [la.asarray(np.linspace(0.5, 1.5, 1000, dtype=dtype))] * (2 if name == "power" else 1)
     opt = la.explain(getattr(la, name)(*args)).llvm_opt
-    suffix = "f64" if dtype == np.float64 else "f32"
-    width = mathlib.LOOP_WIDTHS[suffix]
     ty = "double" if dtype == np.float64 else "float"
     symbol = mathlib.support_symbol("pow" if name == "power" else name,
                                     mathlib.FORMATS[ty])
+    width = mathlib.lanes(*mathlib.SUPPORT_SYMBOLS[symbol], cpu.jit().register_bits)
     assert "llvm.loop.isvectorized" in opt
     loop = _loop(opt)
     assert f"call <{width} x {ty}> @_ZGV_LLVM_N{width}{'v' * len(args)}_{symbol}(" in loop
@@ -222,7 +222,9 @@ def test_float32_and_float64_math_in_one_loop() -> None:
     x = la.asarray(np.linspace(0.5, 1.5, 1000, dtype=np.float32))
     y = la.asarray(np.linspace(0.5, 1.5, 1000))
     opt = _loop(la.explain(la.exp(x) + la.sin(y)).llvm_opt)
-    width = min(mathlib.LOOP_WIDTHS.values())
+    bits = cpu.jit().register_bits
+    width = min(mathlib.lanes("exp", mathlib.FORMATS["float"], bits),
+                mathlib.lanes("sin", mathlib.FORMATS["double"], bits))
     assert f"call <{width} x float> @_ZGV_LLVM_N{width}v_lazyarr_math_exp_f32(" in opt
     assert f"call <{width} x double> @_ZGV_LLVM_N{width}v_lazyarr_math_sin_f64(" in opt
 
@@ -233,7 +235,8 @@ def test_reductions_call_vector_math_at_the_loop_width(dtype: type) -> None:
     x = la.asarray(np.linspace(0.5, 1.5, 4000, dtype=dtype).reshape(4, 1000))
     opt = la.explain(la.exp(x).sum(axis=1)).llvm_opt
     suffix = "f64" if dtype == np.float64 else "f32"
-    width = mathlib.LOOP_WIDTHS[suffix]
+    width = mathlib.lanes("exp", mathlib.FORMATS["double" if suffix == "f64" else "float"],
+                          cpu.jit().register_bits)
     assert f"@_ZGV_LLVM_N{width}v_lazyarr_math_exp_{suffix}(" in opt
 
 

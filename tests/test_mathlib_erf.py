@@ -217,8 +217,8 @@ def test_loop_calls_vector_versions(name: str, dtype: type) -> None:
     body = opt[opt.find("vector.body"):]
     body = body[:body.find("middle.block")]
     suffix = "f64" if dtype == np.float64 else "f32"
-    width = mathlib.LOOP_WIDTHS[suffix]
     ty = "double" if dtype == np.float64 else "float"
+    width = mathlib.lanes(name, mathlib.FORMATS[ty], cpu.jit().register_bits)
     assert f"call <{width} x {ty}> @_ZGV_LLVM_N{width}v_lazyarr_math_{name}_{suffix}(" in body
     assert not re.search(rf"@\"?{name}f?\"?\(", opt)
 

@@ -21,6 +21,7 @@ import pytest
 from kernel_cases import check_specials, kernel_of
 from kernel_cases import evaluate_function as evaluate
 from kernel_cases import same_specials as _same_specials
+from lazyarr.backends import cpu
 from lazyarr.codegen import mathlib, nvptx
 
 import lazyarr as la
@@ -232,9 +233,8 @@ def test_vectorises(name: str, dtype: type) -> None:
     report = la.explain(getattr(la, name)(*args))
     assert report.vectorised and report.vector_width > 1
     assert "called once per element" not in str(report)
-    suffix = "f64" if dtype == np.float64 else "f32"
-    width = mathlib.LOOP_WIDTHS[suffix]
     ty = "double" if dtype == np.float64 else "float"
+    width = mathlib.lanes(name, mathlib.FORMATS[ty], cpu.jit().register_bits)
     symbol = mathlib.support_symbol(name, mathlib.FORMATS[ty])
     opt = report.llvm_opt
     loop = _loop(opt)
