@@ -365,7 +365,7 @@ class CudaBackend:
         memory); the evaluator makes reshapes and joins from copy launches."""
         if node.op is Op.HOST:  # NumPy's function: through host memory
             value = opaque_value(node, [a.to_numpy() for a in args])
-            return DeviceArray.from_numpy(np.ascontiguousarray(value))
+            return DeviceArray.from_numpy(value)  # (C order, native, 0-d kept 0-d)
         if node.op not in (Op.MATMUL, Op.TAKE, Op.SCATTER_ADD):
             raise NotImplementedError(f"{node.op.value} runs as copy launches on the device")
         return _cupy_op(node, args)

@@ -167,7 +167,8 @@ class DeviceArray:
     def from_numpy(cls, array: np.ndarray, device_id: int = 0) -> DeviceArray:
         """Copy a host array to the device (C order, native byte order: GPU kernels and
         every protocol consumer read native elements)."""
-        host = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("="))
+        # (np.ascontiguousarray would make a 0-d array 1-d)
+        host = np.asarray(array, dtype=array.dtype.newbyteorder("="), order="C")
         out = cls.empty(host.shape, host.dtype, device_id)
         _driver().memcpy_htod(out.ptr, host.ctypes.data, host.nbytes)
         return out

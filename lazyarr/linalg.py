@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from lazyarr.front import views
+from lazyarr.front import complexes, views
 from lazyarr.front.array import LazyArray
 from lazyarr.front.build import broadcast_shapes
 from lazyarr.front.functions import (
@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_C64, _C128 = np.dtype(np.complex64), np.dtype(np.complex128)
 _INTP = np.dtype(np.intp)
 _sqrt = UFUNC_FUNCTIONS["sqrt"]
 LinAlgError = np.linalg.LinAlgError
@@ -95,23 +96,43 @@ def _square(x: LazyArray) -> None:
 
 
 def _lapack_dtype(*arrays: LazyArray) -> np.dtype:
-    """``numpy.linalg``'s result dtype: float32 when every input is float32, else float64
-    (NumPy computes integers and bools in double)."""
-    _real(arrays)
-    return _F32 if all(a.dtype == _F32 for a in arrays) else _F64
-
-
-def _real(arrays: Any) -> None:
+    """``numpy.linalg``'s result dtype: single precision (float32, complex64) when every
+    input is, else double (NumPy computes integers and bools in double); complex when any
+    input is. float16 is NumPy's TypeError."""
     for a in arrays:
-        if a.dtype.kind == "c":
-            raise TypeError(f"linalg: {a.dtype} input to this function is not supported by "
-                            "lazyarr yet (its LAPACK and norm paths are real)")
+        if a.dtype.kind in "fc" and a.dtype not in (_F32, _F64, _C64, _C128):
+            raise TypeError(f"array type {a.dtype} is unsupported in linalg")
+    single = all(a.dtype in (_F32, _C64) for a in arrays)
+    if any(a.dtype.kind == "c" for a in arrays):
+        return _C64 if single else _C128
+    return _F32 if single else _F64
+
+
+def _real_dtype(dtype: np.dtype) -> np.dtype:
+    """The real dtype of ``dtype``'s values (a complex one's parts): what eigenvalues of
+    Hermitian matrices, singular values and absolute values are."""
+    return np.dtype(dtype.char.lower()) if dtype.kind == "c" else dtype
+
+
+def _real_part(x: LazyArray) -> LazyArray:
+    """The real part of a packed host result (eigenvalues, singular values, logabsdet,
+    stored in a complex array with its complex companions)."""
+    return x.real if x.dtype.kind == "c" else x
 
 
 def _as_float(x: LazyArray) -> LazyArray:
-    """``x`` in a float dtype, as ``numpy.linalg.norm`` takes it (integers become float64)."""
-    _real([x])
-    return x if x.dtype.kind == "f" else x.astype(_F64)
+    """``x`` in an inexact dtype, as ``numpy.linalg.norm`` takes it (integers become
+    float64; complex stays complex)."""
+    return x if x.dtype.kind in "fc" else x.astype(_F64)
+
+
+def _squares(x: LazyArray) -> LazyArray:
+    """``|x|**2`` as NumPy's norms compute it: ``x * x``, for complex ``(conj(x) * x).real``,
+    which is ``re * re + im * im`` (real, fused like the rest)."""
+    if x.dtype.kind != "c":
+        return x * x
+    re, im = x.real, x.imag
+    return re * re + im * im
 
 
 def _host(name: str, fn: Any, inputs: list[LazyArray], shape: tuple[int, ...],
@@ -195,14 +216,16 @@ def eigh(x: Any, /) -> EighResult:
     _square(a)
     m = a.shape[-1]
     packed = _host("eigh", _eigh_packed, [a], (*a.shape[:-2], m + 1, m), _lapack_dtype(a))
-    return EighResult(_part(packed, 0, slice(None)), _part(packed, slice(1, None), slice(None)))
+    return EighResult(_real_part(_part(packed, 0, slice(None))),
+                      _part(packed, slice(1, None), slice(None)))
 
 
 def eigvalsh(x: Any, /) -> LazyArray:
     """Eigenvalues (ascending) of each symmetric matrix: ``numpy.linalg.eigvalsh``."""
     a = asarray(x)
     _square(a)
-    return _host("eigvalsh", np.linalg.eigvalsh, [a], a.shape[:-1], _lapack_dtype(a))
+    return _host("eigvalsh", np.linalg.eigvalsh, [a], a.shape[:-1],
+                 _real_dtype(_lapack_dtype(a)))
 
 
 def inv(x: Any, /) -> LazyArray:
@@ -258,7 +281,7 @@ def slogdet(x: Any, /) -> SlogdetResult:
     _square(a)
     packed = _host("slogdet", _slogdet_packed, [a], (*a.shape[:-2], 2), _lapack_dtype(a))
     return SlogdetResult(LazyArray(views.getitem(packed._node, (Ellipsis, 0))),
-                         LazyArray(views.getitem(packed._node, (Ellipsis, 1))))
+                         _real_part(LazyArray(views.getitem(packed._node, (Ellipsis, 1)))))
 
 
 def solve(x1: Any, x2: Any, /) -> LazyArray:
@@ -297,7 +320,7 @@ def svd(x: Any, /, *, full_matrices: bool = True) -> SVDResult:
     packed = _host("svd", _svd_packed, [a], tuple(shape), _lapack_dtype(a),
                    (bool(full_matrices),))
     return SVDResult(_part(packed, slice(0, m), slice(0, ucols)),
-                     _part(packed, m, slice(0, k)),
+                     _real_part(_part(packed, m, slice(0, k))),
                      _part(packed, slice(m + 1, m + 1 + vrows), slice(0, n)))
 
 
@@ -306,7 +329,8 @@ def svdvals(x: Any, /) -> LazyArray:
     a = asarray(x)
     _stacked_2d(a)
     k = min(a.shape[-2:])
-    return _host("svdvals", np.linalg.svdvals, [a], (*a.shape[:-2], k), _lapack_dtype(a))
+    return _host("svdvals", np.linalg.svdvals, [a], (*a.shape[:-2], k),
+                 _real_dtype(_lapack_dtype(a)))
 
 
 # -- built from the above and matrix products -----------------------------------------------
@@ -382,6 +406,8 @@ def diagonal(x: Any, /, *, offset: int = 0) -> LazyArray:
         row = col = 0  # no element is read: keep the view's start inside the array
     d = len(batch)
     vmap = (*((k, 1, 0) for k in range(d)), (d, 1, row), (d, 1, col))
+    if a.dtype.kind == "c":  # the same view of both parts
+        return LazyArray(complexes.each(views.view, a._node, (*batch, size), vmap))
     return LazyArray(views.view(a._node, (*batch, size), vmap))
 
 
@@ -441,19 +467,20 @@ def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False,
     if isinstance(ord, str):
         raise ValueError(f"Invalid norm order '{ord}' for vectors")
     axes = _axes(axis, a.ndim)
+    real = _real_dtype(a.dtype)  # of a complex vector: the norm of its absolute values
     if ord == np.inf:
         result = _max_or_zero(abs(a), axes)
     elif ord == -np.inf:
         result = abs(a).min(axis=axes)
     elif ord == 0:
-        result = (a != 0).astype(a.dtype).sum(axis=axes)
+        result = (a != 0).astype(real).sum(axis=axes)
     elif ord == 1:
         result = abs(a).sum(axis=axes)
     elif ord is None or ord == 2:
-        result = _sqrt((a * a).sum(axis=axes))
+        result = _sqrt(_squares(a).sum(axis=axes))
     else:
         # NumPy's exponent 1/p is rounded to the result's dtype
-        result = (abs(a) ** ord).sum(axis=axes) ** np.reciprocal(ord, dtype=a.dtype)
+        result = (abs(a) ** ord).sum(axis=axes) ** np.reciprocal(ord, dtype=real)
     return expand_dims(result, axes) if keepdims and axes else result
 
 
@@ -466,7 +493,7 @@ def matrix_norm(x: Any, /, *, keepdims: bool = False,
     normalize_axis_index(-2, a.ndim)  # NumPy's AxisError for fewer than two dimensions
     if isinstance(ord, str) or ord is None:
         if ord in (None, "fro", "f"):
-            result = _sqrt((a * a).sum(axis=(-2, -1)))
+            result = _sqrt(_squares(a).sum(axis=(-2, -1)))
         elif ord == "nuc":
             result = svdvals(a).sum(axis=-1)
         else:

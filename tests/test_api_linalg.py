@@ -593,3 +593,179 @@ def test_gradient_of_a_diagonal_of_a_flipped_batch() -> None:
     expected = np.zeros((3, 3))
     expected[0, 1], expected[1, 0] = weights  # (0, 1) and (1, 2) of the flipped matrix
     np.testing.assert_array_equal(np.asarray(g), expected)
+
+
+# -- complex input -------------------------------------------------------------------------------
+COMPLEX = ["complex64", "complex128"]
+_PART = {"complex64": "float32", "complex128": "float64"}
+
+
+def _complex(shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """Random complex matrices, well conditioned when square (n * I added)."""
+    x = RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)
+    if len(shape) >= 2 and shape[-1] == shape[-2]:
+        x = x + shape[-1] * np.eye(shape[-1])
+    return x.astype(dtype)
+
+
+def _hpd(shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """Hermitian positive definite matrices."""
+    x = RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)
+    return (x @ np.conj(np.swapaxes(x, -1, -2)) + shape[-1] * np.eye(shape[-1])).astype(dtype)
+
+
+def _cclose(got: np.ndarray, want: np.ndarray, dtype: str) -> None:
+    """NumPy's dtype and shape; values within the tolerance of the input's part dtype."""
+    _close(got, want, _PART[dtype])
+
+
+COMPLEX_ONE_RESULT = {**ONE_RESULT, "eigvalsh": (linalg.eigvalsh, np.linalg.eigvalsh, _hpd),
+                      "cholesky": (linalg.cholesky, np.linalg.cholesky, _hpd),
+                      "pinv": (linalg.pinv, np.linalg.pinv, _complex)}
+
+
+@pytest.mark.parametrize("name", sorted(COMPLEX_ONE_RESULT))
+@pytest.mark.parametrize("dtype", COMPLEX)
+@pytest.mark.parametrize("shape", [(4, 4), (3, 5, 5), (0, 3, 3), (1, 1)])
+def test_complex_square_functions_match_numpy(name: str, dtype: str, shape: tuple[int, ...],
+                                              backend: str) -> None:
+    ours, theirs, make = COMPLEX_ONE_RESULT[name]
+    x = _complex(shape, dtype) if make in (_general, _complex) else make(shape, dtype)
+    want = theirs(x)
+    _cclose(ours(x).eval(backend=backend), want, dtype)
+    _cclose(ours(_lazy(x) * (1 + 0j)).eval(backend=backend), want, dtype)
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+def test_complex_dtypes_follow_numpy(dtype: str) -> None:
+    """Single precision stays single: eigvalsh(complex64) is float32, as NumPy's."""
+    x = _hpd((3, 3), dtype)
+    part = np.dtype(_PART[dtype])
+    for name in ("inv", "det", "cholesky", "pinv"):
+        assert getattr(linalg, name)(x).dtype == getattr(np.linalg, name)(x).dtype == dtype
+    for name in ("eigvalsh", "svdvals"):
+        assert getattr(linalg, name)(x).dtype == getattr(np.linalg, name)(x).dtype == part
+    assert linalg.eigh(x).eigenvalues.dtype == part
+    assert linalg.eigh(x).eigenvectors.dtype == dtype
+    assert linalg.slogdet(x).sign.dtype == dtype
+    assert linalg.slogdet(x).logabsdet.dtype == part
+    assert linalg.svd(x).S.dtype == part and linalg.svd(x).U.dtype == dtype
+    assert linalg.qr(x).Q.dtype == linalg.qr(x).R.dtype == dtype
+    for norm in (linalg.vector_norm, linalg.matrix_norm):
+        assert norm(x).dtype == part
+    for other in ("float32", "float64", "int8", "complex64", "complex128"):
+        b = np.ones(3, other)
+        assert linalg.solve(x, b).dtype == np.linalg.solve(x, b).dtype
+    with pytest.raises(TypeError, match="float16"):
+        linalg.inv(np.eye(2, dtype=np.float16))
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+@pytest.mark.parametrize("shape", [(4, 4), (3, 5, 5), (0, 3, 3)])
+def test_complex_eigh(dtype: str, shape: tuple[int, ...], backend: str) -> None:
+    x = _hpd(shape, dtype)
+    w, v = la.eval(*linalg.eigh(_lazy(x)), backend=backend)
+    want = np.linalg.eigh(x)
+    _cclose(w, want.eigenvalues, dtype)
+    assert v.dtype == want.eigenvectors.dtype and v.shape == want.eigenvectors.shape
+    # eigenvectors are unique up to a phase: check that they rebuild the matrix
+    rebuilt = (v * w[..., None, :]) @ np.conj(np.swapaxes(v, -1, -2))
+    tol = {"rtol": 1e-4, "atol": 1e-3} if dtype == "complex64" else {"rtol": 1e-10,
+                                                                        "atol": 1e-9}
+    np.testing.assert_allclose(rebuilt, x, **tol)
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (2, 4, 4), (0, 3, 2)])
+def test_complex_qr_svd_slogdet(dtype: str, shape: tuple[int, ...], backend: str) -> None:
+    x = _complex(shape, dtype)
+    tol = {"atol": 1e-4, "rtol": 1e-4} if dtype == "complex64" else {"atol": 1e-11}
+    q, r = la.eval(*linalg.qr(_lazy(x)), backend=backend)
+    want = np.linalg.qr(x)
+    _cclose(q, want.Q, dtype)
+    _cclose(r, want.R, dtype)
+    np.testing.assert_allclose(q @ r, x, **tol)
+    u, s, vh = la.eval(*linalg.svd(_lazy(x), full_matrices=False), backend=backend)
+    want_svd = np.linalg.svd(x, full_matrices=False)
+    _cclose(s, want_svd.S, dtype)
+    assert u.dtype == want_svd.U.dtype == vh.dtype
+    np.testing.assert_allclose((u * s[..., None, :]) @ vh, x, **tol)
+    if shape[-1] == shape[-2]:
+        sign, logabsdet = la.eval(*linalg.slogdet(_lazy(x)), backend=backend)
+        want_det = np.linalg.slogdet(x)
+        _cclose(sign, want_det.sign, dtype)
+        _cclose(logabsdet, want_det.logabsdet, dtype)
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+def test_complex_solve_rank_and_power(dtype: str, backend: str) -> None:
+    a, b = _complex((2, 4, 4), dtype), _complex((2, 4, 3), dtype)
+    _cclose(linalg.solve(_lazy(a), b).eval(backend=backend), np.linalg.solve(a, b), dtype)
+    _cclose(linalg.solve(a, b.real.copy()).eval(backend=backend),
+            np.linalg.solve(a, b.real.copy()), dtype)
+    low = _complex((3, 5, 2), dtype) @ _complex((3, 2, 5), dtype)  # rank 2
+    _close(linalg.matrix_rank(_lazy(low)).eval(backend=backend), np.linalg.matrix_rank(low))
+    _close(linalg.matrix_rank(a).eval(backend=backend), np.linalg.matrix_rank(a))
+    m = a / 4  # powers that stay near 1
+    for n in (-2, -1, 0, 1, 2, 3, 5):
+        want = np.linalg.matrix_power(m, n)
+        _cclose(linalg.matrix_power(_lazy(m), n).eval(backend=backend), want, dtype)
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+def test_complex_products_and_fused_functions(dtype: str, backend: str) -> None:
+    """matmul, tensordot, vecdot (which conjugates x1), trace, outer and cross."""
+    a, b = _complex((2, 3, 4), dtype), _complex((4, 5), dtype)
+    v, w = _complex((2, 3, 4), dtype), _complex((4,), "complex128")
+    cases = [
+        (linalg.matmul(_lazy(a), b), np.linalg.matmul(a, b)),
+        (linalg.tensordot(_lazy(a), b, axes=1), np.linalg.tensordot(a, b, axes=1)),
+        (linalg.vecdot(_lazy(v), a), np.linalg.vecdot(v, a)),
+        (linalg.vecdot(_lazy(a), w), np.linalg.vecdot(a, w)),
+        (linalg.vecdot(_lazy(a.real.copy()), v), np.linalg.vecdot(a.real.copy(), v)),
+        (linalg.trace(_lazy(a), offset=1), np.linalg.trace(a, offset=1)),
+        (linalg.outer(_lazy(w), b[0]), np.linalg.outer(w, b[0])),
+        (linalg.cross(_lazy(a[..., :3]), v[0, 0, 1:]), np.linalg.cross(a[..., :3],
+                                                                     v[0, 0, 1:])),
+        (linalg.diagonal(_lazy(a), offset=-1), np.linalg.diagonal(a, offset=-1)),
+    ]
+    for got, want in cases:
+        _close(got.eval(backend=backend), want, "float32" if want.dtype == np.complex64
+               else "float64")
+    # vecdot conjugates its first operand: <v, v> is real and positive
+    norms = linalg.vecdot(_lazy(v), v).eval(backend=backend)
+    np.testing.assert_allclose(norms.imag, 0, atol=1e-5)
+    assert (norms.real > 0).all()
+    assert _kernels(linalg.trace(_lazy(a))) == 1 and _kernels(linalg.vecdot(_lazy(v), a)) == 1
+
+
+@pytest.mark.parametrize("ord", VECTOR_ORDS)
+@pytest.mark.parametrize("axis", [None, -1, (0, 2)])
+@pytest.mark.parametrize("dtype", COMPLEX)
+def test_complex_vector_norm(ord, axis, dtype: str, backend: str) -> None:
+    """Norms of the absolute values: real results, one fused kernel as for real input."""
+    x = _complex((3, 4, 5), dtype)
+    x.flat[::7] = 0
+    x.flat[3::11] = 2j  # purely imaginary elements count as non-zero
+    for keepdims in (False, True):
+        with np.errstate(divide="ignore"):
+            want = np.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord)
+        expr = linalg.vector_norm(_lazy(x), axis=axis, keepdims=keepdims, ord=ord)
+        assert want.dtype == _PART[dtype]
+        _close(expr.eval(backend=backend), want, want.dtype)
+        assert _kernels(expr) == 1
+
+
+@pytest.mark.parametrize("ord", ["fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", COMPLEX)
+def test_complex_matrix_norm(ord, dtype: str, backend: str) -> None:
+    x = _complex((3, 4, 5), dtype)
+    for keepdims in (False, True):
+        want = np.linalg.matrix_norm(x, keepdims=keepdims, ord=ord)
+        expr = linalg.matrix_norm(_lazy(x), keepdims=keepdims, ord=ord)
+        assert want.dtype == _PART[dtype]
+        _close(expr.eval(backend=backend), want, want.dtype)
+    if ord == "fro":
+        assert _kernels(linalg.matrix_norm(_lazy(x))) == 1
+    elif ord in (1, -1, np.inf, -np.inf):
+        assert _kernels(linalg.matrix_norm(_lazy(x), ord=ord)) <= 2

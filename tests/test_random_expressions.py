@@ -8,12 +8,12 @@ logsumexp``, axis None/int/negative/tuple/(), ``keepdims``, ``dtype=``, ``ddof``
 and every view (slices with any step, integer indices down to 0-d, ``None``, ``...``, ``.T``,
 ``.mT``, ``transpose``, ``swapaxes``, ``moveaxis``, ``broadcast_to``, ``expand_dims``,
 ``squeeze``, ``flip``, ``reshape``, ``ravel``), over leaves of rank 0 to 3 (some long 1-d)
-and every supported dtype, laid out contiguously, strided, reversed, transposed, broadcast
-(stride 0) or in Fortran order, and Python scalars (NEP 50 weak ints, floats and bools, some
-out of range) or NumPy scalars. Subexpressions and leaves are sometimes shared. The tree is
-grown node by node with NumPy's value of each node known, so the parameters fit (axes in
-range, indices in bounds, shapes that broadcast) most of the time and fail on purpose some of
-the time.
+and every supported dtype (float16, complex64 and complex128 too), laid out contiguously,
+strided, reversed, transposed, broadcast (stride 0) or in Fortran order, and Python scalars
+(NEP 50 weak ints, floats, complex and bools, some out of range) or NumPy scalars.
+Subexpressions and leaves are sometimes shared. The tree is grown node by node with NumPy's
+value of each node known, so the parameters fit (axes in range, indices in bounds, shapes
+that broadcast) most of the time and fail on purpose some of the time.
 
 Each node applies itself to NumPy arrays (the reference, under ``np.errstate(all="ignore")``)
 and to lazy arrays (through operators, ``la.*`` functions, methods, or NumPy's functions and
@@ -24,7 +24,7 @@ inputs were changed in place (captured arrays are read at evaluation; the repeat
 fast path). Where NumPy raises, building the lazy expression must raise an exception caught
 by the same builtin classes (integer ``**`` with a negative exponent may instead raise at
 evaluation: NumPy only finds it by looking at the values). A loop or result dtype lazyarr
-does not support (float16: ``np.sqrt(int8)``; complex) must be a TypeError at build time.
+does not support (``longdouble``) must be a TypeError at build time.
 
 Values are compared with a bound per element that each node carries up from its operands:
 
@@ -40,6 +40,14 @@ Values are compared with a bound per element that each node carries up from its 
   ``prod(|x|)`` plus the subnormal rounding of partial products; ``var``/``std`` and
   ``logsumexp`` carry that through their formulas; ``argmin``/``argmax``/``any``/``all`` are
   unchecked only in rows that inexact values could decide either way;
+- where a complex value is an operand or the result, each part is within one bound
+  (componentwise): 0 for the ops lazyarr computes as NumPy does (``+ - conj``, comparisons,
+  selections, casts), 4 ULPs of the operands' product (quotient) for ``* /`` (NumPy fuses a
+  product with FMA), 16 ULPs of ``max(|value|, 1)`` for the elementary functions (so a
+  part that cancels is checked against the size of the whole); bounds carry through linear
+  ops and products, other ops of inexact or non-finite complex operands are not checked;
+  sums and means add ``(n + 1) eps sum(|x|)``; complex ``var``, ``std``, ``logsumexp``
+  and ``clip`` are not generated;
 - NumPy leaves some signs arbitrary, so they are not checked: the zero from ``fmax``, ``fmin``
   and ``clip`` (NumPy's scalar and array paths disagree), from ``min``/``max`` over rows
   holding both zeros, and the sign of a NaN (``signbit``, ``copysign``: x86 makes -nan).
@@ -103,8 +111,11 @@ nan, inf = math.nan, math.inf  # the names the expressions' text uses
 DTYPES = tuple(np.dtype(t) for t in (
     "float64", "int64", "float32", "int32", "bool", "int8", "uint8", "int16", "uint16",
     "uint32", "uint64"))
-SUPPORTED = frozenset({*DTYPES, np.dtype(np.float16)})  # float16: loops NumPy picks
-UNSUPPORTED = (np.dtype(np.longdouble),)  # (float16 and complex: their own test files)
+HALF = np.dtype(np.float16)
+COMPLEX_DTYPES = (np.dtype(np.complex64), np.dtype(np.complex128))
+SUPPORTED = frozenset({*DTYPES, HALF, *COMPLEX_DTYPES})
+UNSUPPORTED = (np.dtype(np.longdouble),)
+COMPLEX_SCALARS = (1j, 0.5 - 2j, -1.5j, 2 + 0j, complex(inf, 1))
 DIMS = (2, 3, 1, 4, 5, 2, 3, 1, 6, 0, 7, 2, 3, 1, 4, 5, 17)
 LONG = (40, 67, 130, 259)  # vector lengths past the vectorised loops' widths
 
@@ -114,7 +125,7 @@ UNARY_ULPS = {
     "negative": 0, "absolute": 0, "square": 0, "reciprocal": 0, "sqrt": 0, "floor": 0,
     "ceil": 0, "trunc": 0, "rint": 0, "sign": 0, "positive": 0, "isnan": 0, "isinf": 0,
     "isfinite": 0, "signbit": 0, "logical_not": 0, "invert": 0, "fabs": 0, "spacing": 0,
-    "deg2rad": 0, "rad2deg": 0, "bitwise_count": 0,
+    "deg2rad": 0, "rad2deg": 0, "bitwise_count": 0, "conjugate": 0,
     **dict.fromkeys((
         "exp", "expm1", "exp2", "log", "log1p", "log2", "log10", "cbrt", "sin", "cos", "tan",
         "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
@@ -129,6 +140,9 @@ UNARY_FOR_KIND = {
           "sqrt"),
 }
 UNARY_FOR_KIND["u"] = UNARY_FOR_KIND["i"]
+UNARY_FOR_KIND["c"] = ("negative", "absolute", "square", "reciprocal", "conjugate", "sqrt",
+                       "exp", "log", "sin", "tanh", "positive", "isnan", "isfinite", "sign",
+                       "rint", "logical_not")
 UNARY_OPERATORS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "negative": ("-{}", operator.neg), "positive": ("+{}", operator.pos),
     "invert": ("~{}", operator.invert), "absolute": ("abs({})", abs),
@@ -151,6 +165,7 @@ GROUPS_FOR_KIND = {
     "b": ("logical", "bitwise", "arith", "compare", "minmax"),
 }
 GROUPS_FOR_KIND["u"] = GROUPS_FOR_KIND["i"]
+GROUPS_FOR_KIND["c"] = ("arith", "arith", "compare", "minmax", "logical", "arith", "math")
 BINARY_ULPS = {name: TRANSCENDENTAL if name in ("power", "arctan2", "hypot", "logaddexp",
                                                 "logaddexp2")
                else 0 for group in BINARY_GROUPS.values() for name in group}
@@ -175,6 +190,8 @@ SIGNLESS_ZERO = frozenset({"fmax", "fmin"})
 # that show it (the operand at this position) are not compared where that operand is NaN.
 NAN_SIGN = {"signbit": 0, "copysign": 1}
 
+# complex reductions: var, std and logsumexp are left out (their bounds are real formulas)
+COMPLEX_REDUCTIONS = ("sum", "mean", "prod", "min", "max", "argmin", "argmax", "any", "all")
 REDUCTIONS = ("sum", "max", "mean", "min", "prod", "any", "all", "argmax", "argmin", "var",
               "std", "logsumexp")
 SUM_DTYPES = (*DTYPES, *UNSUPPORTED)
@@ -205,6 +222,8 @@ def cast(a: np.ndarray, dt: np.dtype) -> np.ndarray:
     """``a.astype(dt)``, with lazyarr's rule for floats to integers: NaN -> 0, infinities and
     out-of-range values saturate (NumPy's result is the CPU's there)."""
     a = np.asarray(a)
+    if a.dtype.kind == "c" and dt.kind in "iu":  # the real part, by the same rule
+        return cast(a.real, dt)
     if a.dtype.kind != "f" or dt.kind not in "iu":
         return a.astype(dt)
     info = np.iinfo(dt)
@@ -349,7 +368,105 @@ def pointwise(fn: Callable[..., Any], ulps: int = 0, signless_zero: bool = False
 
 def view_tol(fn: Callable[[np.ndarray], np.ndarray]) -> Tol:
     """A view moves its operand's bounds with its elements."""
-    return lambda args, errs, value: fn(errs[0])
+    def tol(args: list[Any], errs: list[Any], value: np.ndarray) -> np.ndarray:
+        return fn(errs[0])
+
+    tol.moves = True  # type: ignore[attr-defined]  (complex values too: see ``node``)
+    return tol
+
+
+# -- bounds where complex values are involved -------------------------------------------------
+# ULPs of the size each op's parts are computed from: 0 where lazyarr computes NumPy's bits
+COMPLEX_ULPS = {
+    **dict.fromkeys(("negative", "positive", "conjugate", "add", "subtract", "equal",
+                     "not_equal", "less", "less_equal", "greater", "greater_equal",
+                     "maximum", "minimum", "fmax", "fmin", "logical_and", "logical_or",
+                     "logical_xor", "logical_not", "isnan", "isinf", "isfinite", "rint",
+                     None), 0),
+    "absolute": 2, "multiply": 4, "square": 4, "true_divide": 4, "reciprocal": 4, "sign": 4,
+}
+LINEAR = frozenset({"negative", "positive", "conjugate", "add", "subtract", None})
+
+
+def _numeric(a: Any) -> bool:
+    return isinstance(a, np.ndarray | np.generic | int | float | complex)
+
+
+def complex_pointwise(name: str | None) -> Tol:
+    """The bound of an elementwise op with a complex operand or result, the same for both
+    parts: ``ulps`` of the size the parts are computed from (the product of the operands'
+    sizes for a product, the quotient's for a quotient, 16 ULPs of ``max(|value|, 1)`` for
+    the elementary functions: componentwise, so a part that cancels is within ULPs of the
+    whole), operand bounds carried through linear ops and products (elsewhere the element is
+    not checked), and non-finite operands unchecked but for the exact ops."""
+    ulps = COMPLEX_ULPS.get(name, 16)
+
+    def tol(args: list[Any], errs: list[Any], value: np.ndarray) -> np.ndarray:
+        shape = value.shape
+        ops = [(np.broadcast_to(np.asarray(a), shape),
+                None if e is None else np.broadcast_to(e, shape))
+               for a, e in zip(args, errs, strict=True) if _numeric(a)]
+        loose = np.zeros(shape, bool)
+        nonfinite = np.zeros(shape, bool)
+        carried = np.zeros(shape)
+        for a, e in ops:
+            if a.dtype.kind in "fc":
+                nonfinite |= ~np.isfinite(a)
+            if e is not None:
+                loose |= e > 0
+                carried = carried + e
+        if value.dtype.kind not in "fc":  # a comparison or cast of inexact values
+            return np.where(loose, INF, 0.0)
+        part = value.real.dtype
+        eps = float(np.finfo(part).eps)
+        size = np.abs(value).astype(F64)
+        mags = [np.abs(a).astype(F64) for a, _ in ops]
+        if name in ("multiply", "square") and mags:
+            size = np.maximum(size, math.prod(mags) if name == "multiply" else mags[0] ** 2)
+        elif name in ("true_divide", "reciprocal"):
+            size = np.maximum(size, 1.0 if name == "reciprocal" else mags[0]) / \
+                np.maximum(mags[-1], float(np.finfo(part).tiny))
+        elif name == "sign":
+            size = np.ones(shape)
+        elif ulps == 16:
+            size = np.maximum(size, 1.0)
+            if name == "power" and len(mags) == 2:  # exp(w log z): the error of w log z
+                size = size * (1 + mags[1] * (1 + np.abs(np.log(np.maximum(mags[0], 1e-300)))))
+        err = ulps * eps * size
+        if name in LINEAR:
+            err = err + carried + np.where(loose, eps * size, 0.0)
+        elif name == "multiply" and len(ops) == 2:
+            (_, ea), (_, eb) = ops
+            ea = np.zeros(shape) if ea is None else ea
+            eb = np.zeros(shape) if eb is None else eb
+            err = err + mags[1] * ea + mags[0] * eb + ea * eb + np.where(loose, eps * size, 0)
+        else:
+            err = np.where(loose, INF, err)
+        if ulps:
+            err = np.where(nonfinite, INF, np.maximum(err, tiny(part)))  # either zero sign
+        return np.where(np.isnan(err), INF, err)
+
+    return tol
+
+
+def complex_reduction_tol(kind: str, x: np.ndarray, e: np.ndarray, axes: tuple[int, ...],
+                          value: np.ndarray) -> np.ndarray:
+    """sum and mean of complex values: (n + 1) eps of the sum of magnitudes for each part;
+    the others are NumPy's own on the evaluated values (or exact): unchecked only in rows
+    with a bound."""
+    loose = np.any(e > 0, axis=axes, keepdims=True)
+    if kind not in ("sum", "mean") or value.dtype.kind not in "fc":
+        return np.where(loose, INF, 0.0).reshape(value.shape)
+    eps = float(np.finfo(value.real.dtype).eps)
+    n = count(x.shape, axes)
+    mag = np.where(np.isfinite(x), np.abs(x), 0.0).astype(F64)
+    err = (n + 1) * eps * np.sum(mag, axis=axes, keepdims=True) + \
+        np.sum(e, axis=axes, keepdims=True)
+    v = np.abs(value).reshape(err.shape).astype(F64)
+    if kind == "mean":  # the complex division by the count rounds again
+        err = err / max(n, 1) + 4 * eps * v
+    err = np.maximum(err, tiny(value.real.dtype))
+    return np.where(np.isnan(err), INF, err).reshape(value.shape)
 
 
 def count(shape: Shape, axes: Sequence[int]) -> int:
@@ -499,14 +616,16 @@ def logsumexp_tol(x: np.ndarray, e: np.ndarray, axes: tuple[int, ...],
     return err.reshape(value.shape)
 
 
-def reduction_tol(kind: str, axis: Any, ddof: float) -> Tol:
+def reduction_tol(kind: str, axis: Any, ddof: float) -> Tol:  # (complex: see node)
     def tol(args: list[Any], errs: list[Any], value: np.ndarray) -> np.ndarray:
         x, e = args[0], errs[0]
-        if kind in ("argmin", "argmax"):
+        if kind in ("argmin", "argmax") and x.dtype.kind != "c":
             return arg_tol(kind, x, e, None if x.ndim == 0 else axis, value)
         # NumPy's ufunc reductions of a 0-d array take axis 0 or -1 (reducing nothing)
         axes = tuple(range(x.ndim)) if axis is None else \
             normalize_axis_tuple(axis, x.ndim) if x.ndim else ()
+        if x.dtype.kind == "c":
+            return complex_reduction_tol(kind, x, e, axes, value)
         if kind in ("sum", "prod", "mean"):
             return sum_tol(kind, x, e, axes, value)
         if kind in ("min", "max"):
@@ -517,6 +636,7 @@ def reduction_tol(kind: str, axis: Any, ddof: float) -> Tol:
             return var_tol(kind, x, e, axes, ddof, value)
         return logsumexp_tol(x, e, axes, value)
 
+    tol.reduces = True  # type: ignore[attr-defined]  (it has complex bounds of its own)
     return tol
 
 
@@ -558,6 +678,10 @@ def node(text: str, kids: tuple[Any, ...], np_fn: Callable[..., Any],
             f"NumPy computes {value.dtype} (loop {numpy_loop(ufunc, args) if ufunc else ''}), "
             "which lazyarr refuses"))
     errs = [k.err if isinstance(k, Expr) else None for k in kids]
+    involved = value.dtype.kind == "c" or any(
+        _numeric(a) and np.asarray(a).dtype.kind == "c" for a in args)
+    if involved and not getattr(tol, "moves", False) and not getattr(tol, "reduces", False):
+        tol = complex_pointwise(None if ufunc is None else ufunc.__name__)
     with quiet():
         err = np.array(np.broadcast_to(np.asarray(tol(args, errs, value), F64), value.shape))
     return Expr(text, kids, la_fn, value, err, np_fn=np_fn, tol=tol)
@@ -679,6 +803,11 @@ class Gen:
 
     def values(self, dt: np.dtype, shape: Shape) -> tuple[np.ndarray, str]:
         n, rng = math.prod(shape), self.rng
+        if dt.kind == "c":  # the parts set apart (re + 1j * im would make NaN's of inf)
+            part = np.dtype(dt.char.lower())
+            (re, re_src), (im, im_src) = self.values(part, shape), self.values(part, shape)
+            return (np.stack([re, im], -1).view(dt)[..., 0],
+                    f"np.stack([{re_src}, {im_src}], -1).view('{dt}')[..., 0]")
         mode = self.pick(("small", "grid", "special", "wide"))
         if dt.kind == "b":
             v = rng.random(n) < self.pick((0.5, 0.0, 1.0, 0.1, 0.9))
@@ -693,7 +822,8 @@ class Gen:
                 specials = np.array([nan, inf, -inf, -0.0, 0.0, 0.5, -2.5, 1e-300, 5e-324,
                                      1e30, -1e30])
                 v = np.where(rng.random(n) < 0.3, rng.choice(specials, n), v)
-            v = v.astype(dt)
+            with np.errstate(over="ignore"):  # 1e30 is inf in float16
+                v = v.astype(dt)
         else:
             info = np.iinfo(dt)
             lo, hi = int(info.min), int(info.max)
@@ -747,7 +877,8 @@ class Gen:
     def leaf(self, hint: Shape | None) -> Expr:
         if self.leaves and self.chance(12):
             return self.pick(self.leaves)
-        dt = self.pick(DTYPES)
+        dt = self.pick(COMPLEX_DTYPES) if self.chance(8) else HALF if self.chance(4) else \
+            self.pick(DTYPES)
         arr, src = self.array(dt, self.shape(hint))
         name = f"x{len(self.leaves)}"
         self.sources.append(f"a{name[1:]} = {src}\n{name} = la.asarray(a{name[1:]})")
@@ -768,10 +899,12 @@ class Gen:
                 value = self.pick(SMALL_INTS) if self.chance(80) else self.pick(EDGE_INTS)
             else:
                 value = self.pick(FLOATS) if kind == "float" else self.pick((True, False))
+            if self.chance(5):
+                value = self.pick(COMPLEX_SCALARS)
         if self.chance(10):
             try:
                 return self.pick(DTYPES).type(value)
-            except (OverflowError, ValueError):  # np.uint8(-1), np.int64(nan)
+            except (OverflowError, ValueError, TypeError):  # np.uint8(-1), np.int64(1j)
                 pass
         return value
 
@@ -878,6 +1011,8 @@ class Gen:
         x = self.expr(depth, hint)
         if x.error:
             return x
+        if x.value.dtype.kind == "c":  # NumPy orders complex values, lazyarr's clip refuses
+            return x
         bounds: list[Any] = []
         for _ in range(2):
             what = self.pick(("scalar", "none", "scalar", "expr"))
@@ -885,6 +1020,8 @@ class Gen:
                 self.expr(depth - 1, x.value.shape)
             if isinstance(bound, Expr) and bound.error:
                 return bound
+            if np.asarray(bound.value if isinstance(bound, Expr) else bound).dtype.kind == "c":
+                return x  # (complex bounds: as a complex operand)
             bounds.append(bound)
         lo, hi = bounds
         style = self.style("la", "method", "np")
@@ -967,6 +1104,9 @@ class Gen:
         return self.reduction(kind, x, kw)
 
     def reduction(self, kind: str, x: Expr, kw: dict[str, Any]) -> Expr:
+        if x.value is not None and x.value.dtype.kind == "c":
+            kind = kind if kind in COMPLEX_REDUCTIONS else "sum"
+            kw = {k: v for k, v in kw.items() if k not in ("dtype", "ddof")}
         style = "la" if kind == "logsumexp" else \
             self.style("la", "method", "np", "reduce") if kind in UFUNC_REDUCE else \
             self.style("la", "method", "np")
@@ -1217,6 +1357,8 @@ def report(gen: Gen, root: Expr, what: str, extra: Sequence[str] = ()) -> str:
 def bad_elements(got: np.ndarray, want: np.ndarray, err: np.ndarray) -> np.ndarray:
     """Where ``got`` is outside the bound of ``want`` (inf: not compared)."""
     care = ~np.isinf(err)
+    if want.dtype.kind == "c":  # each part within the bound
+        return bad_elements(got.real, want.real, err) | bad_elements(got.imag, want.imag, err)
     if want.dtype.kind != "f":
         return care & (got != want)
     g, w = got.astype(F64), want.astype(F64)

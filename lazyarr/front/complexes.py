@@ -25,7 +25,7 @@ import numpy as np
 
 from lazyarr.front import build, hostcall
 from lazyarr.ir import dtypes, ops
-from lazyarr.ir.graph import Node, Op, ReduceKind, make
+from lazyarr.ir.graph import Buffer, Node, Op, ReduceKind, is_dask_array, make
 
 PARTS = dtypes.COMPLEX_PARTS  # complex dtype -> the dtype of its parts
 _OF_PART = {p: c for c, p in PARTS.items()}
@@ -98,13 +98,23 @@ def scalar(value: Any, dtype: np.dtype) -> Node:
 
 
 def leaf(array: Any) -> Node:
-    """A captured complex NumPy array: its ``.real`` and ``.imag`` (strided views, read in
-    place; big-endian arrays too, as any leaf)."""
-    if not isinstance(array, np.ndarray):
-        raise TypeError(f"asarray: complex arrays ({array.dtype}) on devices or in Dask are "
-                        "not supported by lazyarr yet")
-    dtypes.check_front(dtypes.native(array.dtype), "asarray")
-    return pair(build.leaf(array.real), build.leaf(array.imag))
+    """A captured complex array as the pair of its parts: for a NumPy array its ``.real``
+    and ``.imag`` (strided views, read in place; big-endian arrays too, as any leaf), for a
+    Dask array its (lazy) ``.real`` and ``.imag``, for a CUDA device array strided device
+    views of the two parts (the same memory, no copy)."""
+    dtypes.check_front(dtypes.native(np.dtype(array.dtype)), "asarray")
+    if isinstance(array, np.ndarray) or is_dask_array(array):
+        return pair(build.leaf(array.real), build.leaf(array.imag))
+    from lazyarr.run.device import DeviceArray, is_device_array_like, wrap
+
+    if not is_device_array_like(array):
+        raise TypeError(f"asarray: complex {type(array).__name__} ({array.dtype}) is not "
+                        "supported by lazyarr")
+    device = wrap(array)
+    part = PARTS[device.dtype]
+    re, im = (DeviceArray(device.shape, part, device.strides, device.ptr + k * part.itemsize,
+                          device.owner, device.device_id, device.readonly) for k in (0, 1))
+    return pair(build.leaf(re), build.leaf(im))
 
 
 def each(fn: Callable[..., Node | None], node: Node, *args: Any) -> Node | None:
@@ -199,6 +209,17 @@ def apply(op: Op, xs: tuple) -> Node:
     loop = _loop(op, tuple(_type_of(o) for o in operands))
     shape = build.broadcast_shapes([o.shape if isinstance(o, Node) else () for o in operands],
                                    name)
+    if all(dt.kind == "b" for dt in loop[:-1]):
+        # NumPy's logical ops of a complex and a real operand take the bool loop: each
+        # operand's truth (a complex one's: nonzero)
+        truths = []
+        for o in operands:
+            if isinstance(o, build.Weak):
+                truths.append(o.value)
+            else:
+                n = _strong(o)
+                truths.append(_truth(*n.src) if n.op is _COMPLEX else build.cast(n, _BOOL))
+        return build.apply(op, *truths)
     if any(dt.kind != "c" for dt in loop[:-1]):  # no ufunc has such a loop
         raise TypeError(f"{name} on {loop[:-1]}: {_NOT_YET}")
     args = [_coerce(o, dt, shape) for o, dt in zip(operands, loop, strict=False)]
@@ -646,11 +667,19 @@ def evaluate(nodes: Sequence[Node], out: Sequence[Any] | None, backend: str | No
     """``lazyarr.eval`` of expressions among which some are complex (or go into complex
     ``out=`` arrays): the real parts of all of them evaluated together by ``run`` (the
     evaluator: one kernel per shape), then each complex result put together from its parts."""
-    if target not in (None, "cpu") or backend == "cuda":
-        raise TypeError("eval: complex values are not supported on CUDA by lazyarr yet")
     outs = [None] * len(nodes) if out is None else list(out)
     if len(outs) != len(nodes):
         raise ValueError(f"eval: {len(nodes)} expressions but {len(outs)} outputs")
+    if Buffer.dask:
+        from lazyarr.run import daskeval
+
+        if daskeval.has_dask_leaves(nodes):  # Dask arrays, complex chunks made per task
+            if target not in (None, "cpu") or backend not in (None, "cpu"):
+                raise ValueError("eval: expressions over Dask arrays run on Dask's workers, "
+                                 "with the cpu backend")
+            return daskeval.evaluate(list(nodes), out)
+    if _on_device(nodes, backend, target):
+        return _device_evaluate(nodes, out, backend, target, run)
     flat: list[Node] = []
     flat_out: list[Any] = []
     for node, o in zip(nodes, outs, strict=True):
@@ -678,6 +707,57 @@ def evaluate(nodes: Sequence[Node], out: Sequence[Any] | None, backend: str | No
     return results
 
 
+# -- complex values on a CUDA device --------------------------------------------------------
+def _on_device(nodes: Sequence[Node], backend: str | None, target: str | None) -> bool:
+    """Whether this evaluation runs on the CUDA backend (the choice ``device.route`` makes:
+    a target or backend naming it, else leaves all on the device)."""
+    if target == "cuda" or backend == "cuda":
+        return True
+    if target is not None or backend is not None or not Buffer.foreign:
+        return False
+    from lazyarr.run.device import leaf_places
+
+    host, device = leaf_places(nodes)
+    return device and not host
+
+
+def interleaved(node: Node) -> Node:
+    """The real ``(*shape, 2)`` array whose memory is complex ``node``'s (real and
+    imaginary parts alternating): one kernel writes both parts, selecting by the parity of
+    each element's index, so no value passes through arithmetic (infinities and NaN's
+    stay as they are)."""
+    from lazyarr.front import views
+
+    re, im = node.src
+    shape = (*node.shape, 2)
+    index = make(Op.COUNTER, np.dtype(np.uint64), shape)  # the C-order element index
+    even = _a(Op.EQUAL, _a(Op.BITWISE_AND, index, 1), 0)
+    re, im = (build.broadcast_to(views.expand_dims(p, (node.ndim,)), shape) for p in (re, im))
+    return build.where(even, re, im)
+
+
+def _device_evaluate(nodes: Sequence[Node], out: Sequence[Any] | None, backend: str | None,
+                     target: str | None, run: Callable[..., list[Any]]) -> list[Any]:
+    """Complex results on the device: each is the real array :func:`interleaved` makes,
+    evaluated with the others (one kernel where they fuse) and seen as complex memory."""
+    from lazyarr.run.device import DeviceArray
+
+    if out is not None and any(o is not None for o in out):
+        raise NotImplementedError("out= is not supported on the CUDA target yet")
+    roots = [interleaved(n) if n.op is _COMPLEX else n for n in nodes]
+    values = run(roots, None, backend, target)
+    results: list[Any] = []
+    for node, value in zip(nodes, values, strict=True):
+        if node.op is _COMPLEX:
+            if not value.is_c_contiguous:  # (a view, where canonical forms made it one)
+                value = value.copy()
+            value = DeviceArray(node.shape, node.dtype, None, value.ptr, value.owner,
+                                value.device_id)
+        results.append(value)
+    return results
+
+
 __all__ = ["PARTS", "angle", "apply", "astype", "cast", "each", "evaluate", "host_call",
-           "host_value", "imag", "is_complex", "joined", "leaf", "matmul", "mean", "pair",
-           "parts", "real", "real_roots", "reduce", "scalar", "setitem", "var", "where"]
+           "host_value", "imag", "interleaved", "is_complex", "joined", "leaf", "matmul",
+           "mean", "pair", "parts", "real", "real_roots", "reduce", "scalar", "setitem", "var",
+           "where"]

@@ -72,6 +72,8 @@ class Cluster:
     entries: tuple[tuple[Op, np.dtype, Any, tuple[tuple[str, Any], ...]], ...]
     n_inputs: int
     reduce: tuple[ReduceKind, tuple[int, ...]] | None = None
+    # a complex result: the sources of its real and imaginary parts (no reduction then)
+    parts: tuple[tuple[str, Any], tuple[str, Any]] | None = None
 
     def text(self) -> str:
         """The expression, one entry a line (what ``explain`` prints for the layer)."""
@@ -84,6 +86,10 @@ class Cluster:
         if self.reduce is not None:
             kind, axes = self.reduce
             lines.append(f"per chunk: {kind.value} over axes {axes}, kept as length 1")
+        if self.parts is not None:
+            names = [f"in{v}" if kind == "in" else f"%{v}" if kind == "node" else repr(v.item())
+                     for kind, v in self.parts]
+            lines.append(f"complex chunk: real {names[0]}, imaginary {names[1]}")
         return "\n".join(lines)
 
 
@@ -93,17 +99,19 @@ def run_cluster(cluster: Cluster, *blocks: np.ndarray) -> np.ndarray:
 
     shape = np.broadcast_shapes(*(b.shape for b in blocks)) if blocks else ()
     made: list[Node] = []
+
+    def source(kind: str, v: Any) -> Node:
+        if kind == "in":
+            return build.broadcast_to(build.leaf(np.asarray(blocks[v])), shape)
+        if kind == "const":
+            return build.broadcast_to(build.scalar(v, v.dtype), shape)
+        return made[v]
+
     for op, dtype, arg, srcs in cluster.entries:
-        nodes = []
-        for kind, v in srcs:
-            if kind == "in":
-                nodes.append(build.broadcast_to(build.leaf(np.asarray(blocks[v])), shape))
-            elif kind == "const":
-                nodes.append(build.broadcast_to(build.scalar(v, v.dtype), shape))
-            else:
-                nodes.append(made[v])
-        made.append(make(op, dtype, shape, tuple(nodes), arg))
-    node = made[-1] if made else build.broadcast_to(build.leaf(np.asarray(blocks[0])), shape)
+        made.append(make(op, dtype, shape, tuple(source(*s) for s in srcs), arg))
+    if cluster.parts is not None:
+        return _complex_block([source(*s) for s in cluster.parts])
+    node = made[-1] if made else source("in", 0)
     if cluster.reduce is not None:
         kind, axes = cluster.reduce
         node = reductions.reduce(kind, node, axes, keepdims=True)
@@ -119,6 +127,20 @@ def _evaluate(node: Node) -> np.ndarray:
 
     (value,) = run_plan(schedule([node], True), [None], cpu.BACKEND)
     return value
+
+
+def _complex_block(parts: list[Node]) -> np.ndarray:
+    """A complex chunk from its two parts, computed together (one kernel, two outputs) and
+    stored part by part: ``re + 1j * im`` would turn an infinite part into NaN's."""
+    from lazyarr.backends import cpu
+    from lazyarr.plan.schedule import schedule
+    from lazyarr.run.runtime import run_plan
+
+    re, im = run_plan(schedule(parts, True), [None, None], cpu.BACKEND)
+    node = parts[0]
+    z = np.empty(node.shape, np.result_type(node.dtype, np.complex64))  # float32: complex64
+    z.real, z.imag = re, im
+    return z
 
 
 def combine(kind: ReduceKind, block: np.ndarray, axis: tuple[int, ...], keepdims: bool
@@ -137,6 +159,7 @@ class _Translation:
         self.da = _dask()
         self.done: dict[int, Any] = {}  # id of a node -> its Dask array
         self.layers: list[tuple[str, Cluster]] = []  # what explain shows
+        self.host_calls: dict[tuple, Any] = {}  # one task per call with several results
 
     def array(self, node: Node) -> Any:
         """``node`` as a Dask array."""
@@ -162,6 +185,8 @@ class _Translation:
             return self.reduction(node)
         if node.op is Op.SCAN:
             return self.scan(node)
+        if node.op is Op.COMPLEX:
+            return self.complex(node)
         if node.op in MOVEMENT:
             return self.movement(node)
         return self.opaque(node)
@@ -172,31 +197,8 @@ class _Translation:
         an opaque op is the one input of a cluster with no entries)."""
         if root.op not in ELEMENTWISE:
             return Cluster((), 1, reduce), [root]
-        entries: list = []
-        index: dict[int, tuple[str, Any]] = {}
-        inputs: list[Node] = []
-        for node in toposort([root], lambda n: n is not root and _boundary(n)):
-            if node is not root and _boundary(node):
-                continue
-            if _const(node) is not None and node is not root:
-                index[id(node)] = ("const", _const(node))
-                continue
-            srcs = []
-            for s in node.src:
-                ref = index.get(id(s))
-                if ref is None:
-                    const = _const(s)
-                    if const is not None:
-                        ref = ("const", const)
-                    else:
-                        ref = ("in", len(inputs))
-                        inputs.append(s)
-                    index[id(s)] = ref
-                srcs.append(ref)
-            if node.op in ELEMENTWISE:
-                index[id(node)] = ("node", len(entries))
-                entries.append((node.op, node.dtype, node.arg, tuple(srcs)))
-        return Cluster(tuple(entries), len(inputs), reduce), inputs
+        entries, _, inputs = _entries([root])
+        return Cluster(entries, len(inputs), reduce), inputs
 
     def aligned(self, inputs: list[Node], shape: tuple[int, ...]) -> list[Any]:
         arrays = [self.da.broadcast_to(self.array(n), shape) for n in inputs]
@@ -214,6 +216,22 @@ class _Translation:
                                    *_pairs(arrays),
                                    dtype=node.dtype, token=name, meta=np.empty((0,) * len(ind),
                                                                               node.dtype))
+        self.layers.append((result.name, cluster))
+        return result
+
+    # complex values: both parts in one task per chunk (one kernel, two outputs) ---------
+    def complex(self, node: Node) -> Any:
+        entries, refs, inputs = _entries(list(node.src))
+        if not inputs:  # constant parts: an input of the shape, for the chunks to fill
+            from lazyarr.front import build
+
+            inputs = [build.broadcast_to(build.leaf(np.zeros((), np.uint8)), node.shape)]
+        cluster = Cluster(entries, len(inputs), parts=(refs[0], refs[1]))
+        ind = tuple(range(node.ndim))
+        arrays = self.aligned(inputs, node.shape)
+        result = self.da.blockwise(functools.partial(run_cluster, cluster), ind,
+                                   *_pairs(arrays), dtype=node.dtype, token="lazyarr-complex",
+                                   meta=np.empty((0,) * node.ndim, node.dtype))
         self.layers.append((result.name, cluster))
         return result
 
@@ -294,7 +312,15 @@ class _Translation:
         elif node.op is Op.HOST:  # NumPy's function of whole arrays: one task, one chunk
             import dask
 
-            task = dask.delayed(_host_value, pure=True)(node, *args)
+            if node.arg.output is None:
+                task = dask.delayed(_host_value, pure=True)(node, *args)
+            else:  # one of several results (a complex one's parts): one call for all
+                key = (node.arg.fn, node.arg.params, *map(id, node.src))
+                whole = self.host_calls.get(key)
+                if whole is None:
+                    whole = self.host_calls[key] = dask.delayed(_host_whole, pure=True)(
+                        node, *args)
+                task = dask.delayed(_host_item, pure=True)(whole, node)
             result = da.from_delayed(task, node.shape, dtype=node.dtype)
         elif node.op is Op.SCATTER_ADD:
             raise NotImplementedError("scatter_add (the gradient of take) over Dask arrays: "
@@ -306,6 +332,48 @@ class _Translation:
 
 def _host_value(node: Node, *args: np.ndarray) -> np.ndarray:
     return opaque_value(node, list(args))
+
+
+def _host_whole(node: Node, *args: np.ndarray) -> Any:
+    """All results of a host call with several (each a node of its own): NumPy runs once."""
+    call = node.arg
+    return call.fn(*args, *call.params)
+
+
+def _host_item(whole: Any, node: Node) -> np.ndarray:
+    result = whole[node.arg.output]
+    if np.shape(result) != node.shape:
+        raise RuntimeError(f"{node.arg.name}: NumPy gave shape {np.shape(result)}, the lazy "
+                           f"array has {node.shape} (its input changed since it was built?)")
+    return np.asarray(result, dtype=node.dtype)
+
+
+def _entries(roots: list[Node]) -> tuple[tuple, list[tuple[str, Any]], list[Node]]:
+    """The elementwise expression of ``roots`` as a cluster's entries, a source for each
+    root (an entry, a constant or an input: a root that is not elementwise is an input) and
+    the nodes the inputs are."""
+    entries: list = []
+    index: dict[int, tuple[str, Any]] = {}
+    inputs: list[Node] = []
+
+    def ref(s: Node) -> tuple[str, Any]:
+        found = index.get(id(s))
+        if found is None:
+            const = _const(s)
+            if const is not None:
+                found = ("const", const)
+            else:
+                found = ("in", len(inputs))
+                inputs.append(s)
+            index[id(s)] = found
+        return found
+
+    inner = [r for r in roots if r.op in ELEMENTWISE]
+    for node in toposort(inner, lambda n: n.op not in ELEMENTWISE):
+        srcs = tuple(ref(s) for s in node.src)
+        index[id(node)] = ("node", len(entries))
+        entries.append((node.op, node.dtype, node.arg, srcs))
+    return tuple(entries), [ref(r) for r in roots], inputs
 
 
 def _reshape(x: Any, shape: tuple[int, ...]) -> Any:
