@@ -282,7 +282,7 @@ def speed_child(threads: int, size: int, reps: int) -> dict[str, Any]:
     la.set_num_threads(threads)
     rng = np.random.default_rng(0)
     rows: dict[str, Any] = {}
-    jax = _import_jax()
+    jax = import_jax()
     for dtype in DTYPES:
         xn = rng.standard_normal(size).astype(dtype)
         out = np.empty_like(xn)
@@ -310,7 +310,7 @@ def speed_child(threads: int, size: int, reps: int) -> dict[str, Any]:
     return rows
 
 
-def _import_jax() -> Any:
+def import_jax() -> Any:
     try:
         import jax
     except ImportError:

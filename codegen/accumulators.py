@@ -37,10 +37,10 @@ class Accumulator:
 
     @staticmethod
     def make(em: RowEmitter, kind: ReduceKind, dtype: np.dtype, src: np.dtype) -> Accumulator:
-        if half.is_half(dtype) or half.is_half(src):
-            # lazyarr/front/reductions.py reduces float16 in float32
-            raise NotImplementedError(f"a {kind.value} reduction in float16: lazyarr's "
-                                      "kernels reduce float16 values in float32")
+        if half.is_narrow(dtype) or half.is_narrow(src):
+            # lazyarr/front/reductions.py reduces float16 and bfloat16 in float32
+            raise NotImplementedError(f"a {kind.value} reduction in {dtype}: lazyarr's "
+                                      "kernels reduce float16 and bfloat16 values in float32")
         if kind in (ReduceKind.ARGMIN, ReduceKind.ARGMAX):
             return ArgAccumulator(em, kind, dtype, src)
         if kind is ReduceKind.SUM and dtype.kind == "f":
@@ -111,6 +111,8 @@ def scan_identity(kind: ReduceKind, dt: np.dtype) -> ir.Constant:
     +0.0, where NumPy's accumulate copies the first element)."""
     if kind is ReduceKind.SUM and dt.kind == "f":
         return ir.Constant(value_type(dt), -0.0)
+    if half.is_bfloat16(dt):  # its bits, as i16: -0.0 and 1.0
+        return ir.Constant(value_type(dt), 0x8000 if kind is ReduceKind.SUM else 0x3F80)
     return identity(kind, dt)
 
 
@@ -125,6 +127,10 @@ def scan_fold(c: Ctx, kind: ReduceKind, dt: np.dtype, acc: ir.Value, x: ir.Value
     if half.is_half(dt):  # NumPy's float16 accumulate: in float32, rounded at every step
         wide = scan_fold(c, kind, half.F32_DTYPE, half.to_float(b, acc), half.to_float(b, x))
         return b.fptrunc(wide, half.F16)
+    if half.is_bfloat16(dt):  # ml_dtypes' accumulate: the same, rounded to bfloat16
+        wide = scan_fold(c, kind, half.F32_DTYPE, half.bfloat_to_float(b, acc),
+                         half.bfloat_to_float(b, x))
+        return half.float_to_bfloat(b, wide)
     if dt.kind == "f":
         return b.fadd(acc, x) if total else b.fmul(acc, x)
     return b.add(acc, x) if total else b.mul(acc, x)

@@ -23,9 +23,13 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 
+from lazyarr.ir import dtypes
+
 F16 = ir.HalfType()
 F32 = ir.FloatType()
 I32 = ir.IntType(32)
+I16 = ir.IntType(16)
+F64 = ir.DoubleType()
 F16_DTYPE = np.dtype(np.float16)
 F32_DTYPE = np.dtype(np.float32)
 
@@ -79,7 +83,6 @@ def round_to_odd_float(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
 # (backends/cpu.py), written with integer operations only, so that they call nothing.
 RUNTIME_SYMBOLS = ("__extendhfsf2", "__truncsfhf2", "__truncdfhf2")
 I16 = ir.IntType(16)
-F64 = ir.DoubleType()
 
 
 def runtime_module(triple: str = "", layout: str = "") -> ir.Module:
@@ -133,3 +136,95 @@ def _truncate_float(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
 
 def _truncate_double(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     return _truncate_float(b, round_to_odd_float(b, x))
+
+
+# -- bfloat16 (ml_dtypes): stored as i16, the top half of a float32 --------------------------
+# LLVM's ``bfloat`` type would do, but its conversions lower to library calls on CPUs without
+# AVX512-BF16, and PTX has no ``cvt`` from double or the integers to it: integer operations
+# on the bits are exact, branch-free and vectorise everywhere.
+I64 = ir.IntType(64)
+
+
+def is_bfloat16(dtype: np.dtype) -> bool:
+    return dtypes.is_bfloat16(dtype)
+
+
+def is_narrow(dtype: np.dtype) -> bool:
+    """float16 or bfloat16: values kernels only load, store, convert and select."""
+    return is_half(dtype) or is_bfloat16(dtype)
+
+
+def bfloat_to_float(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    """The bfloat16 bits ``x`` (i16) as a float32: the bits moved to the top (exact; NaN
+    payloads kept, as ml_dtypes widens)."""
+    return b.bitcast(b.shl(b.zext(x, I32), _c(16)), F32)
+
+
+def float_to_bfloat(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    """The float32 ``x`` rounded to bfloat16 bits (i16) to nearest even, as ml_dtypes rounds:
+    an integer add of just under half the dropped part plus the kept part's last bit carries
+    into the kept part exactly when the dropped part is above half, or half with an odd
+    kept part; overflow carries into the exponent and gives infinity, subnormals round the
+    same way. NaN is ml_dtypes' quiet NaN of the same sign (``0x7fc0``), payload dropped."""
+    bits = b.bitcast(x, I32)
+    odd = b.and_(b.lshr(bits, _c(16)), _c(1))
+    rounded = b.lshr(b.add(bits, b.add(odd, _c(0x7FFF))), _c(16))
+    nan = b.or_(b.and_(b.lshr(bits, _c(16)), _c(0x8000)), _c(0x7FC0))
+    out = b.select(b.fcmp_unordered("uno", x, x), nan, rounded)
+    return b.trunc(out, I16)
+
+
+def to_bfloat(b: ir.IRBuilder, x: ir.Value, src: np.dtype) -> ir.Value:
+    """``x`` (a value of ``src``) rounded to bfloat16 as ml_dtypes' ``astype`` rounds it: once,
+    from the exact value. A float32 on the way must then hold it exactly or rounded to odd
+    (with 24 bits, more than two beyond bfloat16's 8, a second rounding to nearest is then
+    correct: Boldo and Melquiond)."""
+    if is_bfloat16(src):
+        return x
+    if src.kind == "b":
+        x = b.uitofp(x, F32)
+    elif src.kind in "iu":
+        x = _int_to_odd_float(b, x, src)
+    elif is_half(src):
+        x = b.fpext(x, F32)
+    elif src.itemsize == 8:
+        x = round_to_odd_float(b, x)
+    return float_to_bfloat(b, x)
+
+
+def _int_to_odd_float(b: ir.IRBuilder, x: ir.Value, src: np.dtype) -> ir.Value:
+    """The integer ``x`` as a float32 rounded to odd. Up to 16 bits every value is exact; at
+    32 bits through the (exact) double; at 64 the magnitude's bits below its top 24 are
+    folded into one sticky bit, after which the conversion is exact."""
+    width = 8 * src.itemsize
+    signed = src.kind == "i"
+    if width <= 16:
+        return b.sitofp(x, F32) if signed else b.uitofp(x, F32)
+    if width == 32:
+        wide = b.sitofp(x, F64) if signed else b.uitofp(x, F64)
+        return round_to_odd_float(b, wide)
+    ty = x.type
+    negative = b.icmp_signed("<", x, ir.Constant(ty, 0)) if signed else None
+    # int64's minimum negates to itself, 2**63 read unsigned: right
+    mag = b.select(negative, b.sub(ir.Constant(ty, 0), x), x) if signed else x
+    zeros = b.ctlz(mag, ir.Constant(ir.IntType(1), 0))
+    lost = b.sub(ir.Constant(ty, width - 24), zeros)  # the bits below the top 24
+    lost = b.select(b.icmp_signed(">", lost, ir.Constant(ty, 0)), lost, ir.Constant(ty, 0))
+    mask = b.sub(b.shl(ir.Constant(ty, 1), lost), ir.Constant(ty, 1))
+    sticky = b.zext(b.icmp_unsigned("!=", b.and_(mag, mask), ir.Constant(ty, 0)), ty)
+    kept = b.or_(b.and_(mag, b.not_(mask)), b.shl(sticky, lost))
+    f = b.uitofp(kept, F32)  # at most 24 significant bits: exact
+    return b.select(negative, b.fneg(f), f) if signed else f
+
+
+def bfloat_to(b: ir.IRBuilder, x: ir.Value, dst: np.dtype) -> tuple[ir.Value, bool]:
+    """The bfloat16 bits ``x`` toward ``dst``: a float16 result as ml_dtypes makes it (NaN
+    its quiet NaN ``0x7e00`` of the sign, where F16C would keep payload bits) and True, else
+    the float32 value to convert on from, and False."""
+    f = bfloat_to_float(b, x)
+    if not is_half(dst):
+        return f, False
+    sign = b.trunc(b.lshr(b.bitcast(f, I32), _c(16)), I16)
+    nan = b.or_(b.and_(sign, ir.Constant(I16, 0x8000)), ir.Constant(I16, 0x7E00))
+    half = b.fptrunc(f, F16)
+    return b.select(b.fcmp_unordered("uno", f, f), b.bitcast(nan, F16), half), True

@@ -1,5 +1,6 @@
-"""The exp and log families of :mod:`mathlib`: exp, expm1, tanh, sinh, cosh, log, log1p,
-exp2, log2 and log10, and the double-word logarithm that pow shares (``_log_dd``)."""
+"""The exp and log families of :mod:`mathlib`: exp, expm1, tanh (and ``precision="fast"``'s
+fasttanh), sinh, cosh, log, log1p, exp2, log2 and log10, and the double-word logarithm that
+pow shares (``_log_dd``)."""
 
 from __future__ import annotations
 
@@ -128,6 +129,36 @@ def _tanh(m: Em, x: ir.Value) -> ir.Value:
     large = m.sub(m.k(1.0), q)
     y = m.copysign(m.sel(m.cmp("<", a, m.k(TANH_SPLIT)), small, large), x)
     return m.sel(m.isnan(x), x, y)
+
+
+# beyond these tanh rounds to 1 (from 19.06 in float64, 9.01 in float32)
+TANH_FAST_CLAMP = (20.0, 10.0)
+
+
+def _tanh_fast(m: Em, x: ir.Value) -> ir.Value:
+    """tanh within 2.1 ULP (docs/math.md), for ``precision="fast"``: one branch-free form.
+
+    With ``a = |x|`` and ``e^(-2a) = 2^n (1 + e)`` from exp's reduction, ``e = expm1(r)`` by
+    expm1's polynomial, ``tanh(a) = (1 - e^(-2a)) / (1 + e^(-2a))``: the numerator and the
+    denominator are one FMA each (``1 - 2^n`` and ``1 + 2^n`` are exact while tanh is below
+    1), so near 0 the numerator is ``-e`` itself, with no cancellation, and one division
+    rounds the result. The accurate :func:`_tanh` computes a second polynomial (both sides
+    of its split) and refines its quotient with a Newton step. A rational ``x P(x^2) /
+    Q(x^2)``, as XLA computes, was not more accurate in float32 (docs/math.md).
+    """
+    a = m.abs(x)
+    clamp = m.k(TANH_FAST_CLAMP)
+    ac = m.sel(m.cmp(">", a, clamp), clamp, a)  # NaN stays NaN: the comparison is false
+    m2a = m.mul(ac, m.k(-2.0))  # exact
+    n, ni = m.round_int(m2a, LOG2E[0 if m.wide else 1])
+    r = m.fma(m.neg(n), m.k(LN2_HI), m2a)
+    if m.wide:  # float32: without ln2's low part the result moves by under 0.05 ULP
+        r = m.fma(m.neg(n), m.k(LN2_LO), r)
+    e = m.fma(m.mul(r, r), m.poly(r, m.table(EXPM1_P)), r)
+    two_n = m.pow2(ni)
+    num = m.fma(m.neg(two_n), e, m.sub(m.k(1.0), two_n))
+    den = m.fma(two_n, e, m.add(m.k(1.0), two_n))
+    return m.copysign(m.div(num, den), x)  # tanh(-0.0) = -0.0
 
 
 def _half_exp(m: Em, a: ir.Value) -> ir.Value:

@@ -62,7 +62,8 @@ _ROW_LOWERED = frozenset(f"llvm.{name}.{ty}" for name in ("maximum", "minimum")
 _ROW_PREFIXES = ("llvm.nvvm.shfl.sync.", "llvm.nvvm.barrier")
 # what mathlib's inlined functions add: FMA (fma.rn), and a 128-bit leading-zero count in the
 # Payne-Hanek reduction (tests/test_cuda_nogpu.py assembles every function)
-_MATHLIB_LOWERED = frozenset({"llvm.fma.f32", "llvm.fma.f64", "llvm.ctlz.i128"})
+# and a 64-bit one (clz.b64) in the conversion of 64-bit integers to bfloat16 (codegen/half.py)
+_MATHLIB_LOWERED = frozenset({"llvm.fma.f32", "llvm.fma.f64", "llvm.ctlz.i128", "llvm.ctlz.i64"})
 # what arrays in the other byte order add: byte swaps (prmt.b32; tests/test_byteorder.py
 # assembles such kernels)
 _SWAP_PREFIX = "llvm.bswap."

@@ -250,6 +250,15 @@ def cast(c: Ctx, x: ir.Value, src: np.dtype, dst: np.dtype) -> ir.Value:
     b = c.b
     if src == dst:
         return x
+    if half.is_bfloat16(dst):
+        return half.to_bfloat(b, x, src)
+    if half.is_bfloat16(src):  # every bfloat16 is exactly a float32: convert from that
+        x, done = half.bfloat_to(b, x, dst)
+        if done:
+            return x
+        src = half.F32_DTYPE
+        if dst == src:
+            return x
     if half.is_half(dst):
         return half.to_half(b, x, src)
     if half.is_half(src):  # every half is exactly a float32: convert from that
@@ -328,10 +337,11 @@ def emit_instr(c: Ctx, kernel: Kernel, n: int, vals: Mapping[int, ir.Value],
         return cast(c, vals[ins.args[0]], kernel.body[ins.args[0]].dtype, ins.dtype)
     dts = [kernel.body[a].dtype for a in ins.args]
     args = [vals[a] for a in ins.args]
-    if ins.op is not Op.WHERE and any(map(half.is_half, (*dts, ins.dtype))):
-        # the front end builds float16 operations in float32 (lazyarr/front/build.py)
-        raise NotImplementedError(f"{ins.op.value} computes in float16, which lazyarr's "
-                                  "kernels do not: float16 values are only converted")
+    if ins.op is not Op.WHERE and any(map(half.is_narrow, (*dts, ins.dtype))):
+        # the front end builds float16 and bfloat16 operations in float32 (front/build.py)
+        raise NotImplementedError(f"{ins.op.value} computes in {ins.dtype}, which lazyarr's "
+                                  "kernels do not: float16 and bfloat16 values are only "
+                                  "converted")
     if ins.op in PREDICATES and {dts[0].kind, dts[-1].kind} == {"i", "u"}:
         return mixed_sign_compare(c, ins.op, dts, args)
     with_arg = ARG_EMITTERS.get(ins.op)

@@ -17,7 +17,12 @@ import numpy as np
 from lazyarr.backends import stats
 from lazyarr.backends.diskcache import set_disk_cache
 from lazyarr.backends.threads import get_num_threads, set_num_threads
+from lazyarr.config import PRECISIONS as _PRECISIONS
+from lazyarr.config import check_precision as _check_precision
+from lazyarr.config import set_precision
+from lazyarr.config import settings as _settings
 from lazyarr.front.array import LazyArray
+from lazyarr.front.build import excess_precision as _excess_precision
 from lazyarr.front.functions import (
     METHOD_FUNCTIONS,
     UFUNC_FUNCTIONS,
@@ -77,12 +82,15 @@ for _module in _STANDARD_MODULES:
     globals().update({_name: getattr(_module, _name) for _name in _module.__all__})
 
 
+_NUMPY = _PRECISIONS[0]  # settings.precision is this very string in NumPy's mode
+
+
 def _node(x: Any) -> Node:
     return x._node if type(x) is LazyArray else asarray(x)._node
 
 
 def eval(*exprs: Any, out: Any = None, backend: str | None = None,
-         target: str | None = None) -> Any:
+         target: str | None = None, precision: str | None = None) -> Any:
     """Evaluate one or more expressions together: one kernel per output shape.
 
     Returns a NumPy array, or a tuple of them for several expressions. ``out`` (an array, or a
@@ -90,7 +98,19 @@ def eval(*exprs: Any, out: Any = None, backend: str | None = None,
     is ``"cpu"`` (default) or ``"interp"``. ``target="cuda"`` runs on the GPU (host arrays
     are copied there) and returns ``lazyarr.backends.cuda_memory.DeviceArray`` results;
     ``target="cpu"`` copies device arrays back. Without a target, the arrays' location decides.
+    ``precision`` ("numpy" or "fast", else ``set_precision``'s): how float16 and bfloat16
+    are rounded, after every operation (NumPy's bits) or only where stored.
     """
+    if precision is not None or _settings.precision is not _NUMPY:
+        fast = _check_precision(_settings.precision if precision is None else precision,
+                                "precision") == "fast"
+        if not exprs:
+            raise TypeError("eval() needs at least one expression")
+        several = type(out) is tuple or type(out) is list
+        outs = out if several else (None if out is None else [out])
+        nodes = [_node(e) for e in exprs]
+        results = evaluate(_excess_precision(nodes) if fast else nodes, outs, backend, target)
+        return results[0] if len(exprs) == 1 else tuple(results)
     if len(exprs) == 1 and type(exprs[0]) is LazyArray:
         # one expression: its own eval keeps a ready launch for the next time
         if out is None and backend is None and target is None:
@@ -122,6 +142,15 @@ def explain(*exprs: Any, target: str = "cpu"):
     return Explanation(nodes, target)
 
 
+def __getattr__(name: str) -> Any:
+    # ml_dtypes is imported on first use of la.bfloat16 only: it costs about half a second
+    if name == "bfloat16":
+        from lazyarr.ir import dtypes
+
+        return dtypes.bfloat16()
+    raise AttributeError(f"module 'lazyarr' has no attribute {name!r}")
+
+
 def cache_info() -> stats.CacheInfo:
     """Kernel cache counters: ``hits``, ``misses``, ``compiles``, ``compile_seconds``."""
     return stats.info()
@@ -142,7 +171,7 @@ __all__ = [
     "clip", "concatenate", "dot", "eval", "expand_dims", "explain", "flip", "logsumexp",
     "matmul", "matrix_transpose", "moveaxis", "permute_dims", "stack", "stop_gradient",
     "supported_dtypes", "take", "take_along_axis", "from_dlpack", "transpose", "where",
-    "get_num_threads", "set_num_threads", "set_disk_cache",
+    "get_num_threads", "set_num_threads", "set_disk_cache", "set_precision",
     "around", "imag", "isclose", "nan_to_num", "real", "round", "sinc",
     "grad", "gradients", "jvp", "value_and_grad", "vjp", "nn", "optim", "random",
     "quantization", "quantize", "dequantize", "fuse", "fft", "linalg", "angle",

@@ -18,6 +18,9 @@ BACKENDS = ("cpu", "interp")
 # The most threads lazyarr runs kernels on (numexpr has such a cap too, its MAX_THREADS): more
 # than the CPUs only adds switching, and a typo such as 1000 would start that many OS threads.
 MAX_THREADS = 256
+# "numpy": float16 and bfloat16 results rounded after every operation, NumPy's bits; "fast":
+# float32 kept between the operations of one evaluation, rounded where stored (XLA's default)
+PRECISIONS = ("numpy", "fast")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -36,6 +39,7 @@ class Settings:
     # machine's own; checked against LLVM and this machine at the first compile
     # (backends/cpu_target.py), as LLVM is not imported before
     cpu: str = ""
+    precision: str = "numpy"  # one of PRECISIONS (lazyarr.set_precision, LAZYARR_PRECISION)
 
 
 def _int_env(name: str, default: int) -> int:
@@ -70,6 +74,22 @@ def _cpu_env() -> str:
         raise ValueError(f"LAZYARR_CPU must be an LLVM CPU name such as haswell or x86-64-v3, "
                          f"or host, got {raw!r}")
     return raw
+
+
+def check_precision(value: object, what: str) -> str:
+    """``value`` if it is one of :data:`PRECISIONS`, else a ValueError naming them."""
+    if value in PRECISIONS:
+        return PRECISIONS[PRECISIONS.index(value)]  # the tuple's own string: "is" compares
+    raise ValueError(f"{what} must be one of {', '.join(map(repr, PRECISIONS))}, got {value!r}")
+
+
+def set_precision(precision: str) -> None:
+    """How float16 and bfloat16 expressions are evaluated from now on (``eval``'s
+    ``precision=`` overrides it for one call): ``"numpy"`` (the default) rounds every
+    operation's result as NumPy and ml_dtypes do, bit for bit; ``"fast"`` keeps float32
+    between the operations of one evaluation and rounds only what is stored
+    (docs/float16.md)."""
+    settings.precision = check_precision(precision, "precision")
 
 
 def default_cache_dir() -> str:
@@ -133,6 +153,8 @@ def _read() -> Settings:
         pool_bytes=pool_mb << 20,
         stream_bytes=stream_mb << 20,
         cpu=_cpu_env(),
+        precision=check_precision(os.environ.get("LAZYARR_PRECISION", "").strip().lower()
+                                  or "numpy", "LAZYARR_PRECISION"),
     )
 
 

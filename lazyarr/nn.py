@@ -34,6 +34,7 @@ from lazyarr.front.functions import (
     where,
 )
 from lazyarr.front.functions import logsumexp as _logsumexp
+from lazyarr.ir import dtypes
 from lazyarr.ir.graph import Op
 from lazyarr.random import Key, bernoulli
 from lazyarr.run.evaluate import evaluate as evaluate_nodes
@@ -63,7 +64,7 @@ _REDUCTIONS = ("none", "mean", "sum")
 # -- argument checks --------------------------------------------------------------------------
 def _float(x: Any, fn: str, what: str = "input") -> LazyArray:
     x = asarray(x)
-    if x.dtype.kind != "f":
+    if x.dtype.kind != "f" and not dtypes.is_bfloat16(x.dtype):  # (ml_dtypes' kind is "V")
         raise TypeError(f"{fn}(): expected a floating point {what}, got {x.dtype}")
     return x
 
@@ -187,6 +188,10 @@ def gelu(x: Any, approximate: str = "none") -> LazyArray:
     ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``."""
     x = _float(x, "gelu")
     if approximate == "none":
+        if x.dtype.itemsize == 2:  # float16, bfloat16: erfc's loop is float64's (SciPy's
+            # rule); computed in float32 and rounded once, as PyTorch does, in x's dtype
+            wide = x.astype(np.float32)
+            return (0.5 * wide * _erfc(wide * -_SQRT1_2)).astype(x.dtype)
         return 0.5 * x * _erfc(x * -_SQRT1_2)
     if approximate == "tanh":
         return 0.5 * x * (1.0 + _tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))

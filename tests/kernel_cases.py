@@ -74,9 +74,9 @@ def apply_op(op: Op, *args: Any) -> la.LazyArray:
         return la.where(*args)
     if op is Op.CLIP:
         return la.clip(*args)
-    if op is Op.FMA:  # internal (quantisation's fused multiply-add): no la function
-        return la.LazyArray(build.apply(op, *args))
     row = ops.ROWS[op]
+    if not row.public:  # internal (fma, precision="fast"'s tanh): no la function of its own
+        return la.LazyArray(build.apply(op, *args))
     result = getattr(la, row.function)(*args)
     return result[row.output] if row.nout > 1 else result  # one output of frexp
 

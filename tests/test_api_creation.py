@@ -135,6 +135,7 @@ def test_arange_length_follows_numpy_for_float_steps() -> None:
     ((-128, np.float32(0.1), np.uint8(200)), {"dtype": "bool"}), ((np.int64(300), 302),
                                                                   {"dtype": "int8"}),
     ((np.float64(-1.5), 2), {"dtype": "uint8"}), ((0, 5, np.float64(0)), {}),
+    ((0, -1e20, -11), {}),  # fewer than 2**63 elements, but more than 2**63 bytes
 ], ids=repr)
 def test_arange_errors_are_numpys(args: tuple, kwargs: dict) -> None:
     want, got = _outcome(lambda: np.arange(*args, **kwargs)), _outcome(

@@ -248,6 +248,9 @@ CASES: dict[str, Case] = {
     # an internal op (quantisation's fused multiply-add): built through build.apply
     "fma": Case(Op.FMA, (ANY, ANY, ANY),
                 call=lambda x, y, z: la.LazyArray(build.apply(Op.FMA, x, y, z))),
+    # precision="fast"'s tanh (internal, tanh's rule): built through build.apply
+    "tanh_fast": Case(Op.TANH_FAST, (ANY,),
+                      call=lambda x: la.LazyArray(build.apply(Op.TANH_FAST, x))),
     "clip": Case(Op.CLIP, (ANY, U(-1.0, -0.3), U(0.3, 1.0)), call=la.clip,
                  kink=lambda x, lo, hi: np.minimum(_apart(x, lo), _apart(x, hi))),
     # ops rewritten into others as they are built: differentiable through their expansion

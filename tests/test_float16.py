@@ -27,6 +27,7 @@ import pytest
 from kernel_cases import kernel_of
 from lazyarr.codegen import nvptx
 from lazyarr.codegen.nvptx import Variant
+from narrow_bits import assert_bits, ulps
 
 import lazyarr as la
 from lazyarr.ir.graph import Op, make
@@ -62,28 +63,6 @@ def lazy(fn: Callable[..., Any], backend: str, *args: Any) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return np.asarray(la.eval(fn(*(la.asarray(a) for a in args)), backend=backend))
-
-
-def assert_bits(got: np.ndarray, want: np.ndarray, what: str = "") -> None:
-    """Same dtype, shape and bits; NaN where NaN (payloads of NaNs made from signalling
-    ones may differ)."""
-    assert got.dtype == want.dtype and got.shape == want.shape, (what, got.dtype, want.dtype)
-    if want.dtype.kind != "f":
-        np.testing.assert_array_equal(got, want, err_msg=what)
-        return
-    bits = f"u{want.itemsize}"
-    nan = np.isnan(want)
-    bad = (np.isnan(got) != nan) | (~nan & (got.view(bits) != want.view(bits)))
-    assert not bad.any(), f"{what}: at {np.flatnonzero(bad)[:5]}: got {got[bad][:5]}, " \
-                          f"want {want[bad][:5]}"
-
-
-def ulps(got: np.ndarray, want: np.ndarray) -> np.ndarray:
-    """Distance in float16 steps (monotonic integer order of the bits)."""
-    def order(x: np.ndarray) -> np.ndarray:
-        i = x.view(np.int16).astype(np.int32)
-        return np.where(i < 0, -32768 - i, i)
-    return np.abs(order(got) - order(want))
 
 
 # -- casts ------------------------------------------------------------------------------------
@@ -427,3 +406,21 @@ def test_creation_and_astype_in_float16() -> None:
     total = la.prod(np.linspace(1, 2, 7), dtype=np.float16).eval()
     assert_bits(total, np.asarray(np.prod(np.linspace(1, 2, 7), dtype=np.float16)))
     assert math.isinf(la.asarray(np.array([1e6])).astype(np.float16).eval()[0])
+
+
+def test_nn_layers_keep_float16():
+    """la.nn's exact GELU (erfc, whose loop is float64's) and layer norm return float16, as
+    PyTorch's do, within an ULP of float16 of the float64 result."""
+    x = np.linspace(-4, 4, 1001).astype(np.float16)
+    wide = x.astype(np.float64)
+    erfc = np.vectorize(math.erfc)
+    want = 0.5 * wide * erfc(-wide / math.sqrt(2))
+    got = la.nn.gelu(x).eval()
+    assert got.dtype == np.float16
+    np.testing.assert_allclose(got.astype(np.float64), want, rtol=2**-10, atol=2**-24)
+    rows = x[:1000].reshape(10, 100)
+    norm = la.nn.layer_norm(rows, (100,)).eval()
+    mu = rows.astype(np.float64).mean(-1, keepdims=True)
+    ref = (rows - mu) / np.sqrt(rows.astype(np.float64).var(-1, keepdims=True) + 1e-5)
+    assert norm.dtype == np.float16
+    np.testing.assert_allclose(norm.astype(np.float64), ref, rtol=4 * 2**-10, atol=4 * 2**-10)

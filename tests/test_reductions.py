@@ -503,3 +503,51 @@ def test_plans_without_splitting():
     planned = plan([a.sum()._node], split=False)
     assert [s.kernel.split for s in planned] == [False]
     assert planned[0].launch.shape == (1, cpu_passes.SPLIT_WORK)
+
+
+# -- float16, bfloat16 and complex (issue 19) ----------------------------------------------
+NEW_DTYPES = ["float16", "complex64", "complex128", "bfloat16"]
+
+
+def _new_dtype(name: str) -> np.dtype:
+    if name == "bfloat16":
+        return np.dtype(pytest.importorskip("ml_dtypes").bfloat16)
+    return np.dtype(name)
+
+
+def _new_data(dt: np.dtype) -> np.ndarray:
+    x = data("float64")
+    if dt.kind == "c":  # parts of different sizes: min/max and argmin/argmax order by both
+        return (x + 1j * x[::-1]).astype(dt)
+    return x.astype(dt)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("name", NEW_DTYPES)
+@pytest.mark.parametrize("axis", AXES, ids=str)
+def test_reduction_table_new_dtypes(kind, name, axis, backend):
+    """NumPy's dtype, shape and values. Narrow floats accumulate in float32 and round once
+    (NumPy rounds float16's partial sums across rows, and ml_dtypes every bfloat16 partial
+    sum: lazyarr is the more accurate), so their sums, means and variances are held to one
+    unit in the last place of the narrow result; extrema, arg-extrema and logic are exact.
+    bfloat16's reference is float32's result rounded to bfloat16."""
+    if kind in ("argmin", "argmax") and isinstance(axis, tuple):
+        pytest.skip("NumPy's argmin/argmax take one axis")
+    dt = _new_dtype(name)
+    x = _new_data(dt)
+    got = la.eval(call(x, kind, axis=axis), backend=backend)
+    if name == "bfloat16":
+        ref = np.asarray(numpy_reduce(x.astype(np.float32), kind, axis=axis))
+        if ref.dtype == np.float32:
+            ref = ref.astype(dt)
+    else:
+        ref = np.asarray(numpy_reduce(x, kind, axis=axis))
+    assert got.dtype == ref.dtype and got.shape == ref.shape, (got.dtype, ref.dtype)
+    if kind in ("min", "max", "argmin", "argmax", "any", "all"):
+        np.testing.assert_array_equal(got, ref)
+        return
+    narrow = dt.kind == "f"
+    eps = 2.0 ** -(np.finfo(dt).nmant) if narrow else np.finfo(dt).eps * 64
+    want, have = ref.astype(np.complex128), got.astype(np.complex128)
+    np.testing.assert_allclose(have, want, rtol=eps, atol=eps)

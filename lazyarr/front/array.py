@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from lazyarr.config import settings
+from lazyarr.config import PRECISIONS, check_precision, settings
 from lazyarr.front import build, opaque, reductions, views
-from lazyarr.ir import ops
+from lazyarr.front.canon import RULES
+from lazyarr.ir import graph, ops
 from lazyarr.ir.graph import Buffer, Node, Op, ReduceKind, describe, toposort
 from lazyarr.run import fastpath
 from lazyarr.run.evaluate import evaluate
@@ -20,6 +21,7 @@ _ARRAY_FUNCTIONS: dict[Any, Any] = {}
 
 _API_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12")
 _KDL_CPU = 1  # DLPack's device type of host memory
+_NUMPY = PRECISIONS[0]  # settings.precision is this very string in NumPy's mode
 
 
 def _no_gradient(shape: tuple[int, ...], picked: tuple[int, ...]) -> Callable[[Node], Node]:
@@ -258,17 +260,23 @@ class LazyArray:
 
     # -- evaluation --------------------------------------------------------------------
     def eval(self, *, out: np.ndarray | None = None, backend: str | None = None,
-             target: str | None = None) -> np.ndarray:
-        """The value: a NumPy array, or a ``DeviceArray`` when evaluated on CUDA."""
+             target: str | None = None, precision: str | None = None) -> np.ndarray:
+        """The value: a NumPy array, or a ``DeviceArray`` when evaluated on CUDA.
+        ``precision``: "numpy" or "fast" for float16 and bfloat16 (``lazyarr.set_precision``)."""
         ready = self._ready  # a builtin launch ready for this array: the shortest path
         # fastpath.active() written out: the call would cost 7% of this path
-        if ready is not None and backend is None and target is None and \
-                settings.backend == "cpu" and not Buffer.foreign:
+        if ready is not None and backend is None and target is None and precision is None \
+                and settings.precision is _NUMPY and settings.backend == "cpu" \
+                and not Buffer.foreign:
             if out is None:
                 if ready.one is not None:
                     return ready.one()
             elif ready.outs is not None and ready.direct(out) is out:  # out checked
                 return out
+        if precision is not None or settings.precision is not _NUMPY:
+            return evaluate(build.excess_precision([self._node]) if check_precision(
+                settings.precision if precision is None else precision, "precision") == "fast"
+                else [self._node], None if out is None else [out], backend, target)[0]
         result = evaluate([self._node], None if out is None else [out], backend, target)[0]
         if backend is None and target is None:
             # measured: 0.3 us of a 0.9 us repeated evaluation (benchmarks/memo_layers.py)
@@ -525,40 +533,182 @@ def operation(key: tuple, make: Callable[[], Node]) -> LazyArray:
     return result
 
 
-def _binary(op: Op):
-    # the probes of apply's memo, inlined: the common cases (see build.key_part)
+# -- the lean path: operations on new nodes (a layer's forward pass over a new batch) -------
+# Written over a new array, every node of an expression is new: no kept wrapper, memo entry
+# or interned node is found, and the general path (operand coercion, NumPy's loop resolved
+# again, broadcasting, casts, rewrite rules, the memo's bookkeeping) cost 6 us an operator
+# and 18 us with a Python scalar (benchmarks/new_arrays.py). Most operators meet the plain
+# case: array operands that NumPy's loop takes as they are, in dtypes kernels compute in (no
+# float16, bfloat16 or complex: those are rewritten as they are built), a float array with a
+# Python scalar, of one shape or a shape pair broadcast before, and an op no rule rewrites.
+# The node is then made directly: the node the general path makes (interning returns it if
+# it exists), so the only saving is work. The dtype rule stays NumPy's: it is read from the
+# loop the general path resolved (ops.cached_loop), so the first operation of each kind of
+# operands takes the general path (with NumPy's errors), and later ones take this one.
+_PLAIN = frozenset(np.dtype(t) for t in (
+    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "float32", "float64"))
+_REFUSED = object()  # a lean table's answer: this case takes the general path
+# (op, operand dtypes or Python scalar types) -> the result dtype, or _REFUSED
+_lean_dtypes: dict[tuple, Any] = {}
+_lean_get = _lean_dtypes.get
+# pairs of shapes -> their broadcast shape (pairs that broadcast, seen once)
+_broadcast: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[int, ...]] = {}
+_make, _make2, _BROADCAST = graph.make, graph.make2, Op.BROADCAST
+
+
+def _learn(op: Op, operands: tuple) -> Any:
+    """The lean table's entry for ``op`` on ``operands`` (dtypes; a Python ``float`` or
+    ``int`` for a scalar, with one float array), once the general path has resolved its
+    loop; None before (not kept: the general path resolves it, or raises NumPy's error)."""
+    loop = ops.cached_loop(op, operands)
+    if loop is None:
+        return None
+    arrays = [o for o in operands if type(o) is not type]
+    plain = op not in RULES and _PLAIN.issuperset(loop) and all(
+        dt == (o if type(o) is not type else arrays[0])
+        for o, dt in zip(operands, loop, strict=False))
+    if plain and len(arrays) < len(operands):  # a weak scalar: float arrays only (an int
+        plain = len(arrays) == 1 and arrays[0].kind == "f"  # array may fold a comparison)
+    found = _lean_dtypes[(op, *operands)] = loop[-1] if plain else _REFUSED
+    return found
+
+
+def _broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The shape ``a`` and ``b`` broadcast to (kept), or None where they do not (the general
+    path raises NumPy's error)."""
+    try:
+        shape = build.broadcast_shapes([a, b], "")
+    except ValueError:
+        return None
+    if len(_broadcast) >= _LEAN_LIMIT:
+        _broadcast.clear()
+    _broadcast[(a, b)] = shape
+    return shape
+
+
+def _to(node: Node, shape: tuple[int, ...]) -> Node:
+    return node if node.shape == shape else _make(_BROADCAST, node.dtype, shape, (node,))
+
+
+_LEAN_LIMIT = 512  # entries of a lean cache before it starts again
+
+
+def _weak(value: int | float, dtype: np.dtype, shape: tuple[int, ...]) -> Node:
+    """A Python scalar as an operand of a ``dtype`` array of ``shape``: the scalar node of
+    NumPy's conversion, broadcast. Kept (no arrays hang from it) by value's type and bits:
+    the memo key of an operator, where 0.0 and -0.0 never meet (they are not keyed)."""
+    key = (dtype, type(value), value, shape)
+    node = fastpath.scalars.get(key)
+    if node is None:
+        node = _to(build.scalar(value, dtype), shape)
+        if len(fastpath.scalars) >= _LEAN_LIMIT:
+            fastpath.scalars.clear()
+        fastpath.scalars[key] = node
+    return node
+
+
+def lean_unary(op: Op, a: Node, key: tuple) -> LazyArray | None:
+    """``op(a)`` made directly (see above), kept as its wrapper; None: the general path's."""
+    dt = _lean_get((op, a.dtype))
+    if dt is None:
+        dt = _learn(op, (a.dtype,))
+    if dt is None or dt is _REFUSED:
+        return None
+    result = LazyArray(_make(op, dt, a.shape, (a,)))
+    keep_wrapper(key, result)
+    return result
+
+
+keep_wrapper = fastpath.keep_wrapper
+_wrappers, _WRAPPERS = fastpath.wrappers, fastpath.WRAPPERS
+
+
+def binary(op: Op):
+    # the probes of apply's memo, inlined: the common cases (see build.key_part); then the
+    # lean path for new nodes
     def forward(self: LazyArray, other: Any) -> Any:
         t = type(other)
+        a = self._node
         if t is LazyArray:
-            key = (op, self._node, other._node)
-        elif (t is float and other != 0.0) or t is int or t is bool:
-            key = (op, self._node, (t, other))
-        else:
-            key = None
-        try:
-            if key is None:
-                return LazyArray(build.apply(op, self, other))
+            b = other._node
+            key = (op, a, b)
             found = wrapper_get(key)
             if found is not None:
                 return found if getrefcount(found) <= ALONE else twin(found)
-            return operation(key, lambda: build.apply(op, self, other))
-        except build.UnsupportedOperand:
-            return NotImplemented
+            dt = _lean_get((op, a.dtype, b.dtype))
+            if dt is None:
+                dt = _learn(op, (a.dtype, b.dtype))
+            if dt is not None and dt is not _REFUSED:
+                shape = a.shape
+                if shape != b.shape:
+                    shape = _broadcast.get((shape, b.shape))
+                    if shape is None:
+                        shape = _broadcast_shape(a.shape, b.shape)
+                    if shape is None:
+                        return _general(key, op, self, other)
+                    a, b = _to(a, shape), _to(b, shape)
+                result = LazyArray(_make2(op, dt, shape, a, b))
+                _wrappers[key] = result  # keep_wrapper(key, result), written out
+                if len(_wrappers) > _WRAPPERS:
+                    fastpath.trim_wrappers()
+                return result
+        elif (t is float and other != 0.0) or t is int or t is bool:
+            key = (op, a, (t, other))
+            found = wrapper_get(key)
+            if found is not None:
+                return found if getrefcount(found) <= ALONE else twin(found)
+            if t is not bool:
+                dt = _lean_get((op, a.dtype, t))
+                if dt is None:
+                    dt = _learn(op, (a.dtype, t))
+                if dt is not None and dt is not _REFUSED:
+                    shape = a.shape
+                    result = LazyArray(_make2(op, dt, shape, a, _weak(other, a.dtype, shape)))
+                    _wrappers[key] = result
+                    if len(_wrappers) > _WRAPPERS:
+                        fastpath.trim_wrappers()
+                    return result
+        else:
+            key = None
+        return _general(key, op, self, other)
 
     def reflected(self: LazyArray, other: Any) -> Any:
         t = type(other)
         try:
             if not ((t is float and other != 0.0) or t is int or t is bool):
                 return LazyArray(build.apply(op, other, self))
-            key = (op, (t, other), self._node)
+            a = self._node
+            key = (op, (t, other), a)
             found = wrapper_get(key)
             if found is not None:
                 return found if getrefcount(found) <= ALONE else twin(found)
+            if t is not bool:
+                dt = _lean_get((op, t, a.dtype))
+                if dt is None:
+                    dt = _learn(op, (t, a.dtype))
+                if dt is not None and dt is not _REFUSED:
+                    shape = a.shape
+                    result = LazyArray(_make2(op, dt, shape, _weak(other, a.dtype, shape), a))
+                    _wrappers[key] = result
+                    if len(_wrappers) > _WRAPPERS:
+                        fastpath.trim_wrappers()
+                    return result
             return operation(key, lambda: build.apply(op, other, self))
         except build.UnsupportedOperand:
             return NotImplemented
 
     return forward, reflected
+
+
+def _general(key: tuple | None, op: Op, x: LazyArray, y: Any) -> Any:
+    """``x op y`` through apply (and its memo, when ``key``: apply's memo key)."""
+    try:
+        if key is None:
+            return LazyArray(build.apply(op, x, y))
+        return operation(key, lambda: build.apply(op, x, y))
+    except build.UnsupportedOperand:
+        return NotImplemented
 
 
 def _unary(op: Op):
@@ -567,7 +717,8 @@ def _unary(op: Op):
         found = wrapper_get(key)
         if found is not None:
             return found if getrefcount(found) <= ALONE else twin(found)
-        return operation(key, lambda: build.apply(op, self))
+        lean = lean_unary(op, self._node, key)
+        return operation(key, lambda: build.apply(op, self)) if lean is None else lean
 
     return method
 
@@ -599,7 +750,7 @@ for _name, _op in {
     "and": Op.BITWISE_AND, "or": Op.BITWISE_OR, "xor": Op.BITWISE_XOR,
     "lshift": Op.LEFT_SHIFT, "rshift": Op.RIGHT_SHIFT,
 }.items():
-    _fwd, _rev = _binary(_op)
+    _fwd, _rev = binary(_op)
     setattr(LazyArray, f"__{_name}__", _fwd)
     setattr(LazyArray, f"__r{_name}__", _rev)
     setattr(LazyArray, f"__i{_name}__", _in_place(_fwd, ops.ROWS[_op].function))
@@ -609,7 +760,7 @@ for _name, _op in {
     "lt": Op.LESS, "le": Op.LESS_EQUAL, "gt": Op.GREATER, "ge": Op.GREATER_EQUAL,
     "eq": Op.EQUAL, "ne": Op.NOT_EQUAL,
 }.items():
-    setattr(LazyArray, f"__{_name}__", _binary(_op)[0])
+    setattr(LazyArray, f"__{_name}__", binary(_op)[0])
 
 for _name, _op in {
     "neg": Op.NEGATIVE, "pos": Op.POSITIVE, "abs": Op.ABSOLUTE, "invert": Op.INVERT,

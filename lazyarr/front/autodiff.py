@@ -26,6 +26,7 @@ import numpy as np
 
 from lazyarr.front import build, opaque, reductions, scan, views
 from lazyarr.front.array import LazyArray
+from lazyarr.ir.dtypes import is_float
 from lazyarr.ir.graph import MOVEMENT, Node, Op, ReduceKind, make, toposort
 from lazyarr.ir.ops import ROWS
 
@@ -70,7 +71,7 @@ def _live(order: list[Node], wrt: Sequence[Node]) -> set[int]:
     """Nodes of ``order`` on a float path from a node of ``wrt``: only they carry cotangents."""
     live = {id(x) for x in wrt}
     for node in order:
-        if node.dtype.kind == "f" and any(id(s) in live for s in _inputs(node)):
+        if is_float(node.dtype) and any(id(s) in live for s in _inputs(node)):
             live.add(id(node))
     return live
 

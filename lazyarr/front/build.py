@@ -171,7 +171,7 @@ def _fast_apply(op: Op, nodes: list[Node]) -> Node | None:
             return None
     dts = tuple([n.dtype for n in nodes])
     loop = ops.cached_loop(op, dts)
-    if loop is None or _F16 in loop:  # float16 loops compute in float32: _in_float32
+    if loop is None or not _NARROW.isdisjoint(loop):  # float16, bfloat16: _in_float32
         return None
     if loop[:-1] != dts:
         nodes = [n if n.dtype == dt else cast(n, dt) for n, dt in zip(nodes, loop, strict=False)]
@@ -298,35 +298,44 @@ def _apply(op: Op, xs: tuple, nodes: list[Node] | None) -> Node:
         folded = _fold_out_of_range_comparison(op, operands, shape)
         if folded is not None:
             return folded
-    if _F16 in loop:
+    if not _NARROW.isdisjoint(loop):
         return _in_float32(op, operands, loop, shape)
     srcs = tuple(coerce(o, dt, shape) for o, dt in zip(operands, loop, strict=False))
     return canonicalise(make(op, loop[-1], shape, srcs))
 
 
 _F16, _F32 = dtypes.FLOAT16, dtypes.FLOAT32
+_NARROW = dtypes.NARROW  # float16, and bfloat16 once seen (the set grows in place)
 
 
 def _in_float32(op: Op, operands: list[Operand], loop: tuple[np.dtype, ...],
                 shape: tuple[int, ...]) -> Node:
-    """``op`` on NumPy's float16 loop as NumPy computes it: each float16 operand (after
-    NumPy's conversion to float16, so ``uint8`` values are halves first) widened to float32,
-    the op in float32, and a float16 result rounded from it (comparisons and other non-float
-    results are the float32 op's). No kernel computes in float16: halves are only loaded,
-    stored, converted and selected."""
-    if op in _HALF_PICKS and loop[-1] == _F16:
+    """``op`` on NumPy's float16 loop (or ml_dtypes' bfloat16 one) as it computes: each
+    narrow operand (after NumPy's conversion to the narrow dtype, so ``uint8`` values are
+    halves first) widened to float32, the op in float32, and a narrow result rounded from it
+    (comparisons and other non-float results are the float32 op's). No kernel computes in
+    float16 or bfloat16: their values are only loaded, stored, converted and selected."""
+    narrow = next(dt for dt in loop if dt in _NARROW)
+    half = narrow == _F16
+    if op in _HALF_PICKS and loop[-1] == narrow:
         x, *bounds = (coerce(o, dt, shape) for o, dt in zip(operands, loop, strict=False))
+        pick = _half_pick if half else _bfloat_pick
         if op is Op.CLIP:  # NumPy's float16 clip: minimum(maximum(x, low), high)
-            return _half_pick(Op.MINIMUM, _half_pick(Op.MAXIMUM, x, bounds[0]), bounds[1])
-        return _half_pick(op, x, bounds[0])
-    srcs = tuple(cast(coerce(o, dt, shape), _F32 if dt == _F16 else dt)
+            return pick(Op.MINIMUM, pick(Op.MAXIMUM, x, bounds[0]), bounds[1])
+        return pick(op, x, bounds[0])
+    srcs = tuple(cast(coerce(o, dt, shape), _F32 if dt == narrow else dt)
                  for o, dt in zip(operands, loop, strict=False))
-    if op is Op.NEXTAFTER:  # float32's neighbour would round back to x: the half's own
-        return cast(_half_nextafter(*srcs), _F16)
+    if op is Op.NEXTAFTER:  # float32's neighbour would round back to x: the narrow one's
+        return cast(_half_nextafter(*srcs) if half else _bfloat_nextafter(*srcs), narrow)
     if op is Op.SPACING:
-        return cast(_half_spacing(srcs[0]), _F16)
+        return cast(_half_spacing(srcs[0]) if half else _bfloat_spacing(srcs[0]), narrow)
     out = loop[-1]
-    node = canonicalise(make(op, _F32 if out == _F16 else out, shape, srcs))
+    node = canonicalise(make(op, _F32 if out == narrow else out, shape, srcs))
+    if op is Op.SIGN and not half:  # ml_dtypes' sign is x itself where x is 0 or NaN
+        x = coerce(operands[0], narrow, shape)
+        nonzero = apply(Op.LOGICAL_OR, apply(Op.GREATER, srcs[0], 0.0),
+                        apply(Op.LESS, srcs[0], 0.0))
+        return make(Op.WHERE, narrow, shape, (nonzero, cast(node, narrow), x))
     return cast(node, out)
 
 
@@ -370,6 +379,116 @@ def _half_spacing(x: Node) -> Node:
     (positive for negative ``x`` too, unlike float32's), inf at 65504, NaN at +-inf."""
     above = cast(cast(_half_nextafter(x, scalar(np.inf, _F32)), _F16), _F32)
     return where(apply(Op.ISINF, x), np.float32(np.nan), apply(Op.SUBTRACT, above, x))
+
+
+def _bfloat_pick(op: Op, x: Node, y: Node) -> Node:
+    """ml_dtypes' bfloat16 ``maximum``/``minimum`` (``fmax``/``fmin``): ``x`` where ``x > y``
+    (``<``) or ``x`` (``y``) is NaN, else ``y``: of equal zeros the second, as float32's
+    loops, but one operand's bits, so NaN payloads are kept."""
+    big = op in (Op.MAXIMUM, Op.FMAX)
+    wins = apply(Op.GREATER if big else Op.LESS, x, y)
+    nan = apply(Op.ISNAN, x if op in (Op.MAXIMUM, Op.MINIMUM) else y)
+    return make(Op.WHERE, x.dtype, x.shape, (apply(Op.LOGICAL_OR, wins, nan), x, y))
+
+
+def _bfloat_nextafter(x: Node, y: Node) -> Node:
+    """ml_dtypes' bfloat16 ``nextafter`` of bfloat16 values ``x`` and ``y`` held in float32:
+    as :func:`_half_nextafter` with bfloat16's 8-bit significand and float32's exponents
+    (subnormals from 2**-133, the largest finite value 0x7f7f), but ``y`` where ``x == y``
+    (of zeros the second)."""
+    mag = apply(Op.ABSOLUTE, x)
+    frac, e = apply(Op.FREXP_MANTISSA, mag), apply(Op.FREXP_EXPONENT, mag)
+    up = apply(Op.LDEXP, np.float32(1), apply(Op.SUBTRACT, apply(Op.MAXIMUM, e, -125), 8))
+    power = apply(Op.LOGICAL_AND, apply(Op.EQUAL, frac, 0.5), apply(Op.GREATER, e, -125))
+    rising = apply(Op.GREATER, y, x)
+    inward = apply(Op.LOGICAL_XOR, rising, apply(Op.GREATER, x, 0.0))
+    gap = where(apply(Op.LOGICAL_AND, inward, power), apply(Op.MULTIPLY, up, 0.5), up)
+    moved = where(rising, apply(Op.ADD, x, gap), apply(Op.SUBTRACT, x, gap))
+    moved = apply(Op.COPYSIGN, moved, x)
+    biggest = float(np.uint32(0x7F7F0000).view(np.float32))
+    moved = where(apply(Op.ISINF, x), apply(Op.COPYSIGN, biggest, x), moved)
+    moved = where(apply(Op.EQUAL, x, 0.0), apply(Op.COPYSIGN, 2.0 ** -133, y), moved)
+    moved = where(apply(Op.EQUAL, x, y), y, moved)
+    nan = apply(Op.LOGICAL_OR, apply(Op.ISNAN, x), apply(Op.ISNAN, y))
+    return where(nan, np.float32(np.nan), moved)
+
+
+def _bfloat_spacing(x: Node) -> Node:
+    """ml_dtypes' bfloat16 ``spacing``: ``nextafter(x, copysign(inf, x)) - x``, so with
+    ``x``'s sign (-0.0's is the smallest negative subnormal), inf past the largest value and
+    NaN at +-inf."""
+    narrow = next(dt for dt in _NARROW if dt != _F16)
+    toward = apply(Op.COPYSIGN, np.float32(np.inf), x)
+    above = cast(cast(_bfloat_nextafter(x, toward), narrow), _F32)
+    return apply(Op.SUBTRACT, above, x)
+
+
+# -- precision="fast": XLA's choices ----------------------------------------------------------
+# Each float16 or bfloat16 op is built as cast(op(cast(x, f32)...), narrow), so an op on the
+# result of another reads cast(cast(v, narrow), f32). The fast mode drops such round trips
+# where v is computed (not an input's values) before evaluation, as XLA's excess precision
+# does: only what is stored (the roots, which keep their dtype) is rounded. An explicit
+# astype between two computations goes too: the graph cannot tell it from the rewrite's.
+# It also computes the functions XLA approximates faster with lazyarr's faster versions
+# (docs/math.md, "Fast tanh"): float32 and float64 tanh within 2.1 ULP instead of 1.
+_VIEWISH = frozenset({Op.VIEW, Op.BROADCAST, Op.PERMUTE})
+_FASTER = {Op.TANH: Op.TANH_FAST}
+_FASTER_DTYPES = frozenset({_F32, np.dtype(np.float64)})
+_fast_memo: dict[tuple[int, ...], tuple[list[weakref.ref], list[Node]]] = {}
+
+
+def excess_precision(roots: list[Node]) -> list[Node]:
+    """``roots`` as ``precision="fast"`` evaluates them, XLA's choices: float32 kept between
+    the operations of narrow floats (every float32 -> narrow -> float32 round trip of a
+    computed value removed), and faster approximations where XLA uses them (float32 and
+    float64 tanh: ``Op.TANH_FAST``). Roots keep their dtype and shape; memoised while they
+    live."""
+    key = tuple(map(id, roots))
+    hit = _fast_memo.get(key)
+    if hit is not None and all(r() is n for r, n in zip(hit[0], roots, strict=True)):
+        return hit[1]
+    done: dict[int, Node] = {}
+    for node in _toposort(roots):
+        src = tuple(done[id(s)] for s in node.src)
+        if node.op is Op.CAST and node.dtype == _F32:
+            wide = _unrounded(src[0])
+            if wide is not None:
+                done[id(node)] = wide
+                continue
+        op = node.op
+        if op in _FASTER and node.dtype in _FASTER_DTYPES:
+            op = _FASTER[op]
+        changed = op is not node.op or any(a is not b for a, b in zip(src, node.src,
+                                                                        strict=True))
+        done[id(node)] = make(op, node.dtype, node.shape, src, node.arg) if changed else node
+    result = [done[id(r)] for r in roots]
+    if len(_fast_memo) >= 256:  # a bound: the memo holds the rewritten graphs alive
+        _fast_memo.clear()
+    _fast_memo[key] = ([weakref.ref(r) for r in roots], result)
+    return result
+
+
+def _toposort(roots: list[Node]) -> list[Node]:
+    from lazyarr.ir.graph import toposort
+
+    return toposort(roots)
+
+
+def _unrounded(node: Node) -> Node | None:
+    """The float32 value that narrow ``node`` (possibly through views) rounds, when it is a
+    computed one; else None."""
+    if node.op in _VIEWISH:
+        inner = _unrounded(node.src[0])
+        return None if inner is None else make(node.op, _F32, node.shape, (inner,), node.arg)
+    if node.op is not Op.CAST or node.dtype not in _NARROW:
+        return None
+    v = node.src[0]
+    if v.dtype != _F32:
+        return None
+    loaded = v
+    while loaded.op in _VIEWISH:
+        loaded = loaded.src[0]
+    return None if loaded.op in (Op.LEAF, Op.SCALAR) else v
 
 
 def _fold_out_of_range_comparison(op: Op, operands: list[Operand],
@@ -442,7 +561,7 @@ def _where_value(value: int | float, dtype: np.dtype) -> Node:
 
 
 def astype(node: Node, dtype: Any) -> Node:
-    dt = np.dtype(dtype)
+    dt = dtypes.parse(dtype)  # "bfloat16" imports ml_dtypes (the name is NumPy's after)
     if dt.kind == "c" or node.op is Op.COMPLEX:
         return _complexes().astype(node, dt)
     return cast(node, dtypes.check(dt, "astype"))

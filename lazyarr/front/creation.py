@@ -96,7 +96,7 @@ def _check_size(dims: tuple[int, ...], dt: np.dtype) -> None:
 
 
 def _dtype(dtype: Any, default: np.dtype, what: str) -> np.dtype:
-    return default if dtype is None else dtypes.check_front(np.dtype(dtype), what)
+    return default if dtype is None else dtypes.check_front(dtypes.parse(dtype), what)
 
 
 def _scalar(value: Any, dt: np.dtype) -> Node:
@@ -325,6 +325,7 @@ def arange(start: Any, /, stop: Any = None, step: Any = 1, *, dtype: Any = None,
     if stop is None:
         start, stop = 0, start
     length, second = _arange_length(start, stop, step)
+    _check_size((length,), dt)
     first = _setitem(dt, start) if length else None
     second = _setitem(dt, second) if length > 1 else None
     return place(LazyArray(_arange_node(dt, length, first, second)), device)

@@ -130,9 +130,10 @@ def __array_namespace_info__() -> Info:  # noqa: N807 (the standard's name)
 def _named(dtype: np.dtype, what: str) -> np.dtype:
     """``dtype`` (in native byte order) if the namespace names it, else a TypeError."""
     native = _dtypes.native(dtype)
-    if native not in _NAMED:
+    if native not in _NAMED and not _dtypes.is_narrow(native) and not \
+            _dtypes.is_bfloat16(native):  # (narrow floats: lazyarr stores them, as NumPy)
         raise TypeError(f"{what}: dtype {dtype} is not a data type of lazyarr's namespace "
-                        f"({', '.join([*_SUPPORTED, *_COMPLEX])})")
+                        f"({', '.join(_SUPPORTED)})")
     return native
 
 
@@ -158,7 +159,7 @@ def astype(x: Any, dtype: Any, /, *, copy: _pybool = True, device: Any = None) -
     ``device`` places the result ("cpu" or "cuda": a move evaluates ``x`` there)."""
     check_device(device, "astype")
     lazy = x if isinstance(x, LazyArray) else asarray(x)
-    dt = _dtypes.check_front(np.dtype(dtype), "astype")
+    dt = _dtypes.check_front(_dtypes.parse(dtype), "astype")
     node = lazy._node
     if node.dtype == dt:
         if not copy and (device is None or device_of(lazy) == check_device(device, "astype")):
@@ -186,12 +187,18 @@ def _promote(a: np.dtype, b: np.dtype) -> np.dtype | None:
     if a == b:
         return a
     groups = ("b", "iu", "fc")
-    if next(g for g in groups if a.kind in g) != next(g for g in groups if b.kind in g):
+    ka, kb = _kind(a), _kind(b)
+    if next(g for g in groups if ka in g) != next(g for g in groups if kb in g):
         return None
-    if a.kind == "b":
+    if ka == "b":
         return a
     result = np.promote_types(a, b)
-    return result if result.kind in a.kind + b.kind else None  # uint64 and intN: float64
+    return result if _kind(result) in ka + kb else None  # uint64 and intN: float64
+
+
+def _kind(dt: np.dtype) -> str:
+    """NumPy's kind character, "f" for ml_dtypes' bfloat16 (whose own is "V")."""
+    return "f" if _dtypes.is_bfloat16(dt) else dt.kind
 
 
 @dataclass(frozen=True)
@@ -224,12 +231,29 @@ class iinfo_object:  # noqa: N801 (the standard's type name)
 def finfo(type: Any, /) -> finfo_object:
     """Limits of a float dtype (or of an array's dtype); a complex dtype gives those of its
     components. An integer or bool dtype is a ValueError, as in NumPy."""
-    dt = _as_dtype(type, "finfo", arrays=True)
-    if dt.kind not in "fc":
+    narrow = _narrow_float(type)
+    dt = _as_dtype(type, "finfo", arrays=True) if narrow is None else narrow
+    if dt.kind not in "fc" and narrow is None:
         raise ValueError(f"finfo: data type {dt} is not inexact")
-    info = np.finfo(dt)
+    if _dtypes.is_bfloat16(dt):  # NumPy's finfo does not know it; ml_dtypes' does
+        import ml_dtypes
+
+        info = ml_dtypes.finfo(dt)
+    else:
+        info = np.finfo(dt)
     return finfo_object(_pyint(info.bits), _pyfloat(info.eps), _pyfloat(info.max),
                         _pyfloat(info.min), _pyfloat(info.smallest_normal), np.dtype(info.dtype))
+
+
+def _narrow_float(x: Any) -> np.dtype | None:
+    """float16 or bfloat16 (a dtype, a scalar type or an array's dtype), which lazyarr
+    stores but the standard's namespace does not name; None for anything else."""
+    dt = x if isinstance(x, type | np.dtype) else getattr(x, "dtype", x)
+    try:
+        dt = _dtypes.native(np.dtype(dt))
+    except TypeError:
+        return None
+    return dt if _dtypes.is_narrow(dt) or _dtypes.is_bfloat16(dt) else None
 
 
 def iinfo(type: Any, /) -> iinfo_object:
@@ -255,7 +279,7 @@ def _isdtype(dt: np.dtype, kind: Any) -> _pybool:
     if isinstance(kind, tuple):
         return any(_isdtype(dt, k) for k in kind)
     if isinstance(kind, str):
-        return dt.kind in _kind_chars(kind)
+        return _kind(dt) in _kind_chars(kind)
     return dt == _as_dtype(kind, "isdtype")
 
 

@@ -14,10 +14,12 @@ from lazyarr.front import array as lazy
 from lazyarr.front import build, complexes, opaque, reductions, views
 from lazyarr.front.array import _ARRAY_FUNCTIONS, LazyArray
 from lazyarr.ir import dtypes
-from lazyarr.ir.graph import Node, Op, is_dask_array
+from lazyarr.ir.graph import Buffer, Node, Op, fresh_leaf, is_dask_array
 from lazyarr.ir.ops import ALIASES, BY_UFUNC, ROWS
 
 _NO_COPY = "Unable to avoid copy while creating an array as requested."
+# dtypes a NumPy array is captured in as it is (native byte order; not complex: a pair)
+_PLAIN = dtypes.SUPPORTED
 _KDL_CPU = 1  # DLPack's device type of host memory
 
 
@@ -35,6 +37,10 @@ def asarray(obj: Any, dtype: Any = None, device: str | None = None, *,
     apart); False never copies and raises ValueError where a copy would be needed (another
     dtype, a list or a scalar, another device); None copies only where needed.
     """
+    if type(obj) is np.ndarray and dtype is None and device is None and copy is None:
+        dt = obj.dtype  # a layer's new batch: what the rest makes of it, in a straight line
+        if dt in _PLAIN:
+            return LazyArray(fresh_leaf(dt, obj.shape, Buffer(obj)))
     if isinstance(obj, LazyArray):
         result = obj if device is None else obj.to_device(device)
         if dtype is not None and np.dtype(dtype) != result.dtype:
@@ -114,13 +120,23 @@ def _positional(n: int) -> inspect.Signature:
 def _ufunc_function(op: Op):
     row = ROWS[op]
 
+    # two lazy arrays, or a lazy array and a Python scalar: the operator's way (its memo
+    # probes, its lean path for new nodes), which is apply's
+    binary = lazy.binary(op)[0] if row.nin == 2 else None
+
     def fn(*args: Any) -> LazyArray:
         if len(args) == 1 and type(args[0]) is LazyArray and row.nin == 1:
-            key = (op, args[0]._node)
+            node = args[0]._node
+            key = (op, node)
             found = lazy.wrapper_get(key)
             if found is not None:  # held elsewhere: a twin (array.py, "A lazy array is mutable")
                 return found if lazy.getrefcount(found) <= lazy.ALONE else lazy.twin(found)
-            return lazy.operation(key, lambda: build.apply(op, *args))
+            lean = lazy.lean_unary(op, node, key)
+            return lazy.operation(key, lambda: build.apply(op, *args)) if lean is None else lean
+        if binary is not None and len(args) == 2 and type(args[0]) is LazyArray:
+            result = binary(*args)
+            if result is not NotImplemented:
+                return result
         if len(args) != row.nin:
             raise TypeError(f"{row.name}() takes {row.nin} arguments ({len(args)} given)")
         return LazyArray(build.apply(op, *args))

@@ -81,13 +81,15 @@ def reduce(kind: ReduceKind, x: Node, axes: tuple[int, ...], keepdims: bool = Fa
         if out.kind == "b":
             kind = _BOOL_FOLD.get(kind, kind)
     if not axes:
-        if kind is ReduceKind.SUM and out.kind == "f":
+        if kind is ReduceKind.SUM and out.kind == "f":  # (ml_dtypes' bfloat16 keeps -0.0)
             return build.apply(Op.ADD, src, 0.0)  # NumPy adds to +0.0: -0.0 comes out +0.0
         return build.cast(src, out)
     _check_not_empty(kind, x, axes)
-    if src.dtype == dtypes.FLOAT16:
+    if dtypes.is_narrow(src.dtype):
         # NumPy's float16 loops accumulate a row in float32 and round the result once; min,
-        # max and their indices are exact in float32 (kernels never compute in float16)
+        # max and their indices are exact in float32 (kernels never compute in float16).
+        # bfloat16 likewise, where ml_dtypes' loops round every partial sum to bfloat16
+        # (docs/float16.md)
         wide = build.cast(src, dtypes.FLOAT32)
         if kind in (ReduceKind.ARGMIN, ReduceKind.ARGMAX):
             return _keep(make(Op.REDUCE, out, shape, (wide,), (kind, axes)), axes, keepdims)
@@ -138,7 +140,7 @@ def mean(x: Node, axis: Any = None, dtype: Any = None, keepdims: bool = False) -
         return complexes.mean(x, axes, dtype, keepdims)
     acc = _mean_dtype(x, dtype, "mean")
     # NumPy's mean of float16 sums and divides in float32 (var's mean, given float16, not)
-    inner = dtypes.FLOAT32 if dtype is None and acc == dtypes.FLOAT16 else acc
+    inner = dtypes.FLOAT32 if dtype is None and dtypes.is_narrow(acc) else acc
     total = reduce(ReduceKind.SUM, build.cast(x, inner), axes, keepdims, inner)
     return build.cast(_divide(total, _count(x, axes), inner), acc)
 
@@ -147,7 +149,7 @@ def _divide(total: Node, n: int | float, acc: np.dtype) -> Node:
     """``total / n`` in ``acc``. NumPy divides by its count as an intp array, so a float16
     total is divided in the float64 loop and rounded to float16 (the count as a float16
     would round, and overflow past 65504)."""
-    if acc == dtypes.FLOAT16:
+    if dtypes.is_narrow(acc):
         total = build.cast(total, np.dtype(np.float64))
     return build.cast(build.apply(Op.TRUE_DIVIDE, total, n), acc)
 

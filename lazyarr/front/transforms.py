@@ -18,6 +18,7 @@ import numpy as np
 from lazyarr.front import build
 from lazyarr.front.array import LazyArray
 from lazyarr.front.autodiff import NonScalarOutputError, _fit, backprop, zeros_like
+from lazyarr.ir.dtypes import is_float
 from lazyarr.ir.graph import Node
 
 __all__ = ["grad", "gradients", "jvp", "tree_flatten", "value_and_grad", "vjp"]
@@ -85,7 +86,7 @@ def _node(x: Any, slot: Any) -> Node:
 
 def _variable(x: Any, where: str, slot: Any = None) -> Node:
     node = _node(x, slot)
-    if node.dtype.kind != "f":
+    if not is_float(node.dtype):
         raise TypeError(f"{where} requires float inputs (as jax.grad), but got an input of "
                         f"dtype {node.dtype} and shape {node.shape}")
     return node
@@ -135,7 +136,7 @@ def _scalar_output(out: Any, where: str) -> Node:
         raise NonScalarOutputError(
             f"{where}: the gradient is only defined for a scalar output, but the function "
             f"returned shape {node.shape} (use vjp, or gradients with grad_ys)")
-    if node.dtype.kind != "f":
+    if not is_float(node.dtype):
         raise TypeError(f"{where} requires a float output (as jax.grad), but the function "
                         f"returned dtype {node.dtype}")
     return node
@@ -208,7 +209,7 @@ def vjp(f: Callable[..., Any], *primals: Any,
                              f"{len(cts)}")
         roots, given = [], []
         for node, ct in zip(nodes, cts, strict=True):
-            if node.dtype.kind != "f":
+            if not is_float(node.dtype):
                 continue
             ct_node = _node(ct, ("ct", len(roots))) if isinstance(ct, np.ndarray) \
                 else build.operand_node(ct, "vjp")
@@ -236,7 +237,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any],
     leaves, rebuild = tree_flatten(out)
     # one unique stand-in cotangent per output: a new leaf over one element of zeros
     probes = [build.leaf(np.broadcast_to(np.zeros((), x.dtype), x.shape))
-              if x.dtype.kind == "f" else None for x in leaves]
+              if is_float(x.dtype) else None for x in leaves]
     pulled, _ = tree_flatten(vjp_fn(rebuild([x if p is None else LazyArray(p)
                                              for x, p in zip(leaves, probes, strict=True)])))
     primal_leaves, _ = tree_flatten(list(primals))

@@ -16,6 +16,50 @@ SUPPORTED = frozenset(
 # (lazyarr/front/build.py rewrites each such op as it is built; docs/float16.md)
 FLOAT16 = np.dtype(np.float16)
 FLOAT32 = np.dtype(np.float32)
+# bfloat16 is ml_dtypes' dtype, stored and computed as float16 is (every op in float32,
+# rounded to bfloat16 after each). ml_dtypes is an optional extra and costs about half a
+# second to import, so lazyarr never imports it before a bfloat16 is asked for: an array
+# of it can only exist once its user has imported ml_dtypes, and ``la.bfloat16`` (or
+# :func:`bfloat16`) imports it then. NumPy files it under kind "V" (a user dtype), so it is
+# told by its scalar type, and kept out of SUPPORTED, which lists the built-in dtypes
+# (tests and the namespace iterate it).
+BF16_EXTRA = "pip install lazyarr[bf16]"
+NARROW = {FLOAT16}  # the storage-only float dtypes; bfloat16 joins on first sight
+
+
+def bfloat16() -> np.dtype:
+    """ml_dtypes' bfloat16 dtype, imported now; an ImportError naming the extra without it."""
+    try:
+        import ml_dtypes
+    except ImportError as exc:
+        raise ImportError(f"bfloat16 needs the ml_dtypes package: {BF16_EXTRA}") from exc
+    dt = np.dtype(ml_dtypes.bfloat16)
+    NARROW.add(dt)
+    return dt
+
+
+def is_bfloat16(dtype: np.dtype) -> bool:
+    """Whether ``dtype`` is ml_dtypes' bfloat16 (in either byte order)."""
+    if dtype.kind != "V" or dtype.itemsize != 2:
+        return False
+    t = dtype.type
+    if t.__name__ == "bfloat16" and t.__module__ == "ml_dtypes":
+        NARROW.add(native(dtype))
+        return True
+    return False
+
+
+def is_narrow(dtype: np.dtype) -> bool:
+    """float16 or bfloat16: stored narrow, every operation on it computed in float32."""
+    return dtype in NARROW
+
+
+def parse(dtype: object) -> np.dtype:
+    """``np.dtype(dtype)``, where the name "bfloat16" imports ml_dtypes first (NumPy knows
+    that name only once ml_dtypes is imported): an ImportError naming the extra without it."""
+    if isinstance(dtype, str) and dtype == "bfloat16":
+        return bfloat16()
+    return np.dtype(dtype)
 
 
 def native(dtype: np.dtype) -> np.dtype:
@@ -32,11 +76,13 @@ def check(dtype: np.dtype, what: str) -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype in SUPPORTED:
         return dtype
-    if native(dtype) in SUPPORTED:
+    if native(dtype) in SUPPORTED or (is_bfloat16(dtype) and not dtype.isnative):
         raise TypeError(
             f"{what}: dtype {dtype} is {native(dtype)} in {_order(dtype)} byte order; lazyarr "
             f"computes in native byte order: ask for {native(dtype)} (arrays in either byte "
             "order are read, and written with out=, in place)")
+    if is_bfloat16(dtype):
+        return dtype
     raise TypeError(_unsupported(dtype, what, "supported"))
 
 
@@ -47,7 +93,7 @@ def check_array(dtype: np.dtype, what: str) -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype in SUPPORTED:
         return dtype
-    if native(dtype) in SUPPORTED:
+    if native(dtype) in SUPPORTED or is_bfloat16(dtype):
         return native(dtype)
     raise TypeError(_unsupported(dtype, what, "supported, in either byte order"))
 
@@ -57,7 +103,7 @@ def _order(dtype: np.dtype) -> str:
 
 
 def _unsupported(dtype: np.dtype, what: str, listing: str) -> str:
-    names = ", ".join(sorted(str(d) for d in SUPPORTED))
+    names = ", ".join(sorted(str(d) for d in SUPPORTED)) + f", bfloat16 ({BF16_EXTRA})"
     # a non-native dtype is named with its byte order spelled out, so that ">f2" is not
     # taken for a supported dtype it resembles
     named = str(dtype) if dtype.isnative else f"{dtype} ({native(dtype)}, {_order(dtype)})"
@@ -65,7 +111,8 @@ def _unsupported(dtype: np.dtype, what: str, listing: str) -> str:
 
 
 def is_float(dtype: np.dtype) -> bool:
-    return dtype.kind == "f"
+    """A real float dtype: NumPy's (kind "f") or ml_dtypes' bfloat16 (kind "V")."""
+    return dtype.kind == "f" or is_bfloat16(dtype)
 
 
 def int_bounds(dtype: np.dtype) -> tuple[int, int]:

@@ -97,6 +97,8 @@ class Op(enum.Enum):
     SINH = "sinh"
     COSH = "cosh"
     TANH = "tanh"
+    # precision="fast"'s tanh (front/build.py excess_precision): within 4 ULP, not 1
+    TANH_FAST = "tanh_fast"
     ARCSINH = "arcsinh"
     ARCCOSH = "arccosh"
     ARCTANH = "arctanh"
@@ -263,6 +265,18 @@ _INTERNED: dict[tuple, weakref.ref] = {}
 _SETTERS = tuple(Node.__dict__[f].__set__ for f in ("op", "dtype", "shape", "src", "arg"))
 
 
+def _new_node(op: Op, dtype: np.dtype, shape: tuple[int, ...], src: tuple[Node, ...],
+              arg: Any) -> Node:
+    node = object.__new__(Node)
+    set_op, set_dtype, set_shape, set_src, set_arg = _SETTERS
+    set_op(node, op)
+    set_dtype(node, dtype)
+    set_shape(node, shape)
+    set_src(node, src)
+    set_arg(node, arg)
+    return node
+
+
 _SCALAR, _LEAF = Op.SCALAR, Op.LEAF  # enum attribute lookups cost ~0.1 us each in hot code
 
 
@@ -285,28 +299,60 @@ def remember(table: dict[Any, weakref.ref], key: Any, node: Node) -> None:
     doubled since the last sweep: amortised constant time, at most twice the live size."""
     table[key] = weakref.ref(node)  # without a callback, CPython shares one ref per node
     if len(table) > _limits.get(id(table), _SWEEP_MIN):
-        for k in [k for k, r in table.items() if r() is None]:
-            del table[k]
-        _limits[id(table)] = max(_SWEEP_MIN, 2 * len(table))
+        _sweep(table)
+
+
+def _sweep(table: dict[Any, weakref.ref]) -> None:
+    for k in [k for k, r in table.items() if r() is None]:
+        del table[k]
+    _limits[id(table)] = max(_SWEEP_MIN, 2 * len(table))
+
+
+_intern_get, _ref, _INTERNED_ID = _INTERNED.get, weakref.ref, id(_INTERNED)
 
 
 def make(op: Op, dtype: np.dtype, shape: tuple[int, ...], src: tuple[Node, ...] = (),
          arg: Any = None) -> Node:
     """Return the unique node with these fields."""
-    key = (op, dtype, shape, tuple(map(id, src)),
-           arg if arg is None else _arg_key(op, arg))
-    ref = _INTERNED.get(key)
-    node = None if ref is None else ref()
-    if node is None:
-        node = object.__new__(Node)
-        set_op, set_dtype, set_shape, set_src, set_arg = _SETTERS
-        set_op(node, op)
-        set_dtype(node, dtype)
-        set_shape(node, shape)
-        set_src(node, src)
-        set_arg(node, arg)
-        remember(_INTERNED, key, node)
+    # one flat tuple (its length tells the sources from the argument's key, always last):
+    # every new node keeps its key, and each object kept brings the collector's next pass
+    # nearer (a nested tuple of ids cost 10% more per operator, gc included)
+    key = (op, dtype, shape, *map(id, src), arg if arg is None else _arg_key(op, arg))
+    ref = _intern_get(key)
+    if ref is not None:
+        node = ref()
+        if node is not None:
+            return node
+    node = _new_node(op, dtype, shape, src, arg)
+    # remember(_INTERNED, key, node), written out: every new node comes here
+    _INTERNED[key] = _ref(node)
+    if len(_INTERNED) > _limits.get(_INTERNED_ID, _SWEEP_MIN):
+        _sweep(_INTERNED)
     return node
+
+
+def make2(op: Op, dtype: np.dtype, shape: tuple[int, ...], a: Node, b: Node) -> Node:
+    """``make(op, dtype, shape, (a, b))`` for an elementwise op of two nodes, with no
+    argument: the front end's lean operators (lazyarr/front/array.py) make these."""
+    key = (op, dtype, shape, id(a), id(b), None)
+    ref = _intern_get(key)
+    if ref is not None:
+        node = ref()
+        if node is not None:
+            return node
+    node = _new_node(op, dtype, shape, (a, b), None)
+    _INTERNED[key] = _ref(node)
+    if len(_INTERNED) > _limits.get(_INTERNED_ID, _SWEEP_MIN):
+        _sweep(_INTERNED)
+    return node
+
+
+def fresh_leaf(dtype: np.dtype, shape: tuple[int, ...], buffer: Buffer) -> Node:
+    """``make(Op.LEAF, dtype, shape, (), buffer)`` for a buffer made just now: no node can
+    have it already (a leaf's key is its buffer's identity), and none can look it up later
+    but through that buffer, which only this node holds; so it skips the interning table
+    (a layer's new batch each call: asarray of a new array)."""
+    return _new_node(_LEAF, dtype, shape, (), buffer)
 
 
 def toposort(roots: list[Node] | tuple[Node, ...],

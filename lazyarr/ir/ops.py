@@ -155,6 +155,13 @@ def _power_int(node: Node, x: np.ndarray) -> np.ndarray:
     return np.power(x, node.dtype.type(node.arg))
 
 
+def _tanh_fast_reference(node: Node, x: np.ndarray) -> np.ndarray:
+    # the exact function, float32 rounded once from float64 (the fast op approximates it)
+    if x.dtype == np.float32:
+        return np.tanh(x.astype(np.float64)).astype(np.float32)
+    return np.tanh(x)
+
+
 def _erf_reference(name: str) -> Reference:
     """C's erf/erfc (``math``) element by element, float32 computed in float64 then rounded
     once. Not scipy.special: its erfc is ~20 ULP off in the tail (erfc(5.9)), glibc's is
@@ -179,7 +186,7 @@ class _RealFunction:
 
     def resolve_dtypes(self, operands: tuple) -> tuple[np.dtype, np.dtype]:
         x = operands[0]
-        if isinstance(x, np.dtype) and x.kind not in "biuf":
+        if isinstance(x, np.dtype) and x.kind not in "biuf" and not dtypes.is_bfloat16(x):
             raise TypeError(f"ufunc '{self.__name__}' not supported for the input types")
         dt = np.dtype(np.float32) if x == np.dtype(np.float32) else np.dtype(np.float64)
         return dt, dt
@@ -449,6 +456,11 @@ def _rows() -> list[OpRow]:
         r(Op.SINH, np.sinh, 1, math=_call("sinh", "sinh"), sympy="sinh", derivative=d.sinh),
         r(Op.COSH, np.cosh, 1, math=_call("cosh", "cosh"), sympy="cosh", derivative=d.cosh),
         r(Op.TANH, np.tanh, 1, math=_call("tanh", "tanh"), sympy="tanh", derivative=d.tanh),
+        # precision="fast"'s tanh (front/build.py excess_precision; mathlib's fasttanh, 2.1
+        # ULP). Called as the llvm.tanh intrinsic, so that NVPTX tells it from tanh's C call
+        # (nvptx.MATHLIB_NAMES) and libm's tanh computes it where mathlib is off
+        r(Op.TANH_FAST, np.tanh, 1, math=_call("tanh", "fasttanh", Form.INTRINSIC),
+          sympy="tanh", public=False, reference=_tanh_fast_reference, derivative=d.tanh),
         r(Op.ARCSINH, np.arcsinh, 1, math=_call("asinh", "arcsinh"), sympy="asinh",
           derivative=d.arcsinh),
         r(Op.ARCCOSH, np.arccosh, 1, math=_call("acosh", "arccosh"), sympy="acosh",

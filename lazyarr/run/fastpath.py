@@ -67,15 +67,23 @@ def _keep(roots: tuple[Node, ...]) -> None:
 # fast path releases its roots.
 WRAPPERS = 64
 wrappers: dict[tuple, Any] = {}
+# Python scalars as operands of new operations (lazyarr/front/array.py, the lean path): by
+# (dtype, type, value, shape), the scalar node broadcast to the shape. They hold no array.
+scalars: dict[tuple, Node] = {}
 
 
 def keep_wrapper(key: tuple, wrapper: Any) -> None:
     wrappers[key] = wrapper
     if len(wrappers) > WRAPPERS:
-        try:  # noqa: SIM105 (contextlib.suppress costs 0.4 us more on every new operation)
-            del wrappers[next(iter(wrappers))]
-        except (KeyError, RuntimeError, StopIteration):
-            pass  # another thread trimmed it meanwhile
+        trim_wrappers()
+
+
+def trim_wrappers() -> None:
+    """Drop the oldest kept wrapper (the table went past ``WRAPPERS``)."""
+    try:  # noqa: SIM105 (contextlib.suppress costs 0.4 us more on every new operation)
+        del wrappers[next(iter(wrappers))]
+    except (KeyError, RuntimeError, StopIteration):
+        pass  # another thread trimmed it meanwhile
 
 
 # The one lookup: id of the first expression -> executors of the expressions it leads (fresh
@@ -318,7 +326,12 @@ def run(nodes: tuple[Node, ...], outs: tuple[np.ndarray, ...] | None = None
 def build(nodes: tuple[Node, ...], roots: tuple[Node, ...],
           outs: tuple[np.ndarray, ...] | None = None) -> list[np.ndarray] | None:
     """Evaluate ``roots`` (``nodes`` fitted to ``outs``: cast and broadcast) through a new
-    executor, kept for ``nodes``; None when that takes more than one kernel."""
+    executor, kept for ``nodes`` (or, the first time, through its template's shared
+    launch); None when that takes more than one kernel."""
+    if outs is None:
+        results = _run_fresh(nodes)
+        if results is not None:
+            return results
     if plan_of(nodes, roots, outs is not None) is not None:
         return None
     built = _build(nodes, roots, outs)
@@ -330,6 +343,88 @@ def build(nodes: tuple[Node, ...], roots: tuple[Node, ...],
     results = ex(targets)
     ex.pending = cpu.runs_inline(ex.fn, ex.launch)
     return results
+
+
+# -- new graphs of a structure seen before ------------------------------------------------------
+# A graph written over new arrays (a layer's new batch) finds no executor, but often the
+# template of its structure (rebind.py). An executor of its own (its argument block packed,
+# a builtin bound to it) cost 30 us, several times the kernel at small sizes, and pays only
+# for a graph evaluated again. So the first evaluation of a small launch runs through a
+# launch that every graph of the template shares, one per set of scalar values: an argument
+# block and a builtin bound to it (objcall), called with the new graph's outputs and leaf
+# arrays, whose data pointers it writes into the block as it runs. It holds the GIL from
+# start to end, so calls never interleave. A graph evaluated again (still among the
+# ``RECENT`` ones) gets its own executor.
+RUNNERS = 16  # shared launches of one template (sets of scalar values)
+
+
+@dataclass(slots=True, eq=False)
+class _Shared:
+    """A template's launch shared by its graphs with one set of scalar values (``bits``)."""
+
+    call: Any  # the builtin: (outputs..., leaf arrays in ``order``...) -> first output
+    bits: tuple[bytes, ...]
+    order: tuple[int, ...] | None  # leaf index of each array argument; None: all in order
+    block: np.ndarray  # the argument block and status word the builtin writes and reads
+    status: np.ndarray
+
+
+def _run_fresh(nodes: tuple[Node, ...]) -> list[np.ndarray] | None:
+    """``nodes`` evaluated through their template's shared launch, the first time they are
+    evaluated; None when they were before, have no template or it cannot be shared."""
+    first = nodes[0]
+    if _recent.get(id(first)) == nodes or not _fusable(nodes):
+        return None  # (tuples of nodes compare their items by identity)
+    found = rebind.structure(nodes)
+    template = None if found is None else rebind.find(found)
+    if template is None:
+        return None
+    scalars = tuple(found.scalars)
+    shared = template.runners.get(scalars)
+    if shared is None:
+        shared = _share(nodes, found, template, scalars)
+        if shared is None:
+            return None
+    arrays = found.arrays
+    if shared.order is not None:
+        arrays = [arrays[j] for j in shared.order]
+    results = [outputs.empty(n.shape, n.dtype) for n in nodes]
+    shared.call(*results, *arrays)
+    _keep(nodes)
+    return results
+
+
+def _share(nodes: tuple[Node, ...], found: rebind.Structure, template: rebind.Template,
+           scalars: tuple[Node, ...]) -> _Shared | None:
+    """The shared launch of ``template`` with the values of ``scalars`` (kept under them),
+    made if needed; None where the launch is not small, reads or writes at an offset (the
+    builtin writes data pointers only) or the builtins are not available here."""
+    from lazyarr.backends import objcall
+
+    runners = template.runners
+    if len(runners) >= RUNNERS or not objcall.entry() or \
+            any(offset for _, offset, _ in template.inputs) or \
+            any(offset for offset, _ in template.outputs):
+        return None
+    bits = tuple([n.arg.tobytes() for n in scalars])  # 0.0 and -0.0 apart, NaN found
+    for shared in runners.values():
+        if shared.bits == bits:
+            runners[scalars] = shared
+            return shared
+    launch = rebind.launch_of(template, found, _targets(nodes, None))
+    if not cpu.runs_inline(template.fn, launch):
+        return None
+    block, status = pack_args(launch)
+    layout = launch.kernel.args
+    reads = [(k, j) for k, (j, _, _) in enumerate(template.inputs) if j >= 0]  # not counters
+    slots = [layout.output(k) for k in range(len(nodes))] + \
+        [layout.address(k) for k, _ in reads]
+    order = tuple(j for _, j in reads)
+    call = objcall.bind(template.fn, data_pointer(block), launch.shape[0],
+                        data_pointer(status), slots)
+    shared = runners[scalars] = _Shared(
+        call, bits, None if order == tuple(range(len(found.arrays))) else order, block, status)
+    return shared
 
 
 def ready(node: Node, out: np.ndarray | None) -> Executor | None:
@@ -364,6 +459,7 @@ def clear() -> None:
     rebind.clear()
     _recent.clear()
     wrappers.clear()
+    scalars.clear()
     _newest[0] = None
     _executors.clear()
     _several.clear()

@@ -1,0 +1,36 @@
+"""Bit comparisons of 16-bit floats shared by the float16 and bfloat16 tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def isnan(x: np.ndarray) -> np.ndarray:
+    """NaN test that also takes ml_dtypes' bfloat16 (kind "V": NumPy's isnan has no loop)."""
+    return np.isnan(x.astype(np.float32)) if x.dtype.kind == "V" else np.isnan(x)
+
+
+def assert_bits(got: np.ndarray, want: np.ndarray, what: str = "", nan_bits: bool = False
+                ) -> None:
+    """Same dtype, shape and bits; NaN where NaN, and with ``nan_bits`` the NaN's bits too
+    (payloads of NaNs made from signalling ones may differ otherwise)."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype and got.shape == want.shape, (what, got.dtype, want.dtype)
+    if want.dtype.kind not in "fV":
+        np.testing.assert_array_equal(got, want, err_msg=what)
+        return
+    bits = f"u{want.itemsize}"
+    g, w = got.reshape(-1).view(bits), want.reshape(-1).view(bits)
+    nan = isnan(want.reshape(-1))
+    differ = g != w
+    bad = (isnan(got.reshape(-1)) != nan) | (differ if nan_bits else ~nan & differ)
+    assert not bad.any(), f"{what}: at {np.flatnonzero(bad)[:5]}: got {g[bad][:5]}, " \
+                          f"want {w[bad][:5]}"
+
+
+def ulps(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Distance in steps of a 16-bit float (monotonic integer order of the bits)."""
+    def order(x: np.ndarray) -> np.ndarray:
+        i = x.view(np.int16).astype(np.int32)
+        return np.where(i < 0, -32768 - i, i)
+    return np.abs(order(got) - order(want))

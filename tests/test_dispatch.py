@@ -1,0 +1,209 @@
+"""Fresh-input dispatch: operators on new nodes take a lean path (lazyarr/front/array.py), and
+a new graph of a known structure runs through its template's shared launch
+(lazyarr/run/fastpath.py). Both must give exactly what the general path gives."""
+
+import operator
+
+import numpy as np
+import pytest
+
+import lazyarr as la
+from lazyarr.front import array as lazy
+from lazyarr.front import build
+from lazyarr.ir.graph import Op
+from lazyarr.run import fastpath, rebind
+
+
+@pytest.fixture(autouse=True)
+def fresh():
+    la.clear_cache()
+    yield
+    la.clear_cache()
+
+
+def _values(dtype, seed: int, shape=(6,)) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind == "b":
+        return rng.random(shape) > 0.5
+    return (rng.random(shape) * 20 - 10).astype(dtype) if np.dtype(dtype).kind != "u" \
+        else (rng.random(shape) * 20).astype(dtype)
+
+
+class _Spy:
+    """Counts calls of build._apply (the general path of an operator)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        real = build._apply
+
+        def spy(*args):
+            self.calls += 1
+            return real(*args)
+
+        monkeypatch.setattr(build, "_apply", spy)
+
+
+PAIRS = [(np.float64, np.float64), (np.float32, np.float32), (np.float32, np.float64),
+         (np.int32, np.int64), (np.uint8, np.int8), (np.int64, np.float64), (np.bool_, np.bool_),
+         (np.uint16, np.uint16)]
+BINARY = ["add", "subtract", "multiply", "maximum", "less", "equal", "true_divide"]
+
+
+@pytest.mark.parametrize(("dt1", "dt2"), PAIRS)
+@pytest.mark.parametrize("name", BINARY)
+def test_lean_binary_operations_are_the_general_paths_nodes(dt1, dt2, name, monkeypatch):
+    op = {"true_divide": Op.TRUE_DIVIDE}.get(name, Op[name.upper()])
+    fn = getattr(la, name)
+    with np.errstate(all="ignore"):
+        try:
+            want = getattr(np, name)(_values(dt1, 0), _values(dt2, 1))
+        except TypeError:  # NumPy has no loop (bool subtract): lazyarr raises as it does
+            with pytest.raises(TypeError):
+                fn(la.asarray(_values(dt1, 0)), la.asarray(_values(dt2, 1)))
+            return
+    fn(la.asarray(_values(dt1, 0)), la.asarray(_values(dt2, 1)))  # resolves NumPy's loop
+    spy = _Spy(monkeypatch)
+    for seed in range(2, 5):  # new arrays: every node new
+        x, y = la.asarray(_values(dt1, seed)), la.asarray(_values(dt2, seed + 1))
+        got = fn(x, y)
+        with np.errstate(all="ignore"):
+            want = getattr(np, name)(_values(dt1, seed), _values(dt2, seed + 1))
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got.eval(), want)
+        monkeypatch.undo()
+        assert build.apply(op, x, y) is got._node  # the general path's node itself
+        spy = _Spy(monkeypatch)
+    lean = lazy._lean_get((op, np.dtype(dt1), np.dtype(dt2)))
+    if lean is not lazy._REFUSED:  # operands cast (mixed dtypes) take the general path
+        assert spy.calls == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scalar", [2, 3.5, -1, 1e300, -7.25, 10**30])
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "truediv", "gt"])
+def test_lean_scalar_operations_match_numpy_both_ways(dtype, scalar, name, monkeypatch):
+    op = {"sub": Op.SUBTRACT, "mul": Op.MULTIPLY, "truediv": Op.TRUE_DIVIDE,
+          "gt": Op.GREATER}.get(name, Op.ADD)
+    fn = getattr(operator, name)  # the operators (NumPy's ufuncs come through their protocol)
+    x0 = la.asarray(_values(dtype, 0))
+    fn(x0, scalar), fn(scalar, x0)  # resolves the loops
+    spy = _Spy(monkeypatch)
+    for seed in range(1, 4):
+        xn = _values(dtype, seed)
+        x = la.asarray(xn)
+        with np.errstate(all="ignore"):  # NumPy's own warnings (float32 overflows)
+            pairs = ((fn(x, scalar), fn(xn, scalar)), (fn(scalar, x), fn(scalar, xn)))
+            for got, want in pairs:
+                assert got.dtype == want.dtype
+                np.testing.assert_array_equal(got.eval(), want)
+    assert spy.calls == 0  # every one of them took the lean path
+    monkeypatch.undo()
+    assert build.apply(op, x, scalar) is fn(x, scalar)._node
+
+
+def test_lean_unary_operations_and_functions(monkeypatch):
+    x0 = la.asarray(_values(np.float32, 0))
+    _ = -x0, abs(x0), la.exp(x0), la.sqrt(x0)
+    spy = _Spy(monkeypatch)
+    xn = _values(np.float32, 1)
+    x = la.asarray(xn)
+    with np.errstate(invalid="ignore"):
+        for got, want in ((-x, -xn), (abs(x), abs(xn)), (la.sqrt(x), np.sqrt(xn))):
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got.eval(), want)
+    np.testing.assert_allclose(la.exp(x).eval(), np.exp(xn), rtol=1e-6)
+    assert spy.calls == 0
+
+
+def test_lean_broadcasting_and_its_errors():
+    a, b = np.arange(12.0).reshape(3, 4), np.arange(4.0)
+    for _ in range(3):  # the general path, then the kept shape pair
+        np.testing.assert_array_equal((la.asarray(a) * la.asarray(b)).eval(), a * b)
+        np.testing.assert_array_equal((la.asarray(b) - la.asarray(a)).eval(), b - a)
+    for _ in range(2):  # NumPy's error, from the general path, every time
+        with pytest.raises(ValueError, match="could not be broadcast"):
+            la.asarray(np.ones(3)) + la.asarray(np.ones(4))
+
+
+def test_cases_the_lean_path_leaves_to_the_general_one():
+    """Rewritten ops, narrow and complex dtypes, integer arrays with Python ints (out of
+    range: NumPy's OverflowError; comparisons folded) and 0.0 keep NumPy's answers."""
+    for _ in range(2):
+        x = np.linspace(-2, 2, 7)
+        np.testing.assert_array_equal((la.asarray(x) ** 2).eval(), x ** 2)
+        h = x.astype(np.float16)
+        np.testing.assert_array_equal((la.asarray(h) * la.asarray(h)).eval(), h * h)
+        c = x + 1j * x[::-1]
+        np.testing.assert_allclose((la.asarray(c) * la.asarray(c)).eval(), c * c)
+        u = np.arange(5, dtype=np.uint8)
+        with pytest.raises(OverflowError):
+            la.asarray(u) + 300
+        np.testing.assert_array_equal((la.asarray(u) < 300).eval(), u < 300)
+        z = np.array([-0.0, 1.0])
+        assert np.signbit((la.asarray(z) + -0.0).eval()[0])
+        assert not np.signbit((la.asarray(z) + 0.0).eval()[0])
+
+
+def test_a_new_graph_of_a_known_structure_plans_and_compiles_nothing(monkeypatch):
+    rng = np.random.default_rng(0)
+    wn, bn = rng.random(100), rng.random(100)
+    w, b = la.asarray(wn), la.asarray(bn)
+
+    def expr(a, w, b, xp):
+        return ((a * w + b) * a - w) * 2.0 + xp.exp(a) - b * a + 1.0
+
+    for _ in range(2):  # lowered and filed as a template
+        expr(la.asarray(rng.random(100)), w, b, la).eval()
+    info = la.cache_info()
+    counted = {"schedule": 0, "lower": 0}
+    for name in counted:
+        real = getattr(fastpath, name)
+
+        def spy(*args, _real=real, _name=name, **kwargs):
+            counted[_name] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(fastpath, name, spy)
+    for _ in range(5):
+        xn = rng.random(100)
+        e = expr(la.asarray(xn), w, b, la)
+        np.testing.assert_allclose(e.eval(), expr(xn, wn, bn, np), rtol=1e-13)
+        assert fastpath.lookup((e._node,), None) is None  # the shared launch, no executor
+        np.testing.assert_allclose(e.eval(), expr(xn, wn, bn, np), rtol=1e-13)
+        assert fastpath.lookup((e._node,), None) is not None  # evaluated again: its own
+    assert counted == {"schedule": 0, "lower": 0}
+    assert (la.cache_info().compiles, la.cache_info().misses) == (info.compiles, info.misses)
+    assert len(rebind._templates) == 1
+
+
+def test_shared_launches_keep_each_graphs_scalars():
+    x = np.array([-0.0, 1.5, -2.0, 3.0])
+    a = la.asarray(x)
+    (a * 2.0 + 1.0).eval()  # the template
+    for k, c in ((3.0, 5.0), (2.0, 1.0), (-1.5, 0.25), (3.0, 5.0), (7.0, np.nan)):
+        got = (la.asarray(x.copy()) * k + c).eval()
+        np.testing.assert_array_equal(got, x * k + c)
+    for c in (0.0, -0.0, 0.0):  # bits, not values, tell launches apart
+        got = (la.asarray(x.copy()) * 1.0 + c).eval()
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(x * 1.0 + c))
+
+
+def test_shared_launch_raises_the_kernels_error():
+    e = np.array([1, 2, 3], dtype=np.int64)
+    (la.asarray(np.array([2, 3, 4])) ** la.asarray(e)).eval()
+    with pytest.raises(ValueError, match="negative integer powers"):
+        (la.asarray(np.array([2, 3, 4])) ** la.asarray(-e)).eval()
+    np.testing.assert_array_equal(
+        (la.asarray(np.array([2, 3, 4])) ** la.asarray(e)).eval(), [2, 9, 64])
+
+
+def test_a_changed_lazy_array_is_never_handed_out_again():
+    w = la.asarray(np.arange(4.0))
+    for k in range(3):
+        a = la.asarray(np.full(4, float(k)))
+        y = a * w + 1.0
+        z = a * w + 1.0
+        y[0] = 5.0
+        np.testing.assert_array_equal(y.eval(), [5.0, k + 1, 2 * k + 1, 3 * k + 1])
+        np.testing.assert_array_equal(z.eval(), [1.0, k + 1, 2 * k + 1, 3 * k + 1])
+        np.testing.assert_array_equal((a * w + 1.0).eval(), z.eval())
