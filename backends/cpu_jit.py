@@ -76,6 +76,9 @@ def libm() -> ctypes.CDLL:
         return ctypes.CDLL(find_library("m"))
 
 
+NO_STRIDE_VERSIONS = True  # see Jit.__init__
+
+
 class Jit:
     """The LLVM target machine and one MCJIT engine for every kernel of this process."""
 
@@ -86,6 +89,12 @@ class Jit:
         self.llvm = llvm
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
+        # LLVM's loop vectoriser versions a loop over a strided input on "stride == 1" and
+        # runs the scalar loop otherwise. A unit stride is always CONTIG in lazyarr's
+        # kernels, so that version never runs, and a strided input fell to scalar code: sin
+        # of x[::2] took 10x the contiguous time. Without it, strided reads are gathers in
+        # the vector loop (an option of the whole process, as LLVM's options are)
+        llvm.set_option("lazyarr", f"-enable-mem-access-versioning={not NO_STRIDE_VERSIONS}")
         self.triple = llvm.get_process_triple()
         self._target = llvm.Target.from_triple(self.triple)
         # the CPU code is made for: this machine's, or LAZYARR_CPU's with its own features
@@ -107,7 +116,8 @@ class Jit:
         llvm_version = ".".join(map(str, llvm.llvm_version_info))
         self.host = (f"llvm {llvm_version}; llvmlite {llvmlite.__version__}; "
                      f"triple {self.triple}; cpu {self.cpu}; "
-                     f"features {self.features or 'those of that CPU'}")
+                     f"features {self.features or 'those of that CPU'}; "
+                     f"stride versions {not NO_STRIDE_VERSIONS}")
         self._remarks = False  # whether LLVM's vectoriser remarks are on (_show_remarks)
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine())
         self._support: set[str] = set()  # support modules linked into the engine
