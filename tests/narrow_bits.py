@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 
@@ -34,3 +38,12 @@ def ulps(got: np.ndarray, want: np.ndarray) -> np.ndarray:
         i = x.view(np.int16).astype(np.int32)
         return np.where(i < 0, -32768 - i, i)
     return np.abs(order(got) - order(want))
+
+
+def numpy_quietly(fn: Callable[..., Any], *args: Any) -> Any:
+    """NumPy's (or ml_dtypes') result of ``fn``, its warnings silenced; tuples as they are,
+    anything else as an array."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = fn(*args)
+    return result if isinstance(result, tuple) else np.asarray(result)

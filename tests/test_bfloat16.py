@@ -29,6 +29,7 @@ from kernel_cases import kernel_of  # noqa: E402
 from lazyarr.codegen import nvptx  # noqa: E402
 from lazyarr.codegen.nvptx import Variant  # noqa: E402
 from narrow_bits import assert_bits, isnan, ulps  # noqa: E402
+from narrow_bits import numpy_quietly as numpy  # noqa: E402
 
 import lazyarr as la  # noqa: E402
 from lazyarr.ir.graph import Op, make  # noqa: E402
@@ -55,13 +56,6 @@ def pairs(n: int = 60_000, scale: float | None = None) -> tuple[np.ndarray, np.n
         a, b = ((rng.standard_normal(n) * scale).astype(BF16) for _ in range(2))
     return (np.concatenate([a, np.repeat(SPECIAL, len(SPECIAL))]),
             np.concatenate([b, np.tile(SPECIAL, len(SPECIAL))]))
-
-
-def numpy(fn: Callable[..., Any], *args: Any) -> Any:
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = fn(*args)
-    return result if isinstance(result, tuple) else np.asarray(result)
 
 
 def lazy(fn: Callable[..., Any], backend: str, *args: Any) -> Any:

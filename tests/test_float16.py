@@ -28,6 +28,7 @@ from kernel_cases import kernel_of
 from lazyarr.codegen import nvptx
 from lazyarr.codegen.nvptx import Variant
 from narrow_bits import assert_bits, ulps
+from narrow_bits import numpy_quietly as numpy
 
 import lazyarr as la
 from lazyarr.ir.graph import Op, make
@@ -50,13 +51,6 @@ def pairs(n: int = 60_000) -> tuple[np.ndarray, np.ndarray]:
     a, b = rng.choice(HALVES, n), rng.choice(HALVES, n)
     return (np.concatenate([a, np.repeat(SPECIAL, len(SPECIAL))]),
             np.concatenate([b, np.tile(SPECIAL, len(SPECIAL))]))
-
-
-def numpy(fn: Callable[..., Any], *args: Any) -> Any:
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = fn(*args)
-    return result if isinstance(result, tuple) else np.asarray(result)
 
 
 def lazy(fn: Callable[..., Any], backend: str, *args: Any) -> np.ndarray:
