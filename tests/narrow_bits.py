@@ -47,3 +47,29 @@ def numpy_quietly(fn: Callable[..., Any], *args: Any) -> Any:
         warnings.simplefilter("ignore")
         result = fn(*args)
     return result if isinstance(result, tuple) else np.asarray(result)
+
+
+def assert_only_converts(kernel: Any, dt: np.dtype) -> None:
+    """A kernel's instructions on ``dt`` (a narrow float) load, convert or select it, and no
+    other instruction reads it: every operation computes in float32."""
+    from lazyarr.ir.graph import Op
+
+    for ins in kernel.body:
+        if ins.dtype == dt:
+            assert ins.op in (Op.LEAF, Op.CAST, Op.WHERE), ins
+        elif ins.op is not Op.CAST:
+            assert all(kernel.body[a].dtype != dt for a in ins.args), ins
+
+
+def assert_assembles(ptx: str, path: Any, what: Any) -> None:
+    """``ptx`` (written to ``path``) assembles for sm_90 where ``ptxas`` is installed."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("ptxas") is None:
+        return
+    path.write_text(ptx)
+    proc = subprocess.run(["ptxas", "-arch=sm_90", "-o", os.devnull, str(path)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, (what, proc.stderr)

@@ -12,8 +12,6 @@ that made it), except where one operand's bits are the result (maximum, minimum,
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import subprocess
 import sys
 import warnings
@@ -28,7 +26,7 @@ ml_dtypes = pytest.importorskip("ml_dtypes")
 from kernel_cases import kernel_of  # noqa: E402
 from lazyarr.codegen import nvptx  # noqa: E402
 from lazyarr.codegen.nvptx import Variant  # noqa: E402
-from narrow_bits import assert_bits, isnan, ulps  # noqa: E402
+from narrow_bits import assert_assembles, assert_bits, assert_only_converts, isnan, ulps  # noqa: E402
 from narrow_bits import numpy_quietly as numpy  # noqa: E402
 
 import lazyarr as la  # noqa: E402
@@ -413,11 +411,7 @@ def test_one_kernel_that_only_converts_bfloat16() -> None:
     for expr in (la.exp(x) * 2 + y, la.sum(x * y), la.maximum(x, y), la.nextafter(x, y),
                  la.sign(x)):
         (kernel,) = la.explain(expr).kernel_objects
-        for ins in kernel.body:
-            if ins.dtype == BF16:
-                assert ins.op in (Op.LEAF, Op.CAST, Op.WHERE), ins
-            elif ins.op is not Op.CAST:
-                assert all(kernel.body[a].dtype != BF16 for a in ins.args), ins
+        assert_only_converts(kernel, BF16)
 
 
 def test_a_kernel_computing_in_bfloat16_is_refused() -> None:
@@ -444,13 +438,7 @@ def test_gpu_kernels_assemble(tmp_path) -> None:
             assert "shl.b32" in ptx, variant
         if variant.strategy == "flat":
             assert "clz.b64" in ptx, variant
-        if shutil.which("ptxas") is None:
-            continue
-        path = tmp_path / f"k{k}.ptx"
-        path.write_text(ptx)
-        proc = subprocess.run(["ptxas", "-arch=sm_90", "-o", os.devnull, str(path)],
-                              capture_output=True, text=True, check=False)
-        assert proc.returncode == 0, (variant, proc.stderr)
+        assert_assembles(ptx, tmp_path / f"k{k}.ptx", variant)
 
 
 def test_finfo_and_dtype_names():
