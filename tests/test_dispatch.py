@@ -207,3 +207,38 @@ def test_a_changed_lazy_array_is_never_handed_out_again():
         np.testing.assert_array_equal(y.eval(), [5.0, k + 1, 2 * k + 1, 3 * k + 1])
         np.testing.assert_array_equal(z.eval(), [1.0, k + 1, 2 * k + 1, 3 * k + 1])
         np.testing.assert_array_equal((a * w + 1.0).eval(), z.eval())
+
+
+def test_structure_keys_tell_shared_nodes_and_roots_apart():
+    def key(*roots):
+        return rebind.structure(tuple(r._node for r in roots)).key
+
+    x, y = np.arange(4.0), np.arange(4.0) + 1
+    a, b = la.asarray(x), la.asarray(y)
+    # the same structure over other arrays, and what differs only in sharing or arity
+    assert key(a * b + 1.0) == key(la.asarray(x.copy()) * la.asarray(y) + 1.0)
+    assert key(a * a) != key(a * b)
+    assert key(la.exp(a) + b) != key(a + b) != key(la.where(a > b, a, b))
+    # several roots: one inside another, one repeated
+    s = a * b
+    t = s + a
+    assert key(t, s) != key(s, t) != key(t, t)
+    c = la.asarray(x.copy())
+    assert key(t, s) == key(c * b + c, c * b) != key(t, b * a)
+    got = la.eval(t, s, t)
+    for g, want in zip(got, (x * y + x, x * y, x * y + x), strict=True):
+        np.testing.assert_array_equal(g, want)
+
+
+def test_new_batches_keep_the_interning_table_small():
+    # its dead entries count towards the cyclic collector's next pass until swept
+    from lazyarr.ir import graph
+
+    rng = np.random.default_rng(1)
+    w, b = la.asarray(rng.random(50)), la.asarray(rng.random(50))
+    largest = 0
+    for _ in range(1000):
+        a = la.asarray(rng.random(50))
+        (((a * w + b) * a - w) * 2.0 + la.exp(a) - b * a + 1.0).eval()
+        largest = max(largest, len(graph._INTERNED))
+    assert largest <= 4 * graph._INTERNED_MIN < graph._SWEEP_MIN

@@ -302,13 +302,19 @@ def remember(table: dict[Any, weakref.ref], key: Any, node: Node) -> None:
         _sweep(table)
 
 
-def _sweep(table: dict[Any, weakref.ref]) -> None:
+def _sweep(table: dict[Any, weakref.ref], least: int = _SWEEP_MIN) -> None:
     for k in [k for k, r in table.items() if r() is None]:
         del table[k]
-    _limits[id(table)] = max(_SWEEP_MIN, 2 * len(table))
+    _limits[id(table)] = max(least, 2 * len(table))
 
 
 _intern_get, _ref, _INTERNED_ID = _INTERNED.get, weakref.ref, id(_INTERNED)
+# The interning table is swept from a smaller size: each dead entry (its weak reference and
+# key, both tracked by the cyclic collector) counts towards the collector's next pass until a
+# sweep drops it, and a layer's new batch leaves one a node each call. From 4096 they set off
+# a collection every few dozen calls, full ones among them (2.5 of 35 us a call of
+# benchmarks/new_arrays.py's 10-op expression at 10^3); from 256, none.
+_INTERNED_MIN = 256
 
 
 def make(op: Op, dtype: np.dtype, shape: tuple[int, ...], src: tuple[Node, ...] = (),
@@ -324,10 +330,11 @@ def make(op: Op, dtype: np.dtype, shape: tuple[int, ...], src: tuple[Node, ...] 
         if node is not None:
             return node
     node = _new_node(op, dtype, shape, src, arg)
-    # remember(_INTERNED, key, node), written out: every new node comes here
+    # remember(_INTERNED, key, node), written out (every new node comes here), with the
+    # interning table's own minimum
     _INTERNED[key] = _ref(node)
-    if len(_INTERNED) > _limits.get(_INTERNED_ID, _SWEEP_MIN):
-        _sweep(_INTERNED)
+    if len(_INTERNED) > _limits.get(_INTERNED_ID, _INTERNED_MIN):
+        _sweep(_INTERNED, _INTERNED_MIN)
     return node
 
 
@@ -342,8 +349,8 @@ def make2(op: Op, dtype: np.dtype, shape: tuple[int, ...], a: Node, b: Node) -> 
             return node
     node = _new_node(op, dtype, shape, (a, b), None)
     _INTERNED[key] = _ref(node)
-    if len(_INTERNED) > _limits.get(_INTERNED_ID, _SWEEP_MIN):
-        _sweep(_INTERNED)
+    if len(_INTERNED) > _limits.get(_INTERNED_ID, _INTERNED_MIN):
+        _sweep(_INTERNED, _INTERNED_MIN)
     return node
 
 
