@@ -2,6 +2,7 @@
 a new graph of a known structure runs through its template's shared launch
 (lazyarr/run/fastpath.py). Both must give exactly what the general path gives."""
 
+import gc
 import operator
 
 import numpy as np
@@ -234,6 +235,10 @@ def test_new_batches_keep_the_interning_table_small():
     # its dead entries count towards the cyclic collector's next pass until swept
     from lazyarr.ir import graph
 
+    la.clear_cache()
+    gc.collect()
+    # nodes other tests left alive (held by their arrays): the table may hold twice as many
+    alive = sum(r() is not None for r in list(graph._INTERNED.values()))
     rng = np.random.default_rng(1)
     w, b = la.asarray(rng.random(50)), la.asarray(rng.random(50))
     largest = 0
@@ -241,4 +246,4 @@ def test_new_batches_keep_the_interning_table_small():
         a = la.asarray(rng.random(50))
         (((a * w + b) * a - w) * 2.0 + la.exp(a) - b * a + 1.0).eval()
         largest = max(largest, len(graph._INTERNED))
-    assert largest <= 4 * graph._INTERNED_MIN < graph._SWEEP_MIN
+    assert largest <= 2 * alive + 1024, (largest, alive)  # from 4096 (before): 4091
