@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 
-from lazyarr.ir import dtypes
+from lazyarr.ir.dtypes import is_bfloat16
 
 F16 = ir.HalfType()
 F32 = ir.FloatType()
@@ -82,7 +82,6 @@ def round_to_odd_float(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
 # these definitions into its engine before the first kernel that uses float16
 # (backends/cpu.py), written with integer operations only, so that they call nothing.
 RUNTIME_SYMBOLS = ("__extendhfsf2", "__truncsfhf2", "__truncdfhf2")
-I16 = ir.IntType(16)
 
 
 def runtime_module(triple: str = "", layout: str = "") -> ir.Module:
@@ -143,10 +142,6 @@ def _truncate_double(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
 # AVX512-BF16, and PTX has no ``cvt`` from double or the integers to it: integer operations
 # on the bits are exact, branch-free and vectorise everywhere.
 I64 = ir.IntType(64)
-
-
-def is_bfloat16(dtype: np.dtype) -> bool:
-    return dtypes.is_bfloat16(dtype)
 
 
 def is_narrow(dtype: np.dtype) -> bool:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import numbers
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from lazyarr.front.canon import RULES, canonicalise
 from lazyarr.ir import dtypes, ops
-from lazyarr.ir.graph import Buffer, Node, Op, Origin, make, remember, scalar_value
+from lazyarr.ir.graph import Buffer, Node, Op, Origin, make, remember, scalar_value, toposort
 from lazyarr.ir.reference import cast_values
 
 _WEAK_TYPES = (int, float)
@@ -319,16 +320,18 @@ def _in_float32(op: Op, operands: list[Operand], loop: tuple[np.dtype, ...],
     half = narrow == _F16
     if op in _HALF_PICKS and loop[-1] == narrow:
         x, *bounds = (coerce(o, dt, shape) for o, dt in zip(operands, loop, strict=False))
-        pick = _half_pick if half else _bfloat_pick
+        fmt = _HALF if half else _BFLOAT
         if op is Op.CLIP:  # NumPy's float16 clip: minimum(maximum(x, low), high)
-            return pick(Op.MINIMUM, pick(Op.MAXIMUM, x, bounds[0]), bounds[1])
-        return pick(op, x, bounds[0])
+            return _narrow_pick(Op.MINIMUM, _narrow_pick(Op.MAXIMUM, x, bounds[0], fmt),
+                                bounds[1], fmt)
+        return _narrow_pick(op, x, bounds[0], fmt)
     srcs = tuple(cast(coerce(o, dt, shape), _F32 if dt == narrow else dt)
                  for o, dt in zip(operands, loop, strict=False))
     if op is Op.NEXTAFTER:  # float32's neighbour would round back to x: the narrow one's
-        return cast(_half_nextafter(*srcs) if half else _bfloat_nextafter(*srcs), narrow)
+        return cast(_narrow_nextafter(*srcs, _HALF if half else _BFLOAT), narrow)
     if op is Op.SPACING:
-        return cast(_half_spacing(srcs[0]) if half else _bfloat_spacing(srcs[0]), narrow)
+        return cast(_half_spacing(srcs[0]) if half else _bfloat_spacing(srcs[0], narrow),
+                    narrow)
     out = loop[-1]
     node = canonicalise(make(op, _F32 if out == narrow else out, shape, srcs))
     if op is Op.SIGN and not half:  # ml_dtypes' sign is x itself where x is 0 or NaN
@@ -342,34 +345,55 @@ def _in_float32(op: Op, operands: list[Operand], loop: tuple[np.dtype, ...],
 _HALF_PICKS = frozenset({Op.MAXIMUM, Op.MINIMUM, Op.FMAX, Op.FMIN, Op.CLIP})
 
 
-def _half_pick(op: Op, x: Node, y: Node) -> Node:
-    """NumPy's float16 ``maximum``/``minimum`` (``fmax``/``fmin``): ``x`` where ``x >= y``
-    (``<=``) or ``x`` (``y``) is NaN, else ``y``. One operand's bits: of equal zeros the
-    first, where float32's loops take the second, and NaN payloads kept."""
+@dataclass(frozen=True, slots=True)
+class _Narrow:
+    """What the narrow-float rules below need of a format, its values held in float32."""
+
+    digits: int  # significand bits, the implicit one included
+    emin: int  # frexp's exponent of the smallest normal value
+    biggest: float
+    tiny: float  # the smallest subnormal
+    second: bool  # ties (equal values, equal zeros) give the second operand: ml_dtypes' rule
+
+
+_HALF = _Narrow(11, -13, 65504.0, 2.0 ** -24, second=False)  # NumPy's float16 loops
+_BFLOAT = _Narrow(8, -125, float(np.uint32(0x7F7F0000).view(np.float32)), 2.0 ** -133,
+                  second=True)
+
+
+def _narrow_pick(op: Op, x: Node, y: Node, fmt: _Narrow) -> Node:
+    """The narrow loops' ``maximum``/``minimum`` (``fmax``/``fmin``): ``x`` where it is the
+    larger (smaller) or ``x`` (``y``) is NaN, else ``y``; equal values give the first operand
+    in NumPy's float16 loops, the second in ml_dtypes' (as float32's loops). One operand's
+    bits either way, so NaN payloads are kept."""
     big = op in (Op.MAXIMUM, Op.FMAX)
-    keeps = apply(Op.GREATER_EQUAL if big else Op.LESS_EQUAL, x, y)
+    keeps = (Op.GREATER if big else Op.LESS) if fmt.second else \
+        (Op.GREATER_EQUAL if big else Op.LESS_EQUAL)
     nan = apply(Op.ISNAN, x if op in (Op.MAXIMUM, Op.MINIMUM) else y)
-    return make(Op.WHERE, x.dtype, x.shape, (apply(Op.LOGICAL_OR, keeps, nan), x, y))
+    return make(Op.WHERE, x.dtype, x.shape, (apply(Op.LOGICAL_OR, apply(keeps, x, y), nan),
+                                             x, y))
 
 
-def _half_nextafter(x: Node, y: Node) -> Node:
-    """NumPy's float16 ``nextafter`` of halves ``x`` and ``y`` held in float32: ``x`` moved
-    by the gap between halves next to it (exact in float32; past 65504 it rounds to inf as a
-    half), ``x`` itself where ``x == y`` (so of zeros the first), NaN where either is."""
+def _narrow_nextafter(x: Node, y: Node, fmt: _Narrow) -> Node:
+    """The narrow loops' ``nextafter`` of narrow values ``x`` and ``y`` held in float32: ``x``
+    moved by the gap between narrow values next to it (exact in float32; past the largest
+    value it rounds to inf when narrowed), the tie's operand where ``x == y`` (so of zeros
+    the first in float16, the second in bfloat16), NaN where either is."""
     mag = apply(Op.ABSOLUTE, x)
     frac, e = apply(Op.FREXP_MANTISSA, mag), apply(Op.FREXP_EXPONENT, mag)  # |x| = frac*2**e
-    # the gap above |x|: 2**(e - 11) among normal halves, 2**-24 among subnormal ones; below
-    # a normal power of two (frac 0.5) the gap is half that
-    up = apply(Op.LDEXP, np.float32(1), apply(Op.SUBTRACT, apply(Op.MAXIMUM, e, -13), 11))
-    power = apply(Op.LOGICAL_AND, apply(Op.EQUAL, frac, 0.5), apply(Op.GREATER, e, -13))
+    # the gap above |x|: 2**(e - digits) among normal values, the smallest subnormal among
+    # subnormal ones; below a normal power of two (frac 0.5) the gap is half that
+    up = apply(Op.LDEXP, np.float32(1),
+               apply(Op.SUBTRACT, apply(Op.MAXIMUM, e, fmt.emin), fmt.digits))
+    power = apply(Op.LOGICAL_AND, apply(Op.EQUAL, frac, 0.5), apply(Op.GREATER, e, fmt.emin))
     rising = apply(Op.GREATER, y, x)
     inward = apply(Op.LOGICAL_XOR, rising, apply(Op.GREATER, x, 0.0))  # toward zero
     gap = where(apply(Op.LOGICAL_AND, inward, power), apply(Op.MULTIPLY, up, 0.5), up)
     moved = where(rising, apply(Op.ADD, x, gap), apply(Op.SUBTRACT, x, gap))
-    moved = apply(Op.COPYSIGN, moved, x)  # -2**-24 moved inward is -0.0, as its bits - 1
-    moved = where(apply(Op.ISINF, x), apply(Op.COPYSIGN, 65504.0, x), moved)  # inward
-    moved = where(apply(Op.EQUAL, x, 0.0), apply(Op.COPYSIGN, 2.0 ** -24, y), moved)
-    moved = where(apply(Op.EQUAL, x, y), x, moved)
+    moved = apply(Op.COPYSIGN, moved, x)  # the smallest subnormal moved inward is -0.0
+    moved = where(apply(Op.ISINF, x), apply(Op.COPYSIGN, fmt.biggest, x), moved)  # inward
+    moved = where(apply(Op.EQUAL, x, 0.0), apply(Op.COPYSIGN, fmt.tiny, y), moved)
+    moved = where(apply(Op.EQUAL, x, y), y if fmt.second else x, moved)
     nan = apply(Op.LOGICAL_OR, apply(Op.ISNAN, x), apply(Op.ISNAN, y))
     return where(nan, np.float32(np.nan), moved)
 
@@ -377,49 +401,16 @@ def _half_nextafter(x: Node, y: Node) -> Node:
 def _half_spacing(x: Node) -> Node:
     """NumPy's float16 ``spacing``: the gap from ``x`` to the next half toward +inf
     (positive for negative ``x`` too, unlike float32's), inf at 65504, NaN at +-inf."""
-    above = cast(cast(_half_nextafter(x, scalar(np.inf, _F32)), _F16), _F32)
+    above = cast(cast(_narrow_nextafter(x, scalar(np.inf, _F32), _HALF), _F16), _F32)
     return where(apply(Op.ISINF, x), np.float32(np.nan), apply(Op.SUBTRACT, above, x))
 
 
-def _bfloat_pick(op: Op, x: Node, y: Node) -> Node:
-    """ml_dtypes' bfloat16 ``maximum``/``minimum`` (``fmax``/``fmin``): ``x`` where ``x > y``
-    (``<``) or ``x`` (``y``) is NaN, else ``y``: of equal zeros the second, as float32's
-    loops, but one operand's bits, so NaN payloads are kept."""
-    big = op in (Op.MAXIMUM, Op.FMAX)
-    wins = apply(Op.GREATER if big else Op.LESS, x, y)
-    nan = apply(Op.ISNAN, x if op in (Op.MAXIMUM, Op.MINIMUM) else y)
-    return make(Op.WHERE, x.dtype, x.shape, (apply(Op.LOGICAL_OR, wins, nan), x, y))
-
-
-def _bfloat_nextafter(x: Node, y: Node) -> Node:
-    """ml_dtypes' bfloat16 ``nextafter`` of bfloat16 values ``x`` and ``y`` held in float32:
-    as :func:`_half_nextafter` with bfloat16's 8-bit significand and float32's exponents
-    (subnormals from 2**-133, the largest finite value 0x7f7f), but ``y`` where ``x == y``
-    (of zeros the second)."""
-    mag = apply(Op.ABSOLUTE, x)
-    frac, e = apply(Op.FREXP_MANTISSA, mag), apply(Op.FREXP_EXPONENT, mag)
-    up = apply(Op.LDEXP, np.float32(1), apply(Op.SUBTRACT, apply(Op.MAXIMUM, e, -125), 8))
-    power = apply(Op.LOGICAL_AND, apply(Op.EQUAL, frac, 0.5), apply(Op.GREATER, e, -125))
-    rising = apply(Op.GREATER, y, x)
-    inward = apply(Op.LOGICAL_XOR, rising, apply(Op.GREATER, x, 0.0))
-    gap = where(apply(Op.LOGICAL_AND, inward, power), apply(Op.MULTIPLY, up, 0.5), up)
-    moved = where(rising, apply(Op.ADD, x, gap), apply(Op.SUBTRACT, x, gap))
-    moved = apply(Op.COPYSIGN, moved, x)
-    biggest = float(np.uint32(0x7F7F0000).view(np.float32))
-    moved = where(apply(Op.ISINF, x), apply(Op.COPYSIGN, biggest, x), moved)
-    moved = where(apply(Op.EQUAL, x, 0.0), apply(Op.COPYSIGN, 2.0 ** -133, y), moved)
-    moved = where(apply(Op.EQUAL, x, y), y, moved)
-    nan = apply(Op.LOGICAL_OR, apply(Op.ISNAN, x), apply(Op.ISNAN, y))
-    return where(nan, np.float32(np.nan), moved)
-
-
-def _bfloat_spacing(x: Node) -> Node:
+def _bfloat_spacing(x: Node, narrow: np.dtype) -> Node:
     """ml_dtypes' bfloat16 ``spacing``: ``nextafter(x, copysign(inf, x)) - x``, so with
     ``x``'s sign (-0.0's is the smallest negative subnormal), inf past the largest value and
     NaN at +-inf."""
-    narrow = next(dt for dt in _NARROW if dt != _F16)
     toward = apply(Op.COPYSIGN, np.float32(np.inf), x)
-    above = cast(cast(_bfloat_nextafter(x, toward), narrow), _F32)
+    above = cast(cast(_narrow_nextafter(x, toward, _BFLOAT), narrow), _F32)
     return apply(Op.SUBTRACT, above, x)
 
 
@@ -448,7 +439,7 @@ def excess_precision(roots: list[Node]) -> list[Node]:
     if hit is not None and all(r() is n for r, n in zip(hit[0], roots, strict=True)):
         return hit[1]
     done: dict[int, Node] = {}
-    for node in _toposort(roots):
+    for node in toposort(roots):
         src = tuple(done[id(s)] for s in node.src)
         if node.op is Op.CAST and node.dtype == _F32:
             wide = _unrounded(src[0])
@@ -466,12 +457,6 @@ def excess_precision(roots: list[Node]) -> list[Node]:
         _fast_memo.clear()
     _fast_memo[key] = ([weakref.ref(r) for r in roots], result)
     return result
-
-
-def _toposort(roots: list[Node]) -> list[Node]:
-    from lazyarr.ir.graph import toposort
-
-    return toposort(roots)
 
 
 def _unrounded(node: Node) -> Node | None:

@@ -130,8 +130,8 @@ def __array_namespace_info__() -> Info:  # noqa: N807 (the standard's name)
 def _named(dtype: np.dtype, what: str) -> np.dtype:
     """``dtype`` (in native byte order) if the namespace names it, else a TypeError."""
     native = _dtypes.native(dtype)
-    if native not in _NAMED and not _dtypes.is_narrow(native) and not \
-            _dtypes.is_bfloat16(native):  # (narrow floats: lazyarr stores them, as NumPy)
+    # float16 and bfloat16 are not the standard's, but lazyarr stores them, as NumPy does
+    if native not in _NAMED and not _dtypes.is_narrow(native):
         raise TypeError(f"{what}: dtype {dtype} is not a data type of lazyarr's namespace "
                         f"({', '.join(_SUPPORTED)})")
     return native
@@ -253,7 +253,7 @@ def _narrow_float(x: Any) -> np.dtype | None:
         dt = _dtypes.native(np.dtype(dt))
     except TypeError:
         return None
-    return dt if _dtypes.is_narrow(dt) or _dtypes.is_bfloat16(dt) else None
+    return dt if _dtypes.is_narrow(dt) else None
 
 
 def iinfo(type: Any, /) -> iinfo_object:

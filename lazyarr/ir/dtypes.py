@@ -50,8 +50,10 @@ def is_bfloat16(dtype: np.dtype) -> bool:
 
 
 def is_narrow(dtype: np.dtype) -> bool:
-    """float16 or bfloat16: stored narrow, every operation on it computed in float32."""
-    return dtype in NARROW
+    """float16 or bfloat16 (native): stored narrow, every operation computed in float32. The
+    set answers the hot paths (front/build.py reads it directly); a bfloat16 not seen yet
+    joins it here."""
+    return dtype in NARROW or (is_bfloat16(dtype) and dtype.isnative)
 
 
 def parse(dtype: object) -> np.dtype:

@@ -25,9 +25,7 @@ def cast_values(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     rule, so every backend agrees.
     """
     dtype = np.dtype(dtype)
-    # bfloat16 (a user dtype to NumPy, kind "V") casts to integers by lazyarr's rule too
-    if (values.dtype.kind != "f" and not dtypes.is_bfloat16(values.dtype)) \
-            or dtype.kind not in "iu":
+    if not dtypes.is_float(values.dtype) or dtype.kind not in "iu":  # (bfloat16 too)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             # complex to real keeps the real part (NumPy's value) without its ComplexWarning
             warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
