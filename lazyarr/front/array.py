@@ -620,6 +620,26 @@ def lean_unary(op: Op, a: Node, key: tuple) -> LazyArray | None:
     return result
 
 
+def _lean_scalar(op: Op, key: tuple, a: Node, value: int | float, reflected: bool
+                 ) -> LazyArray | None:
+    """``a op value`` (``value op a`` when ``reflected``) for a Python int or float made
+    directly (see above), kept as its wrapper; None: the general path's."""
+    t, adt = type(value), a.dtype
+    dt = _lean_get((op, t, adt) if reflected else (op, adt, t))
+    if dt is None:
+        dt = _learn(op, (t, adt) if reflected else (adt, t))
+    if dt is None or dt is _REFUSED:
+        return None
+    shape = a.shape
+    weak = _weak(value, adt, shape)
+    result = LazyArray(_make2(op, dt, shape, weak, a) if reflected else
+                       _make2(op, dt, shape, a, weak))
+    _wrappers[key] = result  # keep_wrapper(key, result), written out
+    if len(_wrappers) > _WRAPPERS:
+        fastpath.trim_wrappers()
+    return result
+
+
 keep_wrapper = fastpath.keep_wrapper
 _wrappers, _WRAPPERS = fastpath.wrappers, fastpath.WRAPPERS
 
@@ -659,16 +679,9 @@ def binary(op: Op):
             if found is not None:
                 return found if getrefcount(found) <= ALONE else twin(found)
             if t is not bool:
-                dt = _lean_get((op, a.dtype, t))
-                if dt is None:
-                    dt = _learn(op, (a.dtype, t))
-                if dt is not None and dt is not _REFUSED:
-                    shape = a.shape
-                    result = LazyArray(_make2(op, dt, shape, a, _weak(other, a.dtype, shape)))
-                    _wrappers[key] = result
-                    if len(_wrappers) > _WRAPPERS:
-                        fastpath.trim_wrappers()
-                    return result
+                lean = _lean_scalar(op, key, a, other, False)
+                if lean is not None:
+                    return lean
         else:
             key = None
         return _general(key, op, self, other)
@@ -684,16 +697,9 @@ def binary(op: Op):
             if found is not None:
                 return found if getrefcount(found) <= ALONE else twin(found)
             if t is not bool:
-                dt = _lean_get((op, t, a.dtype))
-                if dt is None:
-                    dt = _learn(op, (t, a.dtype))
-                if dt is not None and dt is not _REFUSED:
-                    shape = a.shape
-                    result = LazyArray(_make2(op, dt, shape, _weak(other, a.dtype, shape), a))
-                    _wrappers[key] = result
-                    if len(_wrappers) > _WRAPPERS:
-                        fastpath.trim_wrappers()
-                    return result
+                lean = _lean_scalar(op, key, a, other, True)
+                if lean is not None:
+                    return lean
             return operation(key, lambda: build.apply(op, other, self))
         except build.UnsupportedOperand:
             return NotImplemented
