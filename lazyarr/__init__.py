@@ -17,8 +17,8 @@ import numpy as np
 from lazyarr.backends import stats
 from lazyarr.backends.diskcache import set_disk_cache
 from lazyarr.backends.threads import get_num_threads, set_num_threads
-from lazyarr.config import PRECISIONS as _PRECISIONS
-from lazyarr.config import check_precision as _check_precision
+from lazyarr.config import NUMPY_PRECISION as _NUMPY_PRECISION
+from lazyarr.config import fast_precision as _fast_precision
 from lazyarr.config import set_precision
 from lazyarr.config import settings as _settings
 from lazyarr.front.array import LazyArray
@@ -82,9 +82,6 @@ for _module in _STANDARD_MODULES:
     globals().update({_name: getattr(_module, _name) for _name in _module.__all__})
 
 
-_NUMPY = _PRECISIONS[0]  # settings.precision is this very string in NumPy's mode
-
-
 def _node(x: Any) -> Node:
     return x._node if type(x) is LazyArray else asarray(x)._node
 
@@ -101,17 +98,8 @@ def eval(*exprs: Any, out: Any = None, backend: str | None = None,
     ``precision`` ("numpy" or "fast", else ``set_precision``'s): how float16 and bfloat16
     are rounded, after every operation (NumPy's bits) or only where stored.
     """
-    if precision is not None or _settings.precision is not _NUMPY:
-        fast = _check_precision(_settings.precision if precision is None else precision,
-                                "precision") == "fast"
-        if not exprs:
-            raise TypeError("eval() needs at least one expression")
-        several = type(out) is tuple or type(out) is list
-        outs = out if several else (None if out is None else [out])
-        nodes = [_node(e) for e in exprs]
-        results = evaluate(_excess_precision(nodes) if fast else nodes, outs, backend, target)
-        return results[0] if len(exprs) == 1 else tuple(results)
-    if len(exprs) == 1 and type(exprs[0]) is LazyArray:
+    chosen = precision is not None or _settings.precision is not _NUMPY_PRECISION
+    if len(exprs) == 1 and type(exprs[0]) is LazyArray and not chosen:
         # one expression: its own eval keeps a ready launch for the next time
         if out is None and backend is None and target is None:
             return exprs[0].eval()
@@ -123,7 +111,10 @@ def eval(*exprs: Any, out: Any = None, backend: str | None = None,
         raise TypeError("eval() needs at least one expression")
     several = type(out) is tuple or type(out) is list
     outs = out if several else (None if out is None else [out])
-    results = evaluate([_node(e) for e in exprs], outs, backend, target)
+    nodes = [_node(e) for e in exprs]
+    if chosen and _fast_precision(precision):
+        nodes = _excess_precision(nodes)
+    results = evaluate(nodes, outs, backend, target)
     return results[0] if len(exprs) == 1 else tuple(results)
 
 

@@ -21,6 +21,7 @@ MAX_THREADS = 256
 # "numpy": float16 and bfloat16 results rounded after every operation, NumPy's bits; "fast":
 # float32 kept between the operations of one evaluation, rounded where stored (XLA's default)
 PRECISIONS = ("numpy", "fast")
+NUMPY_PRECISION = PRECISIONS[0]  # settings.precision is this very string in NumPy's mode
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -81,6 +82,13 @@ def check_precision(value: object, what: str) -> str:
     if value in PRECISIONS:
         return PRECISIONS[PRECISIONS.index(value)]  # the tuple's own string: "is" compares
     raise ValueError(f"{what} must be one of {', '.join(map(repr, PRECISIONS))}, got {value!r}")
+
+
+def fast_precision(precision: str | None) -> bool:
+    """Whether an evaluation asked for with ``precision`` (None: the setting's) is "fast";
+    a ValueError for a name not in :data:`PRECISIONS`."""
+    chosen = settings.precision if precision is None else precision
+    return check_precision(chosen, "precision") == "fast"
 
 
 def set_precision(precision: str) -> None:
