@@ -340,10 +340,10 @@ def call_support(builder: ir.IRBuilder, name: str, args: Sequence[ir.Value]) -> 
         return call(builder, name, args)
     fmt = format_of(args[0].type)
     call_ = builder.call(_declare_support(builder.module, name, fmt), list(args))
-    scalar = support_symbol(name, fmt)
-    call_.attributes = _VariantAttributes(",".join(
-        f"_ZGV_LLVM_N{w}{'v' * len(args)}_{scalar}({vector_symbol(name, fmt, w)})"
-        for w in vector_widths(name, fmt, register_bits(builder.module))))
+    # "<mangled name>(<symbol>)" per version: the two are one string here
+    versions = [vector_symbol(name, fmt, w)
+                for w in vector_widths(name, fmt, register_bits(builder.module))]
+    call_.attributes = _VariantAttributes(",".join(f"{v}({v})" for v in versions))
     return call_
 
 
