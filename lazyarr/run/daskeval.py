@@ -431,11 +431,6 @@ def _const(node: Node) -> np.generic | None:
     return node.arg if node.op is Op.SCALAR else None
 
 
-def _boundary(node: Node) -> bool:
-    """Whether ``node`` ends an elementwise cluster (it becomes an input of it)."""
-    return node.op not in ELEMENTWISE and _const(node) is None
-
-
 def evaluate(nodes: list[Node], out: Any = None) -> list[Any]:
     """``nodes`` as Dask arrays (lazy: ``.compute()`` runs them on any Dask scheduler)."""
     if out is not None and any(o is not None for o in out):
