@@ -678,7 +678,9 @@ def evaluate(nodes: Sequence[Node], out: Sequence[Any] | None, backend: str | No
                 raise ValueError("eval: expressions over Dask arrays run on Dask's workers, "
                                  "with the cpu backend")
             return daskeval.evaluate(list(nodes), out)
-    if _on_device(nodes, backend, target):
+    from lazyarr.run.device import on_cuda
+
+    if on_cuda(list(nodes), backend, target):
         return _device_evaluate(nodes, out, backend, target, run)
     flat: list[Node] = []
     flat_out: list[Any] = []
@@ -708,19 +710,6 @@ def evaluate(nodes: Sequence[Node], out: Sequence[Any] | None, backend: str | No
 
 
 # -- complex values on a CUDA device --------------------------------------------------------
-def _on_device(nodes: Sequence[Node], backend: str | None, target: str | None) -> bool:
-    """Whether this evaluation runs on the CUDA backend (the choice ``device.route`` makes:
-    a target or backend naming it, else leaves all on the device)."""
-    if target == "cuda" or backend == "cuda":
-        return True
-    if target is not None or backend is not None or not Buffer.foreign:
-        return False
-    from lazyarr.run.device import leaf_places
-
-    host, device = leaf_places(nodes)
-    return device and not host
-
-
 def interleaved(node: Node) -> Node:
     """The real ``(*shape, 2)`` array whose memory is complex ``node``'s (real and
     imaginary parts alternating): one kernel writes both parts, selecting by the parity of

@@ -26,7 +26,7 @@ from lazyarr.backends.cuda_memory import (
 )
 from lazyarr.config import settings
 from lazyarr.front.build import check_device, leaf
-from lazyarr.ir.graph import Op, make, toposort
+from lazyarr.ir.graph import Buffer, Op, make, toposort
 
 
 def cuda_available() -> bool:
@@ -99,6 +99,18 @@ def route(nodes: list[Any], backend: str | None, target: str | None, out: Any = 
             raise NotImplementedError("out= is not supported on the CUDA target yet")
         return name, move_leaves(nodes, to_device=True) if host else nodes
     return name, move_leaves(nodes, to_device=False) if dev else nodes
+
+
+def on_cuda(nodes: list[Any], backend: str | None, target: str | None) -> bool:
+    """Whether :func:`route` would run ``nodes`` on CUDA (a target or backend naming it,
+    else leaves all on the device), without moving leaves or refusing a mix."""
+    name = _resolve(backend, target)
+    if name is not None:
+        return name == CUDA
+    if not Buffer.foreign:  # no device array captured in this process: nothing to walk
+        return False
+    host, dev = leaf_places(nodes)
+    return dev and not host
 
 
 def _resolve(backend: str | None, target: str | None) -> str | None:
