@@ -111,7 +111,7 @@ def _lapack_dtype(*arrays: LazyArray) -> np.dtype:
 def _real_dtype(dtype: np.dtype) -> np.dtype:
     """The real dtype of ``dtype``'s values (a complex one's parts): what eigenvalues of
     Hermitian matrices, singular values and absolute values are."""
-    return np.dtype(dtype.char.lower()) if dtype.kind == "c" else dtype
+    return complexes.PARTS.get(dtype, dtype)
 
 
 def _real_part(x: LazyArray) -> LazyArray:

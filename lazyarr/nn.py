@@ -64,7 +64,7 @@ _REDUCTIONS = ("none", "mean", "sum")
 # -- argument checks --------------------------------------------------------------------------
 def _float(x: Any, fn: str, what: str = "input") -> LazyArray:
     x = asarray(x)
-    if x.dtype.kind != "f" and not dtypes.is_bfloat16(x.dtype):  # (ml_dtypes' kind is "V")
+    if not dtypes.is_float(x.dtype):  # (bfloat16 too: ml_dtypes' kind is "V")
         raise TypeError(f"{fn}(): expected a floating point {what}, got {x.dtype}")
     return x
 
