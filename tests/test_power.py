@@ -2,12 +2,14 @@
 
 Canonicalisation turns a float POWER whose exponent is an integral scalar, |n| <=
 ``canon.POWER_INT_MAX``, into POWER_INT with n in the node (and the loop IR instruction): the
-kernel unrolls the squarings for that n (``codegen/mathlib.py``, ``int_power``). Checked here:
-which expressions are rewritten (and that NumPy's dtype rules and the other fast paths are
-untouched), values against NumPy on every backend (random data, special values, broadcast,
-strided and fused inputs), the error against mpmath (``LAZYARR_TEST_EXAMPLES`` random points
-per case, default 2000, plus the hard cases at the edges of the format), and the generated
-code (no pow call, FMA where the CPU has it, vector code, one kernel per n).
+kernel unrolls the squarings for that n (``codegen/mathlib.py``, ``int_power``; n = 3 is
+``x*x*x`` in the working precision). Checked here: which expressions are rewritten (and that
+NumPy's dtype rules and the other fast paths are untouched), values against NumPy on every
+backend (random data, special values, broadcast, strided and fused inputs), the error of the
+compiled code against mpmath (``LAZYARR_TEST_EXAMPLES`` random points per case, default 2000,
+plus the hard cases at the edges of the format: half an ULP, n = 3 under 2 ULP, also against
+an exact reference on a million bases), and the generated code (no pow call, FMA where the CPU
+has it, vector code, one kernel per n).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from fractions import Fraction
 from typing import Any
 
 import mpmath
@@ -23,7 +26,7 @@ import pytest
 from kernel_cases import kernel_of
 from lazyarr.backends import cpu as cpu_backend
 from lazyarr.backends import diskcache
-from lazyarr.codegen import cpu, mathlib, nvptx
+from lazyarr.codegen import cpu, mathlib, mathlib_pow, nvptx
 
 import lazyarr as la
 from lazyarr.front import canon
@@ -306,19 +309,125 @@ def ulp_errors(xn: np.ndarray, got: np.ndarray, n: int) -> tuple[float, float, l
     return worst, worst_sub, wrong
 
 
+def compiled_power(xn: np.ndarray, n: int) -> np.ndarray:
+    """``xn ** n`` by the CPU backend's code (the interp backend calls ``np.power``)."""
+    return la.eval(la.asarray(xn) ** n, backend="cpu")
+
+
 @pytest.mark.parametrize("dt", FLOATS)
 @pytest.mark.parametrize("n", ULP_EXPONENTS)
 def test_error_against_mpmath(dt: str, n: int) -> None:
     xn = np.concatenate([_random(dt, n, EXAMPLES), _edges(dt, n)])
-    got = (la.asarray(xn) ** n).eval()
+    got = compiled_power(xn, n)
     worst, worst_sub, wrong = ulp_errors(xn, got, n)
     assert not wrong, wrong[:5]
     assert max(worst, worst_sub) <= 2.0, (worst, worst_sub)  # the contract (README)
+    if n == 3:
+        # x*x*x in the working precision, two roundings: under 2 ULP for normal results and
+        # under 1 for subnormal ones (the proof in codegen/mathlib_pow.py)
+        assert worst < 2.0, f"x**3 {dt}: {worst} ULP (normal results)"
+        assert worst_sub < 1.0, f"x**3 {dt}: {worst_sub} ULP (subnormal results)"
+        return
     # what docs/math.md reports: normal results correctly rounded (the double word's error
     # is about |n| * 2**-104 relative); float64 subnormal results rounded twice (the double
     # word, then the scaling): at most 3/4 ULP
     assert worst <= 0.5 + 1e-6, worst
     assert worst_sub <= (0.5 if dt == "float32" else 0.75) + 1e-6, worst_sub
+
+
+def _two_prod(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """a * b == hi + lo exactly in float64 (Dekker's product with Veltkamp's split: NumPy
+    has no FMA); the operands well inside the range."""
+
+    def split(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c = v * 134217729.0  # 2**27 + 1
+        h = c - (c - v)
+        return h, v - h
+
+    hi = a * b
+    (ah, al), (bh, bl) = split(a), split(b)
+    return hi, ((ah * bh - hi) + ah * bl + al * bh) + al * bl
+
+
+def cube_ulp_errors(xn: np.ndarray, got: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``|got - x**3| / ulp(x**3)`` per base, exact to about 2**-50 ULP (the subnormal
+    range in units of the smallest subnormal), and whether x**3 is below the smallest normal,
+    for finite nonzero bases whose cube is below the overflow threshold. With x = f 2**k (f
+    in [1/2, 1)), f**3 is the exact sum of four float64 terms and ``got * 2**-3k`` is
+    exact."""
+    info = np.finfo(xn.dtype)
+    p, emin = info.nmant + 1, info.minexp
+    f, k = np.frexp(xn.astype(np.float64))
+    a, b = _two_prod(f, f)
+    (c, d), (e, g) = _two_prod(a, f), _two_prod(b, f)
+    top = np.frexp(c)[1].astype(np.int64) - 1  # floor(log2 |c|), exactly
+    rest = d + e + g
+    top -= (np.ldexp(1.0, top) == np.abs(c)) & (rest * c < 0)  # f**3 just below 2**top
+    unit = np.maximum(top + 3 * k, emin) - p + 1 - 3 * k  # ulp(x**3) * 2**-3k, as exponent
+    scaled = np.ldexp(got.astype(np.float64), -3 * k)
+    return np.ldexp(np.abs(((scaled - c) - d) - (e + g)), -unit), top + 3 * k < emin
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+def test_cube_within_two_ulp_of_exact(dt: str) -> None:
+    """x**3 (x*x*x in the working precision) on a million bases: float32 every 8th float of
+    [1, 2) (every normal result's mantissa pattern, sampled evenly), float64 random
+    mantissas, each scaled by a random power of two over the range of finite nonzero
+    results (so subnormal results too), random signs. The bounds proved in
+    codegen/mathlib_pow.py: under 2 ULP for normal results, under 1 for subnormal ones."""
+    info = np.finfo(dt)
+    p, emin, emax = info.nmant + 1, info.minexp, info.maxexp - 1
+    rng = np.random.default_rng(33)
+    size = 1 << 20
+    if dt == "float32":
+        f = np.arange(0x3F800000, 0x40000000, 8, dtype=np.int32).view(np.float32)
+    else:
+        f = (rng.integers(0, 1 << 52, size, dtype=np.int64) | (1023 << 52)).view(np.float64)
+    # 2**k f with k in [(emin - p) / 3, emax / 3): cubes from 2**(emin - p) (half the
+    # smallest subnormal) to 2**emax (finite)
+    k = rng.integers(-((p - emin) // 3), emax // 3, f.size)
+    xn = (np.ldexp(f.astype(np.float64), k) * rng.choice([-1.0, 1.0], f.size)).astype(dt)
+    got = compiled_power(xn, 3)
+    assert np.isfinite(got).all()
+    assert (np.signbit(got) == np.signbit(xn)).all()  # zeros too: -tiny ** 3 == -0.0
+    err, sub = cube_ulp_errors(xn, got)
+    i, j = int(np.argmax(np.where(sub, 0, err))), int(np.argmax(np.where(sub, err, 0)))
+    assert sub.sum() > 1000 and (~sub).sum() > size // 2
+    assert err[i] < 2.0, f"{dt} x**3: {err[i]} ULP at {xn[i]!r}"
+    assert err[j] < 1.0, f"{dt} x**3: {err[j]} ULP (subnormal) at {xn[j]!r}"
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+def test_cube_overflow_edge(dt: str) -> None:
+    """Every float within 64 steps of the cube root of the overflow threshold: x**3 is inf
+    exactly where the exact cube reaches the threshold, the largest float otherwise (the
+    one magnitude where x*x*x rounds to inf too early, _CUBE_OVERFLOW_EDGE, included; the
+    code finds it by its square, which no neighbour shares)."""
+    info = np.finfo(dt)
+    p, emax = info.nmant + 1, info.maxexp - 1
+    threshold = Fraction(2**emax) * (2 - Fraction(1, 2**p))
+    ity = np.int32 if dt == "float32" else np.int64
+    with mpmath.workprec(200):
+        root = np.array(float(mpmath.cbrt(mpmath.mpf(threshold.numerator)
+                                          / threshold.denominator)), dt)
+    mag = (root.view(ity) + np.arange(-64, 65, dtype=ity)).view(dt)
+    xn = np.concatenate([mag, -mag])
+    got = compiled_power(xn, 3)
+    exact = [Fraction(float(v)) ** 3 for v in xn]
+    overflows = np.array([abs(e) >= threshold for e in exact])
+    assert overflows.any() and not overflows.all()
+    assert (np.isinf(got) == overflows).all(), xn[np.isinf(got) != overflows]
+    assert (np.signbit(got) == np.signbit(xn)).all()
+    assert cube_ulp_errors(xn[~overflows], got[~overflows])[0].max() < 2.0
+    # the magnitudes where x*x*x itself overflows early: the one the code knows of
+    with np.errstate(over="ignore"):
+        plain = mag * mag * mag
+    early = mag[np.isinf(plain) & ~overflows[:mag.size]].tolist()
+    edge = mathlib_pow._CUBE_OVERFLOW_EDGE.get("float" if dt == "float32" else "double")
+    assert early == ([] if edge is None else [edge[0]])
+    if edge is not None:
+        assert edge[1] == float(np.float32(edge[0]) * np.float32(edge[0]))
+        assert (mag * mag == edge[1]).sum() == 1
 
 
 # -- generated code -----------------------------------------------------------------------
@@ -336,7 +445,7 @@ def _target_has_fma() -> bool | None:
             "nehalem": False, "sandybridge": False}.get(jit.cpu)
 
 
-@pytest.mark.parametrize("n", [3, -3, 16, 1000])
+@pytest.mark.parametrize("n", [-3, 4, 16, 1000])
 def test_float64_code_squares_with_fma_in_vectors(n: int) -> None:
     ex = la.explain(la.asarray(np.linspace(0.5, 1.5, 1000)) ** n)
     called = _called(ex.llvm_opt)
@@ -354,13 +463,29 @@ def test_float64_code_squares_with_fma_in_vectors(n: int) -> None:
         assert re.search(r"\bvfn?m(add|sub)\d+pd\b", ex.asm), "no packed FMA instruction"
 
 
-@pytest.mark.parametrize("n", [3, -3, 1000])
+@pytest.mark.parametrize("n", [-3, 4, 1000])
 def test_float32_code_works_in_float64_vectors(n: int) -> None:
     ex = la.explain(la.asarray(np.linspace(0.5, 1.5, 1000, dtype=np.float32)) ** n)
     called = _called(ex.llvm_opt)
     assert not [c for c in called if "pow" in c or "fma" in c], called
     assert re.search(r"fpext <\d+ x float> .* to <\d+ x double>", ex.llvm_opt)
     assert re.search(r"fptrunc <\d+ x double> .* to <\d+ x float>", ex.llvm_opt)
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+def test_cube_is_two_multiplications_in_the_working_precision(dt: str) -> None:
+    """x**3 is x*x*x in vectors of the dtype itself: no conversion, no FMA, no pow; float32
+    adds one compare and one integer addition for its overflow edge, no select."""
+    ty = {"float32": "float", "float64": "double"}[dt]
+    ex = la.explain(la.asarray(np.linspace(0.5, 1.5, 1000, dtype=dt)) ** 3)
+    called = _called(ex.llvm_opt)
+    assert not [c for c in called if "pow" in c or "fma" in c], called
+    assert not re.search(r"\b(fpext|fptrunc)\b", ex.llvm_opt)
+    assert re.search(rf"fmul <\d+ x {ty}>", ex.llvm_opt)
+    module = cpu.build_module(kernel_of([la.asarray(np.ones(100, dt)) ** 3]), "k")
+    ops = [i.opname for fn in module.functions for b in fn.blocks for i in b.instructions]
+    assert ops.count("fmul") == 2, ops
+    assert ops.count("fcmp") == (dt == "float32") and "select" not in ops, ops
 
 
 @pytest.mark.parametrize("dt", FLOATS)
@@ -398,13 +523,13 @@ def test_new_arrays_reuse_one_kernel_per_exponent() -> None:
     la.clear_cache()  # other tests compiled these kernels (the shape is no part of them)
     rng = np.random.default_rng(5)
     shape = (333,)
-    (la.asarray(rng.random(shape)) ** 3).eval()
+    compiled_power(rng.random(shape), 3)  # compiled whatever LAZYARR_BACKEND says
     before = la.cache_info().compiles
     for _ in range(3):
         xn = rng.random(shape)
-        np.testing.assert_allclose((la.asarray(xn) ** 3).eval(), xn ** 3, rtol=1e-15)
+        np.testing.assert_allclose(compiled_power(xn, 3), xn ** 3, rtol=1e-15)
     assert la.cache_info().compiles == before  # the same kernel, over other arrays
-    (la.asarray(rng.random(shape)) ** 4).eval()
+    compiled_power(rng.random(shape), 4)
     assert la.cache_info().compiles == before + 1  # another exponent: another kernel
 
 
@@ -427,7 +552,11 @@ def test_compiles_for_cuda_without_libdevice(dt: str, n: int) -> None:
     module = nvptx.build_module(kernel, "k")
     nvptx.check_module(module)  # declares only what NVPTX lowers
     declared = {f.name for f in module.functions if f.is_declaration}
-    assert ("llvm.fma.f64" in declared) == (dt == "float64"), declared
+    exact_chain = dt == "float64" and n != 3  # x**3 is x*x*x (no FMA)
+    assert ("llvm.fma.f64" in declared) == exact_chain, declared
     ptx = nvptx.emit_ptx(kernel)
     assert not re.search(r"^\s*call", ptx, re.M)
-    assert ("fma.rn.f64" in ptx) == (dt == "float64")
+    assert ("fma.rn.f64" in ptx) == exact_chain
+    if n == 3:  # in the dtype itself, subnormals kept (no .ftz)
+        suffix = dt.replace("float", "f")
+        assert ptx.count(f"mul.rn.{suffix}") == 2 and "cvt.f64.f32" not in ptx, ptx

@@ -1,52 +1,61 @@
-define internal void @"golden.inner"(i64 %".1", i64 %".2", i64 %".3", ptr noalias %".4", ptr noalias %".5", i64 %".6", i64 %".7", ptr %".8") alwaysinline
+define internal void @"golden.inner"(i64 %".1", i64 %".2", i64 %".3", ptr noalias %".4", ptr noalias %".5", ptr noalias %".6", i64 %".7", i64 %".8", i64 %".9", ptr %".10") alwaysinline
 {
 entry:
-  %".10" = icmp slt i64 %".1", %".2"
-  br i1 %".10", label %"i0.body", label %"i0.done"
+  %".12" = icmp slt i64 %".1", %".2"
+  br i1 %".12", label %"i0.body", label %"i0.done"
 i0.body:
-  %"i0" = phi  i64 [%".1", %"entry"], [%".51", %"i0.body"]
-  %".12" = getelementptr double, ptr %".4", i64 %"i0"
-  %".13" = getelementptr double, ptr %".5", i64 %"i0"
-  %".14" = load double, ptr %".12"
-  %".15" = bitcast double %".14" to i64
-  %".16" = and i64 %".15", 9223372036854775807
-  %".17" = lshr i64 %".16", 52
-  %".18" = sub i64 %".17", 1023
-  %".19" = and i64 %".15", 4503599627370495
-  %".20" = or i64 %".19", 4607182418800017408
-  %".21" = bitcast i64 %".20" to double
-  %".22" = fmul double %".21", %".21"
-  %".23" = fneg double %".22"
-  %".24" = call double @"llvm.fma.f64"(double %".21", double %".21", double %".23")
-  %".25" = fmul double %".22", %".21"
-  %".26" = fneg double %".25"
-  %".27" = call double @"llvm.fma.f64"(double %".22", double %".21", double %".26")
-  %".28" = call double @"llvm.fma.f64"(double %".24", double %".21", double %".27")
-  %".29" = fadd double %".25", %".28"
-  %".30" = mul i64 %".18", 3
-  %".31" = icmp slt i64 %".30", -1080
-  %".32" = select  i1 %".31", i64 -1080, i64 %".30"
-  %".33" = icmp sgt i64 %".32", 1024
-  %".34" = select  i1 %".33", i64 1024, i64 %".32"
-  %".35" = sub i64 %".34", -1080
-  %".36" = lshr i64 %".35", 1
-  %".37" = add i64 %".36", -540
-  %".38" = add i64 %".37", 1023
-  %".39" = shl i64 %".38", 52
-  %".40" = bitcast i64 %".39" to double
-  %".41" = fmul double %".29", %".40"
-  %".42" = sub i64 %".34", %".37"
-  %".43" = add i64 %".42", 1023
-  %".44" = shl i64 %".43", 52
-  %".45" = bitcast i64 %".44" to double
-  %".46" = fmul double %".41", %".45"
-  %".47" = call double @"llvm.copysign.f64"(double %".46", double %".14")
-  %".48" = fcmp uno double %".14", %".14"
-  %".49" = select  i1 %".48", double %".14", double %".47"
-  store double %".49", ptr %".13"
-  %".51" = add i64 %"i0", 1
-  %".52" = icmp slt i64 %".51", %".2"
-  br i1 %".52", label %"i0.body", label %"i0.done"
+  %"i0" = phi  i64 [%".1", %"entry"], [%".62", %"i0.body"]
+  %".14" = getelementptr double, ptr %".4", i64 %"i0"
+  %".15" = getelementptr double, ptr %".5", i64 %"i0"
+  %".16" = getelementptr double, ptr %".6", i64 %"i0"
+  %".17" = load double, ptr %".14"
+  %".18" = fmul double %".17", %".17"
+  %".19" = fmul double %".18", %".17"
+  %".20" = bitcast double %".17" to i64
+  %".21" = and i64 %".20", 9223372036854775807
+  %".22" = lshr i64 %".21", 52
+  %".23" = sub i64 %".22", 1023
+  %".24" = and i64 %".20", 4503599627370495
+  %".25" = or i64 %".24", 4607182418800017408
+  %".26" = bitcast i64 %".25" to double
+  %".27" = fmul double %".26", %".26"
+  %".28" = fneg double %".27"
+  %".29" = call double @"llvm.fma.f64"(double %".26", double %".26", double %".28")
+  %".30" = fmul double %".27", %".27"
+  %".31" = fneg double %".30"
+  %".32" = call double @"llvm.fma.f64"(double %".27", double %".27", double %".31")
+  %".33" = fadd double %".27", %".27"
+  %".34" = call double @"llvm.fma.f64"(double %".33", double %".29", double %".32")
+  %".35" = fmul double %".30", %".26"
+  %".36" = fneg double %".35"
+  %".37" = call double @"llvm.fma.f64"(double %".30", double %".26", double %".36")
+  %".38" = call double @"llvm.fma.f64"(double %".34", double %".26", double %".37")
+  %".39" = fadd double %".35", %".38"
+  %".40" = mul i64 %".23", 5
+  %".41" = icmp slt i64 %".40", -1082
+  %".42" = select  i1 %".41", i64 -1082, i64 %".40"
+  %".43" = icmp sgt i64 %".42", 1024
+  %".44" = select  i1 %".43", i64 1024, i64 %".42"
+  %".45" = sub i64 %".44", -1082
+  %".46" = lshr i64 %".45", 1
+  %".47" = add i64 %".46", -541
+  %".48" = add i64 %".47", 1023
+  %".49" = shl i64 %".48", 52
+  %".50" = bitcast i64 %".49" to double
+  %".51" = fmul double %".39", %".50"
+  %".52" = sub i64 %".44", %".47"
+  %".53" = add i64 %".52", 1023
+  %".54" = shl i64 %".53", 52
+  %".55" = bitcast i64 %".54" to double
+  %".56" = fmul double %".51", %".55"
+  %".57" = call double @"llvm.copysign.f64"(double %".56", double %".17")
+  %".58" = fcmp uno double %".17", %".17"
+  %".59" = select  i1 %".58", double %".17", double %".57"
+  store double %".19", ptr %".15"
+  store double %".59", ptr %".16"
+  %".62" = add i64 %"i0", 1
+  %".63" = icmp slt i64 %".62", %".2"
+  br i1 %".63", label %"i0.body", label %"i0.done"
 i0.done:
   ret void
 }
@@ -70,6 +79,10 @@ entry:
   %".14" = load i64, ptr %".13"
   %".15" = getelementptr i64, ptr %".1", i64 5
   %".16" = load ptr, ptr %".15"
-  call void @"golden.inner"(i64 %".2", i64 %".3", i64 %".6", ptr %".8", ptr %".12", i64 %".10", i64 %".14", ptr %".16")
+  %".17" = getelementptr i64, ptr %".1", i64 6
+  %".18" = load i64, ptr %".17"
+  %".19" = getelementptr i64, ptr %".1", i64 7
+  %".20" = load ptr, ptr %".19"
+  call void @"golden.inner"(i64 %".2", i64 %".3", i64 %".6", ptr %".8", ptr %".12", ptr %".16", i64 %".10", i64 %".14", i64 %".18", ptr %".20")
   ret void
 }
