@@ -179,8 +179,10 @@ def compiled(kernel: Kernel) -> Compiled:
 
 
 def clear_cache() -> None:
-    """Forget kernels in memory (the disk cache stays: see ``diskcache.clear``)."""
+    """Forget kernels in memory (the disk cache stays: see ``diskcache.clear``), and what
+    the thread pool learnt about them."""
     _cache.clear()
+    threads.forget_learnt()
 
 
 def _block_work(address: int, ndim: int) -> int:

@@ -19,7 +19,12 @@ the last one is done, in an order that does not depend on which thread ran what.
 
 Launches below ``MIN_WORK`` units of work (elements times an estimated per-element cost)
 stay on the calling thread: handing chunks to a worker costs ~20 us here (measured), more
-than such a kernel takes.
+than such a kernel takes. Above it, what sharing costs depends on the machine: on this
+project's 2-vCPU virtual machine a sleeping thread takes ~40 us to wake (a worker, or the
+caller waiting for the interpreter's lock), and splitting made ``exp(-a)*sin(b)+cos(c)`` at
+10^4 float32 elements 3.3x slower than one thread. So each kernel learns, per power of two of
+work and thread count, whether sharing pays (:func:`run`): its first launches alternate
+between the calling thread alone and the pool, timed, and the faster is kept.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import time
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -242,10 +248,20 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
+# Whether sharing a launch pays, learnt per (kernel, bit length of its work, thread count):
+# an entry is [kernel, True or False once decided, else the trial times so far: [alone,
+# shared] (seconds)]. Kernels (ctypes functions) are unhashable: the key holds their id, and
+# the entry the kernel itself, so that the id cannot pass to another kernel meanwhile.
+# ADAPTIVE off: every launch that plan() splits is shared (tests of the pool itself).
+ADAPTIVE = True
+TRIALS = 2  # timed launches of each kind before deciding
+_LEARNT_LIMIT = 4096  # entries before the table starts again (it holds kernels alive)
+_learnt: dict[tuple[int, int, int], list[Any]] = {}
+
+
 def run(fn: Kernel, address: int, extent: int, work: int, align: int = 1) -> None:
     """Run ``fn`` over ``[0, extent)`` of its outer loop. ``work``: estimated cost of the
     whole launch (elements times per-element cost); ``align``: of chunk boundaries."""
-    global _pool
     if work < MIN_WORK:  # the common small case, decided before anything else
         fn(address, 0, extent)
         return
@@ -254,6 +270,49 @@ def run(fn: Kernel, address: int, extent: int, work: int, align: int = 1) -> Non
     if len(parts) == 1:
         fn(address, 0, extent)
         return
+    if not ADAPTIVE:
+        _share(fn, address, parts, threads)
+        return
+    key = (id(fn), work.bit_length(), threads)
+    entry = _learnt.get(key)
+    known = None if entry is None else entry[1]
+    if known is True:
+        _share(fn, address, parts, threads)
+    elif known is False:
+        fn(address, 0, extent)
+    else:
+        if entry is None:
+            if len(_learnt) >= _LEARNT_LIMIT:
+                _learnt.clear()
+            entry = _learnt[key] = [fn, [[], []]]
+        _trial(entry, fn, address, extent, parts, threads)
+
+
+def _share(fn: Kernel, address: int, parts: list[tuple[int, int]], threads: int) -> None:
+    global _pool
     if _pool is None:
         _pool = _Pool()
     _pool.run(fn, address, parts, min(threads, len(parts)) - 1)
+
+
+def _trial(entry: list[Any], fn: Kernel, address: int, extent: int,
+           parts: list[tuple[int, int]], threads: int) -> None:
+    """One timed launch, alone or shared (whichever has had fewer trials; alone first), and
+    the verdict once both have had ``TRIALS``: shared only when clearly faster (5%), since
+    a second thread also takes a core from whatever else runs. The best of each kind
+    discounts a first launch's page faults."""
+    alone, shared = entry[1]
+    start = time.perf_counter()
+    if len(alone) <= len(shared):
+        fn(address, 0, extent)
+        alone.append(time.perf_counter() - start)
+    else:
+        _share(fn, address, parts, threads)
+        shared.append(time.perf_counter() - start)
+    if len(alone) >= TRIALS and len(shared) >= TRIALS:
+        entry[1] = min(shared) < 0.95 * min(alone)
+
+
+def forget_learnt() -> None:
+    """Decide again, for every kernel, whether sharing pays (``la.clear_cache``)."""
+    _learnt.clear()

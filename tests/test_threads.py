@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import tracemalloc
 import warnings
 
@@ -229,7 +230,9 @@ def test_concurrent_callers_share_the_pool():
         same_bits(results[k], xs[k] * 3 + 1)
 
 
-def test_worker_errors_reach_the_caller():
+def test_worker_errors_reach_the_caller(monkeypatch):
+    monkeypatch.setattr(threads, "ADAPTIVE", False)  # every launch shared: workers run chunks
+
     def kernel(address, start, end):
         if start > 0:
             raise RuntimeError(f"chunk {start}")
@@ -275,3 +278,39 @@ def test_results_are_allocated_by_numpy():
         tracemalloc.stop()
     assert result.flags.owndata and result.base is None
     assert peak >= result.nbytes
+
+
+def _timed_kernel(alone_s: float, chunk_s: float, calls: list[tuple[int, int]]):
+    """A kernel that takes ``alone_s`` over the whole range and ``chunk_s`` per chunk."""
+    def kernel(address, start, end):
+        calls.append((start, end))
+        time.sleep(alone_s if (start, end) == (0, 10**6) else chunk_s)
+
+    return kernel
+
+
+@pytest.mark.parametrize("shared_faster", [True, False])
+def test_sharing_is_learnt_per_kernel(shared_faster):
+    """The first launches alternate between the calling thread alone and the pool, timed;
+    then the faster way is kept for that kernel, size class and thread count."""
+    calls: list[tuple[int, int]] = []
+    alone_s, chunk_s = (0.02, 0.0005) if shared_faster else (0.001, 0.01)
+    kernel = _timed_kernel(alone_s, chunk_s, calls)
+    threads.forget_learnt()
+
+    def launch():
+        calls.clear()
+        with_threads(2, lambda: threads.run(kernel, 0, 10**6, 10**6))
+        return list(calls)
+
+    trials = [launch() for _ in range(2 * threads.TRIALS)]
+    assert [len(t) == 1 for t in trials] == [True, False] * threads.TRIALS  # alone first
+    for _ in range(3):
+        got = launch()
+        assert (len(got) > 1) == shared_faster
+        assert sorted(got)[0][0] == 0 and sorted(got)[-1][1] == 10**6
+    # another thread count is learnt afresh
+    calls.clear()
+    with_threads(3, lambda: threads.run(kernel, 0, 10**6, 10**6))
+    assert calls == [(0, 10**6)]
+    threads.forget_learnt()
