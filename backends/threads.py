@@ -284,8 +284,9 @@ def run(fn: Kernel, address: int, extent: int, work: int, align: int = 1) -> Non
         if entry is None:
             if len(_learnt) >= _LEARNT_LIMIT:
                 _learnt.clear()
-            entry = _learnt[key] = [fn, [[], []]]
-        _trial(entry, fn, address, extent, parts, threads)
+            known = [[], []]
+            entry = _learnt[key] = [fn, known]
+        _trial(entry, known, fn, address, extent, parts, threads)
 
 
 def _share(fn: Kernel, address: int, parts: list[tuple[int, int]], threads: int) -> None:
@@ -295,13 +296,14 @@ def _share(fn: Kernel, address: int, parts: list[tuple[int, int]], threads: int)
     _pool.run(fn, address, parts, min(threads, len(parts)) - 1)
 
 
-def _trial(entry: list[Any], fn: Kernel, address: int, extent: int,
-           parts: list[tuple[int, int]], threads: int) -> None:
+def _trial(entry: list[Any], trials: list[list[float]], fn: Kernel, address: int,
+           extent: int, parts: list[tuple[int, int]], threads: int) -> None:
     """One timed launch, alone or shared (whichever has had fewer trials; alone first), and
     the verdict once both have had ``TRIALS``: shared only when clearly faster (5%), since
     a second thread also takes a core from whatever else runs. The best of each kind
-    discounts a first launch's page faults."""
-    alone, shared = entry[1]
+    discounts a first launch's page faults. ``trials`` is the entry's list as the caller
+    read it: another thread may set the verdict meanwhile (then both set one)."""
+    alone, shared = trials
     start = time.perf_counter()
     if len(alone) <= len(shared):
         fn(address, 0, extent)
