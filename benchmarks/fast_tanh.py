@@ -28,8 +28,6 @@ import json
 import math
 import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from types import ModuleType
@@ -38,7 +36,7 @@ from typing import Any
 import numpy as np
 
 # run as a script, this folder is on sys.path: its sibling scripts' helpers
-from int_power import import_jax
+from int_power import import_jax, pinned_child
 
 import lazyarr as la
 
@@ -167,14 +165,8 @@ def run_speed(threads: list[int], sizes: list[int], reps: int) -> None:
 
     print(f"median of {reps} alternating rounds (ms); machine: {cpu_model()}")
     for t in threads:
-        cpus = sorted(os.sched_getaffinity(0))[:t] if hasattr(os, "sched_getaffinity") else []
-        env = dict(os.environ, JAX_PLATFORMS="cpu", OMP_NUM_THREADS=str(t),
-                   OPENBLAS_NUM_THREADS=str(t))
-        done = subprocess.run([sys.executable, __file__, "--speed-child", str(t), "--sizes",
-                               ",".join(map(str, sizes)), "--reps", str(reps),
-                               "--cpus", ",".join(map(str, cpus))],
-                              env=env, capture_output=True, text=True, check=True)
-        rows = json.loads(done.stdout.strip().splitlines()[-1])
+        rows = pinned_child(__file__, t, ["--sizes", ",".join(map(str, sizes)),
+                                          "--reps", str(reps)])
         print(f"\n{t} thread(s) (jax {rows.pop('jax')}):")
         print(f"  {'':22} {'lazyarr':>9} {'fast':>9} {'fast out=':>9} {'jax':>9} "
               f"{'fast/lazyarr':>13} {'jax/fast':>9}")

@@ -324,17 +324,22 @@ def import_jax() -> Any:
     return jax
 
 
+def pinned_child(script: str, threads: int, args: list[str]) -> dict[str, Any]:
+    """``script --speed-child threads *args --cpus ...`` run in a process held to ``threads``
+    CPUs (JAX on its CPU backend, BLAS threads to match); the JSON its last line prints."""
+    cpus = sorted(os.sched_getaffinity(0))[:threads] if hasattr(os, "sched_getaffinity") else []
+    env = dict(os.environ, JAX_PLATFORMS="cpu", OMP_NUM_THREADS=str(threads),
+               OPENBLAS_NUM_THREADS=str(threads))
+    done = subprocess.run([sys.executable, script, "--speed-child", str(threads), *args,
+                           "--cpus", ",".join(map(str, cpus))],
+                          env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def run_speed(threads: list[int], size: int, reps: int) -> None:
     print(f"GELU at {size:,} elements, median of {reps} runs (ms); machine: {cpu_model()}")
     for t in threads:
-        cpus = sorted(os.sched_getaffinity(0))[:t] if hasattr(os, "sched_getaffinity") else []
-        env = dict(os.environ, JAX_PLATFORMS="cpu", OMP_NUM_THREADS=str(t),
-                   OPENBLAS_NUM_THREADS=str(t))
-        done = subprocess.run([sys.executable, __file__, "--speed-child", str(t), "--size",
-                               str(size), "--reps", str(reps),
-                               "--cpus", ",".join(map(str, cpus))],
-                              env=env, capture_output=True, text=True, check=True)
-        rows = json.loads(done.stdout.strip().splitlines()[-1])
+        rows = pinned_child(__file__, t, ["--size", str(size), "--reps", str(reps)])
         print(f"\n{t} thread(s) (jax {rows.pop('jax')}):")
         for dtype in DTYPES:
             base = rows[f"{dtype} lazyarr x**3 out="]
