@@ -16,15 +16,18 @@ expression and ``la.fuse`` of the same function (which traces once and replays).
     python benchmarks/new_arrays.py                  # 1e3, 1e4, 1e5 elements
     python benchmarks/new_arrays.py --sizes 1000 --calls 4000 --rounds 7
     python benchmarks/new_arrays.py --templates      # also lazyarr with templates off
-    python benchmarks/new_arrays.py --parts          # where a call's time goes, and floors
+    python benchmarks/new_arrays.py --parts          # where a call's time goes, its floor
 
 ``--parts`` splits a lazyarr call at each size: ``asarray`` of the new array, writing the
 expression (graphs kept, so none is freed inside the clock), evaluating graphs written
-before the clock, and within that the structure walk (``rebind.structure``) and the walk
-with the template lookup. Two floors for one operator: ``graph.make2`` of a new node (the
-interning and the node, about all an operator of the lean path must do besides its wrapper),
-and a plain Python class whose ``__mul__`` makes a slotted node and a wrapper and nothing else
-(what any pure-Python operator costs on this interpreter).
+before the clock, and within that finding the template by the root's signature
+(``rebind.find_signed``: the key the lean operators build as they write) and, for
+comparison, by walking the graph (``rebind.structure``: the key of graphs the general path
+made); then the whole call. And the same four for a floor: a minimal front end of the same
+design (slotted nodes carrying the signature, a dtype table, one shape check, a table of
+scalar nodes, lazyarr's key and its real shared launch), without the operator memo,
+broadcasting, NumPy's rules, errors or other dtypes: what any pure-Python front end of
+this design costs at the least.
 """
 
 from __future__ import annotations
@@ -105,8 +108,14 @@ def _best(step: Callable[[object], object], made: Callable[[int], object], calls
     return best * 1e6
 
 
+# -- the floor: a front end that does only what a signed new expression needs ------------------
+# Slotted nodes carrying the signature lazyarr's lean operators compute (lazyarr/ir/graph.py,
+# node2), the result dtype from a table, one shape check, Python floats through a table of
+# scalar nodes; evaluation by lazyarr's own key (rebind.signed_key), its template's picks and
+# its real shared launch. No operator memo, broadcasting, NumPy's rules learnt, errors or
+# other dtypes: what any pure-Python front end of this design pays, at the least.
 class _FloorNode:
-    __slots__ = ("__weakref__", "arg", "dtype", "op", "shape", "src")
+    __slots__ = ("arg", "dtype", "ins", "op", "shape", "sid", "src")
 
 
 class _FloorArray:
@@ -115,20 +124,85 @@ class _FloorArray:
     def __init__(self, node: _FloorNode) -> None:
         self._node = node
 
-    def __mul__(self, other: _FloorArray) -> _FloorArray:
-        node, a = _FloorNode(), self._node
-        node.op, node.dtype, node.shape, node.src, node.arg = 1, a.dtype, a.shape, \
-            (a, other._node), None
-        return _FloorArray(node)
+
+_floor_sids: dict[tuple, int] = {}
+_floor_scalars: dict[tuple, _FloorNode] = {}
+
+
+def _floor_sid(key: tuple) -> int:
+    sid = _floor_sids.get(key)
+    if sid is None:
+        sid = _floor_sids[key] = len(_floor_sids) + 1
+    return sid
+
+
+def _floor_node(op: str, dtype: np.dtype, shape: tuple[int, ...], src: tuple, arg: object,
+                sid: int, ins: tuple | None) -> _FloorArray:
+    node = _FloorNode()
+    node.op, node.dtype, node.shape, node.src, node.arg, node.sid, node.ins = \
+        op, dtype, shape, src, arg, sid, ins
+    return _FloorArray(node)
+
+
+def _floor_binary(op: str) -> Callable[[_FloorArray, object], _FloorArray]:
+    def method(self: _FloorArray, other: object) -> _FloorArray:
+        a = self._node
+        if type(other) is _FloorArray:
+            b = other._node
+        else:
+            b = _floor_scalars.get((a.dtype, other))
+            if b is None:
+                b = _floor_scalars[(a.dtype, other)] = _floor_node(
+                    "scalar", a.dtype, (), (), a.dtype.type(other), 0, None)._node
+                b.sid = _floor_sid(("scalar", a.dtype))
+        dtype = _FLOOR_TYPES[(op, a.dtype, b.dtype)]
+        if b.shape != a.shape and b.shape:
+            raise ValueError("floor: one shape only")
+        return _floor_node(op, dtype, a.shape, (a, b), None, _floor_sid((op, dtype, a.sid, b.sid)),
+                           (a.ins or (a,)) + (b.ins or (b,)))
+
+    return method
+
+
+_FLOOR_TYPES = {(op, t, t): t for op in ("add", "sub", "mul") for t in (np.dtype(np.float64),)}
+_FloorArray.__add__ = _floor_binary("add")  # type: ignore[attr-defined]
+_FloorArray.__sub__ = _floor_binary("sub")  # type: ignore[attr-defined]
+_FloorArray.__mul__ = _floor_binary("mul")  # type: ignore[attr-defined]
+
+
+class _FloorNamespace:
+    @staticmethod
+    def exp(x: _FloorArray) -> _FloorArray:
+        a = x._node
+        return _floor_node("exp", a.dtype, a.shape, (a,), None, _floor_sid(("exp", a.sid)),
+                           a.ins or (a,))
+
+    @staticmethod
+    def asarray(x: np.ndarray) -> _FloorArray:
+        return _floor_node("leaf", x.dtype, x.shape, (), x,
+                           _floor_sid(("leaf", x.dtype, x.shape, x.strides)), None)
+
+
+def _floor_eval(e: _FloorArray, template: rebind.Template, call: Callable[..., object]
+                ) -> np.ndarray:
+    root = e._node
+    ins = root.ins
+    if template is not _floor_templates.get((root.sid, tuple(map(ins.index, ins)))):
+        raise KeyError("floor: another structure")
+    out = np.empty(root.shape, root.dtype)
+    call(out, *[n.arg for n in template.leaves(ins)])
+    return out
+
+
+_floor_templates: dict[tuple, rebind.Template] = {}
 
 
 def parts(expr: Callable[..., object], n: int, calls: int, rounds: int) -> list[str]:
     """Lines of where one call's time goes (see the module's docstring)."""
-    from lazyarr.ir import graph
-
     rng = np.random.default_rng(0)
     xs = [rng.random(n) for _ in range(64)]
-    w, b = la.asarray(rng.random(n)), la.asarray(rng.random(n))
+    wn, bn = rng.random(n), rng.random(n)
+    w, b = la.asarray(wn), la.asarray(bn)
 
     def written(i: int) -> object:
         return expr(la.asarray(xs[i % 64]), w, b, la)
@@ -136,28 +210,41 @@ def parts(expr: Callable[..., object], n: int, calls: int, rounds: int) -> list[
     for i in range(50):  # compiles, templates, the lean tables
         written(i).eval()
 
-    def walk(e: object) -> object:
-        return rebind.structure((e._node,))  # type: ignore[attr-defined]
-
     def walk_find(e: object) -> object:
         found = rebind.structure((e._node,))  # type: ignore[attr-defined]
         return None if found is None else rebind.find(found)
 
-    wn, bn = w._node, b._node
-    leaf = _FloorNode()
-    leaf.dtype, leaf.shape = wn.dtype, wn.shape
-    floor = _FloorArray(leaf)
+    # the floor front end, evaluated by the real template's shared launch
+    ns, e = _FloorNamespace(), written(0)
+    template = rebind.find_signed(e._node)  # type: ignore[attr-defined]
+    shared = template.runners[template.scalar_nodes(e._node.ins)]  # type: ignore[attr-defined]
+    fw, fb = ns.asarray(wn), ns.asarray(bn)
+    probe = expr(ns.asarray(xs[0]), fw, fb, ns)._node
+    _floor_templates[(probe.sid, tuple(map(probe.ins.index, probe.ins)))] = template
+    if not np.array_equal(_floor_eval(expr(ns.asarray(xs[1]), fw, fb, ns), template,
+                                      shared.call), written(1).eval()):  # type: ignore
+        raise AssertionError("floor: not the expression's value")
+
+    def floor_written(i: int) -> object:
+        return expr(ns.asarray(xs[i % 64]), fw, fb, ns)
+
+    def floor_call(i: int) -> object:
+        return _floor_eval(floor_written(i), template, shared.call)  # type: ignore[arg-type]
+
     timed = {
         "asarray": _best(lambda i: la.asarray(xs[i % 64]), int, calls, rounds),
         "write": _best(written, int, calls, rounds),
         "eval": _best(lambda e: e.eval(), written, calls, rounds),  # type: ignore[attr-defined]
-        "walk": _best(walk, written, calls, rounds),
+        "key+find": _best(lambda e: rebind.find_signed(e._node), written, calls, rounds),
         "walk+find": _best(walk_find, written, calls, rounds),
-        "make2": _best(lambda _: graph.make2(graph.Op.MULTIPLY, wn.dtype, wn.shape, wn, bn),
-                       int, calls, rounds),
-        "floor op": _best(lambda _: floor * floor, int, calls, rounds),
+        "call": _best(lambda i: written(i).eval(), int, calls, rounds),
+        "floor asarray": _best(lambda i: ns.asarray(xs[i % 64]), int, calls, rounds),
+        "floor write": _best(floor_written, int, calls, rounds),
+        "floor eval": _best(lambda e: _floor_eval(e, template, shared.call),  # type: ignore
+                            floor_written, calls, rounds),
+        "floor call": _best(floor_call, int, calls, rounds),
     }
-    return [f"  {name:>10} {us:8.2f} us" for name, us in timed.items()]
+    return [f"  {name:>13} {us:8.2f} us" for name, us in timed.items()]
 
 
 def main() -> None:
@@ -169,7 +256,7 @@ def main() -> None:
     parser.add_argument("--templates", action="store_true",
                         help="also time lazyarr with launch templates off")
     parser.add_argument("--parts", action="store_true",
-                        help="where a lazyarr call's time goes, and two floors")
+                        help="where a lazyarr call's time goes, and its floor")
     args = parser.parse_args()
     if args.parts:
         for name in args.exprs.split(","):

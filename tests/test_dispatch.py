@@ -7,6 +7,8 @@ import operator
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lazyarr as la
 from lazyarr.front import array as lazy
@@ -44,6 +46,14 @@ class _Spy:
         monkeypatch.setattr(build, "_apply", spy)
 
 
+def _same(p, q) -> bool:
+    """One expression: the same node, or nodes of equal fields over the same expressions (the
+    lean path's signed nodes are not interned: lazyarr.ir.graph.node2)."""
+    return p is q or (p.op is q.op and p.dtype == q.dtype and p.shape == q.shape and
+                      p.arg is None and q.arg is None and len(p.src) == len(q.src) and
+                      all(map(_same, p.src, q.src)))
+
+
 PAIRS = [(np.float64, np.float64), (np.float32, np.float32), (np.float32, np.float64),
          (np.int32, np.int64), (np.uint8, np.int8), (np.int64, np.float64), (np.bool_, np.bool_),
          (np.uint16, np.uint16)]
@@ -72,7 +82,7 @@ def test_lean_binary_operations_are_the_general_paths_nodes(dt1, dt2, name, monk
         assert got.dtype == want.dtype
         np.testing.assert_array_equal(got.eval(), want)
         monkeypatch.undo()
-        assert build.apply(op, x, y) is got._node  # the general path's node itself
+        assert _same(build.apply(op, x, y), got._node)  # the general path's node
         spy = _Spy(monkeypatch)
     lean = lazy._lean_get((op, np.dtype(dt1), np.dtype(dt2)))
     if lean is not lazy._REFUSED:  # operands cast (mixed dtypes) take the general path
@@ -99,7 +109,7 @@ def test_lean_scalar_operations_match_numpy_both_ways(dtype, scalar, name, monke
                 np.testing.assert_array_equal(got.eval(), want)
     assert spy.calls == 0  # every one of them took the lean path
     monkeypatch.undo()
-    assert build.apply(op, x, scalar) is fn(x, scalar)._node
+    assert _same(build.apply(op, x, scalar), fn(x, scalar)._node)
 
 
 def test_lean_unary_operations_and_functions(monkeypatch):
@@ -153,9 +163,11 @@ def test_a_new_graph_of_a_known_structure_plans_and_compiles_nothing(monkeypatch
     def expr(a, w, b, xp):
         return ((a * w + b) * a - w) * 2.0 + xp.exp(a) - b * a + 1.0
 
-    for _ in range(2):  # lowered and filed as a template
+    # the first writing takes the general path (it resolves NumPy's loops for the lean
+    # tables) and files the template of its walk; the second is signed and files its own
+    for _ in range(2):
         expr(la.asarray(rng.random(100)), w, b, la).eval()
-    info = la.cache_info()
+    info, filed = la.cache_info(), len(rebind._templates)
     counted = {"schedule": 0, "lower": 0}
     for name in counted:
         real = getattr(fastpath, name)
@@ -168,13 +180,14 @@ def test_a_new_graph_of_a_known_structure_plans_and_compiles_nothing(monkeypatch
     for _ in range(5):
         xn = rng.random(100)
         e = expr(la.asarray(xn), w, b, la)
+        assert e._node.sid  # signed as written: no walk
         np.testing.assert_allclose(e.eval(), expr(xn, wn, bn, np), rtol=1e-13)
         assert fastpath.lookup((e._node,), None) is None  # the shared launch, no executor
         np.testing.assert_allclose(e.eval(), expr(xn, wn, bn, np), rtol=1e-13)
         assert fastpath.lookup((e._node,), None) is not None  # evaluated again: its own
     assert counted == {"schedule": 0, "lower": 0}
     assert (la.cache_info().compiles, la.cache_info().misses) == (info.compiles, info.misses)
-    assert len(rebind._templates) == 1
+    assert len(rebind._templates) == filed
 
 
 def test_shared_launches_keep_each_graphs_scalars():
@@ -250,3 +263,97 @@ def test_new_batches_keep_the_interning_table_small():
         (((a * w + b) * a - w) * 2.0 + la.exp(a) - b * a + 1.0).eval()
         largest = max(largest, len(graph._INTERNED))
     assert largest <= 2 * alive + 1024, (largest, alive)  # from 4096 (before): 4091
+
+
+# -- signed graphs (lazyarr.ir.graph.node2): launches rebound by signature -------------------
+_LEAN_BINARY = (operator.add, operator.sub, operator.mul, operator.truediv)
+_LEAN_UNARY = (operator.neg, abs, "exp", "sqrt")
+
+
+def _trees(depth: int):
+    """Expressions of the lean operators over leaf slots 0-2 and Python floats, as tuples."""
+    slot = st.integers(0, 2)
+    scalar = st.sampled_from([2.0, -0.5, 3.0]).map(lambda v: ("scalar", v))
+    if depth == 0:
+        return st.one_of(slot, scalar)
+    sub = _trees(depth - 1)
+    return st.one_of(
+        slot,
+        st.tuples(st.sampled_from(range(len(_LEAN_BINARY))), sub, sub),
+        st.tuples(st.sampled_from(range(len(_LEAN_UNARY))).map(lambda k: ("unary", k)), sub))
+
+
+def _written(tree, leaves, xp):
+    if isinstance(tree, int):
+        return leaves[tree]
+    if tree[0] == "scalar":
+        return tree[1]
+    if isinstance(tree[0], tuple):  # ("unary", k), operand
+        fn = _LEAN_UNARY[tree[0][1]]
+        x = _written(tree[1], leaves, xp)
+        return getattr(xp, fn)(x) if isinstance(fn, str) else fn(x)
+    return _LEAN_BINARY[tree[0]](_written(tree[1], leaves, xp), _written(tree[2], leaves, xp))
+
+
+def _reads_a_leaf(tree) -> bool:
+    if isinstance(tree, int):
+        return True
+    return tree[0] != "scalar" and any(_reads_a_leaf(t) for t in tree[1:])
+
+
+def _laid_out(values: np.ndarray, layout: str) -> np.ndarray:
+    """``values`` in a new array of ``layout``: the signature of a leaf tells them apart."""
+    if layout == "strided":
+        wide = np.empty(2 * values.size)
+        wide[::2] = values
+        return wide[::2]
+    if layout == "reversed":
+        return values[::-1].copy()[::-1]
+    if layout == "big-endian":
+        return values.astype(">f8")
+    if layout == "misaligned":
+        raw = np.empty(values.nbytes + 1, np.uint8)[1:].view(np.float64)
+        raw[...] = values
+        return raw
+    return values.copy()
+
+
+_LAYOUTS = ("contiguous", "strided", "reversed", "big-endian", "misaligned")
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(tree=_trees(3).filter(lambda t: not isinstance(t, int) and _reads_a_leaf(t)),
+       sharing=st.lists(st.integers(0, 2), min_size=3, max_size=3),
+       layouts=st.lists(st.sampled_from(_LAYOUTS), min_size=3, max_size=3))
+def test_signed_graphs_rebind_only_to_their_own_structure(tree, sharing, layouts):
+    """A tree written over three distinct leaves, with some slots reading one leaf (the slots
+    mapped through ``sharing``), and over arrays laid out otherwise (one array in some slots,
+    as distinct leaves). Each evaluation, whatever was evaluated before it, gives the bits
+    it gives with every cache cleared, and NumPy's values."""
+    rng = np.random.default_rng(7)
+    base = [rng.random(9) + 0.5 for _ in range(3)]
+    bindings = [  # the arrays of each slot, and the slot whose leaf each slot reads
+        ([base[k] for k in range(3)], (0, 1, 2)),
+        ([base[k] for k in range(3)], tuple(sharing)),
+        ([_laid_out(base[sharing[k]], layouts[k]) for k in range(3)], (0, 1, 2)),
+    ]
+
+    def value(arrays, reads):
+        leaves = [la.asarray(a) for a in arrays]
+        return _written(tree, [leaves[j] for j in reads], la).eval()
+
+    alone = []
+    for arrays, reads in bindings:  # what each gives with nothing filed before it
+        la.clear_cache()
+        alone.append(value(arrays, reads))
+    # each binding twice in a row (the first writing after a cleared cache takes the general
+    # path; the second is signed and files its template), then the others over it
+    for order in ((0, 0, 1, 1, 2, 2, 0, 1), (1, 1, 0, 0, 2, 2, 1, 0)):
+        la.clear_cache()
+        for k in order:
+            arrays, reads = bindings[k]
+            got = value(arrays, reads)
+            np.testing.assert_array_equal(got, alone[k])
+            with np.errstate(all="ignore"):
+                reference = _written(tree, [arrays[j] for j in reads], np)
+            np.testing.assert_allclose(got, reference, rtol=1e-14, atol=1e-300)

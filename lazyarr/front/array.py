@@ -272,6 +272,14 @@ class LazyArray:
                     return ready.one()
             elif ready.outs is not None and ready.direct(out) is out:  # out checked
                 return out
+        elif out is None and self._node.sid and backend is None and target is None and \
+                precision is None and settings.precision is NUMPY_PRECISION and \
+                settings.backend == "cpu" and not Buffer.foreign:
+            # a new expression of the lean operators (a layer's new batch): its structure is
+            # signed as written, so a launch lowered before answers without a walk
+            result = fastpath.run_signed(self._node)
+            if result is not None:
+                return result
         if precision is not None or settings.precision is not NUMPY_PRECISION:
             nodes = [self._node]
             if fast_precision(precision):
@@ -541,10 +549,13 @@ def operation(key: tuple, make: Callable[[], Node]) -> LazyArray:
 # case: array operands that NumPy's loop takes as they are, in dtypes kernels compute in (no
 # float16, bfloat16 or complex: those are rewritten as they are built), a float array with a
 # Python scalar, of one shape or a shape pair broadcast before, and an op no rule rewrites.
-# The node is then made directly: the node the general path makes (interning returns it if
-# it exists), so the only saving is work. The dtype rule stays NumPy's: it is read from the
-# loop the general path resolved (ops.cached_loop), so the first operation of each kind of
-# operands takes the general path (with NumPy's errors), and later ones take this one.
+# The node is then made directly, with the general path's fields; over signed operands (leaves
+# of NumPy arrays and what the lean path made of them) it is signed and not interned
+# (graph.node2), so that evaluating it finds its launch without walking the graph. The
+# operator memo below still returns the same lazy array for the same operands (a repeated
+# expression over held arrays keeps its executor). The dtype rule stays NumPy's: it is read
+# from the loop the general path resolved (ops.cached_loop), so the first operation of each
+# kind of operands takes the general path (with NumPy's errors), and later ones take this one.
 _PLAIN = frozenset(np.dtype(t) for t in (
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
     "float32", "float64"))
@@ -554,7 +565,7 @@ _lean_dtypes: dict[tuple, Any] = {}
 _lean_get = _lean_dtypes.get
 # pairs of shapes -> their broadcast shape (pairs that broadcast, seen once)
 _broadcast: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[int, ...]] = {}
-_make, _make2, _BROADCAST = graph.make, graph.make2, Op.BROADCAST
+_make, _node1, _node2, _BROADCAST = graph.make, graph.node1, graph.node2, Op.BROADCAST
 
 
 def _learn(op: Op, operands: tuple) -> Any:
@@ -615,7 +626,7 @@ def lean_unary(op: Op, a: Node, key: tuple) -> LazyArray | None:
         dt = _learn(op, (a.dtype,))
     if dt is None or dt is _REFUSED:
         return None
-    result = LazyArray(_make(op, dt, a.shape, (a,)))
+    result = LazyArray(_node1(op, dt, a))
     keep_wrapper(key, result)
     return result
 
@@ -632,8 +643,8 @@ def _lean_scalar(op: Op, key: tuple, a: Node, value: int | float, reflected: boo
         return None
     shape = a.shape
     weak = _weak(value, adt, shape)
-    result = LazyArray(_make2(op, dt, shape, weak, a) if reflected else
-                       _make2(op, dt, shape, a, weak))
+    result = LazyArray(_node2(op, dt, shape, weak, a) if reflected else
+                       _node2(op, dt, shape, a, weak))
     _wrappers[key] = result  # keep_wrapper(key, result), written out
     if len(_wrappers) > _WRAPPERS:
         fastpath.trim_wrappers()
@@ -668,7 +679,7 @@ def binary(op: Op):
                     if shape is None:
                         return _general(key, op, self, other)
                     a, b = _to(a, shape), _to(b, shape)
-                result = LazyArray(_make2(op, dt, shape, a, b))
+                result = LazyArray(_node2(op, dt, shape, a, b))
                 _wrappers[key] = result  # keep_wrapper(key, result), written out
                 if len(_wrappers) > _WRAPPERS:
                     fastpath.trim_wrappers()

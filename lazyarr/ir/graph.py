@@ -1,14 +1,17 @@
 """The expression graph: immutable, interned nodes.
 
-Every node is built through :func:`make`, which hash-conses it: structurally equal nodes are
+Nodes are built through :func:`make`, which hash-conses them: structurally equal nodes are
 the same object, so common subexpressions are shared for free and identity is a cheap,
 correct equality. ``Node`` compares by identity; only ``LazyArray.__eq__`` builds a
-comparison.
+comparison. The one exception: the front end's lean operators make *signed* nodes over new
+arrays (:func:`node2`), which carry their structure instead of being interned (see "signed
+nodes" below); two equal expressions written that way are two nodes of equal values.
 """
 
 from __future__ import annotations
 
 import enum
+import itertools
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -238,9 +241,10 @@ class Buffer:
 
 
 class _NodeFields:
-    """The storage of a :class:`Node`: its fields as slots (see ``_Born``)."""
+    """The storage of a :class:`Node`: its fields as slots (see ``_Born``), and its
+    signature (``sid``, ``ins``: see :func:`sign`), which is not a field."""
 
-    __slots__ = ("arg", "dtype", "op", "shape", "src")
+    __slots__ = ("arg", "dtype", "ins", "op", "shape", "sid", "src")
 
 
 @dataclass(frozen=True, eq=False)
@@ -282,6 +286,8 @@ class _Born(_NodeFields):
         self.shape = shape
         self.src = src
         self.arg = arg
+        self.sid = None
+        self.ins = None
 
 
 # structural key -> weak reference to the one node with it. A plain dict of weak references
@@ -379,8 +385,117 @@ def fresh_leaf(dtype: np.dtype, shape: tuple[int, ...], buffer: Buffer) -> Node:
     """``make(Op.LEAF, dtype, shape, (), buffer)`` for a buffer made just now: no node can
     have it already (a leaf's key is its buffer's identity), and none can look it up later
     but through that buffer, which only this node holds; so it skips the interning table
-    (a layer's new batch each call: asarray of a new array)."""
-    return _new_node(_LEAF, dtype, shape, (), buffer)
+    (a layer's new batch each call: asarray of a new array). Signed as it is made (see
+    below): the lean operators would sign it at once, at more cost."""
+    node = _Born(_LEAF, dtype, shape, (), buffer)
+    array = buffer.array
+    if type(array) is np.ndarray:  # (sign's key for a leaf)
+        key = (_LEAF, array.dtype, shape, array.strides, array.flags.aligned)
+        node.sid = _sid_get(key) or signature(key)
+    node.__class__ = Node
+    return node  # type: ignore[return-value]
+
+
+# -- signed nodes: the structure of a new expression, kept as it is written ----------------------
+# A layer's forward pass over a new batch writes an expression whose every node is new, and
+# its evaluation looks for the launch lowered for that structure before (lazyarr/run/rebind.py).
+# Walking the graph for the structure key cost 6 of 30 us of a 10-op expression at 10^3
+# elements, and interning its new nodes 5 more (benchmarks/new_arrays.py --parts). So the
+# front end's lean operators make signed nodes instead (node1, node2): not interned, each
+# carrying
+#  - ``sid``: a number for the structure of its expression read as a tree (op, dtype and the
+#    numbers of its sources; a leaf by its array's dtype, shape, strides and alignment, a
+#    scalar by its dtype, a broadcast by its shape), the same for the same structure;
+#  - ``ins``: the tree's leaves and scalars in order, each as often as the tree reads it
+#    (None on a leaf or scalar: it is its own).
+# The number with the pattern of which entries of ``ins`` are one node (rebind.signed) fixes
+# the expression as a function of its distinct leaves and scalars: all that a launch rebound
+# to other arrays depends on. Equal subtrees that are distinct nodes (interning would have
+# made them one) are computed twice: the values are the same.
+# sid 0: no signature (a node of the general path, or a tree reading more than INS_MAX
+# leaves and scalars, which is interned as before): its evaluation walks it. None: not
+# asked yet (sign answers and records it).
+INS_MAX = 32
+_SIDS_MAX = 1 << 16
+_sids: dict[tuple, int] = {}
+_sid_get = _sids.get
+_next_sid = itertools.count(1).__next__
+_BROADCAST = Op.BROADCAST
+_set = object.__setattr__  # nodes are frozen: a signature is set once, as a cache
+
+
+def signature(key: tuple) -> int:
+    """The number of the structure ``key`` names (op, dtype and source numbers, or what a
+    source is)."""
+    sid = _sid_get(key)
+    if sid is None:
+        if len(_sids) >= _SIDS_MAX:
+            _sids.clear()  # numbers are never reused: keys of older nodes meet no new one
+        sid = _sids[key] = _next_sid()
+    return sid
+
+
+def sign(node: Node) -> int:
+    """``node``'s signature number, recorded on it; 0 for none. Leaves over NumPy arrays,
+    scalars and broadcasts of signed nodes have one, other nodes when node1 or node2 made
+    them."""
+    sid = node.sid
+    if sid is not None:
+        return sid
+    op = node.op
+    sid = 0
+    if op is _LEAF:
+        array = node.arg.array
+        if type(array) is np.ndarray:  # its own dtype (byte order) and alignment choose the
+            # kernel's loads, which the node's native dtype does not tell
+            sid = signature((op, array.dtype, node.shape, array.strides, array.flags.aligned))
+    elif op is _SCALAR:
+        sid = signature((op, node.dtype))
+    elif op is _BROADCAST and node.arg is None:
+        src = node.src[0]
+        s = sign(src)
+        if s:
+            _set(node, "ins", src.ins or (src,))
+            sid = signature((op, node.dtype, node.shape, s))
+    _set(node, "sid", sid)
+    return sid
+
+
+def node2(op: Op, dtype: np.dtype, shape: tuple[int, ...], a: Node, b: Node) -> Node:
+    """``make2``'s node for the lean operators, signed and not interned when ``a`` and ``b``
+    are signed (see above)."""
+    sa = a.sid
+    if sa is None:
+        sa = sign(a)
+    sb = b.sid
+    if sb is None:
+        sb = sign(b)
+    if sa and sb:
+        ins = (a.ins or (a,)) + (b.ins or (b,))
+        if len(ins) <= INS_MAX:
+            key = (op, dtype, sa, sb)
+            node = _Born(op, dtype, shape, (a, b), None)
+            node.sid = _sid_get(key) or signature(key)
+            node.ins = ins
+            node.__class__ = Node
+            return node  # type: ignore[return-value]
+    return make2(op, dtype, shape, a, b)
+
+
+def node1(op: Op, dtype: np.dtype, a: Node) -> Node:
+    """``make(op, dtype, a.shape, (a,))`` for the lean operators, signed and not interned
+    when ``a`` is signed (see above)."""
+    sa = a.sid
+    if sa is None:
+        sa = sign(a)
+    if not sa:
+        return make(op, dtype, a.shape, (a,))
+    key = (op, dtype, sa)
+    node = _Born(op, dtype, a.shape, (a,), None)
+    node.sid = _sid_get(key) or signature(key)
+    node.ins = a.ins or (a,)
+    node.__class__ = Node
+    return node  # type: ignore[return-value]
 
 
 def toposort(roots: list[Node] | tuple[Node, ...],

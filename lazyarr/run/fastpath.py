@@ -38,7 +38,7 @@ from lazyarr.plan.schedule import Plan, is_view_of_leaf, schedule
 from lazyarr.run import outputs, rebind
 from lazyarr.run.runtime import check_outputs_disjoint, unsafe_outputs
 
-_LEAF = Op.LEAF  # enum attribute lookups are slow in hot code
+_LEAF, _BROADCAST = Op.LEAF, Op.BROADCAST  # enum attribute lookups are slow in hot code
 RECENT = 8
 PER_ROOT = 4  # executors kept per root (fresh results, and a few ``out=`` targets)
 
@@ -199,7 +199,7 @@ def _build(nodes: tuple[Node, ...], roots: tuple[Node, ...],
     # templates store into native, aligned outputs (as fresh ones are): out= arrays of another
     # byte order or alignment are lowered for themselves
     plain = outs is None or all(o.dtype.isnative and o.flags.aligned for o in outs)
-    found = rebind.structure(roots) if plain else None
+    found = rebind.of(roots) if plain else None
     template = None if found is None else rebind.find(found)
     if template is not None and (outs is None or rebind.fits(template, outs)):
         # the same graph over other arrays: lowered before
@@ -376,20 +376,44 @@ class _Shared:
 def _run_fresh(nodes: tuple[Node, ...]) -> list[np.ndarray] | None:
     """``nodes`` evaluated through their template's shared launch, the first time they are
     evaluated; None when they were before, have no template or it cannot be shared."""
-    first = nodes[0]
-    if _recent.get(id(first)) == nodes or not _fusable(nodes):
+    if _recent.get(id(nodes[0])) == nodes or not _fusable(nodes):
         return None  # (tuples of nodes compare their items by identity)
-    found = rebind.structure(nodes)
+    found = rebind.of(nodes)
     template = None if found is None else rebind.find(found)
     if template is None:
         return None
-    scalars = tuple(found.scalars)
+    return _shared_run(nodes, template, tuple(found.scalars), found.arrays, lambda: found)
+
+
+def run_signed(root: Node) -> np.ndarray | None:
+    """``_run_fresh((root,))`` for a signed root (``graph.sign``), its structure read from
+    its signature: its checks are written for what such a root can be (an elementwise node
+    of the lean operators, or a leaf, a scalar or a broadcast of one, which the general
+    path evaluates), its leaves and scalars picked where the template says they are."""
+    if root.ins is None or root.op is _BROADCAST or 0 in root.shape or \
+            _recent.get(id(root)) is not None:
+        return None
+    template = rebind.find_signed(root)
+    if template is None or template.leaves is None:
+        return None
+    ins = root.ins
+    results = _shared_run((root,), template, template.scalar_nodes(ins),
+                          [n.arg.array for n in template.leaves(ins)],
+                          lambda: rebind.signed(root))
+    return None if results is None else results[0]
+
+
+def _shared_run(nodes: tuple[Node, ...], template: rebind.Template, scalars: tuple[Node, ...],
+                arrays: list[np.ndarray], found: Callable[[], rebind.Structure]
+                ) -> list[np.ndarray] | None:
+    """``nodes`` (of the structure ``found()`` describes, whose scalar nodes and leaves'
+    arrays are ``scalars`` and ``arrays``) evaluated through the launch of ``template`` shared
+    by the graphs with these scalars; None where it cannot be shared."""
     shared = template.runners.get(scalars)
     if shared is None:
-        shared = _share(nodes, found, template, scalars)
+        shared = _share(nodes, found(), template, scalars)
         if shared is None:
             return None
-    arrays = found.arrays
     if shared.order is not None:
         arrays = [arrays[j] for j in shared.order]
     results = [outputs.empty(n.shape, n.dtype) for n in nodes]

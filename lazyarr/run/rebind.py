@@ -10,6 +10,14 @@ evaluation that lowers its graph also records a :class:`Template`, filed under t
 :func:`structure`, and the next graph of that structure is rebound to it: each input view is
 its leaf's array at the recorded offset and strides, each scalar its node's value.
 
+A graph the front end's lean operators wrote over new arrays carries its structure already
+(signed nodes, ``lazyarr/ir/graph.py``): its key is its root's signature number with the
+pattern of which of its tree's reads are one node (:func:`signed_key`), built without a walk,
+and its template says where in the root's reads its leaves and scalars are. Such a key names
+the expression as a function of its distinct leaves and scalars, which is all a rebound
+launch depends on; the tests hold that a template of one sharing pattern never serves
+another (``tests/test_dispatch.py``).
+
 Only what the fast path evaluates is rebound: one kernel, not split into partial rows, every
 leaf a host array read through its own view (a leaf whose memory another leaf's view stood for
 cannot be told apart by structure); into fresh results, or into ``out=`` arrays laid out as
@@ -19,7 +27,9 @@ checks again that they overlap no input but element for element).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -44,15 +54,21 @@ class Template:
     # the fast path's shared launches of this template (``fastpath.run_fresh``): by the
     # graph's scalar nodes, a builtin bound to an argument block holding their values
     runners: dict = field(default_factory=dict, compare=False)
+    # filed under a signed root's key: its leaves and its scalar nodes, each a tuple in the
+    # order of ``Structure``, picked from the root's ``ins`` (see ``picked``)
+    leaves: Callable[[tuple], tuple[Node, ...]] | None = field(default=None, compare=False)
+    scalar_nodes: Callable[[tuple], tuple[Node, ...]] | None = field(default=None,
+                                                                     compare=False)
 
 
 @dataclass(slots=True)
 class Structure:
     """A graph's structure (``key``) and, in the order it names them, its leaves' arrays and
-    its scalar nodes."""
+    its scalar nodes; for a signed root, where in its ``ins`` each is first read."""
     key: tuple
     arrays: list[np.ndarray]
     scalars: list[Node]
+    reads: tuple[tuple[int, ...], tuple[int, ...]] | None = None
 
 
 _templates: dict[tuple, Template] = {}
@@ -131,6 +147,56 @@ def structure(roots: tuple[Node, ...]) -> Structure | None:
     return Structure((tuple(records), outs), arrays, scalars)
 
 
+def signed_key(root: Node) -> tuple[int, tuple[int, ...]]:
+    """A signed root's (``graph.sign``) key, without a walk: its signature number and, for
+    each read of its tree, the first read of the same node. It meets no key of
+    :func:`structure` (an int where those have a tuple)."""
+    ins = root.ins
+    return root.sid, tuple(map(ins.index, ins))  # nodes compare by identity
+
+
+def signed(root: Node) -> Structure:
+    """The structure of a signed root: :func:`signed_key`, its distinct leaves' arrays and
+    scalar nodes in the order of their first reads, and where those are."""
+    ins = root.ins
+    key = signed_key(root)
+    leaves, scalars, arrays, nodes = [], [], [], []
+    for i, first in enumerate(key[1]):
+        if first == i:
+            node = ins[i]
+            if node.op is _LEAF:
+                leaves.append(i)
+                arrays.append(node.arg.array)
+            else:
+                scalars.append(i)
+                nodes.append(node)
+    return Structure(key, arrays, nodes, (tuple(leaves), tuple(scalars)))
+
+
+def picked(at: tuple[int, ...]) -> Callable[[tuple], tuple]:
+    """The items of a tuple at ``at``, as a tuple."""
+    if len(at) > 1:
+        return itemgetter(*at)
+    if at:
+        i = at[0]
+        return lambda items: (items[i],)
+    return lambda _: ()
+
+
+def of(roots: tuple[Node, ...]) -> Structure | None:
+    """The structure of ``roots``: :func:`signed` for one signed root, else :func:`structure`."""
+    if len(roots) == 1:
+        root = roots[0]
+        if root.sid and root.ins is not None:
+            return signed(root)
+    return structure(roots)
+
+
+def find_signed(root: Node) -> Template | None:
+    """The template filed under a signed root's key."""
+    return _templates.get(signed_key(root))
+
+
 def find(found: Structure) -> Template | None:
     try:
         return _templates.get(found.key)
@@ -158,8 +224,9 @@ def record(found: Structure, launch: Launch, fn: Any) -> None:
         _templates.pop(found.key, None)
     except TypeError:  # an unhashable op argument: no template
         return
+    picks = (None, None) if found.reads is None else tuple(map(picked, found.reads))
     _templates[found.key] = Template(launch.kernel, fn, launch.shape, tuple(inputs), outputs,
-                                     scalars)
+                                     scalars, leaves=picks[0], scalar_nodes=picks[1])
     if len(_templates) > LIMIT:
         del _templates[next(iter(_templates))]
 
