@@ -1,14 +1,17 @@
 """What each memo layer buys: per-call cost with one layer switched off at a time.
 
-lazyarr keeps several caches above the interning of nodes (which is not optional: equal
-expressions must be the same node). Each one stays only while a figure here shows it pays:
+lazyarr keeps several caches above the interning of nodes (which is not optional for the
+general path's nodes: equal expressions must be the same node). Each one stays only while a
+figure here shows it pays:
 
 - ``executors``: the fast path (``run/fastpath.py``), root node -> compiled launch with its
   argument block packed; off, a repeated evaluation schedules, lowers and packs again.
 - ``ready``: the executor remembered on the lazy array itself (``LazyArray._ready``); off, a
   repeated ``.eval()`` finds it through ``fastpath.lookup``.
 - ``wrappers``: the lazy arrays operators returned (``fastpath.wrappers``); off, writing an
-  operator again makes a new ``LazyArray`` around the memoised node.
+  operator again makes a new ``LazyArray`` around the memoised node, or (over arrays, where
+  the lean operators make signed nodes, which are not interned) a new node, which is
+  evaluated through its template instead of its executor.
 - ``operator memo``: ``front/build.py``'s ``memo`` (op and operand ids -> node); off, every
   operator broadcasts, resolves dtypes and canonicalises again before interning finds the node.
 - ``plans``: the plan of an expression that needs several kernels (``fastpath.plan_of``);
@@ -117,7 +120,7 @@ def main() -> None:
         cells = []
         for name in LAYERS:
             with layer_off(name):
-                cells.append(per_call(step, args.calls, args.rounds))
+                cells.append(per_call({label: step}, args.calls, args.rounds)[label])
         print(f"{label:<24}" + "".join(f"{c:>14.2f}" for c in cells))
 
 

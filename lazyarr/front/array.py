@@ -610,7 +610,7 @@ def _weak(value: int | float, dtype: np.dtype, shape: tuple[int, ...]) -> Node:
     NumPy's conversion, broadcast. Kept (no arrays hang from it) by value's type and bits:
     the memo key of an operator, where 0.0 and -0.0 never meet (they are not keyed)."""
     key = (dtype, type(value), value, shape)
-    node = fastpath.scalars.get(key)
+    node = _scalars_get(key)
     if node is None:
         node = _to(build.scalar(value, dtype), shape)
         if len(fastpath.scalars) >= _LEAN_LIMIT:
@@ -652,6 +652,7 @@ def _lean_scalar(op: Op, key: tuple, a: Node, value: int | float, reflected: boo
 
 
 keep_wrapper = fastpath.keep_wrapper
+_scalars_get = fastpath.scalars.get  # (the table is cleared, never replaced)
 _wrappers, _WRAPPERS = fastpath.wrappers, fastpath.WRAPPERS
 
 
