@@ -357,3 +357,17 @@ def test_signed_graphs_rebind_only_to_their_own_structure(tree, sharing, layouts
             with np.errstate(all="ignore"):
                 reference = _written(tree, [arrays[j] for j in reads], np)
             np.testing.assert_allclose(got, reference, rtol=1e-14, atol=1e-300)
+
+
+def test_a_tree_reading_more_than_ins_max_leaves_is_interned_and_walked():
+    from lazyarr.ir import graph
+
+    x = la.asarray(np.ones(4))
+    y, depth = x, 0
+    while graph.sign(y._node):  # y + y reads twice what y reads
+        y, depth = y + y, depth + 1
+    assert 2 ** (depth - 1) <= graph.INS_MAX < 2 ** depth
+    assert graph.make(Op.ADD, y.dtype, y.shape, y._node.src) is y._node  # interned
+    for _ in range(40):  # no tuple of 2^40 reads: the signature stopped
+        y = y + y
+    np.testing.assert_array_equal(y.eval(), np.full(4, 2.0 ** (40 + depth)))
