@@ -371,3 +371,30 @@ def test_a_tree_reading_more_than_ins_max_leaves_is_interned_and_walked():
     for _ in range(40):  # no tuple of 2^40 reads: the signature stopped
         y = y + y
     np.testing.assert_array_equal(y.eval(), np.full(4, 2.0 ** (40 + depth)))
+
+
+def test_signature_numbers_are_never_reused_when_their_table_starts_again(monkeypatch):
+    from lazyarr.ir import graph
+
+    monkeypatch.setattr(graph, "_SIDS_MAX", 4)  # the table starts again every few numbers
+    rng = np.random.default_rng(3)
+    wn = rng.random(8)
+    w = la.asarray(wn)
+    exprs = {"axpy": lambda a, xp: a * w_of(xp) + 2.0,
+             "shared": lambda a, xp: a - w_of(xp) * a,
+             "exp": lambda a, xp: xp.exp(a) * w_of(xp)}
+
+    def w_of(xp):
+        return w if xp is la else wn
+
+    named: dict[int, str] = {}  # each number names one structure, for good
+    names = list(exprs)
+    for _ in range(20):
+        x = rng.random(8)
+        for k in rng.permutation(len(names)):  # numbered in another order each time
+            name, f = names[k], exprs[names[k]]
+            e = f(la.asarray(x), la)
+            if e._node.sid:
+                assert named.setdefault(e._node.sid, name) == name
+            np.testing.assert_allclose(e.eval(), f(x, np), rtol=1e-15)
+    assert len(named) > len(exprs)  # the table did start again: the same ones, new numbers

@@ -416,7 +416,7 @@ def fresh_leaf(dtype: np.dtype, shape: tuple[int, ...], buffer: Buffer) -> Node:
 # leaves and scalars, which is interned as before): its evaluation walks it. None: not
 # asked yet (sign answers and records it).
 INS_MAX = 32
-_SIDS_MAX = 1 << 16
+_SIDS_MAX = 1 << 14  # numbers kept (each key a few hundred bytes); then the table starts again
 _sids: dict[tuple, int] = {}
 _sid_get = _sids.get
 _next_sid = itertools.count(1).__next__
