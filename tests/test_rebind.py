@@ -24,6 +24,9 @@ def _arrays(seed: int, shape=(7, 5), dtype=np.float64):
 
 
 def test_new_arrays_reuse_one_lowering_and_one_compile():
+    x, y, _ = _arrays(9)
+    la.asarray(x) * 2 + la.asarray(y)  # NumPy's loops for the lean operators: signed from here
+    la.clear_cache()
     for seed in range(6):
         x, y, _ = _arrays(seed)
         got = (la.asarray(x) * 2 + la.asarray(y)).eval()
@@ -154,3 +157,37 @@ def test_updates_in_place_over_new_arrays_reuse_the_template():
     strided = np.zeros(2000)[::2]
     la.eval(la.asarray(want) - 0.1 * la.asarray(np.ones(1000)), out=strided)
     np.testing.assert_array_equal(strided, want - 0.1)
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided", "reversed"])
+def test_a_template_lowered_for_out_arrays_never_writes_fresh_results(layout):
+    """A template filed by an evaluation into ``out=`` arrays of another layout than fresh
+    results has their strides: fresh results of the same structure (the shared launch or an
+    executor of their own) must not be written through them, and the other way round."""
+    def out_array():
+        if layout == "fortran":
+            return np.asfortranarray(np.zeros((7, 5)))
+        if layout == "strided":
+            return np.zeros((7, 10))[:, ::2]
+        return np.zeros((7, 5))[::-1]
+
+    def expr(x, y):
+        return la.asarray(x) * la.asarray(y) + 1.5
+
+    for seed in range(2):  # the lean tables: these expressions are signed from here on
+        x, y, _ = _arrays(seed)
+        expr(x, y).eval()
+    for first_into in (True, False):
+        la.clear_cache()
+        for seed in range(2, 8):
+            x, y, _ = _arrays(seed)
+            into = (seed % 3 == 0) == first_into
+            if into:
+                out = out_array()
+                assert la.eval(expr(x, y), out=out) is out
+                got = out
+            else:
+                e = expr(x, y)
+                got = e.eval()
+                np.testing.assert_array_equal(e.eval(), x * y + 1.5)  # its own executor
+            np.testing.assert_array_equal(got, x * y + 1.5)

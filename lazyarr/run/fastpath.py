@@ -201,9 +201,11 @@ def _build(nodes: tuple[Node, ...], roots: tuple[Node, ...],
     plain = outs is None or all(o.dtype.isnative and o.flags.aligned for o in outs)
     found = rebind.of(roots) if plain else None
     template = None if found is None else rebind.find(found)
-    if template is not None and (outs is None or rebind.fits(template, outs)):
+    targets = _targets(roots, outs)
+    # (fresh outputs must fit too: a template lowered for out= arrays of another layout
+    # would write them through its strides)
+    if template is not None and rebind.fits(template, targets):
         # the same graph over other arrays: lowered before
-        targets = _targets(roots, outs)
         launch = rebind.launch_of(template, found, targets)
         if outs is not None:  # an update in place: the new arrays may overlap otherwise
             check_outputs_disjoint(launch)
@@ -216,7 +218,6 @@ def _build(nodes: tuple[Node, ...], roots: tuple[Node, ...],
         # several steps: the general path's, every time; it runs this plan (planned once)
         keep_plan(nodes, outs is not None, plan)
         return None
-    targets = _targets(roots, outs)
     launch = cpu_passes.apply(lower(step.trace, targets))
     if outs is not None:
         check_outputs_disjoint(launch)
@@ -430,16 +431,17 @@ def _share(nodes: tuple[Node, ...], found: rebind.Structure, template: rebind.Te
     from lazyarr.backends import objcall
 
     runners = template.runners
+    targets = _targets(nodes, None)
     if len(runners) >= RUNNERS or not objcall.entry() or \
             any(offset for _, offset, _ in template.inputs) or \
-            any(offset for offset, _ in template.outputs):
+            not rebind.fits(template, targets):  # (lowered for out= arrays of another layout)
         return None
     bits = tuple([n.arg.tobytes() for n in scalars])  # 0.0 and -0.0 apart, NaN found
     for shared in runners.values():
         if shared.bits == bits:
             runners[scalars] = shared
             return shared
-    launch = rebind.launch_of(template, found, _targets(nodes, None))
+    launch = rebind.launch_of(template, found, targets)
     if not cpu.runs_inline(template.fn, launch):
         return None
     block, status = pack_args(launch)

@@ -232,8 +232,8 @@ def record(found: Structure, launch: Launch, fn: Any) -> None:
 
 
 def fits(template: Template, outs: tuple[np.ndarray, ...]) -> bool:
-    """Whether ``out=`` arrays are laid out as the outputs ``template`` was lowered for
-    (NumPy arrays at offset 0 with the recorded strides)."""
+    """Whether output arrays (``out=`` ones, or fresh ones) are laid out as the outputs
+    ``template`` was lowered for (NumPy arrays at offset 0 with the recorded strides)."""
     return all(type(o) is np.ndarray and offset == 0 and o.strides == strides
                for o, (offset, strides) in zip(outs, template.outputs, strict=True))
 
