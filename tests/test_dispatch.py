@@ -321,15 +321,26 @@ def _laid_out(values: np.ndarray, layout: str) -> np.ndarray:
 _LAYOUTS = ("contiguous", "strided", "reversed", "big-endian", "misaligned")
 
 
+def _out(layout: str | None) -> np.ndarray | None:
+    """An ``out=`` array for a result of 9 float64 elements, or None (a fresh result)."""
+    if layout is None:
+        return None
+    return {"strided": lambda: np.zeros(18)[::2], "reversed": lambda: np.zeros(9)[::-1],
+            "contiguous": lambda: np.zeros(9)}[layout]()
+
+
 @settings(max_examples=60, deadline=None, derandomize=True, database=None)
 @given(tree=_trees(3).filter(lambda t: not isinstance(t, int) and _reads_a_leaf(t)),
        sharing=st.lists(st.integers(0, 2), min_size=3, max_size=3),
-       layouts=st.lists(st.sampled_from(_LAYOUTS), min_size=3, max_size=3))
-def test_signed_graphs_rebind_only_to_their_own_structure(tree, sharing, layouts):
+       layouts=st.lists(st.sampled_from(_LAYOUTS), min_size=3, max_size=3),
+       into=st.lists(st.sampled_from([None, None, "strided", "reversed", "contiguous"]),
+                     min_size=16, max_size=16))
+def test_signed_graphs_rebind_only_to_their_own_structure(tree, sharing, layouts, into):
     """A tree written over three distinct leaves, with some slots reading one leaf (the slots
     mapped through ``sharing``), and over arrays laid out otherwise (one array in some slots,
-    as distinct leaves). Each evaluation, whatever was evaluated before it, gives the bits
-    it gives with every cache cleared, and NumPy's values."""
+    as distinct leaves); each evaluation into a fresh result or an ``out=`` array of the
+    layout ``into`` says. Each, whatever was evaluated before it, gives the bits it gives
+    with every cache cleared, and NumPy's values."""
     rng = np.random.default_rng(7)
     base = [rng.random(9) + 0.5 for _ in range(3)]
     bindings = [  # the arrays of each slot, and the slot whose leaf each slot reads
@@ -338,9 +349,12 @@ def test_signed_graphs_rebind_only_to_their_own_structure(tree, sharing, layouts
         ([_laid_out(base[sharing[k]], layouts[k]) for k in range(3)], (0, 1, 2)),
     ]
 
-    def value(arrays, reads):
+    def value(arrays, reads, layout=None):
         leaves = [la.asarray(a) for a in arrays]
-        return _written(tree, [leaves[j] for j in reads], la).eval()
+        out = _out(layout)
+        got = _written(tree, [leaves[j] for j in reads], la).eval(out=out)
+        assert out is None or got is out
+        return got
 
     alone = []
     for arrays, reads in bindings:  # what each gives with nothing filed before it
@@ -348,11 +362,12 @@ def test_signed_graphs_rebind_only_to_their_own_structure(tree, sharing, layouts
         alone.append(value(arrays, reads))
     # each binding twice in a row (the first writing after a cleared cache takes the general
     # path; the second is signed and files its template), then the others over it
+    steps = iter(into)
     for order in ((0, 0, 1, 1, 2, 2, 0, 1), (1, 1, 0, 0, 2, 2, 1, 0)):
         la.clear_cache()
         for k in order:
             arrays, reads = bindings[k]
-            got = value(arrays, reads)
+            got = value(arrays, reads, next(steps))
             np.testing.assert_array_equal(got, alone[k])
             with np.errstate(all="ignore"):
                 reference = _written(tree, [arrays[j] for j in reads], np)
