@@ -388,10 +388,7 @@ def fresh_leaf(dtype: np.dtype, shape: tuple[int, ...], buffer: Buffer) -> Node:
     (a layer's new batch each call: asarray of a new array). Signed as it is made (see
     below): the lean operators would sign it at once, at more cost."""
     node = _Born(_LEAF, dtype, shape, (), buffer)
-    array = buffer.array
-    if type(array) is np.ndarray:  # (sign's key for a leaf)
-        key = (_LEAF, array.dtype, shape, array.strides, array.flags.aligned)
-        node.sid = _sid_get(key) or signature(key)
+    node.sid = _leaf_sid(buffer.array, shape)
     node.__class__ = Node
     return node  # type: ignore[return-value]
 
@@ -435,6 +432,16 @@ def signature(key: tuple) -> int:
     return sid
 
 
+def _leaf_sid(array: Any, shape: tuple[int, ...]) -> int:
+    """The signature number of a leaf over ``array`` (0 for one that is not a NumPy array):
+    by the array's own dtype (its byte order) and alignment, which choose the kernel's loads
+    and the node's native dtype does not tell, and its strides."""
+    if type(array) is not np.ndarray:
+        return 0
+    key = (_LEAF, array.dtype, shape, array.strides, array.flags.aligned)
+    return _sid_get(key) or signature(key)
+
+
 def sign(node: Node) -> int:
     """``node``'s signature number, recorded on it; 0 for none. Leaves over NumPy arrays,
     scalars and broadcasts of signed nodes have one, other nodes when node1 or node2 made
@@ -445,10 +452,7 @@ def sign(node: Node) -> int:
     op = node.op
     sid = 0
     if op is _LEAF:
-        array = node.arg.array
-        if type(array) is np.ndarray:  # its own dtype (byte order) and alignment choose the
-            # kernel's loads, which the node's native dtype does not tell
-            sid = signature((op, array.dtype, node.shape, array.strides, array.flags.aligned))
+        sid = _leaf_sid(node.arg.array, node.shape)
     elif op is _SCALAR:
         sid = signature((op, node.dtype))
     elif op is _BROADCAST and node.arg is None:

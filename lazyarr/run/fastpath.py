@@ -201,10 +201,10 @@ def _build(nodes: tuple[Node, ...], roots: tuple[Node, ...],
     plain = outs is None or all(o.dtype.isnative and o.flags.aligned for o in outs)
     found = rebind.of(roots) if plain else None
     template = None if found is None else rebind.find(found)
-    targets = _targets(roots, outs)
+    targets = None if template is None else _targets(roots, outs)
     # (fresh outputs must fit too: a template lowered for out= arrays of another layout
     # would write them through its strides)
-    if template is not None and rebind.fits(template, targets):
+    if targets is not None and rebind.fits(template, targets):
         # the same graph over other arrays: lowered before
         launch = rebind.launch_of(template, found, targets)
         if outs is not None:  # an update in place: the new arrays may overlap otherwise
@@ -218,6 +218,8 @@ def _build(nodes: tuple[Node, ...], roots: tuple[Node, ...],
         # several steps: the general path's, every time; it runs this plan (planned once)
         keep_plan(nodes, outs is not None, plan)
         return None
+    if targets is None:
+        targets = _targets(roots, outs)
     launch = cpu_passes.apply(lower(step.trace, targets))
     if outs is not None:
         check_outputs_disjoint(launch)
@@ -431,16 +433,17 @@ def _share(nodes: tuple[Node, ...], found: rebind.Structure, template: rebind.Te
     from lazyarr.backends import objcall
 
     runners = template.runners
-    targets = _targets(nodes, None)
     if len(runners) >= RUNNERS or not objcall.entry() or \
-            any(offset for _, offset, _ in template.inputs) or \
-            not rebind.fits(template, targets):  # (lowered for out= arrays of another layout)
+            any(offset for _, offset, _ in template.inputs):
         return None
     bits = tuple([n.arg.tobytes() for n in scalars])  # 0.0 and -0.0 apart, NaN found
-    for shared in runners.values():
+    for shared in runners.values():  # (each made after the check below)
         if shared.bits == bits:
             runners[scalars] = shared
             return shared
+    targets = _targets(nodes, None)
+    if not rebind.fits(template, targets):  # lowered for out= arrays of another layout
+        return None
     launch = rebind.launch_of(template, found, targets)
     if not cpu.runs_inline(template.fn, launch):
         return None
