@@ -122,6 +122,18 @@ class CachingAllocator:
             for ptr in ptrs:
                 drv.mem_free(ptr)
 
+    def fill_cached(self, byte: int) -> None:
+        """Set every byte of the cached blocks to ``byte`` (0xFF is a NaN in every float
+        type), so that an output element a kernel fails to write shows up in a check. Call
+        it with no other thread allocating and the device idle."""
+        with self._lock:
+            blocks = [(device, size, ptr) for (device, size), ptrs in self._free.items()
+                      for ptr in ptrs]
+        drv = _driver()
+        for device, size, ptr in blocks:
+            drv.context(device)
+            drv.memset_d8(ptr, byte, size)
+
     def stats(self) -> dict[str, int]:
         with self._lock:
             return {"in_use": self.in_use, "cached": self.cached,

@@ -1364,9 +1364,6 @@ def test_emulated_fused_math_is_the_cpus_bits(emulated: Emulator, dt: str) -> No
         gpu, cpu = _gpu(expr), np.asarray(la.eval(expr, target="cpu"))
         assert gpu.dtype == np.dtype(dt) and gpu.tobytes() == cpu.tobytes()
 
-if __name__ == "__main__":
-    _emit_main(Path(sys.argv[1]))
-
 
 def test_emulated_gradients(emulated: Emulator) -> None:
     """Backward graphs on the device: a row-wise kernel, a slice's gradient embedded in zeros
@@ -1417,3 +1414,83 @@ def test_emulated_fuse_runs_on_device_arrays(emulated: Emulator) -> None:
                 la.asarray(b, device="cuda")._node.arg.array)
         assert isinstance(got, cuda_memory.DeviceArray)
         _assert_like(got.to_numpy(), f(a, b))
+
+
+# -- the GPU benchmark, on the emulated device ---------------------------------------------------
+def _gpu_bench() -> Any:
+    import importlib.util
+
+    name = "lazyarr_bench_gpu"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_bench.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec and spec.loader
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+def test_emulated_gpu_bench_runs_checks_and_reports(emulated: Emulator, tmp_path: Path) -> None:
+    """benchmarks/gpu_bench.py end to end at small sizes (the emulator's events say 1.5 ms
+    per round, so its figures mean nothing): every workload and dtype gets lazyarr's two
+    columns, checked against NumPy, and the GPU's bits are the CPU backend's."""
+    bench = _gpu_bench()
+    out_json, out_table = tmp_path / "bench.json", tmp_path / "bench.md"
+    code = bench.main(["-n", "3000", "--rows", "6,200", "--repeat", "2", "--rounds", "1",
+                       "--overhead-calls", "20", "--columns", "lazyarr kernel,lazyarr eval",
+                       "--json", str(out_json), "--table", str(out_table)])
+    report = json.loads(out_json.read_text())
+    assert code == 0, report
+    names = [w.name for w in bench.workloads()]
+    assert [(r["workload"], r["dtype"]) for r in report["rows"]] == [
+        (n, d) for d in ("float32", "float64") for n in names]
+    for r in report["rows"]:
+        assert r["cells"]["lazyarr eval"]["ok"] is True, r
+        kernel = r["cells"]["lazyarr kernel"]
+        assert kernel["ok"] is True or kernel["note"].startswith("ValueError"), r
+        assert r["cells"]["lazyarr eval"]["error"] < (1e-5 if r["dtype"] == "float32"
+                                                     else 1e-12)
+    assert len(report["bits_vs_cpu"]) == 8
+    assert all(v["different"] == 0 and v["compared"] == 3000
+               for v in report["bits_vs_cpu"].values())
+    assert set(report["launch_overhead_us"]) == {
+        "lazyarr eval of a held expression", "lazyarr eval of a new expression",
+        "lazyarr kernel alone"}
+    assert "| gelu | float32 | 3000 |" in out_table.read_text()
+
+
+def test_gpu_bench_check_catches_wrong_results() -> None:
+    bench = _gpu_bench()
+    inputs = bench.Inputs(5000, (8, 300))
+    inputs.draw(3)
+    by_name = {w.name: w for w in bench.workloads()}
+    for name in ("exp_sin_cos", "sum(ab)", "layer_norm"):
+        for dt in (np.float32, np.float64):
+            case = bench.make_case(by_name[name], np.dtype(dt), inputs)
+            right = by_name[name].generic(np, *case.hosts).astype(dt)
+            assert case.check(right)[0], (name, dt, case.check(right))
+            wrong = right.copy()
+            if wrong.ndim:
+                wrong.reshape(-1)[case.picks[len(case.picks) // 2] * (
+                    300 if name == "layer_norm" else 1)] += 1e-2 * np.abs(right).max()
+            else:
+                wrong = wrong + 1e-3 * case.scale
+            assert not case.check(wrong)[0], (name, dt)
+            unwritten = np.array(right)
+            unwritten.reshape(-1)[-1] = np.nan
+            assert case.check(unwritten)[2] == "1 non-finite"
+            assert not case.check(right.astype(np.float16))[0]
+
+
+def test_emulated_fill_cached_poisons_free_blocks(emulated: Emulator) -> None:
+    a = cuda_memory.DeviceArray.from_numpy(np.zeros(1000, np.float32))
+    ptr = a.ptr
+    del a
+    gc.collect()
+    cuda_memory.allocator.fill_cached(0xFF)
+    b = cuda_memory.DeviceArray.empty((1000,), np.float32)
+    assert b.ptr == ptr and np.isnan(b.to_numpy()).all()
+
+
+if __name__ == "__main__":  # a child process of the PTX tier (emitted)
+    _emit_main(Path(sys.argv[1]))

@@ -196,3 +196,44 @@ def test_results_planned_twice_keep_apart() -> None:
     want = x.sum(0) + np.where(x == np.broadcast_to(x.sum(0), (2, 2)), v, 0).sum(0) * x.sum(0)
     np.testing.assert_array_equal(r.eval(), np.broadcast_to(want, (2, 2)))
     np.testing.assert_array_equal(r.eval(backend="interp"), np.broadcast_to(want, (2, 2)))
+
+
+def test_kept_plans_release_their_arrays():
+    """Plans of several steps are kept for the last RECENT such expressions only: an array
+    the program dropped is freed once RECENT others have been planned (it leaked before)."""
+    import gc
+    import weakref
+
+    from lazyarr.run import fastpath
+
+    fastpath.clear()
+    first = np.random.default_rng(0).random((30, 40))
+    gone = weakref.ref(first)
+    for k in range(fastpath.RECENT + 3):
+        x = la.asarray(first if k == 0 else np.random.default_rng(k).random((30, 40)))
+        e = x - x.sum(axis=0)  # two kernels: a several-step plan
+        np.testing.assert_allclose(e.eval(), np.asarray(x) - np.asarray(x).sum(axis=0))
+        assert fastpath.plan_of((e._node,)) is not None
+        if k == 0:
+            del first
+        del x, e
+    fastpath.wrappers.clear()  # the operator memo's window (up to WRAPPERS lazy arrays)
+    gc.collect()
+    assert len(fastpath._several) == fastpath.RECENT and gone() is None
+
+
+def test_a_kept_plan_stays_while_its_expression_is_evaluated_again():
+    from lazyarr.run import fastpath
+
+    fastpath.clear()
+    h = np.arange(12.0).reshape(3, 4)
+    held = la.asarray(h)
+    e = held - held.sum(axis=0)
+    e.eval()
+    plan = fastpath.plan_of((e._node,))
+    for k in range(3 * fastpath.RECENT):
+        x = la.asarray(np.full((3, 4), float(k)))
+        (x - x.sum(axis=0)).eval()
+        e.eval()  # each hit makes it the newest again
+    assert fastpath.plan_of((e._node,)) is plan
+    assert len(fastpath._several) <= fastpath.RECENT

@@ -272,24 +272,22 @@ def _go_direct(ex: Executor) -> None:
         ex.one = direct if objcall.makes_outputs() else lambda: direct(np.empty(*make))
 
 
-# expressions whose plan has several steps, by (their ids, into ``out=`` arrays): (weak
-# references to them, the plan). The general path runs the plan instead of planning again
-# (``benchmarks/memo_layers.py``, the "plans" column: planning is about a third of such an
-# evaluation over 100x100; a backward pass's several outputs plan in milliseconds).
-_several: dict[tuple[tuple[int, ...], bool], tuple[tuple[weakref.ref, ...], Plan]] = {}
+# the last RECENT distinct expressions whose plan has several steps, by (their ids, into
+# ``out=`` arrays): (them, the plan), oldest first. The general path runs the plan instead of
+# planning again (``benchmarks/memo_layers.py``, the "plans" column: planning is about a third
+# of such an evaluation over 100x100; a backward pass's several outputs plan in
+# milliseconds). A plan holds its expressions, so the table holds them (and the arrays they
+# captured) on the terms of ``_recent``; an entry holds its nodes, so their ids are not
+# reused while it exists.
+_several: dict[tuple[tuple[int, ...], bool], tuple[tuple[Node, ...], Plan]] = {}
 
 
 def keep_plan(nodes: tuple[Node, ...], into: bool, plan: Plan) -> None:
     key = (tuple(map(id, nodes)), into)
-    refs = tuple(weakref.ref(n, lambda r, k=key, table=_several: _drop_plan(table, k))
-                 for n in nodes)
-    _several[key] = (refs, plan)
-
-
-def _drop_plan(table: dict, key: tuple) -> None:
-    entry = table.get(key)
-    if entry is not None and any(r() is None for r in entry[0]):
-        del table[key]
+    _several.pop(key, None)
+    _several[key] = (nodes, plan)
+    if len(_several) > RECENT:
+        del _several[next(iter(_several))]
 
 
 def plan_of(nodes: tuple[Node, ...] | list[Node], roots: tuple[Node, ...] | None = None,
@@ -297,9 +295,11 @@ def plan_of(nodes: tuple[Node, ...] | list[Node], roots: tuple[Node, ...] | None
     """The plan kept for ``nodes`` (expressions needing several steps) evaluated as
     ``roots`` (``nodes`` fitted to ``out=`` arrays, when ``into``; by default ``nodes``);
     else None. Another ``out=`` dtype or shape fits them to other roots: not this plan."""
-    entry = _several.get((tuple(map(id, nodes)), into))
-    if entry is None or any(r() is not n for r, n in zip(entry[0], nodes, strict=True)):
+    key = (tuple(map(id, nodes)), into)
+    entry = _several.pop(key, None)
+    if entry is None:
         return None
+    _several[key] = entry  # the newest again: a loop's expression stays while others come
     plan = entry[1]
     return plan if plan.roots == tuple(nodes if roots is None else roots) else None
 
