@@ -288,6 +288,47 @@ def run(launch: Launch) -> None:
         raise ValueError(NEGATIVE_POWER)
 
 
+class Ready:
+    """A held expression's one kernel, ready to run again: its inputs are captured device
+    arrays, so a repeat allocates the result, writes its address into a copy of the packed
+    argument block and launches, with no planning, lowering or packing."""
+
+    __slots__ = ("block", "dtype", "fn", "grid", "runner", "shape", "slot", "words")
+    on_device = True  # (the CPU's ready executors have no such attribute)
+
+    def __init__(self, launch: Launch, variant: Any) -> None:
+        self.shape, self.dtype = launch.outputs[0].array.shape, launch.outputs[0].array.dtype
+        self.words, _ = pack_args(launch)
+        self.words[-1] = 0  # no status word: such kernels are not made ready
+        # the argument block: the shape, then each view's address and strides
+        self.slot = len(launch.shape) + sum(1 + len(v.strides) for v in launch.inputs)
+        self.grid, self.block = grid_for(launch, variant, sm_count())
+        self.runner = runner()  # the one its function belongs to (tests swap runners)
+        self.fn = self.runner.function(Key(launch.kernel, variant, arch(), libdevice()))
+
+    def one(self) -> DeviceArray:
+        drv.context()  # current on this thread (contexts are per thread)
+        out = DeviceArray.empty(self.shape, self.dtype)
+        words = self.words.copy()  # two threads may repeat one expression at once
+        words[self.slot] = out.ptr
+        self.runner.launch(self.fn, self.grid, self.block, words)
+        stats.hit()
+        return out
+
+
+def ready(launch: Launch) -> Ready | None:
+    """``launch`` (one kernel over device arrays into a fresh C-ordered result) made ready to
+    repeat; None where a repeat needs the general path: a split reduction (its workspace and
+    second kernel), a status word to read back, an empty result, host memory."""
+    variant = choose_variant(launch)
+    (out,) = launch.outputs
+    if variant.strategy == "split" or launch.kernel.needs_status or \
+            not math.prod(launch.shape) or out.offset or \
+            not all(isinstance(v.array, DeviceArray) for v in launch.inputs + launch.outputs):
+        return None
+    return Ready(launch, variant)
+
+
 def _function(kernel: Kernel, variant: Any) -> Any:
     key = Key(kernel, variant, arch(), libdevice())
     fn = runner().function(key)

@@ -1494,3 +1494,70 @@ def test_emulated_fill_cached_poisons_free_blocks(emulated: Emulator) -> None:
 
 if __name__ == "__main__":  # a child process of the PTX tier (emitted)
     _emit_main(Path(sys.argv[1]))
+
+
+# -- a held expression evaluated again on the device ---------------------------------------------
+def test_emulated_held_expression_repeats_without_planning(
+        emulated: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second ``eval`` of a held expression launches its kernel again (a fresh result
+    each time, the inputs read again) without planning, lowering or packing; anything
+    that changes the expression (``__setitem__``) drops it."""
+    from lazyarr.plan import schedule as planner
+
+    h = np.linspace(-3, 3, 1003).astype(np.float32)
+    x, y = la.asarray(h, device="cuda"), la.asarray(h[::-1].copy(), device="cuda")
+    e = la.exp(-x) * y + 1
+    first = e.eval()
+    assert getattr(e._ready, "on_device", False)
+    monkeypatch.setattr(planner, "schedule", _refuse)
+    before = la.cache_info().hits
+    second = e.eval()
+    assert la.cache_info().hits == before + 1
+    assert second.ptr != first.ptr and emulated.launches[-1][0].vector
+    _assert_like(second.to_numpy(), first.to_numpy())
+    from lazyarr.backends import cuda_driver
+
+    xs, zeros = x._node.arg.array, np.zeros(1003, np.float32)
+    cuda_driver.memcpy_htod(xs.ptr, zeros.ctypes.data, xs.nbytes)
+    _assert_like(e.eval().to_numpy(), h[::-1] + np.float32(1))  # captured by reference
+    monkeypatch.undo()
+    e[0] = 5.0
+    assert e._ready is None
+    got = e.eval().to_numpy()
+    assert got[0] == 5.0 and (got[1:] == h[::-1][1:] + np.float32(1)).all()
+
+
+def _refuse(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("planned again")
+
+
+def test_emulated_what_is_not_made_ready_repeats_through_the_general_path(
+        emulated: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lazyarr.backends import cuda
+
+    monkeypatch.setattr(cuda, "SPLIT_ROW", 256)
+    monkeypatch.setattr(cuda, "SPLIT_CHUNK", 256)
+    h = np.random.default_rng(4).standard_normal((2, 1000)).astype(np.float64)
+    x = la.asarray(h, device="cuda")
+    exprs = {
+        "split reduction": x.sum(axis=1),
+        "several kernels": x - x.sum(axis=0),
+        "a leaf": x,
+        "empty": x[:, :0] * 2,
+    }
+    for what, e in exprs.items():
+        for _ in range(3):
+            _assert_like(e.eval().to_numpy(), _host_value(what, h), 1e-12)
+        assert e._ready is None, what
+    assert la.eval(x) is x._node.arg.array and x.eval() is x._node.arg.array
+    k = la.asarray(np.array([2, 3], np.int32), device="cuda")
+    p = k ** la.asarray(np.array([1, -1], np.int32), device="cuda")  # a status word
+    for _ in range(2):
+        with pytest.raises(ValueError, match="negative integer powers"):
+            p.eval()
+    assert p._ready is None
+
+
+def _host_value(what: str, h: np.ndarray) -> np.ndarray:
+    return {"split reduction": h.sum(axis=1), "several kernels": h - h.sum(axis=0),
+            "a leaf": h, "empty": h[:, :0] * 2}[what]

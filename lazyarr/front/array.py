@@ -279,6 +279,11 @@ class LazyArray:
                 result = fastpath.run_signed(self._node)
                 if result is not None:
                     return result
+        elif Buffer.foreign and out is None and backend is None and target is None and \
+                precision is None and settings.precision is NUMPY_PRECISION:
+            ready = self._ready  # a device launch ready for this array (run.device.ready)
+            if ready is not None and getattr(ready, "on_device", False):
+                return ready.one()
         if precision is not None or settings.precision is not NUMPY_PRECISION:
             nodes = [self._node]
             if fast_precision(precision):
@@ -288,6 +293,11 @@ class LazyArray:
         if backend is None and target is None:
             # measured: 0.3 us of a 0.9 us repeated evaluation (benchmarks/memo_layers.py)
             self._ready = fastpath.ready(self._node, out) if fastpath.active() else None
+            if self._ready is None and out is None and Buffer.foreign and \
+                    not isinstance(result, np.ndarray):
+                from lazyarr.run import device
+
+                self._ready = device.ready(self._node, result)
         return result
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:

@@ -26,7 +26,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from lazyarr.front import build, complexes, opaque
-from lazyarr.ir.graph import ELEMENTWISE, Node, Op, ViewMap, make
+from lazyarr.ir.graph import ELEMENTWISE, Buffer, Node, Op, ViewMap, make
 
 
 def _leaf_array(node: Node) -> np.ndarray | None:
@@ -469,6 +469,17 @@ def gather(node: Node, index: Any) -> Node | None:
 
 
 # -- x[key] = value: a new expression --------------------------------------------------------
+def _mask_leaf(node: Node, mask: np.ndarray) -> Node:
+    """A leaf of ``mask``, on the device where ``node``'s leaves are (host and device leaves
+    in one expression are refused at evaluation)."""
+    if Buffer.foreign:
+        from lazyarr.run import device
+
+        if device.on_cuda([node], None, None):
+            return build.leaf(device.DeviceArray.from_numpy(mask))
+    return build.leaf(mask)
+
+
 def setitem(node: Node, index: Any, value: Any) -> Node:
     """``node`` with ``node[index] = value`` done as NumPy does it in place (``value`` cast
     to ``node``'s dtype as NumPy casts it there and broadcast to the selection), as a new
@@ -514,7 +525,7 @@ def setitem(node: Node, index: Any, value: Any) -> Node:
             continue  # every position of this axis
         picked = np.zeros(n, bool)
         picked[item] = True
-        part = build.leaf(picked.reshape([n if k == d else 1 for k in range(node.ndim)]))
+        part = _mask_leaf(node, picked.reshape([n if k == d else 1 for k in range(node.ndim)]))
         mask = part if mask is None else build.apply(Op.LOGICAL_AND, mask, part)
     v = build.broadcast_to(v, node.shape)
     return v if mask is None else build.where(mask, v, node)

@@ -125,6 +125,26 @@ def _resolve(backend: str | None, target: str | None) -> str | None:
     return backend or settings.backend
 
 
+# -- a held expression evaluated again ------------------------------------------------------------
+def ready(node: Any, result: Any) -> Any:
+    """The CUDA backend's ready launch for ``node``, just evaluated on its own into the fresh
+    device array ``result``: ``ready(...).one()`` evaluates it again (``LazyArray.eval``
+    keeps it). None where a repeat needs the general path: several kernels, or results of
+    earlier steps read (a plan is rebuilt for those; a launch over host memory is refused)."""
+    from lazyarr.backends import cuda
+    from lazyarr.plan.schedule import schedule
+    from lazyarr.run.runtime import lower_step
+
+    if node.op is Op.LEAF or not isinstance(result, DeviceArray) or \
+            result.shape != node.shape or \
+            result.dtype != node.dtype or not result.is_c_contiguous:
+        return None
+    step = schedule([node], False, frozenset()).single_kernel()
+    if step is None or step.reads:
+        return None
+    return cuda.ready(lower_step(step, [result], {}, False))
+
+
 def leaf_array(obj: Any, dtype: Any, device: str | None) -> DeviceArray | None:
     """The device array ``asarray(obj, dtype, device)`` captures, or None for a host leaf."""
     check_device(device, "asarray")
