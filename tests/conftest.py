@@ -6,6 +6,22 @@ import lazyarr as la
 BACKENDS = ["interp", "cpu"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--emulate-gpu", action="store_true",
+                     help="run the GPU tests (-m gpu) on the emulated device of "
+                          "test_cuda_nogpu.py: a dry run of the suite before a real GPU's")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--emulate-gpu"):
+        import tempfile
+        from pathlib import Path
+
+        from test_cuda_nogpu import emulate_for_the_session
+
+        emulate_for_the_session(Path(tempfile.mkdtemp(prefix="lazyarr-fakecuda-")))
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     return request.param

@@ -15,7 +15,10 @@
 * Interchange round trips with CuPy, PyTorch and Numba, each when installed.
 * The caching allocator, out-of-memory errors, and a context that survives a failed launch.
 
-Run on a GPU machine with ``python -m pytest tests/test_cuda_gpu.py -m gpu``.
+Run on a GPU machine with ``python -m pytest tests/test_cuda_gpu.py -m gpu`` (or all of
+``benchmarks/gpu_check.sh``). ``--emulate-gpu`` runs it here on the emulated device of
+``test_cuda_nogpu.py`` instead: a dry run of the suite's own logic (about 9 minutes on two
+cores), which is what a lent device's few minutes should not be spent on.
 """
 
 from __future__ import annotations
@@ -105,7 +108,7 @@ class _Recorder:
     def __init__(self) -> None:
         from lazyarr.backends import cuda
 
-        self.inner = cuda.DriverRunner()
+        self.inner = cuda.runner()  # the driver's (or, with --emulate-gpu, the emulator)
         self.launches: list[tuple[Any, int, int]] = []
 
     def function(self, key: Any) -> Any:

@@ -802,6 +802,12 @@ class Emulator:
                 "emu.thread")), _GRID_FN(engine.get_function_address("emu.grid")))
         return found
 
+    @property
+    def functions(self) -> dict[tuple[int, Any], int]:
+        """The driver runner's table, as the GPU suite reads it: by (the stand-in's context,
+        key), the stand-in's function handle."""
+        return {(0x1234, key): 0x9ABC for key in self.cache}
+
     def launch(self, function: Any, grid: int, block: int, words: np.ndarray) -> None:
         key, thread, grid_fn = function
         self.launches.append((key.variant, grid, block))
@@ -818,17 +824,39 @@ class Emulator:
                 t.join()
 
 
-@pytest.fixture(scope="module")
-def fake_libcuda(tmp_path_factory: pytest.TempPathFactory) -> str:
+def build_fake_libcuda(folder: Path) -> str | None:
+    """The stand-in libcuda compiled into ``folder``; None without a C compiler."""
     cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if not cc:
-        pytest.skip("no C compiler to build the stand-in libcuda")
-    folder = tmp_path_factory.mktemp("fakecuda")
+        return None
     (folder / "fakecuda.c").write_text(_FAKE_LIBCUDA)
     lib = folder / "libfakecuda.so"
     subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", str(lib), str(folder / "fakecuda.c")],
                    check=True, capture_output=True)
     return str(lib)
+
+
+@pytest.fixture(scope="module")
+def fake_libcuda(tmp_path_factory: pytest.TempPathFactory) -> str:
+    lib = build_fake_libcuda(tmp_path_factory.mktemp("fakecuda"))
+    if lib is None:
+        pytest.skip("no C compiler to build the stand-in libcuda")
+    return lib
+
+
+def emulate_for_the_session(folder: Path) -> None:
+    """``pytest --emulate-gpu`` (tests/conftest.py): the stand-in driver and the emulator
+    for the whole run, so that the GPU suite (``-m gpu``) runs here as on a device: a dry
+    run of its tests' logic before a real GPU's run. Kernels run on the CPU, so timing and
+    NVPTX code generation are not checked."""
+    from lazyarr.backends import cuda, cuda_driver
+
+    lib = build_fake_libcuda(folder)
+    if lib is None:
+        raise pytest.UsageError("--emulate-gpu needs a C compiler (cc, gcc or clang)")
+    os.environ["LAZYARR_LIBCUDA"] = lib
+    cuda_driver.reset_for_tests()
+    cuda.set_runner(Emulator())
 
 
 @pytest.fixture(scope="module")
