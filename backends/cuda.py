@@ -293,11 +293,13 @@ class Ready:
     arrays, so a repeat allocates the result, writes its address into a copy of the packed
     argument block and launches, with no planning, lowering or packing."""
 
-    __slots__ = ("block", "dtype", "fn", "grid", "runner", "shape", "slot", "words")
+    __slots__ = ("block", "dtype", "fn", "grid", "runner", "shape", "slot", "strides",
+                 "words")
     on_device = True  # (the CPU's ready executors have no such attribute)
 
     def __init__(self, launch: Launch, variant: Any) -> None:
-        self.shape, self.dtype = launch.outputs[0].array.shape, launch.outputs[0].array.dtype
+        out = launch.outputs[0].array
+        self.shape, self.dtype, self.strides = out.shape, out.dtype, out.strides
         self.words, _ = pack_args(launch)
         self.words[-1] = 0  # no status word: such kernels are not made ready
         # the argument block: the shape, then each view's address and strides
@@ -308,7 +310,7 @@ class Ready:
 
     def one(self) -> DeviceArray:
         drv.context()  # current on this thread (contexts are per thread)
-        out = DeviceArray.empty(self.shape, self.dtype)
+        out = DeviceArray.fresh(self.shape, self.dtype, self.strides)
         words = self.words.copy()  # two threads may repeat one expression at once
         words[self.slot] = out.ptr
         self.runner.launch(self.fn, self.grid, self.block, words)

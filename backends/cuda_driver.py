@@ -157,7 +157,8 @@ class Driver:
 
 _driver: Driver | None = None
 _load_error: str | None = None
-_lock = threading.Lock()
+# reentrant: opening a context loads the driver first when nothing has yet
+_lock = threading.RLock()
 
 
 def driver() -> Driver:

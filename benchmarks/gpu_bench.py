@@ -300,17 +300,26 @@ class LazyKernel(LazyEval):
 
 
 def kernel_call(expr: la.LazyArray) -> Callable[[], Any]:
-    """A call that runs ``expr``'s one fused kernel (two launches for a split reduction)
-    into one preallocated output; ValueError where the plan needs several kernels."""
+    """A call that launches ``expr``'s one fused kernel into one preallocated output with an
+    argument block packed once (a split reduction: its two launches through ``cuda.run``);
+    ValueError where the plan needs several kernels."""
     from lazyarr.run.runtime import single_launch
 
     node = expr._node
     out = cuda_memory.DeviceArray.empty(node.shape, node.dtype)
     launch = single_launch([node], [out], cpu=False)
+    ready = cuda.ready(launch)
+    if ready is None:
+        def call() -> Any:
+            cuda.run(launch)
+            return out
+    else:
+        words = ready.words.copy()
+        words[ready.slot] = out.ptr
 
-    def call() -> Any:
-        cuda.run(launch)
-        return out
+        def call() -> Any:
+            ready.runner.launch(ready.fn, ready.grid, ready.block, words)
+            return out
 
     call.out = out  # type: ignore[attr-defined]
     return call

@@ -1589,3 +1589,19 @@ def test_emulated_what_is_not_made_ready_repeats_through_the_general_path(
 def _host_value(what: str, h: np.ndarray) -> np.ndarray:
     return {"split reduction": h.sum(axis=1), "several kernels": h - h.sum(axis=0),
             "a leaf": h, "empty": h[:, :0] * 2}[what]
+
+
+def test_emulated_first_driver_call_may_be_a_context_or_an_allocation(
+        emulated: Emulator) -> None:
+    """Opening a context loads the driver when nothing has yet: that took the driver's
+    lock twice and hung (an allocation was enough, before anything else touched CUDA)."""
+    from lazyarr.backends import cuda_driver
+
+    for first in (cuda_driver.context,
+                  lambda: cuda_memory.DeviceArray.empty((10,), np.float32)):
+        cuda_driver.reset_for_tests()
+        done = threading.Event()
+        worker = threading.Thread(target=lambda f=first, d=done: (f(), d.set()), daemon=True)
+        worker.start()
+        worker.join(30)
+        assert done.is_set()
