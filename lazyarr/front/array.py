@@ -291,13 +291,14 @@ class LazyArray:
             return evaluate(nodes, None if out is None else [out], backend, target)[0]
         result = evaluate([self._node], None if out is None else [out], backend, target)[0]
         if backend is None and target is None:
+            seen = self._ready
             # measured: 0.3 us of a 0.9 us repeated evaluation (benchmarks/memo_layers.py)
             self._ready = fastpath.ready(self._node, out) if fastpath.active() else None
             if self._ready is None and out is None and Buffer.foreign and \
                     not isinstance(result, np.ndarray):
                 from lazyarr.run import device
 
-                self._ready = device.ready(self._node, result)
+                self._ready = device.after_eval(seen, self._node, result)
         return result
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:

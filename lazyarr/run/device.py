@@ -126,6 +126,26 @@ def _resolve(backend: str | None, target: str | None) -> str | None:
 
 
 # -- a held expression evaluated again ------------------------------------------------------------
+class _State:
+    """What ``LazyArray._ready`` holds between evaluations on the device before a ready
+    launch: none yet (SEEN once) or none possible (UNREADY)."""
+
+    on_device = False  # (a ready launch's is True)
+
+
+SEEN, UNREADY = _State(), _State()
+
+
+def after_eval(previous: Any, node: Any, result: Any) -> Any:
+    """``LazyArray._ready`` after ``node`` was evaluated on the device into ``result``:
+    SEEN after the first evaluation, the ready launch after the second (making it plans
+    again, which would double the cost of an expression evaluated once, a new batch's), and
+    UNREADY where none can be made, so that it is not tried again."""
+    if previous is SEEN:
+        return ready(node, result) or UNREADY
+    return UNREADY if previous is UNREADY else SEEN
+
+
 def ready(node: Any, result: Any) -> Any:
     """The CUDA backend's ready launch for ``node``, just evaluated on its own into the fresh
     device array ``result``: ``ready(...).one()`` evaluates it again (``LazyArray.eval``
