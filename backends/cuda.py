@@ -183,6 +183,7 @@ def set_runner(new: Runner | None) -> Runner | None:
 
 def clear_cache() -> None:
     _ptx.clear()
+    _known.clear()
     if isinstance(_runner, DriverRunner):
         _runner.functions.clear()
 
@@ -332,14 +333,29 @@ def ready(launch: Launch) -> Ready | None:
 
 
 def _function(kernel: Kernel, variant: Any) -> Any:
+    run = runner()
+    known = _known.get((id(kernel), variant))
+    if known is not None and known[0] is kernel and known[1] is run:
+        # a kernel object launched before (a template's): no key to hash, which walks the
+        # whole kernel (a third of a small launch)
+        drv.context()  # current on this thread, as the runner's lookup would make it
+        stats.hit()
+        return known[2]
     key = Key(kernel, variant, arch(), libdevice())
-    fn = runner().function(key)
+    fn = run.function(key)
     if key in _seen:
         stats.hit()
     else:
         stats.miss()
         _seen.add(key)
+    if len(_known) >= KNOWN:
+        _known.clear()
+    _known[(id(kernel), variant)] = (kernel, run, fn)  # holds the kernel: its id stays its
     return fn
+
+
+KNOWN = 256  # kernel objects remembered with their functions
+_known: dict[tuple[int, Any], tuple[Kernel, Any, Any]] = {}
 
 
 def _run_split(launch: Launch, variant: Any, words: np.ndarray) -> None:

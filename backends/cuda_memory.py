@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from lazyarr.ir.graph import sign_leaves_of
 from lazyarr.ir.loop import c_ordered, c_strides
 
 from . import cuda_driver
@@ -311,6 +312,11 @@ class DeviceArray:
 
 
 # -- accepting foreign arrays --------------------------------------------------------------------
+# a new expression over device arrays is signed as the lean operators write it, so that its
+# evaluation finds the launch of its structure lowered before (lazyarr/run/device.py)
+sign_leaves_of(DeviceArray)
+
+
 def is_device_array_like(obj: Any) -> bool:
     """Whether ``obj`` is a CUDA array lazyarr can wrap without a copy."""
     if isinstance(obj, DeviceArray | np.ndarray):

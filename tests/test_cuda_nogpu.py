@@ -1609,3 +1609,54 @@ def test_emulated_first_driver_call_may_be_a_context_or_an_allocation(
         worker.start()
         worker.join(30)
         assert done.is_set()
+
+
+def test_emulated_new_expressions_reuse_the_launch_of_their_structure(
+        emulated: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new expression of the lean operators over new device arrays (a layer's next batch)
+    is launched through the template its structure filed: no planning after the first, and
+    each gets its own arrays and scalars; another sharing pattern or layout is another
+    structure."""
+    from lazyarr.plan import schedule as planner
+    from lazyarr.run import rebind
+
+    rng = np.random.default_rng(12)
+
+    def batch() -> tuple[np.ndarray, np.ndarray]:
+        return (rng.standard_normal(1003).astype(np.float32),
+                rng.standard_normal(1003).astype(np.float32))
+
+    def on_device(*hs: np.ndarray) -> list[la.LazyArray]:
+        return [la.asarray(h, device="cuda") for h in hs]
+
+    def forms(x: Any, y: Any, s: float) -> list[Any]:
+        m = la if isinstance(x, la.LazyArray) else np
+        return [m.exp(-x) * y + s * x, x * x + y, x * y + y, (x - s) / (abs(y) + 1.0)]
+
+    for _ in range(2):  # the first of each kind of operation takes the general path
+        for e in forms(*on_device(*batch()), 2.5):
+            e.eval()
+    rebind.clear()
+    for k in range(4):
+        if k == 1:  # every structure has its template now
+            monkeypatch.setattr(planner, "schedule", _refuse)
+        a, b = batch()
+        s = 0.5 + k
+        for got, want in zip(forms(*on_device(a, b), s), forms(a, b, np.float32(s)),
+                             strict=True):
+            assert got._node.sid and got._node.ins is not None
+            result = got.eval()
+            assert isinstance(result, cuda_memory.DeviceArray)
+            _assert_like(result.to_numpy(), want.astype(np.float32), 2e-6)
+    assert len(rebind.DEVICE) == 4
+    monkeypatch.undo()
+    # a strided view of device memory is another layout: its own template, its own strides
+    a, b = batch()
+    wide = cuda_memory.DeviceArray.from_numpy(np.repeat(a, 2))
+    x = la.asarray(wide.view((1003,), (8,)))
+    (y,) = on_device(b)
+    _assert_like((x * y + y).eval().to_numpy(), a * b + b, 2e-6)
+    assert len(rebind.DEVICE) == 5
+    mixed = x * la.asarray(b) + 1.0  # a host leaf: refused, as on the general path
+    with pytest.raises(TypeError, match="mixes host"):
+        mixed.eval()

@@ -283,7 +283,10 @@ def test_every_allowed_intrinsic_is_exercised(emitted: dict[str, dict[str, Any]]
 def test_integer_power_reports_through_status(emitted: dict[str, dict[str, Any]]) -> None:
     # x ** negative sets the status word inside an `if` block: a conditional store of 1
     ptx = _ptx(emitted, "power-int32")
-    assert re.search(r"^\s*st(\.global)?\.b32\s+\[%rd\d+\], 1;", ptx, re.M)
+    # LLVM 22 stores the immediate; LLVM 20 (llvmlite 0.46) moves it to a register first
+    one = re.search(r"^\s*mov\.b32\s+(%r\d+), 1;", ptx, re.M)
+    value = "1" if one is None else f"(1|{re.escape(one.group(1))})"
+    assert re.search(rf"^\s*st(\.global)?\.[bu]32\s+\[%rd\d+\], {value};", ptx, re.M)
 
 
 @pytest.mark.parametrize("case", sorted(REFUSED_CASES))

@@ -433,13 +433,29 @@ def signature(key: tuple) -> int:
 
 
 def _leaf_sid(array: Any, shape: tuple[int, ...]) -> int:
-    """The signature number of a leaf over ``array`` (0 for one that is not a NumPy array):
-    by the array's own dtype (its byte order) and alignment, which choose the kernel's loads
-    and the node's native dtype does not tell, and its strides."""
-    if type(array) is not np.ndarray:
+    """The signature number of a leaf over ``array``: for a NumPy array by its own dtype (its
+    byte order) and alignment, which choose the kernel's loads and the node's native dtype
+    does not tell, and its strides; for an array type a backend registered (device memory:
+    its kernels choose their loads at launch) by type, dtype, strides and device; 0 for
+    other arrays."""
+    kind = type(array)
+    if kind is np.ndarray:
+        key = (_LEAF, array.dtype, shape, array.strides, array.flags.aligned)
+    elif kind in _SIGNED_ARRAYS:
+        key = (_LEAF, kind, array.dtype, shape, array.strides, array.device_id)
+    else:
         return 0
-    key = (_LEAF, array.dtype, shape, array.strides, array.flags.aligned)
     return _sid_get(key) or signature(key)
+
+
+# array types besides NumPy's whose leaves are signed (backends.cuda_memory's DeviceArray,
+# with ``dtype``, ``strides`` and ``device_id``), registered by their backend
+_SIGNED_ARRAYS: set[type] = set()
+
+
+def sign_leaves_of(kind: type) -> None:
+    """Sign leaves over arrays of ``kind`` too (see :func:`_leaf_sid`)."""
+    _SIGNED_ARRAYS.add(kind)
 
 
 def sign(node: Node) -> int:

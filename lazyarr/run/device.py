@@ -152,17 +152,62 @@ def ready(node: Any, result: Any) -> Any:
     keeps it). None where a repeat needs the general path: several kernels, or results of
     earlier steps read (a plan is rebuilt for those; a launch over host memory is refused)."""
     from lazyarr.backends import cuda
-    from lazyarr.plan.schedule import schedule
-    from lazyarr.run.runtime import lower_step
 
     if node.op is Op.LEAF or not isinstance(result, DeviceArray) or \
             result.shape != node.shape or \
             result.dtype != node.dtype or not result.is_c_contiguous:
         return None
+    from lazyarr.run import rebind
+
+    found = rebind.signed(node) if node.sid and node.ins is not None else None
+    launch = _launch(node, result, found)
+    return None if launch is None else cuda.ready(launch)
+
+
+def _launch(node: Any, out: DeviceArray, found: Any) -> Any:
+    """The launch of ``node`` alone into ``out`` when it is one kernel over its leaves: the
+    template of its structure (``found``, for a signed node) rebound, or lowered and filed
+    as one; else None."""
+    from lazyarr.plan.schedule import schedule
+    from lazyarr.run import rebind
+    from lazyarr.run.runtime import lower_step
+
+    if found is not None:
+        template = rebind.DEVICE.get(found.key)
+        if template is not None:
+            return rebind.launch_of(template, found, [out])
     step = schedule([node], False, frozenset()).single_kernel()
     if step is None or step.reads:
         return None
-    return cuda.ready(lower_step(step, [result], {}, False))
+    launch = lower_step(step, [out], {}, False)
+    if found is not None:
+        rebind.record(found, launch, None, rebind.DEVICE)
+    return launch
+
+
+def run_signed(node: Any) -> DeviceArray | None:
+    """``node`` evaluated into a new device array through the launch of its structure (a
+    new expression of the lean operators over device arrays: a layer's next batch); None
+    where that is not one kernel over its leaves (the general path then plans it)."""
+    from lazyarr.backends import cuda
+    from lazyarr.run import rebind
+
+    for read in node.ins:
+        if read.op is Op.LEAF and type(read.arg.array) is not DeviceArray:
+            return None  # host memory: the general path's (a mix is refused there)
+    if node.sid in _UNFIT:
+        return None
+    out = DeviceArray.empty(node.shape, node.dtype)
+    launch = _launch(node, out, rebind.signed(node))
+    if launch is None:
+        _UNFIT.add(node.sid)
+        return None
+    cuda.run(launch)
+    return out
+
+
+# signature numbers whose expressions are not one kernel (numbers are never reused)
+_UNFIT: set[int] = set()
 
 
 def leaf_array(obj: Any, dtype: Any, device: str | None) -> DeviceArray | None:

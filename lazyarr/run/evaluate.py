@@ -64,6 +64,13 @@ def evaluate(nodes: list[Node], out: list[Any] | None = None,
             raise ValueError("eval: expressions over Dask arrays run on Dask's workers, with "
                              "the cpu backend")
         return daskeval.evaluate(nodes, out)
+    if Buffer.foreign and out is None and target is None and backend in (None, "cuda") and \
+            len(nodes) == 1 and nodes[0].sid and nodes[0].ins is not None:
+        from lazyarr.run import device  # a new expression of the lean operators
+
+        result = device.run_signed(nodes[0])  # (None unless every leaf is on the device)
+        if result is not None:
+            return [result]
     if target is not None or backend == "cuda" or Buffer.foreign:
         from lazyarr.run.device import route  # only when device arrays exist or a target is named
 

@@ -72,6 +72,9 @@ class Structure:
 
 
 _templates: dict[tuple, Template] = {}
+# the CUDA target's, apart: its kernels are lowered without the CPU's passes, and its
+# launches choose their code variant from the arrays at each launch (``fn`` is None)
+DEVICE: dict[tuple, Template] = {}
 
 
 class _NotRebindableError(Exception):
@@ -204,8 +207,10 @@ def find(found: Structure) -> Template | None:
         return None
 
 
-def record(found: Structure, launch: Launch, fn: Any) -> None:
-    """File ``launch`` (lowered from the graph ``found`` describes) as a template."""
+def record(found: Structure, launch: Launch, fn: Any,
+           table: dict[tuple, Template] = _templates) -> None:
+    """File ``launch`` (lowered from the graph ``found`` describes) as a template, in the
+    CPU's ``table`` unless another is given."""
     if launch.kernel.split:
         return  # its partial rows are scratch memory of one launch
     index = {id(a): j for j, a in enumerate(found.arrays)}
@@ -221,14 +226,14 @@ def record(found: Structure, launch: Launch, fn: Any) -> None:
     scalars = tuple(where[id(n)] for n in launch.scalar_nodes)
     outputs = tuple((v.offset, v.strides) for v in launch.outputs)
     try:
-        _templates.pop(found.key, None)
+        table.pop(found.key, None)
     except TypeError:  # an unhashable op argument: no template
         return
     picks = (None, None) if found.reads is None else tuple(map(picked, found.reads))
-    _templates[found.key] = Template(launch.kernel, fn, launch.shape, tuple(inputs), outputs,
-                                     scalars, leaves=picks[0], scalar_nodes=picks[1])
-    if len(_templates) > LIMIT:
-        del _templates[next(iter(_templates))]
+    table[found.key] = Template(launch.kernel, fn, launch.shape, tuple(inputs), outputs,
+                                scalars, leaves=picks[0], scalar_nodes=picks[1])
+    if len(table) > LIMIT:
+        del table[next(iter(table))]
 
 
 def fits(template: Template, outs: tuple[np.ndarray, ...]) -> bool:
@@ -251,3 +256,4 @@ def launch_of(template: Template, found: Structure, results: list[np.ndarray]) -
 
 def clear() -> None:
     _templates.clear()
+    DEVICE.clear()
