@@ -473,9 +473,10 @@ class JaxJit(Column):
         import jax.numpy as jnp
 
         w = case.work
-        fn = jax.jit(lambda *a: w.generic(jnp, *a))
-        if w.name == "softmax":
+        if w.name == "softmax":  # JAX's own, as PyTorch's column uses PyTorch's
             fn = jax.jit(lambda x: jax.nn.softmax(x, axis=-1))
+        else:
+            fn = jax.jit(lambda *a: w.generic(jnp, *a))
         return lambda: fn(*xs)
 
 
