@@ -126,7 +126,8 @@ class Case:
 
     def check(self, out: Any) -> tuple[bool, float, str]:
         """(passed, error, why not): the error is |out - ref| / sum|terms| for the scalar
-        of a reduction and ||out - ref|| / ||ref|| (norm over the sample) otherwise."""
+        of a reduction and ||out - ref|| / ||ref|| (norm over the sample) otherwise, where
+        every sampled element must also lie within 10x the tolerance of the rms of ref."""
         out = np.asarray(out)
         expected_shape = () if self.work.kind == "reduction" else self.hosts[0].shape
         if out.shape != expected_shape or out.dtype != self.dtype:
@@ -134,12 +135,22 @@ class Case:
         if not np.isfinite(out).all():
             return False, math.inf, f"{np.count_nonzero(~np.isfinite(out))} non-finite"
         got = self.sample(out)
+        # float32: PyTorch's CPU sin and cos measured 4e-5 here (a GPU's may differ): a peer is
+        # not failed for that; an unwritten or misplaced element is off by far more
+        tol = 1e-4 if self.dtype == np.float32 else 1e-12
         if self.work.kind == "reduction":
             err = float(abs(got - self.reference) / self.scale)
-        else:
-            err = float(np.linalg.norm(got - self.reference) / np.linalg.norm(self.reference))
-        tol = 1e-5 if self.dtype == np.float32 else 1e-12
-        return err <= tol, err, "" if err <= tol else f"error {err:.2e} > {tol:.0e}"
+            return err <= tol, err, "" if err <= tol else f"error {err:.2e} > {tol:.0e}"
+        err = float(np.linalg.norm(got - self.reference) / np.linalg.norm(self.reference))
+        # one wrong element among a million hardly moves the norm: each element too, against
+        # the typical magnitude (a value near 0 may be off by rounding the others')
+        rms = float(np.sqrt(np.mean(self.reference**2)))
+        worst = float(np.max(np.abs(got - self.reference))) / rms
+        if err > tol:
+            return False, err, f"error {err:.2e} > {tol:.0e}"
+        if worst > 10 * tol:
+            return False, err, f"an element off by {worst:.2e} of the rms > {10 * tol:.0e}"
+        return True, err, ""
 
 
 def make_case(work: Workload, dtype: np.dtype, inputs: Inputs) -> Case:

@@ -1498,7 +1498,7 @@ def test_gpu_bench_check_catches_wrong_results() -> None:
             right = by_name[name].generic(np, *case.hosts).astype(dt)
             assert case.check(right)[0], (name, dt, case.check(right))
             wrong = right.copy()
-            if wrong.ndim:
+            if wrong.ndim:  # one element of thousands: the norm hardly moves, the element
                 wrong.reshape(-1)[case.picks[len(case.picks) // 2] * (
                     300 if name == "layer_norm" else 1)] += 1e-2 * np.abs(right).max()
             else:
@@ -1508,6 +1508,12 @@ def test_gpu_bench_check_catches_wrong_results() -> None:
             unwritten.reshape(-1)[-1] = np.nan
             assert case.check(unwritten)[2] == "1 non-finite"
             assert not case.check(right.astype(np.float16))[0]
+    big = bench.Inputs(1 << 20, (8, 300))  # a million elements, all sampled
+    big.draw(1)
+    case = bench.make_case(by_name["gelu"], np.dtype(np.float32), big)
+    wrong = by_name["gelu"].generic(np, case.hosts[0])  # (float32 throughout)
+    wrong[12345] += 0.01 * np.abs(wrong).max()  # the norm moves by less than 1e-4
+    assert case.check(wrong)[2].startswith("an element off by")
 
 
 def test_emulated_fill_cached_poisons_free_blocks(emulated: Emulator) -> None:
