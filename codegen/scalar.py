@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from llvmlite import binding as llvm
 from llvmlite import ir
 
 from lazyarr.ir import ops
@@ -307,6 +308,10 @@ def _float_to_int(c: Ctx, x: ir.Value, dst: np.dtype) -> ir.Value:
 
 
 _SINCOS = {Op.SIN: (Op.COS, 0), Op.COS: (Op.SIN, 1)}  # the other one, and our result
+# LLVM 20 (llvmlite 0.47 and older) does not vectorise calls that return a struct, so a
+# sincos call would leave the loop scalar there: sin and cos then keep calls of their own
+# (measured: llvmlite 0.47 scalar, 0.48 with LLVM 22 vectorised)
+SINCOS_VECTORISES = llvm.llvm_version_info >= (22,)
 
 
 def _sincos(c: Ctx, kernel: Kernel, n: int, arg: ir.Value) -> ir.Value | None:
@@ -314,7 +319,7 @@ def _sincos(c: Ctx, kernel: Kernel, n: int, arg: ir.Value) -> ir.Value | None:
     (the twin emits the same call, which LLVM merges with this one), else None."""
     ins = kernel.body[n]
     other, which = _SINCOS[ins.op]
-    if not (USE_MATHLIB and c.target == "cpu" and is_float(ins.dtype)):
+    if not (USE_MATHLIB and SINCOS_VECTORISES and c.target == "cpu" and is_float(ins.dtype)):
         return None
     if not any(i.op is other and i.args == ins.args for i in kernel.body):
         return None
