@@ -58,15 +58,20 @@ def size_class(nbytes: int) -> int:
 class Block:
     """One allocation; returned to the allocator's free list when the last user lets go."""
 
-    __slots__ = ("__weakref__", "device", "ptr", "size")
+    __slots__ = ("__weakref__", "device", "pool", "ptr", "size")
 
-    def __init__(self, ptr: int, size: int, device: int) -> None:
+    def __init__(self, ptr: int, size: int, device: int,
+                 pool: CachingAllocator | None = None) -> None:
         self.ptr, self.size, self.device = ptr, size, device
+        self.pool = pool  # the allocator it goes back to (None: not an allocator's block)
 
     def __del__(self) -> None:
         # (not weakref.finalize: registering one cost 2 us of an 8 us allocation)
+        pool = self.pool
+        if pool is None:
+            return
         try:  # noqa: SIM105  (contextlib may be gone as well at exit)
-            allocator._release(self.ptr, self.size, self.device)
+            pool._release(self.ptr, self.size, self.device)
         except Exception:  # interpreter exit: the module may be half torn down
             pass
 
@@ -97,7 +102,7 @@ class CachingAllocator:
             ptr = self._fresh(size, device)
         with self._lock:
             self.in_use += size
-        return Block(ptr, size, device)
+        return Block(ptr, size, device, self)
 
     def _fresh(self, size: int, device: int) -> int:
         drv = _driver()

@@ -1666,3 +1666,14 @@ def test_emulated_new_expressions_reuse_the_launch_of_their_structure(
     mixed = x * la.asarray(b) + 1.0  # a host leaf: refused, as on the general path
     with pytest.raises(TypeError, match="mixes host"):
         mixed.eval()
+
+
+def test_only_the_allocators_blocks_go_back_to_it() -> None:
+    """A Block made by hand (a test's stand-in memory) is not the allocator's: when it dies,
+    nothing is cached, so no driver is ever asked to free its address (that crashed the
+    emulated driver once blocks released themselves)."""
+    before = cuda_memory.allocator.stats()
+    block = cuda_memory.Block(4096, 512, 0)
+    del block
+    gc.collect()
+    assert cuda_memory.allocator.stats() == before
