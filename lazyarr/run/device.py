@@ -138,9 +138,9 @@ SEEN, UNREADY = _State(), _State()
 
 def after_eval(previous: Any, node: Any, result: Any) -> Any:
     """``LazyArray._ready`` after ``node`` was evaluated on the device into ``result``:
-    SEEN after the first evaluation, the ready launch after the second (making it plans
-    again, which would double the cost of an expression evaluated once, a new batch's), and
-    UNREADY where none can be made, so that it is not tried again."""
+    SEEN after the first evaluation, the ready launch after the second (not the first:
+    making one may plan again, which would double the cost of an expression evaluated once,
+    a new batch's), and UNREADY where none can be made, so that it is not tried again."""
     if previous is SEEN:
         return ready(node, result) or UNREADY
     return UNREADY if previous is UNREADY else SEEN
@@ -152,13 +152,12 @@ def ready(node: Any, result: Any) -> Any:
     keeps it). None where a repeat needs the general path: several kernels, or results of
     earlier steps read (a plan is rebuilt for those; a launch over host memory is refused)."""
     from lazyarr.backends import cuda
+    from lazyarr.run import rebind
 
     if node.op is Op.LEAF or not isinstance(result, DeviceArray) or \
             result.shape != node.shape or \
             result.dtype != node.dtype or not result.is_c_contiguous:
         return None
-    from lazyarr.run import rebind
-
     found = rebind.signed(node) if node.sid and node.ins is not None else None
     launch = _launch(node, result, found)
     return None if launch is None else cuda.ready(launch)
