@@ -1,8 +1,10 @@
 """Helpers shared by the codegen-tier tests: the table of kernels every op and dtype makes,
-and a child-process runner for emissions that may abort the process (NVPTX)."""
+a child-process runner for emissions that may abort the process (NVPTX), and the benchmark
+scripts the tests use as modules."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -10,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -22,6 +25,18 @@ from lazyarr.ir.loop import Kernel
 
 DTYPES = sorted(dtypes.SUPPORTED, key=lambda d: (d.kind, d.itemsize))
 
+
+
+def benchmark(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` as a module, loaded once per process (tests share it)."""
+    key = f"lazyarr_bench_{name}"
+    if key not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(key, path)
+        assert spec and spec.loader
+        sys.modules[key] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[key])
+    return sys.modules[key]
 
 
 def numpy_loop(ufunc: np.ufunc, args: Sequence[Any]) -> tuple[np.dtype, ...]:

@@ -44,7 +44,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for the child process
 
 import test_ptx  # the elementwise case table and ptxas helpers
-from kernel_cases import run_children
+from kernel_cases import benchmark, run_children
 from lazyarr.backends import cuda_memory, dlpack
 from lazyarr.codegen import mathlib, nvptx, nvptx_kernel
 from lazyarr.codegen.nvptx import Variant
@@ -1445,24 +1445,11 @@ def test_emulated_fuse_runs_on_device_arrays(emulated: Emulator) -> None:
 
 
 # -- the GPU benchmark, on the emulated device ---------------------------------------------------
-def _gpu_bench() -> Any:
-    import importlib.util
-
-    name = "lazyarr_bench_gpu"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_bench.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec and spec.loader
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
 def test_emulated_gpu_bench_runs_checks_and_reports(emulated: Emulator, tmp_path: Path) -> None:
     """benchmarks/gpu_bench.py end to end at small sizes (the emulator's events say 1.5 ms
     per round, so its figures mean nothing): every workload and dtype gets lazyarr's two
     columns, checked against NumPy, and the GPU's bits are the CPU backend's."""
-    bench = _gpu_bench()
+    bench = benchmark("gpu_bench")
     out_json, out_table = tmp_path / "bench.json", tmp_path / "bench.md"
     code = bench.main(["-n", "3000", "--rows", "6,200", "--repeat", "2", "--rounds", "1",
                        "--overhead-calls", "20", "--columns", "lazyarr kernel,lazyarr eval",
@@ -1488,7 +1475,7 @@ def test_emulated_gpu_bench_runs_checks_and_reports(emulated: Emulator, tmp_path
 
 
 def test_gpu_bench_check_catches_wrong_results() -> None:
-    bench = _gpu_bench()
+    bench = benchmark("gpu_bench")
     inputs = bench.Inputs(5000, (8, 300))
     inputs.draw(3)
     by_name = {w.name: w for w in bench.workloads()}

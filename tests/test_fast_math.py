@@ -9,15 +9,14 @@ it is installed).
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import shutil
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+from kernel_cases import benchmark
 
 import lazyarr as la
 from lazyarr.front import build
@@ -29,20 +28,7 @@ FLOATS = (np.float32, np.float64)
 BOUND = 4  # ULP, docs/math.md (measured: 2.0 at most)
 
 
-def _load_ulp() -> ModuleType:
-    name = "lazyarr_bench_ulp"
-    if name in sys.modules:  # tests/test_mathlib.py loads it too
-        return sys.modules[name]
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "ulp.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ulp = _load_ulp()
+ulp = benchmark("ulp")
 
 
 def fast_tanh(x: np.ndarray, backend: str | None = None) -> np.ndarray:

@@ -9,16 +9,13 @@ back to the libm path.
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import re
 import sys
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
-from kernel_cases import check_specials
+from kernel_cases import benchmark, check_specials
 from kernel_cases import evaluate_function as evaluate
 from kernel_cases import same_specials as _same_specials
 from lazyarr.backends import cpu
@@ -31,17 +28,7 @@ UNARY = ("exp", "expm1", "log", "log1p", "sin", "cos", "tan", "tanh", "sinh", "c
          "arctan")
 
 
-def _load_ulp() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "ulp.py"
-    spec = importlib.util.spec_from_file_location("lazyarr_bench_ulp", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ulp = _load_ulp()
+ulp = benchmark("ulp")
 
 
 @pytest.fixture
