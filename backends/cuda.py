@@ -303,8 +303,7 @@ class Ready:
         self.shape, self.dtype, self.strides = out.shape, out.dtype, out.strides
         self.words, _ = pack_args(launch)
         self.words[-1] = 0  # no status word: such kernels are not made ready
-        # the argument block: the shape, then each view's address and strides
-        self.slot = len(launch.shape) + sum(1 + len(v.strides) for v in launch.inputs)
+        self.slot = launch.kernel.args.output(0)  # the word of the output's address
         self.grid, self.block = grid_for(launch, variant, sm_count())
         self.runner = runner()  # the one its function belongs to (tests swap runners)
         self.fn = self.runner.function(Key(launch.kernel, variant, arch(), libdevice()))
