@@ -262,28 +262,27 @@ class LazyArray:
              target: str | None = None, precision: str | None = None) -> np.ndarray:
         """The value: a NumPy array, or a ``DeviceArray`` when evaluated on CUDA.
         ``precision``: "numpy" or "fast" for float16 and bfloat16 (``lazyarr.set_precision``)."""
-        # fastpath.active() written out: the call would cost 7% of the shortest path
         if backend is None and target is None and precision is None and \
-                settings.precision is NUMPY_PRECISION and settings.backend == "cpu" and \
-                not Buffer.foreign:
-            ready = self._ready  # a builtin launch ready for this array: the shortest path
-            if ready is not None:
-                if out is None:
-                    if ready.one is not None:
-                        return ready.one()
-                elif ready.outs is not None and ready.direct(out) is out:  # out checked
-                    return out
-            elif out is None and self._node.sid:
-                # a new expression of the lean operators (a layer's new batch): its structure
-                # is signed as written, so a launch lowered before answers without a walk
-                result = fastpath.run_signed(self._node)
-                if result is not None:
-                    return result
-        elif Buffer.foreign and out is None and backend is None and target is None and \
-                precision is None and settings.precision is NUMPY_PRECISION:
-            ready = self._ready  # a device launch ready for this array (run.device.ready)
-            if ready is not None and getattr(ready, "on_device", False):
-                return ready.one()
+                settings.precision is NUMPY_PRECISION:
+            ready = self._ready
+            # fastpath.active() written out: the call would cost 7% of the shortest path
+            if settings.backend == "cpu" and not Buffer.foreign:
+                if ready is not None:  # a builtin launch ready for this array: the shortest
+                    if out is None:
+                        if ready.one is not None:
+                            return ready.one()
+                    elif ready.outs is not None and ready.direct(out) is out:  # out checked
+                        return out
+                elif out is None and self._node.sid:
+                    # a new expression of the lean operators (a layer's new batch): its
+                    # structure is signed as written, so a launch lowered before answers
+                    # without a walk
+                    result = fastpath.run_signed(self._node)
+                    if result is not None:
+                        return result
+            elif Buffer.foreign and out is None and ready is not None and \
+                    getattr(ready, "on_device", False):
+                return ready.one()  # a device launch ready for this array (run.device.ready)
         if precision is not None or settings.precision is not NUMPY_PRECISION:
             nodes = [self._node]
             if fast_precision(precision):
