@@ -45,6 +45,9 @@ from lazyarr.backends import cuda, cuda_driver, cuda_memory
 
 import lazyarr as la
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # its sibling scripts
+import gpu_overhead
+
 # JAX takes 75% of the GPU's memory at start unless told not to, which would starve the others
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
@@ -52,7 +55,6 @@ EPS = 1e-5  # layer norm's epsilon (PyTorch's default)
 SAMPLE = 1 << 20  # elements checked against NumPy per elementwise result
 SAMPLE_ROWS = 32  # rows checked per row-kernel result
 BITS_PREFIX = 1 << 22  # elements compared bit for bit with the CPU backend
-MEMO = 64  # lazy arrays lazyarr's operator memo keeps (fastpath.WRAPPERS): two per `2*x + y`
 
 
 # -- workloads ---------------------------------------------------------------------------------
@@ -587,18 +589,7 @@ def launch_overhead(cols: list[Column], calls: int = 2000, n: int = 1000) -> dic
     case = Case(work, np.dtype(np.float32), hosts, 0, np.arange(n),
                 2 * hosts[0].astype(np.float64) + hosts[1])
     result: dict[str, float] = {}
-    a, b = (la.asarray(h, device="cuda") for h in hosts)
-    held = 2 * a + b
-    # new expressions over other arrays each call (a layer's next batch): more pairs than
-    # the operators' memo keeps, so none is the lazy array of an earlier call
-    pairs = [(la.asarray(hosts[0], device="cuda"), la.asarray(hosts[1], device="cuda"))
-             for _ in range(MEMO)]
-    turn = iter(range(1 << 62))
-
-    def new_expression() -> Any:
-        x, y = pairs[next(turn) % len(pairs)]
-        return (2 * x + y).eval()
-
+    held, new_expression = gpu_overhead.expressions(*hosts)
     variants = {"lazyarr eval of a held expression": held.eval,
                 "lazyarr eval of a new expression": new_expression,
                 "lazyarr kernel alone": kernel_call(held)}
@@ -615,15 +606,7 @@ def launch_overhead(cols: list[Column], calls: int = 2000, n: int = 1000) -> dic
     for name, call in variants.items():
         clock = next((c.clock() for c in cols if name.startswith(c.name)), _lazy_clock())
         try:
-            clock.wait(call())
-            best = math.inf
-            for _ in range(3):
-                t0 = time.perf_counter()
-                for _ in range(calls - 1):
-                    call()
-                clock.wait(call())
-                best = min(best, (time.perf_counter() - t0) * 1e6 / calls)
-            result[name] = best
+            result[name] = gpu_overhead.best_us(call, calls, rounds=3, wait=clock.wait)
         except Exception as exc:
             log(f"launch overhead: {name}: {type(exc).__name__}: {exc}")
     return result

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-PAIRS = 64
+PAIRS = 64  # the operators' memo keeps 64 lazy arrays (fastpath.WRAPPERS), two per `2*x + y`
 
 
 def emulate() -> None:
@@ -36,19 +36,46 @@ def emulate() -> None:
     test_cuda_nogpu.emulate_for_the_session(Path(tempfile.mkdtemp(prefix="lazyarr-fake-")))
 
 
-def best_us(fn: Callable[[], Any], calls: int, rounds: int = 5) -> float:
-    from lazyarr.backends import cuda_driver
+def best_us(fn: Callable[[], Any], calls: int, rounds: int = 5,
+            wait: Callable[[Any], None] | None = None) -> float:
+    """Microseconds per call of ``fn``, the best of ``rounds`` rounds of ``calls``, each
+    round ended by ``wait`` on the last result (by default: the device drained)."""
+    if wait is None:
+        from lazyarr.backends import cuda_driver
 
-    for _ in range(3):  # the first evaluations plan, lower and compile
+        def wait(_: Any) -> None:
+            cuda_driver.synchronize()
+
+    for _ in range(2):  # the first evaluations plan, lower and compile
         fn()
-    times = []
+    wait(fn())
+    best = float("inf")
     for _ in range(rounds):
         start = time.perf_counter()
-        for _ in range(calls):
+        for _ in range(calls - 1):
             fn()
-        cuda_driver.synchronize()
-        times.append((time.perf_counter() - start) / calls * 1e6)
-    return min(times)
+        wait(fn())
+        best = min(best, (time.perf_counter() - start) / calls * 1e6)
+    return best
+
+
+def expressions(x: np.ndarray, y: np.ndarray) -> tuple[Any, Callable[[], Any]]:
+    """``2*x + y`` over device copies of ``x`` and ``y``: one lazy array to evaluate again
+    (a held expression), and a call that writes and evaluates a new expression over other
+    copies each time (``PAIRS`` of them, more than the operators' memo keeps, so none is
+    the lazy array of an earlier call: a layer's next batch)."""
+    import lazyarr as la
+
+    pairs = [(la.asarray(x, device="cuda"), la.asarray(y, device="cuda"))
+             for _ in range(PAIRS)]
+    held = 2 * pairs[0][0] + pairs[0][1]
+    turn = iter(range(1 << 62))
+
+    def new() -> Any:
+        a, b = pairs[next(turn) % PAIRS]
+        return (2 * a + b).eval()
+
+    return held, new
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,21 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         emulate()
     from lazyarr.backends import cuda_driver
 
-    import lazyarr as la
-
     if not cuda_driver.is_available():
         print(f"no usable CUDA GPU: {cuda_driver.why_unavailable()}", file=sys.stderr)
         return 2
     h = np.random.default_rng(0).standard_normal(args.n).astype(np.float32)
-    pairs = [(la.asarray(h, device="cuda"), la.asarray(h, device="cuda"))
-             for _ in range(PAIRS)]
-    held = 2 * pairs[0][0] + pairs[0][1]
-    turn = iter(range(1 << 62))
-
-    def new() -> Any:
-        x, y = pairs[next(turn) % PAIRS]
-        return (2 * x + y).eval()
-
+    held, new = expressions(h, h)
     where = "emulated device" if args.emulate else cuda_driver.context().name
     print(f"2*x + y, {args.n} float32 elements, {where}:")
     print(f"  held expression: {best_us(held.eval, args.calls):.1f} us per eval")
